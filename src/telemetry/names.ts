@@ -1,0 +1,66 @@
+// The one place that names the service's telemetry. Dashboards, alert rules, the runbook generator and the
+// tests import from here, so a rename happens everywhere or nowhere (see ../shared/CONTRACT.md).
+
+export const METRIC = {
+  verifications: 'bitrix_webhook_token_verifications_total',
+  extractions: 'bitrix_webhook_token_extractions_total',
+  requestsRejected: 'bitrix_webhook_requests_rejected_total',
+  tokensConfigured: 'bitrix_webhook_tokens_configured',
+  events: 'bitrix_webhook_events_total',
+  lastAcceptedTimestamp: 'bitrix_webhook_last_accepted_timestamp_seconds',
+  httpRequestDuration: 'http_server_request_duration_seconds',
+} as const;
+
+/** Names of prom-client's default metrics that the dashboard relies on. */
+export const PROCESS_METRIC = {
+  cpuSeconds: 'process_cpu_seconds_total',
+  residentMemoryBytes: 'process_resident_memory_bytes',
+  heapUsedBytes: 'nodejs_heap_size_used_bytes',
+  eventLoopLagP99Seconds: 'nodejs_eventloop_lag_p99_seconds',
+} as const;
+
+export const TOKEN_SOURCES = ['body', 'query', 'header'] as const;
+export type TokenSource = (typeof TOKEN_SOURCES)[number];
+
+export const VERIFICATION_RESULTS = ['accepted', 'missing', 'mismatched'] as const;
+export type VerificationResult = (typeof VERIFICATION_RESULTS)[number];
+
+/** `source` label of a verification: where the deciding token was found, or `none`. */
+export const VERIFICATION_SOURCES = [...TOKEN_SOURCES, 'none'] as const;
+export type VerificationSource = (typeof VERIFICATION_SOURCES)[number];
+
+export const REJECTION_REASONS = [
+  'not_configured',
+  'unsupported_media_type',
+  'payload_too_large',
+  'malformed_body',
+] as const;
+export type RejectionReason = (typeof REJECTION_REASONS)[number];
+
+/** `webhook` label when no configured token matched. */
+export const UNKNOWN_WEBHOOK = 'unknown';
+/** `event` label for names outside the allowed pattern or beyond the distinct-name budget. */
+export const OTHER_EVENT = 'other';
+
+/** The label that carries the trace id in exemplars; Grafana's exemplar link is keyed on it. */
+export const EXEMPLAR_TRACE_ID_LABEL = 'trace_id';
+
+export const SPAN = {
+  verify: 'bitrix.token.verify',
+  extract: (source: TokenSource) => `bitrix.token.extract.${source}` as const,
+} as const;
+
+export const ATTR = {
+  result: 'bitrix.token.result',
+  source: 'bitrix.token.source',
+  webhookName: 'bitrix.webhook.name',
+  event: 'bitrix.event',
+  portalDomain: 'bitrix.portal.domain',
+  portalMemberId: 'bitrix.portal.member_id',
+  conflict: 'bitrix.token.conflict',
+  found: 'bitrix.token.found',
+  location: 'bitrix.token.location',
+  fingerprint: 'bitrix.token.fingerprint',
+} as const;
+
+export const DEFAULT_SERVICE_NAME = 'bitrix24-webhook';
