@@ -1,0 +1,18 @@
+/** The environment variables the service reads (besides the standard OTEL_* ones), as in CONTRACT.md. */
+export const ENV = {
+  token: 'BITRIX24_OUTGOING_WEBHOOK_TOKEN',
+  tokenFile: 'BITRIX24_OUTGOING_WEBHOOK_TOKEN_FILE',
+  tokens: 'BITRIX24_WEBHOOK_TOKENS',
+  tokensFile: 'BITRIX24_WEBHOOK_TOKENS_FILE',
+  tokenSources: 'BITRIX24_TOKEN_SOURCES',
+  port: 'PORT',
+  host: 'HOST',
+  webhookPath: 'WEBHOOK_PATH',
+  bodyLimit: 'BODY_LIMIT',
+  logLevel: 'LOG_LEVEL',
+} as const;
+
+export const CONFIG_ENV_NAMES: readonly string[] = Object.values(ENV);
+
+/** Standard OpenTelemetry variables are read by the SDK itself; every one of them starts with this. */
+export const OTEL_ENV_PREFIX = 'OTEL_';

@@ -1,0 +1,159 @@
+import { TOKEN_SOURCES, type TokenSource } from '../telemetry/names';
+import { ENV } from './env-names';
+import { ConfigError } from './errors';
+import { cleanToken, DEFAULT_TOKEN_NAME, parseTokenList, type NamedToken } from './tokens';
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  tokens: NamedToken[];
+  sources: TokenSource[];
+  port: number;
+  host: string;
+  webhookPath: string;
+  /** Largest accepted body, as koa-bodyparser/raw-body understand it (e.g. `256kb`). */
+  bodyLimit: string;
+  bodyLimitBytes: number;
+  logLevel: LogLevel;
+  /** Hygiene findings to report at start-up (never containing a token). */
+  warnings: string[];
+}
+
+export type Env = Record<string, string | undefined>;
+export type ReadFile = (path: string) => string;
+
+export const DEFAULTS = {
+  sources: [...TOKEN_SOURCES] as TokenSource[],
+  port: 3000,
+  host: '0.0.0.0',
+  webhookPath: '/api/bitrix/webhook',
+  bodyLimit: '256kb',
+  logLevel: 'info' as LogLevel,
+};
+
+/** Reads the whole configuration from the environment; throws ConfigError naming the variable at fault. */
+export function loadConfig(env: Env, readFile: ReadFile): Config {
+  const warnings: string[] = [];
+  const tokens = [
+    ...singleToken(env, ENV.token, ENV.tokenFile, readFile, warnings),
+    ...tokenList(env, ENV.tokens, ENV.tokensFile, readFile, warnings),
+  ];
+  warnings.push(...rotationWarnings(tokens));
+  const bodyLimit = nonEmpty(env[ENV.bodyLimit]) ?? DEFAULTS.bodyLimit;
+  return {
+    tokens,
+    sources: parseSources(env[ENV.tokenSources]),
+    port: parsePort(env[ENV.port]),
+    host: nonEmpty(env[ENV.host]) ?? DEFAULTS.host,
+    webhookPath: parseWebhookPath(env[ENV.webhookPath]),
+    bodyLimit,
+    bodyLimitBytes: parseByteSize(bodyLimit),
+    logLevel: parseLogLevel(env[ENV.logLevel]),
+    warnings,
+  };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed ? trimmed : undefined;
+}
+
+/** The value of VAR, or the contents of the file named by VAR_FILE; both set is ambiguous, so an error. */
+function valueOrFile(env: Env, variable: string, fileVariable: string, readFile: ReadFile): { value: string; from: string } | undefined {
+  const direct = env[variable];
+  const file = nonEmpty(env[fileVariable]);
+  if (direct !== undefined && file !== undefined) {
+    throw new ConfigError(variable, `both ${variable} and ${fileVariable} are set; set only one`);
+  }
+  if (file !== undefined) {
+    try {
+      return { value: readFile(file), from: `${fileVariable} (${file})` };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'error';
+      throw new ConfigError(fileVariable, `cannot read the file ${JSON.stringify(file)} (${code})`);
+    }
+  }
+  return direct === undefined ? undefined : { value: direct, from: variable };
+}
+
+function singleToken(env: Env, variable: string, fileVariable: string, readFile: ReadFile, warnings: string[]): NamedToken[] {
+  const found = valueOrFile(env, variable, fileVariable, readFile);
+  if (!found) return [];
+  // A secrets file conventionally ends with a newline; that is not a copy-paste mistake worth a warning.
+  const raw = found.from === variable ? found.value : found.value.replace(/\r?\n$/, '');
+  const cleaned = cleanToken(raw, found.from);
+  if (cleaned.warning) warnings.push(cleaned.warning);
+  return [{ name: DEFAULT_TOKEN_NAME, token: cleaned.token }];
+}
+
+function tokenList(env: Env, variable: string, fileVariable: string, readFile: ReadFile, warnings: string[]): NamedToken[] {
+  const found = valueOrFile(env, variable, fileVariable, readFile);
+  if (!found) return [];
+  const parsed = parseTokenList(found.value, found.from);
+  if (parsed.tokens.length === 0) throw new ConfigError(found.from, 'is set but holds no name=token entry');
+  warnings.push(...parsed.warnings);
+  return parsed.tokens;
+}
+
+function rotationWarnings(tokens: NamedToken[]): string[] {
+  const warnings: string[] = [];
+  const perName = new Map<string, string[]>();
+  for (const { name, token } of tokens) perName.set(name, [...(perName.get(name) ?? []), token]);
+  for (const [name, values] of perName) {
+    if (new Set(values).size < values.length) warnings.push(`token name ${name}: the same token is configured twice`);
+    if (values.length > 2) warnings.push(`token name ${name}: ${values.length} tokens configured; a rotation needs two`);
+  }
+  return warnings;
+}
+
+function parseSources(value: string | undefined): TokenSource[] {
+  const raw = nonEmpty(value);
+  if (raw === undefined) return [...DEFAULTS.sources];
+  const sources = raw.split(',').map((item) => item.trim().toLowerCase()).filter(Boolean);
+  for (const source of sources) {
+    if (!(TOKEN_SOURCES as readonly string[]).includes(source)) {
+      throw new ConfigError(ENV.tokenSources, `unknown source ${JSON.stringify(source)}; use any of ${TOKEN_SOURCES.join(',')}`);
+    }
+  }
+  if (new Set(sources).size !== sources.length) throw new ConfigError(ENV.tokenSources, 'a source is listed twice');
+  if (sources.length === 0) throw new ConfigError(ENV.tokenSources, 'names no source');
+  return sources as TokenSource[];
+}
+
+function parsePort(value: string | undefined): number {
+  const raw = nonEmpty(value);
+  if (raw === undefined) return DEFAULTS.port;
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port > 65535) throw new ConfigError(ENV.port, `${JSON.stringify(raw)} is not a port number (0-65535)`);
+  return port;
+}
+
+function parseWebhookPath(value: string | undefined): string {
+  const raw = nonEmpty(value);
+  if (raw === undefined) return DEFAULTS.webhookPath;
+  if (!/^\/[A-Za-z0-9._~\/-]*$/.test(raw)) {
+    throw new ConfigError(ENV.webhookPath, `${JSON.stringify(raw)} must be a plain path starting with /`);
+  }
+  return raw;
+}
+
+function parseLogLevel(value: string | undefined): LogLevel {
+  const raw = nonEmpty(value)?.toLowerCase();
+  if (raw === undefined) return DEFAULTS.logLevel;
+  if (!(LOG_LEVELS as readonly string[]).includes(raw)) {
+    throw new ConfigError(ENV.logLevel, `${JSON.stringify(raw)} is not one of ${LOG_LEVELS.join(', ')}`);
+  }
+  return raw as LogLevel;
+}
+
+const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2 };
+
+/** `256kb`, `1mb`, `4096` → bytes. Bounded to 100mb: anything larger is a mistake for a webhook. */
+export function parseByteSize(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb)?$/i.exec(value.trim());
+  if (!match) throw new ConfigError(ENV.bodyLimit, `${JSON.stringify(value)} is not a size like 256kb or 1mb`);
+  const bytes = Math.floor(Number(match[1]) * UNITS[(match[2] ?? 'b').toLowerCase()]!);
+  if (bytes < 1 || bytes > 100 * 1024 ** 2) throw new ConfigError(ENV.bodyLimit, `${value} must be between 1b and 100mb`);
+  return bytes;
+}

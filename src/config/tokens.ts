@@ -1,0 +1,55 @@
+import { ConfigError } from './errors';
+
+/** One configured token. Several may share a name while a token is being rotated. */
+export interface NamedToken {
+  name: string;
+  token: string;
+}
+
+export const DEFAULT_TOKEN_NAME = 'default';
+const TOKEN_NAME = /^[a-z0-9_-]{1,32}$/;
+const SURROUNDING_NOISE = /^[\s"'`]+|[\s"'`]+$/g;
+
+export interface CleanedToken {
+  token: string;
+  /** Set when the raw value had to be cleaned: a copy-paste mistake worth telling the operator about. */
+  warning?: string;
+}
+
+/**
+ * Removes whitespace and quotes around a configured token (the token alphabet has neither, so they can
+ * only be a copy-paste mistake) and rejects an empty value. `where` names the variable (and entry).
+ */
+export function cleanToken(raw: string, where: string): CleanedToken {
+  const token = raw.replace(SURROUNDING_NOISE, '');
+  if (token === '') throw new ConfigError(where, 'the token is empty');
+  if (/[\s"'`]/.test(token)) {
+    throw new ConfigError(where, 'the token contains whitespace or quotes inside it; Bitrix24 tokens never do');
+  }
+  if (token === raw) return { token };
+  return { token, warning: `${where}: surrounding whitespace or quotes were removed from the token` };
+}
+
+/**
+ * Parses `name=token` entries separated by commas or newlines. Blank entries and `#` comment lines are
+ * ignored; anything else that is not `name=token` with a valid name is an error naming the entry.
+ */
+export function parseTokenList(text: string, variable: string): { tokens: NamedToken[]; warnings: string[] } {
+  const tokens: NamedToken[] = [];
+  const warnings: string[] = [];
+  const entries = text.split(/[,\n\r]+/).map((entry) => entry.trim());
+  entries.forEach((entry, index) => {
+    if (entry === '' || entry.startsWith('#')) return;
+    const where = `${variable} entry ${index + 1}`;
+    const separator = entry.indexOf('=');
+    if (separator < 0) throw new ConfigError(where, 'expected name=token (the token itself is not shown)');
+    const name = entry.slice(0, separator).trim();
+    if (!TOKEN_NAME.test(name)) {
+      throw new ConfigError(where, `the name ${JSON.stringify(name.slice(0, 40))} must match [a-z0-9_-]{1,32}`);
+    }
+    const cleaned = cleanToken(entry.slice(separator + 1), `${where} (${name})`);
+    if (cleaned.warning) warnings.push(cleaned.warning);
+    tokens.push({ name, token: cleaned.token });
+  });
+  return { tokens, warnings };
+}

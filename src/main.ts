@@ -1,0 +1,106 @@
+import { telemetry } from './telemetry/preload';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ConfigError } from './config/errors';
+import { ENV } from './config/env-names';
+import { loadConfig, type Config } from './config/load';
+import { createApp } from './receive/app';
+import type { Lifecycle } from './receive/health';
+import { installTelemetryDiagnostics } from './telemetry/diagnostics';
+import { createLogger, type Logger } from './telemetry/logger';
+import { createMetrics } from './telemetry/metrics';
+import { fingerprint } from './verify/fingerprint';
+
+/** Node's server timeouts: a trickled or never-finished request is cut off instead of holding a socket. */
+export const SERVER_TIMEOUTS = {
+  headersTimeout: 10_000,
+  requestTimeout: 15_000,
+  keepAliveTimeout: 5_000,
+  connectionsCheckingInterval: 1_000,
+};
+/** SIGTERM to exit: in-flight requests answered and telemetry flushed within this. */
+export const SHUTDOWN_DEADLINE_MS = 9_000;
+
+function main(): void {
+  let config: Config;
+  try {
+    config = loadConfig(process.env, (path) => readFileSync(path, 'utf8'));
+  } catch (error) {
+    const logger = createLogger('info');
+    const message = error instanceof ConfigError ? error.message : String(error);
+    logger.error(`configuration error: ${message}`, { variable: error instanceof ConfigError ? error.variable : undefined });
+    logger.on('finish', () => process.exit(2));
+    logger.end();
+    return;
+  }
+  const logger = createLogger(config.logLevel);
+  installTelemetryDiagnostics(logger);
+  const metrics = createMetrics({ webhookNames: config.tokens.map(({ name }) => name), tokensConfigured: config.tokens.length });
+  const lifecycle: Lifecycle = { shuttingDown: false };
+  const app = createApp({ config, metrics, logger, lifecycle });
+  const server = http.createServer(SERVER_TIMEOUTS, app.callback());
+  server.keepAliveTimeout = SERVER_TIMEOUTS.keepAliveTimeout;
+
+  logStartup(logger, config);
+  server.listen(config.port, config.host, () => {
+    const { port } = server.address() as AddressInfo;
+    const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    logger.info('listening', { url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, port, webhook_path: config.webhookPath });
+  });
+  server.on('error', (error) => {
+    logger.error(`cannot listen on ${config.host}:${config.port}: ${error.message}`);
+    process.exitCode = 1;
+    void telemetry.shutdown().finally(() => logger.end());
+  });
+
+  const shutdown = (signal: string) => {
+    if (lifecycle.shuttingDown) return;
+    lifecycle.shuttingDown = true;
+    logger.info('shutting down: answering requests in flight, then flushing telemetry', { signal });
+    const deadline = setTimeout(() => {
+      logger.error('shutdown deadline passed; closing remaining connections');
+      server.closeAllConnections();
+    }, SHUTDOWN_DEADLINE_MS);
+    deadline.unref();
+    server.close(() => {
+      void telemetry
+        .shutdown()
+        .catch((error: unknown) => logger.warn(`telemetry flush failed: ${String(error)}`))
+        .finally(() => {
+          clearTimeout(deadline);
+          logger.info('stopped');
+          logger.on('finish', () => process.exit(0));
+          logger.end();
+        });
+    });
+    // Idle keep-alive sockets would hold close() open; busy ones close after their answer.
+    server.closeIdleConnections();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/** One line that states the configuration, plus a paragraph no one can miss when nothing is configured. */
+function logStartup(logger: Logger, config: Config): void {
+  logger.info('bitrix24-webhook-guard starting', {
+    tokens: config.tokens.map(({ name, token }) => ({ name, fingerprint: fingerprint(token) })),
+    token_sources: config.sources,
+    webhook_path: config.webhookPath,
+    body_limit: config.bodyLimit,
+    hygiene_warnings: config.warnings,
+    telemetry: telemetry.plan.description,
+  });
+  for (const warning of config.warnings) logger.warn(`configuration: ${warning}`);
+  if (config.tokens.length === 0) {
+    logger.error(
+      `NO WEBHOOK TOKEN CONFIGURED: every delivery is being refused with 503 not_configured, and Bitrix24 does ` +
+        `not retry, so those events are lost. Set ${ENV.token} (or ${ENV.tokenFile}, or named tokens in ` +
+        `${ENV.tokens}) to the token shown in Bitrix24 under Developer resources → Other → Outgoing webhook ` +
+        `(the "Application token" field of that webhook's settings), then restart.`,
+      { reason: 'not_configured' },
+    );
+  }
+}
+
+main();

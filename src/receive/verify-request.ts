@@ -1,0 +1,78 @@
+import { context, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
+import { extractToken, type Extraction, type TokenCarrier } from '../verify/extract';
+import { fingerprint } from '../verify/fingerprint';
+import { decide, type TokenMatcher, type Verdict } from '../verify/verify';
+import { ATTR, SPAN, type TokenSource } from '../telemetry/names';
+import type { ServiceMetrics } from '../telemetry/metrics';
+import type { DeliveryFacts } from './delivery';
+
+const tracer = trace.getTracer('bitrix24-webhook-guard');
+
+export interface VerificationRun {
+  extractions: Extraction[];
+  /** Undefined when no token is configured: there is nothing to verify against. */
+  verdict: Verdict | undefined;
+  traceId: string | undefined;
+}
+
+/**
+ * Runs extraction and verification inside the `bitrix.token.verify` span, one child span per source in
+ * the configured order, and counts each look-up. The caller answers and records the verdict.
+ */
+export function verifyRequest(
+  carrier: TokenCarrier,
+  sources: readonly TokenSource[],
+  match: TokenMatcher | undefined,
+  facts: DeliveryFacts,
+  metrics: ServiceMetrics,
+  /** The HTTP server span's context: the verify span is its child, whatever koa spans lie between. */
+  parent: Context = context.active(),
+): VerificationRun {
+  return tracer.startActiveSpan(SPAN.verify, {}, parent, (span) => {
+    try {
+      const extractions = sources.map((source) => extractInSpan(source, carrier, metrics));
+      const verdict = match ? decide(extractions, match) : undefined;
+      describeVerification(span, verdict, facts);
+      const spanContext = span.spanContext();
+      return { extractions, verdict, traceId: trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined };
+    } finally {
+      span.end();
+    }
+  });
+}
+
+function extractInSpan(source: TokenSource, carrier: TokenCarrier, metrics: ServiceMetrics): Extraction {
+  const span = tracer.startSpan(SPAN.extract(source));
+  try {
+    const extraction = extractToken(source, carrier);
+    const found = extraction.token !== undefined;
+    span.setAttributes({
+      [ATTR.source]: source,
+      [ATTR.found]: found,
+      [ATTR.location]: extraction.location,
+    });
+    if (found) span.setAttribute(ATTR.fingerprint, fingerprint(extraction.token!));
+    if (extraction.rejected.length > 0) {
+      span.setAttribute('bitrix.token.not_a_token', extraction.rejected.map(({ location, reason }) => `${location}: ${reason}`));
+    }
+    metrics.recordExtraction(source, found);
+    return extraction;
+  } finally {
+    span.end();
+  }
+}
+
+function describeVerification(span: Span, verdict: Verdict | undefined, facts: DeliveryFacts): void {
+  span.setAttributes({
+    [ATTR.result]: verdict?.result ?? 'not_configured',
+    [ATTR.source]: verdict?.source ?? 'none',
+    [ATTR.webhookName]: verdict?.webhook ?? 'unknown',
+    [ATTR.conflict]: verdict?.conflict ?? false,
+  });
+  if (facts.event !== undefined) span.setAttribute(ATTR.event, facts.event);
+  if (facts.domain !== undefined) span.setAttribute(ATTR.portalDomain, facts.domain);
+  if (facts.memberId !== undefined) span.setAttribute(ATTR.portalMemberId, facts.memberId);
+  if (verdict?.result !== 'accepted') {
+    span.setStatus({ code: SpanStatusCode.ERROR, message: verdict ? verdict.reason : 'not_configured' });
+  }
+}

@@ -1,0 +1,36 @@
+import { trace } from '@opentelemetry/api';
+import winston from 'winston';
+
+import type { LogLevel } from '../config/load';
+
+export type Logger = winston.Logger;
+
+/** Adds trace_id/span_id of the active span, so a log line inside a request leads to its trace. */
+const traceContext = winston.format((info) => {
+  const spanContext = trace.getActiveSpan()?.spanContext();
+  if (spanContext && trace.isSpanContextValid(spanContext)) {
+    info.trace_id = spanContext.traceId;
+    info.span_id = spanContext.spanId;
+  }
+  return info;
+});
+
+/**
+ * JSON lines on stdout: `timestamp`, `level`, `message`, then the fields of the call. `transports` replaces
+ * stdout (tests capture lines that way).
+ */
+export function createLogger(level: LogLevel, transports?: winston.transport[]): Logger {
+  return winston.createLogger({
+    level,
+    format: winston.format.combine(traceContext(), winston.format.timestamp(), orderedJson()),
+    transports: transports ?? [new winston.transports.Console()],
+  });
+}
+
+/** `timestamp`, `level`, `message` first: what a person scanning the lines reads first. */
+function orderedJson(): winston.Logform.Format {
+  return winston.format.printf((info) => {
+    const { timestamp, level, message, ...fields } = info;
+    return JSON.stringify({ timestamp, level, message, ...fields });
+  });
+}

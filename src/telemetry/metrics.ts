@@ -1,0 +1,160 @@
+import client from 'prom-client';
+import {
+  EXEMPLAR_TRACE_ID_LABEL,
+  METRIC,
+  OTHER_EVENT,
+  REJECTION_REASONS,
+  TOKEN_SOURCES,
+  UNKNOWN_WEBHOOK,
+  VERIFICATION_RESULTS,
+  VERIFICATION_SOURCES,
+  type RejectionReason,
+  type TokenSource,
+  type VerificationResult,
+  type VerificationSource,
+} from './names';
+
+export const EVENT_NAME_PATTERN = /^ON[A-Z0-9_]{1,64}$/;
+export const MAX_DISTINCT_EVENTS = 200;
+const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+/** Buckets for a handler that should answer in milliseconds; the upper ones catch a stalled event loop. */
+const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export interface RenderedMetrics {
+  contentType: string;
+  body: string;
+}
+
+export interface ServiceMetrics {
+  recordExtraction(source: TokenSource, found: boolean): void;
+  recordVerification(result: VerificationResult, source: VerificationSource, webhook: string, traceId?: string): void;
+  recordRejection(reason: RejectionReason): void;
+  recordAcceptedEvent(event: unknown, webhook: string): void;
+  observeRequest(method: string, route: string, statusCode: number, seconds: number, traceId?: string): void;
+  /** Prometheus text, or OpenMetrics with exemplars when the Accept header asks for it. */
+  render(accept: string | undefined): Promise<RenderedMetrics>;
+}
+
+export interface MetricsOptions {
+  /** Names of the configured tokens: the only values the `webhook` label can take besides `unknown`. */
+  webhookNames: readonly string[];
+  tokensConfigured: number;
+  /** prom-client's process and Node.js metrics; off only where several instances share a process. */
+  defaultMetrics?: boolean;
+}
+
+export function createMetrics(options: MetricsOptions): ServiceMetrics {
+  // Exemplars exist only in OpenMetrics, and prom-client allows them only on an OpenMetrics registry, so the
+  // metrics live in one and a second registry holding the same objects renders the plain text format.
+  const openMetrics = new client.Registry<client.OpenMetricsContentType>();
+  openMetrics.setContentType(client.Registry.OPENMETRICS_CONTENT_TYPE);
+  const registers = [openMetrics];
+
+  const verifications = new client.Counter({
+    name: METRIC.verifications,
+    help: 'Webhook token verifications by result, the source that held the deciding token, and the matched token name.',
+    labelNames: ['result', 'source', 'webhook'] as const,
+    enableExemplars: true,
+    registers,
+  });
+  const extractions = new client.Counter({
+    name: METRIC.extractions,
+    help: 'Token look-ups per source, and whether the source held a token.',
+    labelNames: ['source', 'found'] as const,
+    registers,
+  });
+  const rejected = new client.Counter({
+    name: METRIC.requestsRejected,
+    help: 'Webhook requests rejected before or instead of token verification, by reason.',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  const tokensConfigured = new client.Gauge({
+    name: METRIC.tokensConfigured,
+    help: 'Number of webhook tokens configured; 0 means every delivery is refused.',
+    registers,
+  });
+  const events = new client.Counter({
+    name: METRIC.events,
+    help: `Accepted events by event code (codes outside ON[A-Z0-9_] and beyond the first ${MAX_DISTINCT_EVENTS} count as "${OTHER_EVENT}").`,
+    labelNames: ['event'] as const,
+    registers,
+  });
+  const lastAccepted = new client.Gauge({
+    name: METRIC.lastAcceptedTimestamp,
+    help: 'Unix time of the last accepted delivery per webhook token name.',
+    labelNames: ['webhook'] as const,
+    registers,
+  });
+  const duration = new client.Histogram({
+    name: METRIC.httpRequestDuration,
+    help: 'HTTP request duration in seconds by method, matched route and status code.',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: DURATION_BUCKETS,
+    enableExemplars: true,
+    registers,
+  });
+  if (options.defaultMetrics !== false) client.collectDefaultMetrics({ register: openMetrics });
+
+  const text = new client.Registry();
+  const counterNames = new Map<{ name: string }, string>();
+  for (const metric of openMetrics.getMetricsAsArray() as unknown as Array<client.Metric & { name: string; type: string }>) {
+    text.registerMetric(metric);
+    if (metric.type === 'counter') counterNames.set(metric, metric.name);
+  }
+
+  tokensConfigured.set(options.tokensConfigured);
+  const webhookNames = options.webhookNames.length > 0 ? [...new Set(options.webhookNames)] : [UNKNOWN_WEBHOOK];
+  for (const result of VERIFICATION_RESULTS) {
+    for (const source of VERIFICATION_SOURCES) {
+      const names = result === 'accepted' && source !== 'none' ? webhookNames : [UNKNOWN_WEBHOOK];
+      for (const webhook of names) verifications.inc({ labels: { result, source, webhook }, value: 0 });
+    }
+  }
+  for (const source of TOKEN_SOURCES) {
+    for (const found of ['true', 'false']) extractions.inc({ source, found }, 0);
+  }
+  for (const reason of REJECTION_REASONS) rejected.inc({ reason }, 0);
+
+  const seenEvents = new Set<string>();
+  const eventLabel = (event: unknown): string => {
+    if (typeof event !== 'string' || !EVENT_NAME_PATTERN.test(event)) return OTHER_EVENT;
+    if (seenEvents.has(event)) return event;
+    if (seenEvents.size >= MAX_DISTINCT_EVENTS) return OTHER_EVENT;
+    seenEvents.add(event);
+    return event;
+  };
+  // prom-client's types wrongly demand that exemplar labels be among the metric's own label names.
+  const exemplar = (traceId: string | undefined) => (traceId ? { [EXEMPLAR_TRACE_ID_LABEL]: traceId } : {}) as Record<string, never>;
+
+  return {
+    recordExtraction(source, found) {
+      extractions.inc({ source, found: String(found) });
+    },
+    recordVerification(result, source, webhook, traceId) {
+      verifications.inc({ labels: { result, source, webhook }, value: 1, exemplarLabels: exemplar(traceId) });
+    },
+    recordRejection(reason) {
+      rejected.inc({ reason });
+    },
+    recordAcceptedEvent(event, webhook) {
+      events.inc({ event: eventLabel(event) });
+      lastAccepted.set({ webhook }, Date.now() / 1000);
+    },
+    observeRequest(method, route, statusCode, seconds, traceId) {
+      duration.observe({
+        labels: { method: HTTP_METHODS.has(method) ? method : 'OTHER', route, status_code: String(statusCode) },
+        value: seconds,
+        exemplarLabels: exemplar(traceId),
+      });
+    },
+    async render(accept) {
+      if (accept?.includes('application/openmetrics-text')) {
+        return { contentType: openMetrics.contentType, body: await openMetrics.metrics() };
+      }
+      // Rendering OpenMetrics strips `_total` from counter names in place; the text format needs it back.
+      for (const [metric, name] of counterNames) metric.name = name;
+      return { contentType: text.contentType, body: await text.metrics() };
+    },
+  };
+}

@@ -1,0 +1,106 @@
+import type { TokenSource } from '../telemetry/names';
+
+/** What a request offers to look in. Plain data: no Koa, no HTTP objects. */
+export interface TokenCarrier {
+  body: unknown;
+  query: Record<string, unknown>;
+  /** Every value of every header, as Node's `headersDistinct` gives them: a repeated header is visible. */
+  headers: Record<string, string[] | undefined>;
+}
+
+/** Why a source that held something at a looked-at place still yielded no token. */
+export type NotATokenReason = 'repeated' | 'empty' | 'not_a_string';
+
+export interface Extraction {
+  source: TokenSource;
+  /** The token, when the source holds exactly one non-empty string. Never logged or exported. */
+  token?: string;
+  /** The place that held the token, or every place examined when none did. */
+  location: string;
+  /** Places that held a value that is not a token, and why (e.g. a repeated key). */
+  rejected: Array<{ location: string; reason: NotATokenReason }>;
+}
+
+type Candidate = { location: string; value: unknown; present: boolean };
+
+/** Query parameters that may carry the token (also redacted from the HTTP span's `url.query`). */
+export const QUERY_TOKEN_PARAMETERS = ['application_token', 'token'] as const;
+
+const BODY_NESTED = 'auth[application_token]';
+const BODY_FLAT = 'auth[application_token] (flat key)';
+
+/**
+ * Looks for the token in one source. Pure: the same carrier always yields the same extraction.
+ * A value counts only when it is one non-empty string; a repeated key (an array) is not a token.
+ */
+export function extractToken(source: TokenSource, carrier: TokenCarrier): Extraction {
+  return pick(source, CANDIDATES[source](carrier));
+}
+
+const CANDIDATES: Record<TokenSource, (carrier: TokenCarrier) => Candidate[]> = {
+  body: ({ body }) => {
+    const auth = isRecord(body) ? own(body, 'auth') : undefined;
+    const nested = isRecord(auth) ? ownCandidate(auth, 'application_token') : absent();
+    return [
+      // A nested form key and a JSON body both land in body.auth.application_token.
+      { location: BODY_NESTED, ...nested },
+      { location: BODY_FLAT, ...(isRecord(body) ? ownCandidate(body, 'auth[application_token]') : absent()) },
+    ];
+  },
+  query: ({ query }) =>
+    QUERY_TOKEN_PARAMETERS.map((parameter) => ({ location: `query ${parameter}`, ...ownCandidate(query, parameter) })),
+  header: ({ headers }) => [
+    { location: 'header x-bitrix24-token', ...headerCandidate(headers['x-bitrix24-token']) },
+    { location: 'header authorization (Bearer)', ...bearerCandidate(headers.authorization) },
+  ],
+};
+
+function pick(source: TokenSource, candidates: Candidate[]): Extraction {
+  const rejected: Extraction['rejected'] = [];
+  for (const candidate of candidates) {
+    if (!candidate.present) continue;
+    const reason = notATokenReason(candidate.value);
+    if (reason) {
+      rejected.push({ location: candidate.location, reason });
+      continue;
+    }
+    return { source, token: candidate.value as string, location: candidate.location, rejected };
+  }
+  return { source, location: candidates.map((candidate) => candidate.location).join(', '), rejected };
+}
+
+function notATokenReason(value: unknown): NotATokenReason | undefined {
+  if (Array.isArray(value)) return 'repeated';
+  if (typeof value !== 'string') return 'not_a_string';
+  if (value === '') return 'empty';
+  return undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Own properties only: a key inherited from a prototype is never a token. */
+function own(record: Record<string, unknown>, key: string): unknown {
+  return Object.prototype.hasOwnProperty.call(record, key) ? record[key] : undefined;
+}
+
+function ownCandidate(record: Record<string, unknown>, key: string): { present: boolean; value: unknown } {
+  const present = Object.prototype.hasOwnProperty.call(record, key) && record[key] !== undefined;
+  return { present, value: present ? record[key] : undefined };
+}
+
+function headerCandidate(values: string[] | undefined): { present: boolean; value: unknown } {
+  if (!values || values.length === 0) return absent();
+  return { present: true, value: values.length === 1 ? values[0] : values };
+}
+
+function bearerCandidate(values: string[] | undefined): { present: boolean; value: unknown } {
+  const bearers = (values ?? []).map((value) => /^Bearer[ \t]+(\S*)[ \t]*$/i.exec(value)).filter((match) => match !== null);
+  if (bearers.length === 0) return absent();
+  return { present: true, value: bearers.length === 1 ? bearers[0]![1] : bearers.map((match) => match[1]) };
+}
+
+function absent(): { present: false; value: undefined } {
+  return { present: false, value: undefined };
+}

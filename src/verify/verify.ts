@@ -1,0 +1,52 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { NamedToken } from '../config/tokens';
+import { UNKNOWN_WEBHOOK, type TokenSource } from '../telemetry/names';
+import type { Extraction } from './extract';
+import { fingerprint } from './fingerprint';
+
+export type TokenMatcher = (candidate: string) => string | undefined;
+
+/**
+ * Returns a function that names the configured token a candidate equals, or undefined. Every configured
+ * token is compared, always, and only fixed-size SHA-256 digests are compared, so neither the position
+ * of a match nor the length of a token shows in the time taken.
+ */
+export function createTokenMatcher(tokens: readonly NamedToken[]): TokenMatcher {
+  const digests = tokens.map(({ name, token }) => ({ name, digest: sha256(token) }));
+  return (candidate) => {
+    const digest = sha256(candidate);
+    let matched: string | undefined;
+    for (const configured of digests) {
+      if (timingSafeEqual(digest, configured.digest) && matched === undefined) matched = configured.name;
+    }
+    return matched;
+  };
+}
+
+function sha256(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}
+
+interface VerdictBase {
+  /** Two sources held different tokens. The first one (in the configured order) decided. */
+  conflict: boolean;
+}
+
+export type Verdict =
+  | (VerdictBase & { result: 'accepted'; source: TokenSource; webhook: string; fingerprint: string })
+  | (VerdictBase & { result: 'mismatched'; reason: 'token_mismatch'; source: TokenSource; webhook: typeof UNKNOWN_WEBHOOK; fingerprint: string })
+  | (VerdictBase & { result: 'missing'; reason: 'token_missing'; source: 'none'; webhook: typeof UNKNOWN_WEBHOOK });
+
+/** The verdict comes from the first source (in examination order) that holds a token. Pure. */
+export function decide(extractions: readonly Extraction[], match: TokenMatcher): Verdict {
+  const found = extractions.filter((extraction): extraction is Extraction & { token: string } => extraction.token !== undefined);
+  const deciding = found[0];
+  const conflict = new Set(found.map((extraction) => extraction.token)).size > 1;
+  if (!deciding) return { result: 'missing', reason: 'token_missing', source: 'none', webhook: UNKNOWN_WEBHOOK, conflict };
+  const print = fingerprint(deciding.token);
+  const webhook = match(deciding.token);
+  if (webhook === undefined) {
+    return { result: 'mismatched', reason: 'token_mismatch', source: deciding.source, webhook: UNKNOWN_WEBHOOK, fingerprint: print, conflict };
+  }
+  return { result: 'accepted', source: deciding.source, webhook, fingerprint: print, conflict };
+}
