@@ -20,6 +20,8 @@ const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', '
 /** Buckets for a handler that should answer in milliseconds; the upper ones catch a stalled event loop. */
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 export interface RenderedMetrics {
   contentType: string;
   body: string;
@@ -94,7 +96,11 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
     enableExemplars: true,
     registers,
   });
-  if (options.defaultMetrics !== false) client.collectDefaultMetrics({ register: openMetrics });
+  if (options.defaultMetrics !== false) {
+    client.collectDefaultMetrics({ register: openMetrics });
+    // Gauges that prom-client names *_total, which Prometheus' linter (promtool check metrics) rejects.
+    for (const name of MISNAMED_DEFAULT_GAUGES) openMetrics.removeSingleMetric(name);
+  }
 
   const text = new client.Registry();
   const counterNames = new Map<{ name: string }, string>();

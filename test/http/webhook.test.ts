@@ -172,7 +172,8 @@ describe('POST /api/bitrix/webhook through the real HTTP stack', () => {
     it('finds the token in a body left flat by a flat parser (key "auth[application_token]")', async () => {
       harness = await startHarness(TOKENS);
       await post(harness, flatParsedAsJson(), 'application/json').expect(200);
-      const span = harness.spans.getFinishedSpans().find((s) => s.name === 'bitrix.token.extract.body')!;
+      const [delivery] = await harness.tracedDeliveries(1);
+      const span = delivery!.extracts.find((s) => s.name === 'bitrix.token.extract.body')!;
       expect(span.attributes['bitrix.token.location']).to.equal('auth[application_token] (flat key)');
     });
 
@@ -200,7 +201,8 @@ describe('POST /api/bitrix/webhook through the real HTTP stack', () => {
     it('looks only in the configured sources, in the configured order', async () => {
       harness = await startHarness({ ...TOKENS, BITRIX24_TOKEN_SOURCES: 'header,body' });
       await post(harness, withoutToken(CRM_DEAL_ADD), FORM, `${PATH}?token=${WEBHOOK_TOKEN}`).expect(401);
-      const names = harness.spans.getFinishedSpans().filter((s) => s.name.startsWith('bitrix.token.extract.')).map((s) => s.name);
+      const [delivery] = await harness.tracedDeliveries(1);
+      const names = delivery!.extracts.map((s) => s.name);
       expect(names).to.deep.equal(['bitrix.token.extract.header', 'bitrix.token.extract.body']);
     });
 
@@ -208,7 +210,7 @@ describe('POST /api/bitrix/webhook through the real HTTP stack', () => {
       harness = await startHarness(TOKENS);
       const response = await post(harness, CRM_DEAL_ADD, FORM, `${PATH}?token=${OTHER_TOKEN}`);
       expect(response.status).to.equal(200);
-      const verify = harness.spans.getFinishedSpans().find((s) => s.name === 'bitrix.token.verify')!;
+      const verify = (await harness.tracedDeliveries(1))[0]!.verify;
       expect(verify.attributes['bitrix.token.conflict']).to.equal(true);
       expect(verify.attributes['bitrix.token.source']).to.equal('body');
 
@@ -247,7 +249,7 @@ describe('POST /api/bitrix/webhook through the real HTTP stack', () => {
       expect(await harness.metricsText()).to.include(
         'bitrix_webhook_token_verifications_total{result="accepted",source="body",webhook="crm"} 2',
       );
-      const verify = harness.spans.getFinishedSpans().filter((s) => s.name === 'bitrix.token.verify');
+      const verify = (await harness.tracedDeliveries(2)).map((delivery) => delivery.verify);
       expect(verify.map((s) => s.attributes['bitrix.webhook.name'])).to.deep.equal(['crm', 'crm']);
     });
 

@@ -1,12 +1,22 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Transport from 'winston-transport';
+import { SpanKind } from '@opentelemetry/api';
+import type { tracing } from '@opentelemetry/sdk-node';
 import { memoryExporter } from './tracing-setup';
 import { loadConfig, type Env } from '../../src/config/load';
 import { createApp } from '../../src/receive/app';
 import type { AcceptedEvent } from '../../src/receive/sink';
 import { createLogger } from '../../src/telemetry/logger';
 import { createMetrics } from '../../src/telemetry/metrics';
+
+export interface TracedDelivery {
+  server: ReadableSpan;
+  verify: ReadableSpan;
+  extracts: ReadableSpan[];
+  /** Every span of the delivery's trace. */
+  all: ReadableSpan[];
+}
 
 export type LogLine = Record<string, unknown> & { level: string; message: string };
 
@@ -29,6 +39,11 @@ export interface Harness {
   rawLogs: string[];
   events: AcceptedEvent[];
   spans: typeof memoryExporter;
+  /**
+   * Waits until `count` deliveries have been traced completely (verify span and the HTTP server span that
+   * holds it both exported: the server span ends after the answer is written) and returns them, oldest first.
+   */
+  tracedDeliveries(count?: number): Promise<TracedDelivery[]>;
   metricsText(accept?: string): Promise<string>;
   close(): Promise<void>;
 }
@@ -61,10 +76,35 @@ export async function startHarness(env: Env, files: Record<string, string> = {})
     rawLogs: capture.raw,
     events,
     spans: memoryExporter,
+    tracedDeliveries: (count = 1) => tracedDeliveries(count),
     metricsText: async (accept) => (await metrics.render(accept)).body,
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());
     }),
   };
+}
+
+type ReadableSpan = tracing.ReadableSpan;
+
+async function tracedDeliveries(count: number, timeoutMs = 5000): Promise<TracedDelivery[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const spans = memoryExporter.getFinishedSpans();
+    const deliveries = spans
+      .filter((span) => span.name === 'bitrix.token.verify')
+      .map((verify) => {
+        const all = spans.filter((span) => span.spanContext().traceId === verify.spanContext().traceId);
+        return {
+          verify,
+          all,
+          server: all.find((span) => span.kind === SpanKind.SERVER)!,
+          extracts: all.filter((span) => span.name.startsWith('bitrix.token.extract.')),
+        };
+      })
+      .filter((delivery) => delivery.server !== undefined);
+    if (deliveries.length >= count) return deliveries;
+    if (Date.now() > deadline) throw new Error(`expected ${count} traced deliveries, got ${deliveries.length} (${spans.length} spans)`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }

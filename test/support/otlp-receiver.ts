@@ -13,6 +13,8 @@ export interface ReceivedSpan {
   spanId: string;
   parentSpanId: string;
   name: string;
+  /** OTLP SpanKind: 1 internal, 2 server, 3 client. */
+  kind: number;
   status: { code?: number; message?: string };
   attributes: Record<string, unknown>;
   resource: Record<string, unknown>;
@@ -105,6 +107,7 @@ export class OtlpReceiver {
             spanId: String(span.spanId ?? ''),
             parentSpanId: String(span.parentSpanId ?? ''),
             name: String(span.name),
+            kind: Number(span.kind ?? 0),
             status: span.status ?? {},
             attributes: attributeMap(span.attributes),
             resource,

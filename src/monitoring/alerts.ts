@@ -1,0 +1,165 @@
+// The alerts, defined once. Prometheus rules, Grafana-managed rules, dashboard thresholds and the
+// runbook's generated blocks are all rendered from these specs.
+import { METRIC, UNKNOWN_WEBHOOK } from '../telemetry/names';
+import { RUNBOOK_BASE_URL, SCRAPE_JOB } from './constants';
+import { compare, indent, selector, sumIncrease, verificationShare, type Comparison } from './promql';
+
+export type Severity = 'critical' | 'warning';
+/** How the measured value is shown in notifications. */
+export type ValueFormat = 'percent' | 'count' | 'raw';
+
+export interface AlertSpec {
+  name: string;
+  /** Heading anchor of the alert's section in docs/runbooks.md. */
+  anchor: string;
+  severity: Severity;
+  /** PromQL whose result is the measured value; the alert fires where it compares true to the threshold. */
+  query: string;
+  comparison: Comparison;
+  threshold: number;
+  for: string;
+  valueFormat: ValueFormat;
+  summary: string;
+  /** `value` is a template snippet that prints the formatted measured value in the target system. */
+  description: (value: string) => string;
+}
+
+/** Window of the verification-share alerts. */
+export const VERIFICATION_WINDOW = '5m';
+/**
+ * Fewest verifications in the window before a share means anything: a stray request at night must not page.
+ * A count (increase) rather than a per-second rate, so a fresh Prometheus with seconds of history sees it.
+ */
+export const MIN_VERIFICATIONS_IN_WINDOW = 10;
+
+const serviceLevel = ['job'] as const;
+
+function guardedShare(result: string): string {
+  return `${verificationShare(result, VERIFICATION_WINDOW, serviceLevel)}\nand\n${sumIncrease(METRIC.verifications, {}, VERIFICATION_WINDOW, serviceLevel)} >= ${MIN_VERIFICATIONS_IN_WINDOW}`;
+}
+
+const accepted = { result: 'accepted' } as const;
+const DELIVERY_WINDOW = '1h';
+const MIN_USUAL_DELIVERIES = 10;
+
+/** Yesterday's count in the same hour, kept only where a week ago was busy too and nothing arrived in the last hour. */
+function deliveriesStoppedQuery(): string {
+  const byWebhook = ['webhook'];
+  const sameHour = (offset: string) => sumIncrease(METRIC.verifications, accepted, DELIVERY_WINDOW, byWebhook, offset);
+  return [
+    sameHour('1d'),
+    `and on (webhook)`,
+    `${sameHour('1w')} > ${MIN_USUAL_DELIVERIES}`,
+    `unless on (webhook)`,
+    `${sumIncrease(METRIC.verifications, accepted, DELIVERY_WINDOW, byWebhook)} > 0`,
+  ].join('\n');
+}
+
+const upSelector = selector('up', { job: SCRAPE_JOB });
+
+export const ALERTS: readonly AlertSpec[] = [
+  {
+    name: 'BitrixWebhookTokenMissingSpike',
+    anchor: 'bitrixwebhooktokenmissingspike',
+    severity: 'critical',
+    query: guardedShare('missing'),
+    comparison: '>',
+    threshold: 0.2,
+    for: '2m',
+    valueFormat: 'percent',
+    summary: 'Bitrix24 deliveries arrive without a token ("received: None"); they are rejected and lost.',
+    description: (value) =>
+      `${value} of the token verifications of {{ $labels.job }} in the last ${VERIFICATION_WINDOW} found no token in any source (401 token_missing). ` +
+      'Bitrix24 does not retry: every such delivery is a lost event. Usual causes: a flat or JSON body parser, a proxy rewriting the body or content type, a repeated token key.',
+  },
+  {
+    name: 'BitrixWebhookTokenMismatchSpike',
+    anchor: 'bitrixwebhooktokenmismatchspike',
+    severity: 'critical',
+    query: guardedShare('mismatched'),
+    comparison: '>',
+    threshold: 0.2,
+    for: '2m',
+    valueFormat: 'percent',
+    summary: 'Bitrix24 deliveries carry a token that matches no configured one; they are rejected and lost.',
+    description: (value) =>
+      `${value} of the token verifications of {{ $labels.job }} in the last ${VERIFICATION_WINDOW} carried a token that matches none configured (403 token_mismatch, webhook="${UNKNOWN_WEBHOOK}"). ` +
+      'Either a webhook was re-created or another portal points here with a token not configured, or someone is probing the endpoint.',
+  },
+  {
+    name: 'BitrixWebhookTokensNotConfigured',
+    anchor: 'bitrixwebhooktokensnotconfigured',
+    severity: 'critical',
+    query: METRIC.tokensConfigured,
+    comparison: '<',
+    threshold: 1,
+    for: '1m',
+    valueFormat: 'count',
+    summary: 'The webhook guard has no token configured and rejects every delivery (503 not_configured).',
+    description: (value) =>
+      `{{ $labels.instance }} has ${value} tokens configured: it fails closed and every Bitrix24 delivery is rejected and lost. ` +
+      'Set BITRIX24_OUTGOING_WEBHOOK_TOKEN (or _FILE) or BITRIX24_WEBHOOK_TOKENS (or _FILE) and restart.',
+  },
+  {
+    name: 'BitrixWebhookDeliveriesStopped',
+    anchor: 'bitrixwebhookdeliveriesstopped',
+    severity: 'warning',
+    query: deliveriesStoppedQuery(),
+    comparison: '>',
+    threshold: MIN_USUAL_DELIVERIES,
+    for: '5m',
+    valueFormat: 'count',
+    summary: 'Accepted Bitrix24 deliveries stopped for a webhook that usually receives them at this hour.',
+    description: (value) =>
+      `Webhook "{{ $labels.webhook }}" accepted no delivery in the last ${DELIVERY_WINDOW}, while it accepted ${value} in the same hour yesterday (and more than ${MIN_USUAL_DELIVERIES} a week ago). ` +
+      'Deliveries may not reach the service at all (handler URL changed, webhook deleted or disabled, network or proxy), or are rejected (see the token alerts).',
+  },
+  {
+    name: 'BitrixWebhookRequestsRejected',
+    anchor: 'bitrixwebhookrequestsrejected',
+    severity: 'warning',
+    query: sumIncrease(METRIC.requestsRejected, { reason: '!not_configured' }, '10m', ['job', 'reason']),
+    comparison: '>',
+    threshold: 3,
+    for: '5m',
+    valueFormat: 'count',
+    summary: 'Webhook requests are rejected before token verification (malformed, oversize or wrongly typed bodies).',
+    description: (value) =>
+      `${value} webhook requests were rejected with reason "{{ $labels.reason }}" in the last 10m. ` +
+      'A Bitrix24 delivery rejected this way is lost: check for a proxy rewriting the body or content type, or events larger than BODY_LIMIT.',
+  },
+  {
+    name: 'BitrixWebhookServiceDown',
+    anchor: 'bitrixwebhookservicedown',
+    severity: 'critical',
+    // 0 for a target that is down, and 0 (from absent) when Prometheus knows no target of the job at all.
+    query: `${upSelector}\nor on ()\n(\n${indent(`absent(${upSelector}) - 1`)}\n)`,
+    comparison: '<',
+    threshold: 1,
+    for: '1m',
+    valueFormat: 'raw',
+    summary: 'The webhook guard cannot be scraped: it is down or missing, and Bitrix24 deliveries are being lost.',
+    description: (value) =>
+      `up=${value} for job "${SCRAPE_JOB}"{{ with $labels.instance }} on {{ . }}{{ else }} (no target known to Prometheus){{ end }}. ` +
+      'While the service does not answer, every Bitrix24 delivery fails and is not retried.',
+  },
+];
+
+export function alertExpression(alert: AlertSpec): string {
+  return compare(alert.query, alert.comparison, alert.threshold);
+}
+
+export function runbookUrl(alert: AlertSpec): string {
+  return `${RUNBOOK_BASE_URL}#${alert.anchor}`;
+}
+
+export function alertByName(name: string): AlertSpec {
+  const alert = ALERTS.find((candidate) => candidate.name === name);
+  if (!alert) throw new Error(`no alert named ${name}`);
+  return alert;
+}
+
+/** Labels every alert carries, in Prometheus and in Grafana alike. */
+export function alertLabels(alert: AlertSpec): Record<string, string> {
+  return { severity: alert.severity, service: SCRAPE_JOB };
+}

@@ -1,0 +1,161 @@
+// The Grafana dashboard model (plain JSON, datasources by {type, uid}, no __inputs).
+import { METRIC, PROCESS_METRIC, SPAN } from '../telemetry/names';
+import { ALERTS, alertByName, runbookUrl, VERIFICATION_WINDOW, type AlertSpec } from './alerts';
+import { DASHBOARD_TITLE, DASHBOARD_UID, GENERATE_COMMAND, prometheusRef, RUNBOOK_BASE_URL, SCRAPE_JOB, tempoRef } from './constants';
+import { row, stat, timeseries, traceSearchTable, promTarget, type ThresholdStep } from './panels';
+import { histogramQuantile, selector, sumIncrease, sumRate, verificationShare } from './promql';
+
+/** TraceQL for verifications that did not accept (their span has status ERROR). */
+export const FAILED_VERIFICATIONS_TRACEQL = `{ name = "${SPAN.verify}" && status = error }`;
+
+const RATE = '$__rate_interval';
+const job = { job: '$job' } as const;
+const http = METRIC.httpRequestDuration;
+
+/** Panel thresholds taken from an alert spec, so the graph draws exactly the line the alert uses. */
+export function alertThresholdSteps(alert: AlertSpec): ThresholdStep[] {
+  return alert.comparison === '>'
+    ? [{ color: 'green', value: null }, { color: 'red', value: alert.threshold }]
+    : [{ color: 'red', value: null }, { color: 'green', value: alert.threshold }];
+}
+
+function runbookLink(alert: AlertSpec) {
+  return { title: `Runbook: ${alert.name}`, url: runbookUrl(alert), targetBlank: true };
+}
+
+function withLinks<T extends object>(panel: T, alerts: AlertSpec[]): T & { links: ReturnType<typeof runbookLink>[] } {
+  return { ...panel, links: alerts.map(runbookLink) };
+}
+
+export function tempoExploreUrl(traceQl: string): string {
+  const panes = {
+    failed: {
+      datasource: tempoRef.uid,
+      queries: [{ refId: 'A', datasource: tempoRef, queryType: 'traceql', query: traceQl, limit: 20 }],
+      range: { from: 'now-1h', to: 'now' },
+    },
+  };
+  return `/explore?schemaVersion=1&orgId=1&panes=${encodeURIComponent(JSON.stringify(panes))}`;
+}
+
+function shareOf(result: string): string {
+  return verificationShare(result, VERIFICATION_WINDOW, [], job);
+}
+
+function verificationPanels(y: number) {
+  const missing = alertByName('BitrixWebhookTokenMissingSpike');
+  const mismatch = alertByName('BitrixWebhookTokenMismatchSpike');
+  const notConfigured = alertByName('BitrixWebhookTokensNotConfigured');
+  const stopped = alertByName('BitrixWebhookDeliveriesStopped');
+  const rejected = alertByName('BitrixWebhookRequestsRejected');
+  const percent = { unit: 'percentunit', min: 0, max: 1 };
+  return [
+    row(y, 'Token verification'),
+    withLinks(stat({ x: 0, y: y + 1, w: 4, h: 5 }, { title: 'Tokens configured', thresholds: alertThresholdSteps(notConfigured), description: 'bitrix_webhook_tokens_configured: 0 means every delivery is rejected (503 not_configured).' },
+      [promTarget('A', `sum(${selector(METRIC.tokensConfigured, job)})`, 'tokens', { instant: true })]), [notConfigured]),
+    withLinks(stat({ x: 4, y: y + 1, w: 4, h: 5 }, { title: `Missing-token share (${VERIFICATION_WINDOW})`, ...percent, thresholds: alertThresholdSteps(missing) },
+      [promTarget('A', shareOf('missing'), 'missing', { instant: true })]), [missing]),
+    withLinks(stat({ x: 8, y: y + 1, w: 4, h: 5 }, { title: `Mismatched-token share (${VERIFICATION_WINDOW})`, ...percent, thresholds: alertThresholdSteps(mismatch) },
+      [promTarget('A', shareOf('mismatched'), 'mismatched', { instant: true })]), [mismatch]),
+    withLinks(stat({ x: 12, y: y + 1, w: 12, h: 5 }, { title: 'Time since the last accepted delivery, per webhook', unit: 's', description: 'From bitrix_webhook_last_accepted_timestamp_seconds.' },
+      [promTarget('A', `time() - max by (webhook) (${selector(METRIC.lastAcceptedTimestamp, job)})`, '{{webhook}}', { instant: true })]), [stopped]),
+    timeseries({ x: 0, y: y + 6, w: 12, h: 8 }, { title: 'Verifications by result', unit: 'reqps', stack: true, description: 'Exemplars open the trace of a verification.' },
+      [promTarget('A', sumRate(METRIC.verifications, job, RATE, ['result']), '{{result}}', { exemplar: true })]),
+    withLinks(timeseries({ x: 12, y: y + 6, w: 6, h: 8 }, { title: `Missing-token share ("received: None"), ${VERIFICATION_WINDOW} window`, ...percent, thresholds: alertThresholdSteps(missing), description: `The dashed line is the ${missing.name} threshold.` },
+      [promTarget('A', shareOf('missing'), 'missing share')]), [missing]),
+    withLinks(timeseries({ x: 18, y: y + 6, w: 6, h: 8 }, { title: `Mismatched-token share, ${VERIFICATION_WINDOW} window`, ...percent, thresholds: alertThresholdSteps(mismatch), description: `The dashed line is the ${mismatch.name} threshold.` },
+      [promTarget('A', shareOf('mismatched'), 'mismatched share')]), [mismatch]),
+    timeseries({ x: 0, y: y + 14, w: 8, h: 8 }, { title: 'Where tokens are found (deciding source)', unit: 'reqps', stack: true },
+      [promTarget('A', sumRate(METRIC.verifications, { ...job, source: '!none' }, RATE, ['source']), '{{source}}')]),
+    timeseries({ x: 8, y: y + 14, w: 8, h: 8 }, { title: 'Token lookups by source and outcome', unit: 'reqps' },
+      [promTarget('A', sumRate(METRIC.extractions, job, RATE, ['source', 'found']), '{{source}} found={{found}}')]),
+    withLinks(timeseries({ x: 16, y: y + 14, w: 8, h: 8 }, { title: 'Rejected requests by reason (last 10 min)', thresholds: alertThresholdSteps(rejected), description: `The dashed line is the ${rejected.name} threshold (not_configured is covered by ${notConfigured.name}).` },
+      [promTarget('A', sumIncrease(METRIC.requestsRejected, job, '10m', ['reason']), '{{reason}}')]), [rejected, notConfigured]),
+    timeseries({ x: 0, y: y + 22, w: 12, h: 8 }, { title: 'Accepted events by type', unit: 'reqps', stack: true },
+      [promTarget('A', sumRate(METRIC.events, job, RATE, ['event']), '{{event}}')]),
+    withLinks(timeseries({ x: 12, y: y + 22, w: 12, h: 8 }, { title: 'Accepted deliveries per webhook', unit: 'reqps', stack: true },
+      [promTarget('A', sumRate(METRIC.verifications, { ...job, result: 'accepted' }, RATE, ['webhook']), '{{webhook}}', { exemplar: true })]), [stopped]),
+  ];
+}
+
+function httpPanels(y: number) {
+  const count = `${http}_count`;
+  const durationTargets = [0.5, 0.95, 0.99].map((quantile, index) =>
+    promTarget(String.fromCharCode(65 + index), histogramQuantile(quantile, http, job, RATE), `p${Math.round(quantile * 100)}`, { exemplar: true }));
+  return [
+    row(y, 'HTTP'),
+    timeseries({ x: 0, y: y + 1, w: 8, h: 8 }, { title: 'Requests by status code', unit: 'reqps', stack: true },
+      [promTarget('A', sumRate(count, job, RATE, ['status_code']), '{{status_code}}')]),
+    timeseries({ x: 8, y: y + 1, w: 8, h: 8 }, { title: 'Error share (4xx are rejected deliveries, 5xx server errors)', unit: 'percentunit', min: 0 },
+      ['4', '5'].map((digit, index) => promTarget(String.fromCharCode(65 + index),
+        `${sumRate(count, { ...job, status_code: `~${digit}..` }, RATE, [])} / ${sumRate(count, job, RATE, [])}`, `${digit}xx`))),
+    timeseries({ x: 16, y: y + 1, w: 8, h: 8 }, { title: 'Request duration p50 / p95 / p99', unit: 's', description: 'Exemplar dots open the trace.' }, durationTargets),
+  ];
+}
+
+function processPanels(y: number) {
+  return [
+    row(y, 'Process'),
+    timeseries({ x: 0, y: y + 1, w: 8, h: 8 }, { title: 'CPU', unit: 'percentunit', min: 0 },
+      [promTarget('A', `rate(${selector(PROCESS_METRIC.cpuSeconds, job)}[${RATE}])`, '{{instance}}')]),
+    timeseries({ x: 8, y: y + 1, w: 8, h: 8 }, { title: 'Memory', unit: 'bytes', min: 0 }, [
+      promTarget('A', selector(PROCESS_METRIC.residentMemoryBytes, job), 'resident {{instance}}'),
+      promTarget('B', selector(PROCESS_METRIC.heapUsedBytes, job), 'heap used {{instance}}'),
+    ]),
+    timeseries({ x: 16, y: y + 1, w: 8, h: 8 }, { title: 'Event-loop lag p99', unit: 's', min: 0 },
+      [promTarget('A', selector(PROCESS_METRIC.eventLoopLagP99Seconds, job), '{{instance}}')]),
+  ];
+}
+
+function tracePanels(y: number) {
+  return [
+    row(y, 'Traces'),
+    traceSearchTable({ x: 0, y: y + 1, w: 24, h: 8 }, 'Failed verifications (Tempo)',
+      `Spans ${SPAN.verify} with status ERROR: missing or mismatched tokens. Open one to see which sources were examined.`,
+      FAILED_VERIFICATIONS_TRACEQL),
+  ];
+}
+
+function jobVariable() {
+  const query = `label_values(${METRIC.tokensConfigured}, job)`;
+  return {
+    name: 'job',
+    label: 'Job',
+    type: 'query',
+    datasource: prometheusRef,
+    definition: query,
+    query: { query, refId: 'PrometheusVariableQueryEditor-VariableQuery' },
+    current: { selected: true, text: SCRAPE_JOB, value: SCRAPE_JOB },
+    options: [],
+    refresh: 2,
+    includeAll: false,
+    multi: false,
+    sort: 1,
+    hide: 0,
+  };
+}
+
+export function dashboard() {
+  const panels = [...verificationPanels(0), ...httpPanels(31), ...processPanels(40), ...tracePanels(49)]
+    .map((panel, index) => ({ id: index + 1, ...panel }));
+  return {
+    uid: DASHBOARD_UID,
+    title: DASHBOARD_TITLE,
+    description: `Generated by \`${GENERATE_COMMAND}\` from src/monitoring; do not edit by hand. Alerts: ${ALERTS.map((alert) => alert.name).join(', ')}.`,
+    tags: ['bitrix24', 'webhook'],
+    timezone: 'browser',
+    editable: false,
+    graphTooltip: 1,
+    refresh: '30s',
+    time: { from: 'now-6h', to: 'now' },
+    schemaVersion: 39,
+    version: 1,
+    links: [
+      { title: 'Runbook', type: 'link', url: RUNBOOK_BASE_URL, targetBlank: true, icon: 'doc', tags: [], asDropdown: false, includeVars: false, keepTime: false, tooltip: 'What each alert means and how to fix it' },
+      { title: 'Failed verifications in Tempo', type: 'link', url: tempoExploreUrl(FAILED_VERIFICATIONS_TRACEQL), targetBlank: false, icon: 'external link', tags: [], asDropdown: false, includeVars: false, keepTime: true, tooltip: FAILED_VERIFICATIONS_TRACEQL },
+    ],
+    templating: { list: [jobVariable()] },
+    annotations: { list: [] },
+    panels,
+  };
+}

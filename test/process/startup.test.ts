@@ -1,0 +1,76 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { spawnService, type RunningService } from '../support/spawn-service';
+
+const TOKEN = 'jvh9y1ulvt2m6k5or90v9mg8nn32ozas';
+
+describe('start-up of the real process', () => {
+  let service: RunningService | undefined;
+  afterEach(async () => {
+    await service?.stop();
+    service = undefined;
+  });
+
+  it('states the configuration in one line: token names with fingerprints, sources, where traces go', async () => {
+    service = await spawnService({ env: { BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN}`, BITRIX24_OUTGOING_WEBHOOK_TOKEN: `  ${TOKEN}x  ` } });
+    const line = await service.waitForLog((entry) => entry.message === 'bitrix24-webhook-guard starting');
+    expect(line.tokens).to.deep.equal([
+      { name: 'default', fingerprint: '6b761cf1' }, // printf %s <token>x | sha256sum | cut -c1-8
+      { name: 'crm', fingerprint: 'ce338b01' },
+    ]);
+    expect(line.token_sources).to.deep.equal(['body', 'query', 'header']);
+    expect(line.telemetry).to.equal('traces: not exported; logs: not exported (set OTEL_EXPORTER_OTLP_ENDPOINT to export)');
+    expect(line.hygiene_warnings).to.deep.equal([
+      'BITRIX24_OUTGOING_WEBHOOK_TOKEN: surrounding whitespace or quotes were removed from the token',
+    ]);
+    const warning = await service.waitForLog((entry) => String(entry.message).startsWith('configuration:'));
+    expect(warning.level).to.equal('warn');
+    expect(service.stdout()).not.to.include(TOKEN);
+    const ready = await fetch(`${service.url}/readyz`);
+    expect(ready.status).to.equal(200);
+    expect(await ready.json()).to.deep.equal({ status: 'ready', tokens_configured: 2 });
+  });
+
+  it('starts with no token, fails closed, and says so loudly at start-up and on /readyz', async () => {
+    service = await spawnService({ env: {} });
+    const alarm = await service.waitForLog((entry) => entry.level === 'error');
+    expect(alarm.message).to.match(/^NO WEBHOOK TOKEN CONFIGURED/);
+    expect(alarm.message).to.include('BITRIX24_OUTGOING_WEBHOOK_TOKEN').and.include('Outgoing webhook').and.include('every delivery is being refused');
+    const ready = await fetch(`${service.url}/readyz`);
+    expect(ready.status).to.equal(503);
+    expect(((await ready.json()) as { reason: string }).reason).to.equal('not_configured');
+    const delivery = await fetch(`${service.url}/api/bitrix/webhook`, { method: 'POST' });
+    expect(delivery.status).to.equal(503);
+    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    expect(metrics).to.include('\nbitrix_webhook_tokens_configured 0\n');
+    expect((await fetch(`${service.url}/healthz`)).status).to.equal(200);
+  });
+
+  const refusals: Array<[string, Record<string, string>, RegExp]> = [
+    ['an empty token', { BITRIX24_OUTGOING_WEBHOOK_TOKEN: '  ' }, /BITRIX24_OUTGOING_WEBHOOK_TOKEN: the token is empty/],
+    ['a malformed token list', { BITRIX24_WEBHOOK_TOKENS: `crm ${TOKEN}` }, /BITRIX24_WEBHOOK_TOKENS entry 1: expected name=token/],
+    ['an unreadable *_FILE path', { BITRIX24_WEBHOOK_TOKENS_FILE: '/nonexistent/tokens' }, /BITRIX24_WEBHOOK_TOKENS_FILE: cannot read the file "\/nonexistent\/tokens" \(ENOENT\)/],
+    ['an unknown token source', { BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN, BITRIX24_TOKEN_SOURCES: 'body,cookie' }, /BITRIX24_TOKEN_SOURCES: unknown source "cookie"/],
+  ];
+  for (const [what, env, expected] of refusals) {
+    it(`refuses to start with ${what}: exit 2 and one error line naming the variable`, async () => {
+      const stopped = await spawnService({ env, expectExit: true });
+      expect(stopped.process.exitCode).to.equal(2);
+      const errors = stopped.logs.filter((entry) => entry.level === 'error');
+      expect(errors).to.have.length(1);
+      expect(String(errors[0]!.message)).to.match(expected);
+      expect(stopped.stdout() + stopped.stderr()).not.to.include(TOKEN);
+    });
+  }
+
+  it('reads a token from a *_FILE secret', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'b24-secret-'));
+    writeFileSync(path.join(dir, 'token'), `${TOKEN}\n`);
+    service = await spawnService({ env: { BITRIX24_OUTGOING_WEBHOOK_TOKEN_FILE: path.join(dir, 'token') } });
+    const line = await service.waitForLog((entry) => entry.message === 'bitrix24-webhook-guard starting');
+    expect(line.tokens).to.deep.equal([{ name: 'default', fingerprint: 'ce338b01' }]);
+    expect(line.hygiene_warnings).to.deep.equal([]);
+  });
+});

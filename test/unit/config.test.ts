@@ -1,0 +1,150 @@
+import { expect } from 'chai';
+import { ConfigError } from '../../src/config/errors';
+import { loadConfig, type Env } from '../../src/config/load';
+import { parseTokenList } from '../../src/config/tokens';
+
+const TOKEN = 'jvh9y1ulvt2m6k5or90v9mg8nn32ozas';
+const OTHER = '51856fefc120afa4b628cc82d3935cce';
+const noFiles = (path: string): string => {
+  throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
+};
+const load = (env: Env, files: Record<string, string> = {}) =>
+  loadConfig(env, (path) => (path in files ? files[path]! : noFiles(path)));
+
+function configError(run: () => unknown): ConfigError {
+  try {
+    run();
+  } catch (error) {
+    expect(error).to.be.instanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('has the contract defaults', () => {
+    const config = load({});
+    expect(config).to.deep.include({
+      tokens: [],
+      sources: ['body', 'query', 'header'],
+      port: 3000,
+      host: '0.0.0.0',
+      webhookPath: '/api/bitrix/webhook',
+      bodyLimit: '256kb',
+      bodyLimitBytes: 256 * 1024,
+      logLevel: 'info',
+      warnings: [],
+    });
+  });
+
+  it('names the single token "default"', () => {
+    expect(load({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN }).tokens).to.deep.equal([{ name: 'default', token: TOKEN }]);
+  });
+
+  for (const raw of [` ${TOKEN}\n`, `"${TOKEN}"`, `'${TOKEN}' `, `\t"${TOKEN}"\r\n`]) {
+    it(`cleans ${JSON.stringify(raw.replace(TOKEN, '<token>'))} and warns without showing the token`, () => {
+      const config = load({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: raw });
+      expect(config.tokens).to.deep.equal([{ name: 'default', token: TOKEN }]);
+      expect(config.warnings).to.have.length(1);
+      expect(config.warnings[0]).to.include('BITRIX24_OUTGOING_WEBHOOK_TOKEN').and.include('whitespace or quotes');
+      expect(config.warnings[0]).not.to.include(TOKEN);
+    });
+  }
+
+  for (const raw of ['', '   ', '""', "' '"]) {
+    it(`refuses an empty token ${JSON.stringify(raw)}, naming the variable`, () => {
+      const error = configError(() => load({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: raw }));
+      expect(error.variable).to.equal('BITRIX24_OUTGOING_WEBHOOK_TOKEN');
+      expect(error.message).to.include('empty');
+    });
+  }
+
+  it('refuses whitespace inside a token', () => {
+    expect(configError(() => load({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: 'abc def' })).message).to.include('inside');
+  });
+
+  it('reads named tokens separated by commas or newlines, two per name for a rotation', () => {
+    const config = load({ BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN},\n# the new one\ncrm=${OTHER}\ntasks-2=${OTHER}` });
+    expect(config.tokens).to.deep.equal([
+      { name: 'crm', token: TOKEN },
+      { name: 'crm', token: OTHER },
+      { name: 'tasks-2', token: OTHER },
+    ]);
+    expect(config.warnings).to.deep.equal([]);
+  });
+
+  it('warns of a token configured twice under one name, and of more than two per name', () => {
+    expect(load({ BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN},crm=${TOKEN}` }).warnings).to.deep.equal([
+      'token name crm: the same token is configured twice',
+    ]);
+    expect(load({ BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN},crm=${OTHER},crm=abc` }).warnings).to.deep.equal([
+      'token name crm: 3 tokens configured; a rotation needs two',
+    ]);
+  });
+
+  for (const [list, expected] of [
+    [`crm:${TOKEN}`, 'entry 1: expected name=token'],
+    [`crm=${TOKEN},${OTHER}`, 'entry 2: expected name=token'],
+    [`CRM=${TOKEN}`, 'must match [a-z0-9_-]{1,32}'],
+    [`=${TOKEN}`, 'must match [a-z0-9_-]{1,32}'],
+    [`${'a'.repeat(33)}=${TOKEN}`, 'must match [a-z0-9_-]{1,32}'],
+    ['crm=', 'entry 1 (crm): the token is empty'],
+    [' , \n', 'holds no name=token entry'],
+  ] as const) {
+    it(`refuses the malformed list ${JSON.stringify(list.replace(TOKEN, '<token>').replace(OTHER, '<token>'))}`, () => {
+      const error = configError(() => load({ BITRIX24_WEBHOOK_TOKENS: list }));
+      expect(error.message).to.include('BITRIX24_WEBHOOK_TOKENS').and.include(expected);
+      expect(error.message).not.to.include(TOKEN).and.not.to.include(OTHER);
+    });
+  }
+
+  it('reads tokens from *_FILE variables, a trailing newline being no mistake', () => {
+    const config = load(
+      { BITRIX24_OUTGOING_WEBHOOK_TOKEN_FILE: '/run/secrets/token', BITRIX24_WEBHOOK_TOKENS_FILE: '/run/secrets/tokens' },
+      { '/run/secrets/token': `${TOKEN}\n`, '/run/secrets/tokens': `tasks=${OTHER}\n` },
+    );
+    expect(config.tokens).to.deep.equal([
+      { name: 'default', token: TOKEN },
+      { name: 'tasks', token: OTHER },
+    ]);
+    expect(config.warnings).to.deep.equal([]);
+  });
+
+  it('names the unreadable file and its variable', () => {
+    const error = configError(() => load({ BITRIX24_OUTGOING_WEBHOOK_TOKEN_FILE: '/run/secrets/nope' }));
+    expect(error.variable).to.equal('BITRIX24_OUTGOING_WEBHOOK_TOKEN_FILE');
+    expect(error.message).to.include('"/run/secrets/nope"').and.include('ENOENT');
+  });
+
+  it('refuses a variable and its _FILE twin set together', () => {
+    const error = configError(() =>
+      load({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN, BITRIX24_OUTGOING_WEBHOOK_TOKEN_FILE: '/x' }, { '/x': TOKEN }),
+    );
+    expect(error.message).to.include('set only one');
+  });
+
+  it('reads token sources in order, and refuses unknown or repeated ones', () => {
+    expect(load({ BITRIX24_TOKEN_SOURCES: ' header , BODY' }).sources).to.deep.equal(['header', 'body']);
+    expect(configError(() => load({ BITRIX24_TOKEN_SOURCES: 'body,cookie' })).message).to.include('"cookie"');
+    expect(configError(() => load({ BITRIX24_TOKEN_SOURCES: 'body,body' })).message).to.include('twice');
+  });
+
+  it('checks PORT, WEBHOOK_PATH, BODY_LIMIT and LOG_LEVEL', () => {
+    expect(load({ PORT: '8080', WEBHOOK_PATH: '/hooks/b24', BODY_LIMIT: '1mb', LOG_LEVEL: 'DEBUG' })).to.deep.include({
+      port: 8080,
+      webhookPath: '/hooks/b24',
+      bodyLimitBytes: 1024 * 1024,
+      logLevel: 'debug',
+    });
+    expect(configError(() => load({ PORT: '80a' })).variable).to.equal('PORT');
+    expect(configError(() => load({ PORT: '70000' })).variable).to.equal('PORT');
+    expect(configError(() => load({ WEBHOOK_PATH: 'no-slash' })).variable).to.equal('WEBHOOK_PATH');
+    expect(configError(() => load({ BODY_LIMIT: 'lots' })).variable).to.equal('BODY_LIMIT');
+    expect(configError(() => load({ BODY_LIMIT: '0kb' })).variable).to.equal('BODY_LIMIT');
+    expect(configError(() => load({ LOG_LEVEL: 'loud' })).variable).to.equal('LOG_LEVEL');
+  });
+
+  it('parses a token list on its own, purely', () => {
+    expect(parseTokenList(`a=${TOKEN}`, 'X')).to.deep.equal({ tokens: [{ name: 'a', token: TOKEN }], warnings: [] });
+  });
+});
