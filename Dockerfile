@@ -1,0 +1,29 @@
+# syntax=docker/dockerfile:1
+# bitrix24-webhook-guard: build with dev dependencies, run with production ones only.
+# Base image: Node.js 24 LTS ("Krypton"), Debian bookworm slim, pinned to an exact release.
+
+FROM node:24.21.0-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json ./
+RUN npm ci
+# `npm run build` compiles everything tsconfig.json includes: src/, test/ and scripts/.
+COPY src ./src
+COPY test ./test
+COPY scripts ./scripts
+RUN npm run build
+
+FROM node:24.21.0-bookworm-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev && npm cache clean --force
+COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/scripts ./dist/scripts
+# The official Node images ship an unprivileged `node` user (uid 1000).
+USER node
+EXPOSE 3000
+# Slim images have no curl: probe /healthz with Node itself.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
+  CMD ["node", "-e", "require('http').get({host:'127.0.0.1',port:Number(process.env.PORT||3000),path:'/healthz',timeout:2000},(r)=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1)).on('timeout',()=>process.exit(1))"]
+# Exactly how `npm start` runs the compiled service: the OpenTelemetry preload first.
+CMD ["node", "--require", "./dist/src/telemetry/preload.js", "dist/src/main.js"]
