@@ -34,13 +34,15 @@ export function grafanaDatasourceFile() {
         url: tempo.url,
         editable: false,
         jsonData: {
+          // Loki keeps trace_id of OTLP logs as structured metadata, not in the line, so a line filter
+          // (filterByTraceID) finds nothing: the query filters on the metadata instead.
           tracesToLogsV2: {
             datasourceUid: loki.uid,
-            filterByTraceID: true,
-            filterBySpanID: false,
             spanStartTimeShift: '-5m',
             spanEndTimeShift: '5m',
             tags: [{ key: 'service.name', value: 'service_name' }],
+            customQuery: true,
+            query: escapeDollar(`{service_name="\${__span.tags["service.name"]}"} | ${EXEMPLAR_TRACE_ID_LABEL}="\${__span.traceId}"`),
           },
           tracesToMetrics: { datasourceUid: prometheus.uid },
           serviceMap: { datasourceUid: prometheus.uid },
@@ -58,7 +60,17 @@ export function grafanaDatasourceFile() {
         jsonData: {
           derivedFields: [
             {
+              // OTLP logs (this stack): trace_id is structured metadata.
               name: 'TraceID',
+              matcherType: 'label',
+              matcherRegex: EXEMPLAR_TRACE_ID_LABEL,
+              datasourceUid: tempo.uid,
+              url: escapeDollar('${__value.raw}'),
+              urlDisplayLabel: 'Open trace',
+            },
+            {
+              // JSON lines shipped from stdout by another agent: trace_id is in the line.
+              name: 'TraceID in line',
               matcherRegex: LOG_TRACE_ID_REGEX,
               datasourceUid: tempo.uid,
               url: escapeDollar('${__value.raw}'),

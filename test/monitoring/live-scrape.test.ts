@@ -1,0 +1,94 @@
+// The names and label values used by the rules and the dashboard must be ones a running service exposes.
+import { expect } from 'chai';
+import { SCRAPE_JOB } from '../../src/monitoring/constants';
+import { spawnService, type RunningService } from '../support/spawn-service';
+import { BODY, deliver, scrape, TOKEN, WEBHOOK_PATH } from './support/deliveries';
+import { allExpressions } from './support/generated-expressions';
+import { readExposition, type ObservedMetrics } from './support/metrics-text';
+import { readExpression, type Matcher } from './support/promql-selectors';
+
+/** Labels Prometheus adds to every scraped series, or that belong to histogram buckets. */
+const TARGET_LABELS = new Set(['job', 'instance']);
+
+function matcherProblem(metric: string, matcher: Matcher, observed: ObservedMetrics): string | undefined {
+  const values = observed.get(metric)?.get(matcher.label);
+  if (!values) return `${metric} has no label ${matcher.label} (has: ${[...(observed.get(metric)?.keys() ?? [])].join(', ')})`;
+  if (matcher.op === '=' || matcher.op === '!=') {
+    return values.has(matcher.value) ? undefined : `${metric}{${matcher.label}} never takes the value "${matcher.value}" (seen: ${[...values].join(', ')})`;
+  }
+  const pattern = new RegExp(`^(?:${matcher.value})$`);
+  return [...values].some((value) => pattern.test(value)) ? undefined : `${metric}{${matcher.label}=~"${matcher.value}"} matches no value seen (${[...values].join(', ')})`;
+}
+
+describe('metric names and label values against a real scrape of the service', function () {
+  this.timeout(60_000);
+  const services: RunningService[] = [];
+  const observed: ObservedMetrics = new Map();
+
+  before(async () => {
+    const guarded = await spawnService({ env: { BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN, BODY_LIMIT: '2kb' } });
+    services.push(guarded);
+    const unconfigured = await spawnService({ env: {} });
+    services.push(unconfigured);
+
+    const answers = {
+      accepted: await deliver(guarded.url, { body: BODY.accepted }),
+      acceptedFromQuery: await deliver(guarded.url, { path: `${WEBHOOK_PATH}?token=${TOKEN}`, body: BODY.withoutToken }),
+      acceptedFromHeader: await deliver(guarded.url, { body: BODY.withoutToken, headers: { 'x-bitrix24-token': TOKEN } }),
+      missing: await deliver(guarded.url, { body: BODY.missing }),
+      mismatched: await deliver(guarded.url, { body: BODY.mismatched }),
+      unsupported: await deliver(guarded.url, { body: BODY.accepted, contentType: 'text/plain' }),
+      tooLarge: await deliver(guarded.url, { body: `${BODY.accepted}&data%5Bpad%5D=${'x'.repeat(4096)}` }),
+      malformed: await deliver(guarded.url, { body: '{"auth": ', contentType: 'application/json' }),
+      notConfigured: await deliver(unconfigured.url, { body: BODY.accepted }),
+    };
+    expect(answers).to.deep.equal({
+      accepted: 200, acceptedFromQuery: 200, acceptedFromHeader: 200, missing: 401, mismatched: 403,
+      unsupported: 415, tooLarge: 413, malformed: 400, notConfigured: 503,
+    });
+    for (const service of services) readExposition(await scrape(service.url), observed);
+  });
+
+  after(async () => {
+    await Promise.all(services.map((service) => service.stop()));
+  });
+
+  const expressions = allExpressions(SCRAPE_JOB);
+
+  for (const expression of expressions) {
+    it(`${expression.where} uses only exposed names and label values`, () => {
+      const uses = readExpression(expression.expr);
+      const problems: string[] = [];
+      const labelsOfExpression = new Set<string>(TARGET_LABELS);
+      for (const selector of uses.selectors) {
+        if (selector.metric === 'up') {
+          expect(selector.matchers).to.deep.equal([{ label: 'job', op: '=', value: SCRAPE_JOB }]);
+          continue;
+        }
+        const labels = observed.get(selector.metric);
+        if (!labels) {
+          problems.push(`the service exposes no ${selector.metric}`);
+          continue;
+        }
+        labels.forEach((_values, label) => labelsOfExpression.add(label));
+        for (const matcher of selector.matchers) {
+          if (matcher.label === 'job') {
+            if (matcher.value !== SCRAPE_JOB) problems.push(`job="${matcher.value}" is not the scrape job ${SCRAPE_JOB}`);
+            continue;
+          }
+          const problem = matcherProblem(selector.metric, matcher, observed);
+          if (problem) problems.push(problem);
+        }
+      }
+      for (const label of uses.groupingLabels) {
+        if (!labelsOfExpression.has(label)) problems.push(`groups by ${label}, which no series of the expression carries`);
+      }
+      expect(problems, expression.expr).to.deep.equal([]);
+    });
+  }
+
+  it('would notice a label value the service does not produce (control)', () => {
+    const problem = matcherProblem('bitrix_webhook_token_verifications_total', { label: 'result', op: '=', value: 'rejected' }, observed);
+    expect(problem).to.be.a('string');
+  });
+});
