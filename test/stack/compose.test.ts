@@ -152,8 +152,8 @@ describe('stack: docker-compose.yml', () => {
     expect(fs.existsSync(repoPath('scripts/traffic.ts'))).to.equal(true);
   });
 
-  it('is described by docs/readme-stack.md: every pinned image and every published port', () => {
-    const doc = readText('docs/readme-stack.md');
+  it('is described by the README: every pinned image and every published port', () => {
+    const doc = readText('README.md');
     for (const [name, svc] of Object.entries(compose.services)) {
       if (svc.image && !svc.build) expect(doc, `${name}: ${svc.image}`).to.include(svc.image);
       for (const { host } of portMappings(svc)) {
