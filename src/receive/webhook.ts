@@ -26,6 +26,9 @@ export function createWebhookHandler({ config, metrics, logger, sink }: WebhookD
 
   const rejectRequest = (ctx: Context, reason: RejectionReason, detail: string): void => {
     metrics.recordRejection(reason);
+    // A body left unread (too large, wrong type, cut short) would make the connection unusable for the
+    // next request on it; say so, rather than have the client's next delivery hit a reset.
+    if (!ctx.req.complete) ctx.set('Connection', 'close');
     logger.warn('webhook request rejected before verification', {
       reason,
       detail,
