@@ -48,6 +48,8 @@ describe('graceful shutdown (SIGTERM) of the real process', () => {
     const started = Date.now();
     service.process.kill('SIGTERM');
     await service.waitForLog((line) => String(line.message).startsWith('shutting down'));
+    // The listening socket is closed in the event loop turn after server.close(): give it that turn.
+    await new Promise((resolve) => setTimeout(resolve, 200));
     const refused = await new Promise<boolean>((resolve) => {
       const probe = net.connect(service.port, '127.0.0.1');
       probe.on('connect', () => { probe.destroy(); resolve(false); });
