@@ -53,7 +53,7 @@ function extractInSpan(source: TokenSource, carrier: TokenCarrier, metrics: Serv
     });
     if (found) span.setAttribute(ATTR.fingerprint, fingerprint(extraction.token!));
     if (extraction.rejected.length > 0) {
-      span.setAttribute('bitrix.token.not_a_token', extraction.rejected.map(({ location, reason }) => `${location}: ${reason}`));
+      span.setAttribute(ATTR.notAToken, extraction.rejected.map(({ location, reason }) => `${location}: ${reason}`));
     }
     metrics.recordExtraction(source, found);
     return extraction;

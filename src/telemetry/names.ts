@@ -61,6 +61,8 @@ export const ATTR = {
   found: 'bitrix.token.found',
   location: 'bitrix.token.location',
   fingerprint: 'bitrix.token.fingerprint',
+  /** Places that held a value that is not a token (a repeated key, an empty string), and why. */
+  notAToken: 'bitrix.token.not_a_token',
 } as const;
 
 export const DEFAULT_SERVICE_NAME = 'bitrix24-webhook';
