@@ -35,7 +35,7 @@ function main(): void {
     return;
   }
   const logger = createLogger(config.logLevel);
-  installTelemetryDiagnostics(logger);
+  installTelemetryDiagnostics(logger, telemetry.plan.description);
   const metrics = createMetrics({ webhookNames: config.tokens.map(({ name }) => name), tokensConfigured: config.tokens.length });
   const lifecycle: Lifecycle = { shuttingDown: false };
   const app = createApp({ config, metrics, logger, lifecycle });

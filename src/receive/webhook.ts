@@ -72,7 +72,8 @@ export function createWebhookHandler({ config, metrics, logger, sink }: WebhookD
       receivedAt: new Date(),
     });
     metrics.recordAcceptedEvent(facts.event, verdict.webhook);
-    logger.debug('webhook delivery accepted', {
+    // Guarded: winston would format the whole line before dropping it at the usual `info` level.
+    if (logger.isDebugEnabled()) logger.debug('webhook delivery accepted', {
       result: verdict.result,
       webhook: verdict.webhook,
       source: verdict.source,

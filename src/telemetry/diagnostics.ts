@@ -1,4 +1,4 @@
-import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
+import { context, diag, DiagLogLevel, ROOT_CONTEXT, type DiagLogger } from '@opentelemetry/api';
 import { core } from '@opentelemetry/sdk-node';
 import type { Logger } from './logger';
 
@@ -10,7 +10,7 @@ const MAX_TRACKED_KINDS = 100;
  * Reports telemetry trouble (an unreachable or hanging OTLP endpoint, say) as one warning per kind per
  * interval, with the count of repeats it held back, instead of one line per failed export or request.
  */
-export function createThrottledReporter(logger: Logger, now: () => number = Date.now) {
+export function createThrottledReporter(logger: Logger, destination: string, now: () => number = Date.now) {
   const kinds = new Map<string, { lastReported: number; suppressed: number }>();
   return (kind: string, message: string): void => {
     const key = kind + ':' + message.replace(/\d+/g, '#').slice(0, 120);
@@ -23,19 +23,26 @@ export function createThrottledReporter(logger: Logger, now: () => number = Date
     if (!entry && kinds.size >= MAX_TRACKED_KINDS) kinds.delete(kinds.keys().next().value!);
     const suppressed = entry?.suppressed ?? 0;
     kinds.set(key, { lastReported: time, suppressed: 0 });
-    logger.warn(`telemetry ${kind}: ${message}`, {
-      telemetry_problem: kind,
-      repeats_since_last_report: suppressed,
-      next_report_in_seconds: REPORT_INTERVAL_MS / 1000,
-    });
+    // Outside any request's context: the trouble belongs to no delivery, so the line carries no trace id.
+    context.with(ROOT_CONTEXT, () =>
+      logger.warn(`${kind}: ${message}`, {
+        telemetry_destination: destination,
+        repeats_since_last_report: suppressed,
+        next_report_in_seconds: REPORT_INTERVAL_MS / 1000,
+        deliveries_affected: false,
+      }),
+    );
   };
 }
 
-/** Routes the OpenTelemetry SDK's own errors and warnings into the service log, throttled. */
-export function installTelemetryDiagnostics(logger: Logger): void {
-  const report = createThrottledReporter(logger);
-  core.setGlobalErrorHandler((error) => report('export failing', describe(error)));
-  const toReport = (...args: unknown[]) => report('warning', args.map(describe).join(' '));
+/**
+ * Routes the OpenTelemetry SDK's own errors and warnings (failed exports above all) into the service log,
+ * throttled. `destination` says where telemetry goes, so the line tells which endpoint is in trouble.
+ */
+export function installTelemetryDiagnostics(logger: Logger, destination: string): void {
+  const report = createThrottledReporter(logger, destination);
+  core.setGlobalErrorHandler((error) => report('telemetry export failing', describe(error)));
+  const toReport = (...args: unknown[]) => report('telemetry export or SDK problem', args.map(describe).join(' '));
   const diagLogger: DiagLogger = {
     error: toReport,
     warn: toReport,
@@ -46,9 +53,13 @@ export function installTelemetryDiagnostics(logger: Logger): void {
   diag.setLogger(diagLogger, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
 }
 
+/** The message (and code) of an error, even one that crossed a boundary as a plain object; never a stack. */
 function describe(value: unknown): string {
-  if (value instanceof Error) return value.message || value.name;
   if (typeof value === 'string') return value;
+  if (typeof value === 'object' && value !== null && typeof (value as { message?: unknown }).message === 'string') {
+    const { message, code } = value as { message: string; code?: unknown };
+    return typeof code === 'string' && !message.includes(code) ? `${message} (${code})` : message;
+  }
   try {
     return JSON.stringify(value)?.slice(0, 300) ?? String(value);
   } catch {

@@ -60,7 +60,8 @@ export interface Telemetry {
 export function startTelemetry({ env, spanProcessors }: TelemetryOptions): Telemetry {
   const plan = exportPlan(env);
   const configuration: Partial<NodeSDKConfiguration> = {
-    instrumentations: [instrumentations(env, plan.logs)],
+    // Instrumentations patch modules as soon as they are constructed: none at all when the SDK is disabled.
+    instrumentations: plan.disabled ? [] : [instrumentations(env, plan.logs)],
     // The service's metrics are prom-client's, scraped from /metrics; no OpenTelemetry metrics pipeline.
     metricReaders: [],
   };

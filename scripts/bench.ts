@@ -1,0 +1,499 @@
+// `npm run bench`: the service with full telemetry against a bare Koa app doing the same parsing and token
+// check, under the same load of realistic Bitrix24 deliveries (90% accepted, 5% missing, 5% mismatched).
+// Prints requests/s, p50/p99 latency, statuses by expectation, the ratios and PASS/FAIL per target;
+// exits non-zero on FAIL. Then a memory soak (RSS after 100k vs 300k requests) and, with BENCH_PROFILE=1,
+// a CPU profile of both apps, summarised.
+//
+// Knobs (environment): BENCH_DURATION (s, 10), BENCH_WARMUP (s, 4), BENCH_CONNECTIONS (10), BENCH_ROUNDS (3), BENCH_RATE (fixed-rate comparison, 500 req/s),
+// BENCH_MEMORY (1; 0 skips the soak), BENCH_MEMORY_FIRST (100000), BENCH_MEMORY_TOTAL (300000),
+// BENCH_PROFILE (0; 1 adds the CPU profiles), BENCH_OTLP_PROTOCOL (http/protobuf), BENCH_PROFILE_ENV (JSON: extra env for the profiled service), BENCH_ONLY (memory|profile|ablation: only that part).
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import autocannon = require('autocannon');
+import { spawnService, SERVICE_MAIN, SERVICE_PRELOAD, type RunningService } from '../test/support/spawn-service';
+import { METRIC, PROCESS_METRIC } from '../src/telemetry/names';
+import { parsePrometheusText, sumOf } from '../test/robustness/support/prometheus-text';
+import { deliveryShapes, httpBuildQuery, makeToken, FORM_CONTENT_TYPE } from './bench/deliveries';
+import { OtlpSink } from './bench/otlp-sink';
+import { formatSummary, summarise } from './bench/cpuprofile-summary';
+
+const env = (name: string, fallback: number): number => {
+  const value = Number(process.env[name]);
+  return Number.isFinite(value) && process.env[name] !== '' && process.env[name] !== undefined ? value : fallback;
+};
+const DURATION = env('BENCH_DURATION', 10);
+const WARMUP = env('BENCH_WARMUP', 4);
+const CONNECTIONS = env('BENCH_CONNECTIONS', 10);
+const ROUNDS = env('BENCH_ROUNDS', 3);
+const MEMORY = env('BENCH_MEMORY', 1) !== 0;
+const MEMORY_FIRST = env('BENCH_MEMORY_FIRST', 100_000);
+const MEMORY_TOTAL = env('BENCH_MEMORY_TOTAL', 300_000);
+const PROFILE = env('BENCH_PROFILE', 0) !== 0;
+const RATE = env('BENCH_RATE', 500);
+const ONLY = process.env.BENCH_ONLY ?? '';
+const OTLP_PROTOCOL = process.env.BENCH_OTLP_PROTOCOL ?? 'http/protobuf';
+/** Extra environment for the profiled service, e.g. BENCH_PROFILE_ENV='{"OTEL_SDK_DISABLED":"true"}'. */
+const PROFILE_ENV = JSON.parse(process.env.BENCH_PROFILE_ENV ?? '{}') as Record<string, string>;
+const WEBHOOK_PATH = '/api/bitrix/webhook';
+const OUT_DIR = path.resolve(__dirname, '../../.bench');
+
+const TOKEN = makeToken(1);
+const WRONG_TOKEN = makeToken(2);
+
+// ---------------------------------------------------------------------------------------------------------
+// Load: a cycle of 20 requests per connection = 18 accepted (six event shapes), 1 missing, 1 mismatched.
+
+type Expectation = 200 | 401 | 403;
+interface Tally { byExpected: Record<string, Record<string, number>>; unexpected: number; samples: string[] }
+
+function mix(tally: Tally): autocannon.Request[] {
+  const accepted = deliveryShapes(TOKEN).map((shape) => httpBuildQuery(shape.data));
+  const missing = httpBuildQuery(deliveryShapes(undefined)[0]!.data);
+  const mismatched = httpBuildQuery(deliveryShapes(WRONG_TOKEN)[2]!.data);
+  const plan: Array<{ body: string; expect: Expectation }> = [];
+  for (let i = 0; i < 20; i++) {
+    if (i === 9) plan.push({ body: missing, expect: 401 });
+    else if (i === 19) plan.push({ body: mismatched, expect: 403 });
+    else plan.push({ body: accepted[i % accepted.length]!, expect: 200 });
+  }
+  return plan.map(({ body, expect }) => ({
+    method: 'POST',
+    path: WEBHOOK_PATH,
+    headers: { 'content-type': FORM_CONTENT_TYPE, 'user-agent': 'Bitrix24 Webhook Engine' },
+    body,
+    onResponse: (status: number, responseBody: string) => {
+      const row = (tally.byExpected[String(expect)] ??= {});
+      row[String(status)] = (row[String(status)] ?? 0) + 1;
+      if (status !== expect) {
+        tally.unexpected++;
+        if (tally.samples.length < 5) tally.samples.push(`expected ${expect}, got ${status}: ${responseBody.slice(0, 200)}`);
+      }
+    },
+  }));
+}
+
+interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  meanMs: number;
+  requests: number;
+  errors: number;
+  timeouts: number;
+  tally: Tally;
+  statusCodes: Record<string, number>;
+  /** Share of the machine's CPU used by other processes meanwhile (noise), and the app's own CPU (cores). */
+  foreign?: number;
+  appCpu?: number;
+}
+
+async function load(url: string, options: { duration?: number; amount?: number; overallRate?: number }): Promise<LoadResult> {
+  const tally: Tally = { byExpected: {}, unexpected: 0, samples: [] };
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    pipelining: 1,
+    timeout: 10,
+    ...(options.amount ? { amount: options.amount } : { duration: options.duration ?? DURATION }),
+    ...(options.overallRate ? { overallRate: options.overallRate } : {}),
+    requests: mix(tally),
+  });
+  const statusCodes: Record<string, number> = {};
+  for (const [code, { count }] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = Number(count);
+  const completed = Object.values(statusCodes).reduce((a, b) => a + b, 0);
+  return {
+    rps: completed / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    meanMs: result.latency.mean,
+    requests: completed,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    tally,
+    statusCodes,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The two apps.
+
+interface App { name: string; url: string; pid: number; stop(): Promise<unknown>; child: ChildProcess }
+
+/** Starts a node process that prints a JSON `listening` line with its url (the bare app, or the service with extra node flags). */
+async function startNode(name: string, args: string[], env: Record<string, string>): Promise<App> {
+  const child = spawn(process.execPath, args, {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const fixedPort = Number(env.PORT ?? 0);
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start in 30 s`)), 30_000);
+    child.once('exit', (code) => reject(new Error(`${name} exited (${code})`)));
+    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const parsed = JSON.parse(line) as { message?: string; url?: string };
+        if (parsed.message === 'listening' && parsed.url) { clearTimeout(timer); resolve(parsed.url); }
+      } catch { /* not a JSON line */ }
+    });
+    // With LOG_LEVEL above info there is no `listening` line: a fixed port is polled on /healthz instead.
+    if (fixedPort) {
+      const poll = (left: number): void => {
+        fetch(`http://127.0.0.1:${fixedPort}/healthz`).then((r) => {
+          if (r.ok) { clearTimeout(timer); resolve(`http://127.0.0.1:${fixedPort}`); } else throw new Error(String(r.status));
+        }).catch(() => { if (left > 0) setTimeout(() => poll(left - 1), 100); });
+      };
+      poll(250);
+    }
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  return {
+    name, url, pid: child.pid!, child,
+    stop: async () => { child.kill('SIGTERM'); const t = setTimeout(() => child.kill('SIGKILL'), 15_000); await exited; clearTimeout(t); },
+  };
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+function startBare(extraNodeArgs: string[] = []): Promise<App> {
+  return startNode('bare koa', [...extraNodeArgs, path.resolve(__dirname, 'bench/bare-koa.js')], { BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN });
+}
+
+function serviceEnv(sink: OtlpSink): Record<string, string> {
+  return {
+    BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN,
+    LOG_LEVEL: 'info',
+    OTEL_SERVICE_NAME: 'bitrix24-webhook',
+    OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+    OTEL_EXPORTER_OTLP_PROTOCOL: OTLP_PROTOCOL,
+    OTEL_TRACES_EXPORTER: 'otlp',
+    OTEL_TRACES_SAMPLER: 'always_on',
+    OTEL_LOGS_EXPORTER: 'otlp',
+    OTEL_METRICS_EXPORTER: 'none',
+  };
+}
+
+async function startService(sink: OtlpSink): Promise<App & { service: RunningService }> {
+  const service = await spawnService({ timeoutMs: 30_000, env: serviceEnv(sink) });
+  return { name: 'service', url: service.url, pid: service.process.pid!, child: service.process, service, stop: () => service.stop() };
+}
+
+/** The service started exactly as spawnService starts it, plus node flags (--cpu-prof is not allowed in NODE_OPTIONS). */
+function startServiceWithFlags(sink: OtlpSink, flags: string[], extraEnv: Record<string, string> = {}): Promise<App> {
+  return startNode('service', [...flags, '--require', SERVICE_PRELOAD, SERVICE_MAIN], {
+    OTEL_TRACES_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none', OTEL_METRICS_EXPORTER: 'none', ...serviceEnv(sink), ...extraEnv,
+  });
+}
+
+// Prometheus-like scraping of the service while it is under load (every 5 s).
+function scrapeEvery(url: string, ms = 5000): () => void {
+  const timer = setInterval(() => { void fetch(`${url}/metrics`).then((r) => r.text()).catch(() => undefined); }, ms);
+  return () => clearInterval(timer);
+}
+
+async function metricsOf(url: string) {
+  return parsePrometheusText(await (await fetch(`${url}/metrics`)).text());
+}
+
+/** Busy CPU jiffies of the whole machine, and of one process (utime + stime). */
+function machineBusyJiffies(): number {
+  const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal
+  return fields[0]! + fields[1]! + fields[2]! + fields[5]! + fields[6]! + fields[7]!;
+}
+function processJiffies(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(rest[11]) + Number(rest[12]);
+  } catch {
+    return 0;
+  }
+}
+const HZ = 100;
+
+/** Share of the machine's CPU used by processes other than the app under test and this bench, during fn. */
+async function withForeignCpu<T>(pid: number, fn: () => Promise<T>): Promise<{ value: T; foreign: number; appCpu: number }> {
+  const cores = os.availableParallelism?.() ?? os.cpus().length;
+  const t0 = Date.now();
+  const m0 = machineBusyJiffies();
+  const a0 = processJiffies(pid);
+  const s0 = processJiffies(process.pid);
+  const value = await fn();
+  const seconds = (Date.now() - t0) / 1000;
+  const machine = machineBusyJiffies() - m0;
+  const app = processJiffies(pid) - a0;
+  const self = processJiffies(process.pid) - s0;
+  return { value, foreign: Math.max(0, machine - app - self) / HZ / seconds / cores, appCpu: app / HZ / seconds };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function vmRssBytes(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = /VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1];
+  return kb ? Number(kb) * 1024 : NaN;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Reporting.
+
+const verdicts: Array<{ target: string; pass: boolean; detail: string }> = [];
+function verdict(target: string, pass: boolean, detail: string): void {
+  verdicts.push({ target, pass, detail });
+  console.log(`${pass ? 'PASS' : 'FAIL'}  ${target}: ${detail}`);
+}
+
+function describe(name: string, r: LoadResult): string {
+  const by = Object.entries(r.tally.byExpected)
+    .map(([expected, got]) => `expected ${expected}: ${Object.entries(got).map(([s, n]) => `${n}×${s}`).join(' ')}`)
+    .join('; ');
+  const cpu = r.appCpu === undefined ? '' : `  [app CPU ${(r.appCpu * 100).toFixed(0)}%, other processes ${(r.foreign! * 100).toFixed(0)}% of the machine]`;
+  return `${name.padEnd(9)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  mean ${r.meanMs.toFixed(2)} ms  ` +
+    `${r.requests} responses, ${r.errors} errors, ${r.timeouts} timeouts, ${r.tally.unexpected} unexpected  [${by}]${cpu}`;
+}
+
+function machine(): Record<string, string | number> {
+  const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
+  return {
+    nproc: os.availableParallelism?.() ?? os.cpus().length,
+    cpu: /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown',
+    memory: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    node: process.version,
+    kernel: os.release(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+async function throughputPhase(sink: OtlpSink, report: Record<string, unknown>): Promise<void> {
+  console.log(`\n== Throughput: ${ROUNDS} round(s) × ${DURATION} s per app, ${CONNECTIONS} connections, warm-up ${WARMUP} s each ==`);
+  const bare = await startBare();
+  const svc = await startService(sink);
+  const stopScraping = scrapeEvery(svc.url);
+  const bareRuns: LoadResult[] = [];
+  const svcRuns: LoadResult[] = [];
+  let fixed: { bare: LoadResult; svc: LoadResult } | undefined;
+  let svcServed = 0; // every response of the service in the measured phase, repeated (disturbed) runs included
+  try {
+    await load(bare.url, { duration: WARMUP });
+    await load(svc.url, { duration: WARMUP });
+    const before = await metricsOf(svc.url);
+    const sinkBefore = { ...sink.counts };
+    /** One measured run; repeated (at most twice) when other processes took more than 15% of the machine. */
+    const measure = async (app: App, label: string, round: number): Promise<LoadResult> => {
+      let r: LoadResult | undefined;
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        const { value, foreign, appCpu } = await withForeignCpu(app.pid, () => load(app.url, { duration: DURATION }));
+        r = { ...value, foreign, appCpu };
+        if (app === svc) svcServed += value.requests;
+        console.log(`round ${round}  ${describe(label, r)}${foreign > 0.15 && attempt < 3 ? '  — disturbed, repeating' : ''}`);
+        if (foreign <= 0.15) break;
+      }
+      return r!;
+    };
+    for (let round = 1; round <= ROUNDS; round++) {
+      bareRuns.push(await measure(bare, 'bare', round));
+      svcRuns.push(await measure(svc, 'service', round));
+    }
+    // The same offered load for both, well below either's capacity: the latency a sender sees in normal operation.
+    const fixedBare = await load(bare.url, { duration: DURATION, overallRate: RATE });
+    console.log(`fixed ${RATE}/s  ${describe('bare', fixedBare)}`);
+    const fixedSvc = await load(svc.url, { duration: DURATION, overallRate: RATE });
+    svcServed += fixedSvc.requests;
+    console.log(`fixed ${RATE}/s  ${describe('service', fixedSvc)}`);
+    report.fixedRate = { rate: RATE, bare: fixedBare, service: fixedSvc };
+    fixed = { bare: fixedBare, svc: fixedSvc };
+    await new Promise((resolve) => setTimeout(resolve, 6000)); // let the batch span processor flush
+    const after = await metricsOf(svc.url);
+    const served = svcServed;
+    const counted = sumOf(after, METRIC.verifications) - sumOf(before, METRIC.verifications);
+    const spans = sink.counts.spans - sinkBefore.spans;
+    const logs = sink.counts.logRecords - sinkBefore.logRecords;
+    console.log(`service telemetry during the measured rounds: ${counted} verifications counted for ${served} responses; ` +
+      `${spans} spans (${(spans / Math.max(1, served)).toFixed(2)} per request) and ${logs} log records exported in ` +
+      `${sink.counts.requests - sinkBefore.requests} OTLP requests (${(sink.counts.bytes - sinkBefore.bytes) / 1e6} MB)`);
+    report.telemetry = { served, counted, spans, logs, spansPerRequest: spans / Math.max(1, served) };
+  } finally {
+    stopScraping();
+    await svc.stop();
+    await bare.stop();
+  }
+  const mean = (runs: LoadResult[], pick: (r: LoadResult) => number) => median(runs.map(pick));
+  const bareRps = mean(bareRuns, (r) => r.rps);
+  const svcRps = mean(svcRuns, (r) => r.rps);
+  const bareP99 = mean(bareRuns, (r) => r.p99);
+  const svcP99 = mean(svcRuns, (r) => r.p99);
+  const bareP50 = mean(bareRuns, (r) => r.p50);
+  const svcP50 = mean(svcRuns, (r) => r.p50);
+  console.log(`\nmedian over rounds: bare ${bareRps.toFixed(0)} req/s p50 ${bareP50} ms p99 ${bareP99} ms; ` +
+    `service ${svcRps.toFixed(0)} req/s p50 ${svcP50} ms p99 ${svcP99} ms`);
+  const ratio = svcRps / bareRps;
+  const p99Ratio = svcP99 / Math.max(bareP99, 1);
+  verdict('throughput service ÷ bare ≥ 0.75', ratio >= 0.75, `${ratio.toFixed(3)} (${svcRps.toFixed(0)} / ${bareRps.toFixed(0)} req/s)`);
+  verdict('p99 service ≤ 2 × bare', svcP99 <= 2 * Math.max(bareP99, 1), `${svcP99} ms vs ${bareP99} ms (× ${p99Ratio.toFixed(2)}; autocannon latency resolution 1 ms)`);
+  if (fixed) {
+    verdict(`p99 at a fixed ${RATE} req/s (both below capacity) service ≤ 2 × bare`, fixed.svc.p99 <= 2 * Math.max(fixed.bare.p99, 1),
+      `${fixed.svc.p99} ms vs ${fixed.bare.p99} ms (p50 ${fixed.svc.p50} vs ${fixed.bare.p50} ms)`);
+  }
+  const unexpected = [...bareRuns, ...svcRuns, ...(fixed ? [fixed.bare, fixed.svc] : [])].reduce((a, r) => a + r.tally.unexpected + r.errors + r.timeouts, 0);
+  const svcUnexpected = [...svcRuns, ...(fixed ? [fixed.svc] : [])].reduce((a, r) => a + r.tally.unexpected + r.errors + r.timeouts, 0);
+  const samples = svcRuns.flatMap((r) => r.tally.samples).slice(0, 3);
+  verdict('no errors (every status as expected, no socket errors or timeouts)', unexpected === 0,
+    `${svcUnexpected} on the service, ${unexpected - svcUnexpected} on bare koa${samples.length ? ` — e.g. ${samples.join(' | ')}` : ''}`);
+  report.throughput = { bareRuns, svcRuns, bareRps, svcRps, bareP50, svcP50, bareP99, svcP99, ratio, p99Ratio };
+}
+
+async function memoryPhase(sink: OtlpSink, report: Record<string, unknown>): Promise<void> {
+  console.log(`\n== Memory: RSS after ${MEMORY_FIRST} vs ${MEMORY_TOTAL} requests (fresh service, same load) ==`);
+  const svc = await startService(sink);
+  const stopScraping = scrapeEvery(svc.url);
+  try {
+    const rssAt = async (label: string) => {
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      const vmRss = vmRssBytes(svc.pid);
+      const metricRss = sumOf(await metricsOf(svc.url), PROCESS_METRIC.residentMemoryBytes);
+      const heap = sumOf(await metricsOf(svc.url), PROCESS_METRIC.heapUsedBytes);
+      console.log(`${label}: VmRSS ${(vmRss / 2 ** 20).toFixed(1)} MiB, process_resident_memory_bytes ${(metricRss / 2 ** 20).toFixed(1)} MiB, heap used ${(heap / 2 ** 20).toFixed(1)} MiB`);
+      return { vmRss, metricRss, heap };
+    };
+    const start = Date.now();
+    const first = await load(svc.url, { amount: MEMORY_FIRST });
+    const m1 = await rssAt(`after ${first.requests} requests`);
+    const second = await load(svc.url, { amount: MEMORY_TOTAL - MEMORY_FIRST });
+    const m2 = await rssAt(`after ${first.requests + second.requests} requests`);
+    const growth = m2.vmRss / m1.vmRss - 1;
+    verdict(`RSS after ${MEMORY_TOTAL} ≤ 1.15 × RSS after ${MEMORY_FIRST}`, growth <= 0.15,
+      `${(m1.vmRss / 2 ** 20).toFixed(1)} MiB → ${(m2.vmRss / 2 ** 20).toFixed(1)} MiB (${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)}%) in ${((Date.now() - start) / 1000).toFixed(0)} s`);
+    const unexpected = first.tally.unexpected + second.tally.unexpected + first.errors + second.errors;
+    verdict('no errors during the soak', unexpected === 0, `${unexpected} unexpected statuses or errors`);
+    report.memory = { first: m1, second: m2, growth, requests: first.requests + second.requests };
+  } finally {
+    stopScraping();
+    await svc.stop();
+  }
+}
+
+async function profilePhase(sink: OtlpSink, report: Record<string, unknown>): Promise<void> {
+  console.log(`\n== CPU profiles (--cpu-prof), ${DURATION} s of load each ==`);
+  const summaries: Record<string, string> = {};
+  for (const which of ['service', 'bare'] as const) {
+    const dir = path.join(OUT_DIR, `profile-${which}`);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+    const flags = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+    const spawnedAt = Date.now();
+    const app = which === 'service'
+      ? await startServiceWithFlags(sink, flags, PROFILE_ENV)
+      : await startBare(flags);
+    let window: { fromMs: number; toMs: number } | undefined;
+    try {
+      await load(app.url, { duration: WARMUP });
+      const fromMs = Date.now() - spawnedAt;
+      const r = await load(app.url, { duration: DURATION });
+      window = { fromMs, toMs: Date.now() - spawnedAt };
+      console.log(describe(which, r) + '  (profiling slows it down)');
+    } finally {
+      await app.stop();
+    }
+    const file = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(dir, f))[0];
+    if (!file) {
+      verdict(`${which} CPU profile written`, false, `no .cpuprofile in ${dir} (did the process exit cleanly on SIGTERM?)`);
+      continue;
+    }
+    // only the measured load: start-up (module loading), warm-up and shutdown left out
+    const text = formatSummary(summarise(JSON.parse(fs.readFileSync(file, 'utf8')), 30, window));
+    fs.writeFileSync(path.join(dir, 'summary.txt'), text + '\n');
+    console.log(`\n-- ${which}: ${path.relative(process.cwd(), file)} (samples from ${window!.fromMs} to ${window!.toMs} ms after spawn)\n${text}`);
+    summaries[which] = text;
+  }
+  report.profiles = summaries;
+}
+
+/**
+ * Where the cost comes from, without touching the service's code: the same load against the service with
+ * parts of its telemetry switched off through the standard variables, one run each, next to bare koa.
+ */
+async function ablationPhase(sink: OtlpSink, report: Record<string, unknown>): Promise<void> {
+  console.log(`\n== Ablation: one ${DURATION} s run per variant ==`);
+  const variants: Array<{ name: string; env: Record<string, string> }> = [
+    { name: 'full telemetry (as measured above)', env: {} },
+    { name: 'spans created, nothing exported (OTEL_TRACES_EXPORTER=none, OTEL_LOGS_EXPORTER=none)', env: { OTEL_TRACES_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' } },
+    { name: 'without the koa instrumentation (OTEL_NODE_ENABLED_INSTRUMENTATIONS=http,winston)', env: { OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,winston' } },
+    { name: 'without the http instrumentation (OTEL_NODE_ENABLED_INSTRUMENTATIONS=koa,winston)', env: { OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'koa,winston' } },
+    { name: 'neither http nor koa instrumentation: only the service\'s own spans (OTEL_NODE_ENABLED_INSTRUMENTATIONS=winston)', env: { OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'winston' } },
+    { name: 'smaller export batches (OTEL_BSP_MAX_EXPORT_BATCH_SIZE=128)', env: { OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '128' } },
+    { name: 'logs not exported (OTEL_LOGS_EXPORTER=none)', env: { OTEL_LOGS_EXPORTER: 'none' } },
+    { name: 'LOG_LEVEL=error (no warn line per rejection)', env: { LOG_LEVEL: 'error', PORT: String(await freePort()) } },
+    { name: 'OpenTelemetry off (OTEL_SDK_DISABLED=true): service logic, prom-client, winston', env: { OTEL_SDK_DISABLED: 'true' } },
+  ];
+  const rows: Array<{ name: string; rps: number; p99: number; cpuUsPerRequest: number }> = [];
+  const bare = await startBare();
+  try {
+    await load(bare.url, { duration: WARMUP });
+    const { value, appCpu } = await withForeignCpu(bare.pid, () => load(bare.url, { duration: DURATION }));
+    rows.push({ name: 'bare koa', rps: value.rps, p99: value.p99, cpuUsPerRequest: (appCpu * 1e6) / value.rps });
+    console.log(describe('bare', { ...value, appCpu, foreign: 0 }));
+  } finally {
+    await bare.stop();
+  }
+  for (const variant of variants) {
+    const svc = await startNode('service', ['--require', SERVICE_PRELOAD, SERVICE_MAIN], {
+      OTEL_TRACES_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none', OTEL_METRICS_EXPORTER: 'none', ...serviceEnv(sink), ...variant.env,
+    });
+    try {
+      await load(svc.url, { duration: WARMUP });
+      const { value, foreign, appCpu } = await withForeignCpu(svc.pid, () => load(svc.url, { duration: DURATION }));
+      rows.push({ name: variant.name, rps: value.rps, p99: value.p99, cpuUsPerRequest: (appCpu * 1e6) / value.rps });
+      console.log(`${describe('service', { ...value, appCpu, foreign })}  ← ${variant.name}`);
+    } finally {
+      await svc.stop();
+    }
+  }
+  console.log('\nvariant | req/s | ÷ bare | p99 ms | CPU µs per request');
+  for (const row of rows) {
+    console.log(`${row.name} | ${row.rps.toFixed(0)} | ${(row.rps / rows[0]!.rps).toFixed(2)} | ${row.p99} | ${row.cpuUsPerRequest.toFixed(0)}`);
+  }
+  report.ablation = rows;
+}
+
+async function main(): Promise<void> {
+  const info = machine();
+  console.log(`bench: ${JSON.stringify(info)}; OTLP ${OTLP_PROTOCOL}; token ${TOKEN.slice(0, 4)}…`);
+  fs.mkdirSync(OUT_DIR, { recursive: true });
+  const report: Record<string, unknown> = { machine: info, at: new Date().toISOString(), settings: { DURATION, WARMUP, CONNECTIONS, ROUNDS, MEMORY_FIRST, MEMORY_TOTAL, OTLP_PROTOCOL } };
+  const sink = await new OtlpSink().start();
+  try {
+    if (!ONLY) await throughputPhase(sink, report);
+    if ((MEMORY && !ONLY) || ONLY === 'memory') await memoryPhase(sink, report);
+    if ((PROFILE && !ONLY) || ONLY === 'profile') await profilePhase(sink, report);
+    if (ONLY === 'ablation') await ablationPhase(sink, report);
+  } finally {
+    await sink.stop();
+  }
+  report.verdicts = verdicts;
+  fs.writeFileSync(path.join(OUT_DIR, 'results.json'), JSON.stringify(report, null, 2));
+  const failed = verdicts.filter((v) => !v.pass);
+  console.log(`\n${verdicts.length - failed.length}/${verdicts.length} targets met${failed.length ? `; FAILED: ${failed.map((v) => v.target).join('; ')}` : ''}` +
+    ` (details in ${path.relative(process.cwd(), path.join(OUT_DIR, 'results.json'))})`);
+  process.exit(failed.length ? 1 : 0);
+}
+
+main().catch((err: unknown) => {
+  console.error('bench failed:', err);
+  process.exit(2);
+});

@@ -1,0 +1,120 @@
+// A small HTTP client for the robustness tests: sends exact bytes and headers (node:http, keep-alive),
+// measures the answer time, and counts every request sent to the webhook route.
+
+import fs from 'node:fs';
+import http from 'node:http';
+import { expect } from 'chai';
+import { deliveryShapes, httpBuildQuery, FORM_CONTENT_TYPE } from '../../../scripts/bench/deliveries';
+
+export const WEBHOOK_PATH = '/api/bitrix/webhook';
+
+/** The answers the contract allows on the webhook route, with the reason each one carries. */
+export const CONTRACT_ANSWERS: Record<number, { status: string; reason?: string }> = {
+  200: { status: 'accepted' },
+  400: { status: 'rejected', reason: 'malformed_body' },
+  401: { status: 'rejected', reason: 'token_missing' },
+  403: { status: 'rejected', reason: 'token_mismatch' },
+  413: { status: 'rejected', reason: 'payload_too_large' },
+  415: { status: 'rejected', reason: 'unsupported_media_type' },
+};
+
+export interface Answer { status: number; body: string; json: unknown; ms: number; headers: http.IncomingHttpHeaders }
+
+export interface SendOptions {
+  method?: string;
+  path?: string;
+  headers?: Record<string, string | string[]>;
+  body?: string | Buffer;
+  /** Send the body with Transfer-Encoding: chunked (in two writes) instead of Content-Length. */
+  chunked?: boolean;
+  /** Use a connection of its own (closed afterwards) instead of the keep-alive pool. */
+  fresh?: boolean;
+  timeoutMs?: number;
+}
+
+export class Client {
+  /** Requests sent to the webhook route (any method/query) and answered. */
+  webhookRequests = 0;
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+
+  constructor(readonly baseUrl: string) {}
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  send(options: SendOptions): Promise<Answer> {
+    const url = new URL(options.path ?? WEBHOOK_PATH, this.baseUrl);
+    const body = options.body === undefined ? undefined : Buffer.isBuffer(options.body) ? options.body : Buffer.from(options.body, 'utf8');
+    const headers: Record<string, string | string[]> = { ...(options.headers ?? {}) };
+    if (body && !options.chunked && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length')) {
+      headers['content-length'] = String(body.length);
+    }
+    if (options.fresh) headers.connection = 'close';
+    const started = process.hrtime.bigint();
+    return new Promise<Answer>((resolve, reject) => {
+      const req = http.request({
+        agent: options.fresh ? false : this.agent,
+        host: url.hostname,
+        port: url.port,
+        method: options.method ?? 'POST',
+        path: url.pathname + url.search,
+        headers,
+        timeout: options.timeoutMs ?? 10_000,
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown;
+          try { json = JSON.parse(text); } catch { json = undefined; }
+          if (url.pathname === WEBHOOK_PATH) this.webhookRequests++;
+          resolve({ status: res.statusCode ?? 0, body: text, json, headers: res.headers, ms: Number(process.hrtime.bigint() - started) / 1e6 });
+        });
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`no answer in ${options.timeoutMs ?? 10_000} ms`)));
+      req.on('error', reject);
+      if (body && options.chunked) {
+        const half = Math.floor(body.length / 2);
+        req.write(body.subarray(0, half));
+        req.end(body.subarray(half));
+      } else {
+        req.end(body);
+      }
+    });
+  }
+
+  /** A form delivery exactly as Bitrix24 sends it. */
+  deliver(token: string | undefined, shape = 0, extra: SendOptions = {}): Promise<Answer> {
+    return this.send({
+      ...extra,
+      headers: { 'content-type': FORM_CONTENT_TYPE, ...(extra.headers ?? {}) },
+      body: httpBuildQuery(deliveryShapes(token)[shape % deliveryShapes(token).length]!.data),
+    });
+  }
+}
+
+/** Asserts the answer is one the contract allows on the webhook route, with the matching JSON body. */
+export function expectContractAnswer(answer: Answer, context = ''): void {
+  const allowed = CONTRACT_ANSWERS[answer.status];
+  expect(allowed, `status ${answer.status} is not a contract answer ${context}; body: ${answer.body.slice(0, 300)}`).to.not.equal(undefined);
+  expect(answer.json, `answer body is not the contract JSON ${context}: ${answer.body.slice(0, 300)}`).to.deep.include(allowed!);
+}
+
+/** Runs async jobs with bounded concurrency. */
+export async function pool<T>(items: T[], concurrency: number, job: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      await job(items[index]!, index);
+    }
+  });
+  await Promise.all(workers);
+}
+
+export function rssBytes(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1] ?? NaN) * 1024;
+}
