@@ -6,7 +6,7 @@
 //
 // Knobs (environment): BENCH_DURATION (s, 10), BENCH_WARMUP (s, 4), BENCH_CONNECTIONS (10), BENCH_ROUNDS (3), BENCH_RATE (fixed-rate comparison, 500 req/s),
 // BENCH_MEMORY (1; 0 skips the soak), BENCH_MEMORY_FIRST (100000), BENCH_MEMORY_TOTAL (300000),
-// BENCH_PROFILE (0; 1 adds the CPU profiles), BENCH_OTLP_PROTOCOL (http/protobuf), BENCH_PROFILE_ENV (JSON: extra env for the profiled service), BENCH_ONLY (memory|profile|ablation: only that part).
+// BENCH_PROFILE (0; 1 adds the CPU profiles), BENCH_OTLP_PROTOCOL (http/protobuf), BENCH_PROFILE_ENV (JSON: extra env for the profiled service), BENCH_SERVICE_ENV (JSON: extra env for every service run), BENCH_ONLY (memory|profile|ablation: only that part).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -39,6 +39,8 @@ const ONLY = process.env.BENCH_ONLY ?? '';
 const OTLP_PROTOCOL = process.env.BENCH_OTLP_PROTOCOL ?? 'http/protobuf';
 /** Extra environment for the profiled service, e.g. BENCH_PROFILE_ENV='{"OTEL_SDK_DISABLED":"true"}'. */
 const PROFILE_ENV = JSON.parse(process.env.BENCH_PROFILE_ENV ?? '{}') as Record<string, string>;
+/** Extra environment for every service run, e.g. BENCH_SERVICE_ENV='{"OTEL_BSP_MAX_EXPORT_BATCH_SIZE":"64"}'. */
+const SERVICE_ENV = JSON.parse(process.env.BENCH_SERVICE_ENV ?? '{}') as Record<string, string>;
 const WEBHOOK_PATH = '/api/bitrix/webhook';
 const OUT_DIR = path.resolve(__dirname, '../../.bench');
 
@@ -180,6 +182,7 @@ function serviceEnv(sink: OtlpSink): Record<string, string> {
     OTEL_TRACES_SAMPLER: 'always_on',
     OTEL_LOGS_EXPORTER: 'otlp',
     OTEL_METRICS_EXPORTER: 'none',
+    ...SERVICE_ENV,
   };
 }
 
