@@ -3,8 +3,7 @@
 // process almost nothing. The full receiver that keeps every span is test/support/otlp-receiver.ts.
 // Counts items in both encodings: OTLP/JSON (by key) and OTLP/protobuf (by walking the wire format).
 
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { LoopbackHttpServer } from '../../test/support/loopback-http';
 
 export interface SinkCounts {
   requests: number;
@@ -16,37 +15,28 @@ export interface SinkCounts {
 
 export class OtlpSink {
   readonly counts: SinkCounts = { requests: 0, bytes: 0, spans: 0, logRecords: 0, byPath: {} };
-  private server?: http.Server;
+  private readonly server = new LoopbackHttpServer((request, body, response) => {
+    const path = request.url ?? '';
+    const contentType = String(request.headers['content-type'] ?? '');
+    this.counts.requests++;
+    this.counts.bytes += body.length;
+    this.counts.byPath[path] = (this.counts.byPath[path] ?? 0) + 1;
+    if (path === '/v1/traces') this.counts.spans += countItems(body, contentType, 'spans');
+    if (path === '/v1/logs') this.counts.logRecords += countItems(body, contentType, 'logs');
+    response.writeHead(200, { 'content-type': contentType || 'application/json' }).end();
+  });
 
   get url(): string {
-    const address = this.server?.address() as AddressInfo | null;
-    if (!address) throw new Error('sink not started');
-    return `http://127.0.0.1:${address.port}`;
+    return this.server.url;
   }
 
   async start(): Promise<this> {
-    this.server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        const body = Buffer.concat(chunks);
-        const path = req.url ?? '';
-        this.counts.requests++;
-        this.counts.bytes += body.length;
-        this.counts.byPath[path] = (this.counts.byPath[path] ?? 0) + 1;
-        const contentType = String(req.headers['content-type'] ?? '');
-        if (path === '/v1/traces') this.counts.spans += countItems(body, contentType, 'spans');
-        if (path === '/v1/logs') this.counts.logRecords += countItems(body, contentType, 'logs');
-        res.writeHead(200, { 'content-type': String(req.headers['content-type'] ?? 'application/json') }).end();
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    await this.server.start();
     return this;
   }
 
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  stop(): Promise<void> {
+    return this.server.stop();
   }
 }
 

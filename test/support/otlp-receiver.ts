@@ -1,5 +1,5 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import { LoopbackHttpServer } from './loopback-http';
 
 /** An OTLP attribute value as OTLP/JSON encodes it. */
 type AnyValue = {
@@ -42,47 +42,41 @@ export class OtlpReceiver {
   /** Every request seen: path and content type. */
   readonly requests: Array<{ path: string; contentType: string }> = [];
   mode: ReceiverMode = 'accept';
-  private server?: http.Server;
   private readonly hanging = new Set<http.ServerResponse>();
+  private readonly server = new LoopbackHttpServer((request, body, response) => this.receive(request, body, response));
 
   get url(): string {
-    const address = this.server?.address() as AddressInfo | null;
-    if (!address) throw new Error('receiver not started');
-    return `http://127.0.0.1:${address.port}`;
+    return this.server.url;
   }
 
   async start(): Promise<this> {
-    this.server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        const contentType = String(req.headers['content-type'] ?? '');
-        this.requests.push({ path: req.url ?? '', contentType });
-        if (this.mode === 'hang') {
-          this.hanging.add(res);
-          return;
-        }
-        if (this.mode === 'fail') {
-          res.writeHead(503).end();
-          return;
-        }
-        if (contentType.includes('json')) {
-          const payload = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
-          if (req.url === '/v1/traces') this.collectSpans(payload);
-          if (req.url === '/v1/logs') this.collectLogs(payload);
-        }
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    await this.server.start();
     return this;
   }
 
   async stop(): Promise<void> {
-    for (const res of this.hanging) res.destroy();
+    for (const response of this.hanging) response.destroy();
     this.hanging.clear();
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await this.server.stop();
+  }
+
+  private receive(request: http.IncomingMessage, body: Buffer, response: http.ServerResponse): void {
+    const contentType = String(request.headers['content-type'] ?? '');
+    this.requests.push({ path: request.url ?? '', contentType });
+    if (this.mode === 'hang') {
+      this.hanging.add(response);
+      return;
+    }
+    if (this.mode === 'fail') {
+      response.writeHead(503).end();
+      return;
+    }
+    if (contentType.includes('json')) {
+      const payload = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+      if (request.url === '/v1/traces') this.collectSpans(payload);
+      if (request.url === '/v1/logs') this.collectLogs(payload);
+    }
+    response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
   }
 
   async waitFor<T>(probe: () => T | undefined | false, timeoutMs = 15000): Promise<T> {
