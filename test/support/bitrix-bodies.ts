@@ -1,5 +1,6 @@
 // Bitrix24 deliveries as they arrive on the wire: form bodies encoded the way PHP's http_build_query
 // encodes them (brackets percent-encoded, spaces as +), from ../shared/bitrix24-delivery.md and built here.
+import { httpBuildQuery } from '../../scripts/bench/deliveries';
 
 export const WEBHOOK_TOKEN = 'jvh9y1ulvt2m6k5or90v9mg8nn32ozas';
 export const APP_TOKEN = '51856fefc120afa4b628cc82d3935cce';
@@ -12,28 +13,8 @@ export const CRM_DEAL_ADD =
 export const TASK_ADD =
   'event=ONTASKADD&data%5BFIELDS_BEFORE%5D=undefined&data%5BFIELDS_AFTER%5D%5BID%5D=123&data%5BIS_ACCESSIBLE_BEFORE%5D=N&data%5BIS_ACCESSIBLE_AFTER%5D=undefined&ts=1466439714&auth%5Baccess_token%5D=s6p6eclrvim6da22ft9ch94ekreb52lv&auth%5Bexpires_in%5D=3600&auth%5Bscope%5D=task&auth%5Bdomain%5D=some-domain.bitrix24.com&auth%5Bserver_endpoint%5D=https%3A%2F%2Foauth.bitrix.info%2Frest%2F&auth%5Bstatus%5D=F&auth%5Bclient_endpoint%5D=https%3A%2F%2Fsome-domain.bitrix24.com%2Frest%2F&auth%5Bmember_id%5D=a223c6b3710f85df22e9377d6c4f7553&auth%5Brefresh_token%5D=4s386p3q0tr8dy89xvmt96234v3dljg8&auth%5Bapplication_token%5D=51856fefc120afa4b628cc82d3935cce';
 
-type Value = string | number | { [key: string]: Value };
-
-/** PHP's http_build_query with PHP_QUERY_RFC1738 (its default): urlencode keys and values, nest with []. */
-export function httpBuildQuery(data: Record<string, Value>): string {
-  const pairs: string[] = [];
-  const walk = (prefix: string, value: Value): void => {
-    if (typeof value === 'object') {
-      for (const [key, inner] of Object.entries(value)) walk(`${prefix}[${key}]`, inner);
-    } else {
-      pairs.push(`${phpUrlencode(prefix)}=${phpUrlencode(String(value))}`);
-    }
-  };
-  for (const [key, value] of Object.entries(data)) walk(key, value);
-  return pairs.join('&');
-}
-
-/** PHP urlencode: everything but [A-Za-z0-9_.-] percent-encoded, space as +. */
-export function phpUrlencode(text: string): string {
-  return encodeURIComponent(text)
-    .replace(/[!'()*~]/g, (char) => '%' + char.charCodeAt(0).toString(16).toUpperCase())
-    .replace(/%20/g, '+');
-}
+// PHP's http_build_query and urlencode, shared with the benchmark's deliveries.
+export { httpBuildQuery, phpUrlencode } from '../../scripts/bench/deliveries';
 
 export function webhookAuth(token: string, domain = 'some-domain.bitrix24.com', memberId = 'd897063e1ce7c5eb9f04b9751eef5915') {
   return {

@@ -4,7 +4,7 @@ import { FORM_PARSE_OPTIONS } from '../../src/receive/body';
 import { extractToken, type TokenCarrier } from '../../src/verify/extract';
 import { fingerprint } from '../../src/verify/fingerprint';
 import { createTokenMatcher, decide } from '../../src/verify/verify';
-import { CRM_DEAL_ADD, repeatedTokenKey, WEBHOOK_TOKEN } from '../support/bitrix-bodies';
+import { CRM_DEAL_ADD, httpBuildQuery, repeatedTokenKey, webhookAuth, WEBHOOK_TOKEN } from '../support/bitrix-bodies';
 
 const carrier = (parts: Partial<TokenCarrier>): TokenCarrier => ({ body: {}, query: {}, headers: {}, ...parts });
 const form = (body: string) => qs.parse(body, FORM_PARSE_OPTIONS);
@@ -121,5 +121,19 @@ describe('verification (pure)', () => {
       conflict: false,
     });
     expect(decide([query, { ...body, token: WEBHOOK_TOKEN }], match).conflict).to.equal(false);
+  });
+});
+
+describe('the test bodies encoder', () => {
+  it('encodes exactly as Bitrix24 (PHP http_build_query) does: reproduces the verbatim sample of the shared facts', () => {
+    const encoded = httpBuildQuery({
+      event: 'ONCRMDEALADD',
+      event_handler_id: '975',
+      data: { FIELDS: { ID: '7405' } },
+      ts: '1766047124',
+      auth: webhookAuth(WEBHOOK_TOKEN),
+    });
+    expect(encoded).to.equal(CRM_DEAL_ADD);
+    expect(httpBuildQuery({ t: 'a b~*' })).to.equal('t=a+b%7E%2A');
   });
 });
