@@ -10,7 +10,6 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -20,6 +19,7 @@ import { METRIC, PROCESS_METRIC } from '../src/telemetry/names';
 import { parsePrometheusText, sumOf } from '../test/robustness/support/prometheus-text';
 import { deliveryShapes, httpBuildQuery, makeToken, FORM_CONTENT_TYPE } from './bench/deliveries';
 import { OtlpSink } from './bench/otlp-sink';
+import { freePort } from '../test/support/loopback-http';
 import { formatSummary, summarise } from './bench/cpuprofile-summary';
 
 const env = (name: string, fallback: number): number => {
@@ -159,13 +159,6 @@ async function startNode(name: string, args: string[], env: Record<string, strin
   };
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 function startBare(extraNodeArgs: string[] = []): Promise<App> {
   return startNode('bare koa', [...extraNodeArgs, path.resolve(__dirname, 'bench/bare-koa.js')], { BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN });

@@ -54,8 +54,16 @@ export function installTelemetryDiagnostics(logger: Logger, destination: string)
 }
 
 /** The message (and code) of an error, even one that crossed a boundary as a plain object; never a stack. */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 function describe(value: unknown): string {
-  if (typeof value === 'string') return value;
+  if (typeof value === 'string') return value.startsWith('{') ? describe(parseJson(value) ?? value.slice(0, 300)) : value;
   if (typeof value === 'object' && value !== null && typeof (value as { message?: unknown }).message === 'string') {
     const { message, code } = value as { message: string; code?: unknown };
     return typeof code === 'string' && !message.includes(code) ? `${message} (${code})` : message;
