@@ -19,6 +19,8 @@ export interface WebhookDeps {
   sink: EventSink;
 }
 
+const PARSED_TYPES = [...FORM_TYPES, ...JSON_TYPES];
+
 /** request → extract → verify → answer + record, for POST WEBHOOK_PATH. */
 export function createWebhookHandler({ config, metrics, logger, sink }: WebhookDeps): Middleware {
   const parseBody = createBodyParser(config.bodyLimit);
@@ -39,7 +41,7 @@ export function createWebhookHandler({ config, metrics, logger, sink }: WebhookD
   };
 
   return async (ctx) => {
-    if (hasBody(ctx) && !ctx.request.is([...FORM_TYPES, ...JSON_TYPES])) {
+    if (hasBody(ctx) && !ctx.request.is(PARSED_TYPES)) {
       return rejectRequest(ctx, 'unsupported_media_type', 'Content-Type is neither form nor JSON');
     }
     const parsed = await parseBody(ctx);
