@@ -2,6 +2,7 @@
 // at 1 per second make BitrixWebhookTokenMissingSpike pending within 60 s, accepted deliveries clear it.
 import { expect } from 'chai';
 import { SCRAPE_JOB } from '../../src/monitoring/constants';
+import { EXEMPLAR_TRACE_ID_LABEL, METRIC } from '../../src/telemetry/names';
 import { spawnService, type RunningService } from '../support/spawn-service';
 import { BODY, deliver, TOKEN } from './support/deliveries';
 import { sleep, startPrometheus, type PrometheusServer } from './support/prometheus-server';
@@ -88,6 +89,15 @@ describe('generated rules in a real Prometheus scraping the running service', fu
     console.log(`      ${ALERT} cleared after ${((Date.now() - recovering) / 1000).toFixed(1)} s and ${accepted.answers.length} accepted deliveries`);
     expect(accepted.answers.every((status) => status === 200)).to.equal(true);
     expect(state, 'state after accepted deliveries').to.equal(undefined);
+  });
+
+  it('stores the trace_id exemplars the service writes, on the verification counter and the duration histogram', async () => {
+    for (const metric of [`${METRIC.verifications}{result="missing"}`, `${METRIC.httpRequestDuration}_bucket`]) {
+      const series = await prometheus!.exemplars(metric, 600);
+      const exemplars = series.flatMap((entry) => entry.exemplars);
+      expect(exemplars.length, `exemplars of ${metric}`).to.be.greaterThan(0);
+      for (const exemplar of exemplars) expect(exemplar.labels[EXEMPLAR_TRACE_ID_LABEL]).to.match(/^[0-9a-f]{32}$/);
+    }
   });
 
   it('evaluates every generated rule without error and does not report the healthy service as down or unconfigured', async () => {

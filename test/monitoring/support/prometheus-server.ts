@@ -13,6 +13,8 @@ export interface PrometheusServer {
   query(expr: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>>;
   alerts(): Promise<Array<{ labels: Record<string, string>; state: 'pending' | 'firing'; value: string }>>;
   rules(): Promise<Array<{ name: string; health: string; lastError?: string; state?: string }>>;
+  /** Exemplars stored for the series an expression selects, over the last `seconds`. */
+  exemplars(expr: string, seconds: number): Promise<Array<{ seriesLabels: Record<string, string>; exemplars: Array<{ labels: Record<string, string>; value: string }> }>>;
   output(): string;
   stop(): Promise<void>;
 }
@@ -43,6 +45,8 @@ export async function startPrometheus(options: { job: string; target: string; ru
     `--storage.tsdb.path=${path.join(dir, 'data')}`,
     `--web.listen-address=127.0.0.1:${port}`,
     '--storage.tsdb.retention.time=1h',
+    // As in the shipped stack: Prometheus then asks for OpenMetrics and keeps the trace_id exemplars.
+    '--enable-feature=exemplar-storage',
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString('utf8'); });
@@ -85,6 +89,10 @@ export async function startPrometheus(options: { job: string; target: string; ru
     query: (expr) => getJson<{ result: Array<{ metric: Record<string, string>; value: [number, string] }> }>(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`).then((data) => data.result),
     alerts: () => getJson<{ alerts: Array<{ labels: Record<string, string>; state: 'pending' | 'firing'; value: string }> }>(`${url}/api/v1/alerts`).then((data) => data.alerts),
     rules: () => getJson<{ groups: Array<{ rules: Array<{ name: string; health: string; lastError?: string; state?: string }> }> }>(`${url}/api/v1/rules`).then((data) => data.groups.flatMap((group) => group.rules)),
+    exemplars: (expr, seconds) => {
+      const end = Date.now() / 1000;
+      return getJson(`${url}/api/v1/query_exemplars?query=${encodeURIComponent(expr)}&start=${end - seconds}&end=${end}`);
+    },
     output: () => output,
     stop,
   };
