@@ -5,10 +5,9 @@
 import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
 import * as fc from 'fast-check';
-import { spawnService, type RunningService } from '../support/spawn-service';
 import { METRIC, OTHER_EVENT, REJECTION_REASONS, UNKNOWN_WEBHOOK, VERIFICATION_RESULTS, VERIFICATION_SOURCES } from '../../src/telemetry/names';
 import { deliveryShapes, httpBuildQuery, makeToken, phpUrlencode, FORM_CONTENT_TYPE, type FormObject } from '../../scripts/bench/deliveries';
-import { Client, expectContractAnswer, type Answer, type SendOptions } from './support/client';
+import { useRunningService, expectContractAnswer, type Answer, type SendOptions } from './support/client';
 import { labelValues, scrape, sumOf, type Sample } from './support/prometheus-text';
 
 const TOKEN = makeToken(101);
@@ -97,37 +96,27 @@ function jsonDelivery(shape: number, token: unknown): Record<string, unknown> {
 
 describe('robustness: bad input against the running service (property-based)', function () {
   this.timeout(180_000);
-  let service: RunningService;
-  let client: Client;
-
-  before(async () => {
-    service = await spawnService({ env: { BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN, LOG_LEVEL: 'info' } });
-    client = new Client(service.url);
-  });
-  after(async () => {
-    client?.close();
-    if (service) await service.stop();
-  });
+  const running = useRunningService({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN, LOG_LEVEL: 'info' });
 
   const counted = (samples: Sample[]) => sumOf(samples, METRIC.verifications) + sumOf(samples, METRIC.requestsRejected);
 
   /** Runs a property, then checks every webhook request it sent was counted and the service still serves. */
   async function accounted(property: Parameters<typeof fc.assert>[0], runs = RUNS): Promise<void> {
-    const before = counted(await scrape(service.url));
-    const sentBefore = client.webhookRequests;
+    const before = counted(await scrape(running.service.url));
+    const sentBefore = running.client.webhookRequests;
     await fc.assert(property, { numRuns: runs });
-    const sent = client.webhookRequests - sentBefore;
-    const after = counted(await scrape(service.url));
+    const sent = running.client.webhookRequests - sentBefore;
+    const after = counted(await scrape(running.service.url));
     expect(after - before, `verifications + rejections counted vs webhook requests answered (${sent})`).to.equal(sent);
     await expectStillServing();
   }
 
   async function expectStillServing(): Promise<void> {
-    expect((await client.deliver(TOKEN, 0)).status, 'a valid delivery afterwards').to.equal(200);
-    expect((await client.deliver(undefined, 1)).status, 'a delivery without a token afterwards').to.equal(401);
-    expect((await client.deliver(WRONG, 2)).status, 'a delivery with a wrong token afterwards').to.equal(403);
-    expect((await client.send({ headers: { 'content-type': 'application/json' }, body: '{}' })).status, 'an empty JSON object afterwards').to.equal(401);
-    expect(service.process.exitCode, 'the service process is alive').to.equal(null);
+    expect((await running.client.deliver(TOKEN, 0)).status, 'a valid delivery afterwards').to.equal(200);
+    expect((await running.client.deliver(undefined, 1)).status, 'a delivery without a token afterwards').to.equal(401);
+    expect((await running.client.deliver(WRONG, 2)).status, 'a delivery with a wrong token afterwards').to.equal(403);
+    expect((await running.client.send({ headers: { 'content-type': 'application/json' }, body: '{}' })).status, 'an empty JSON object afterwards').to.equal(401);
+    expect(running.service.process.exitCode, 'the service process is alive').to.equal(null);
   }
 
   function describeRequest(options: SendOptions): string {
@@ -136,7 +125,7 @@ describe('robustness: bad input against the running service (property-based)', f
   }
 
   async function sendExpect(options: SendOptions, allowed: number[] | number): Promise<Answer> {
-    const answer = await client.send(options);
+    const answer = await running.client.send(options);
     const context = `for ${describeRequest(options)}`;
     expectContractAnswer(answer, context);
     const statuses = Array.isArray(allowed) ? allowed : [allowed];
@@ -201,7 +190,7 @@ describe('robustness: bad input against the running service (property-based)', f
         const at = position % (parts.length + 1);
         parts.splice(at, 0, ...tokenCase.parts);
         const body = Buffer.concat(parts.map((p, i) => Buffer.concat([Buffer.from(i ? '&' : ''), Buffer.isBuffer(p) ? p : Buffer.from(p)])));
-        const answer = await client.send({ path: '/api/bitrix/webhook' + query, body, headers: { ...headers, 'content-type': contentType } });
+        const answer = await running.client.send({ path: '/api/bitrix/webhook' + query, body, headers: { ...headers, 'content-type': contentType } });
         expectContractAnswer(answer, tokenCase.label);
         expect(answer.status, `${tokenCase.label}: ${body.toString('latin1').slice(0, 400)}`).to.equal(tokenCase.expect);
       },
@@ -223,7 +212,7 @@ describe('robustness: bad input against the running service (property-based)', f
       shapeArb, tokenValue, fc.constantFrom('application/json', 'application/json; charset=utf-8'), harmlessHeaders, harmlessQuery,
       async (shape, { value, expect: allowed, label }, contentType, headers, query) => {
         const text = JSON.stringify(jsonDelivery(shape, value));
-        const answer = await client.send({ path: '/api/bitrix/webhook' + query, body: text, fresh: allowed.includes(413), headers: { ...headers, 'content-type': contentType } });
+        const answer = await running.client.send({ path: '/api/bitrix/webhook' + query, body: text, fresh: allowed.includes(413), headers: { ...headers, 'content-type': contentType } });
         expectContractAnswer(answer, label);
         expect(allowed, `${label} (${Buffer.byteLength(text)} bytes): got ${answer.status}`).to.include(answer.status);
       },
@@ -267,9 +256,9 @@ describe('robustness: bad input against the running service (property-based)', f
           await sendExpect(options, [expected, 400]);
         }
         // after every polluting request, a delivery without a token is still missing, a wrong one still mismatched
-        const canary = await client.deliver(undefined, (shape + 1) % SHAPES);
+        const canary = await running.client.deliver(undefined, (shape + 1) % SHAPES);
         expect(canary.status, `a tokenless delivery after ${describeRequest(options)}`).to.equal(401);
-        const wrong = await client.deliver(WRONG, shape);
+        const wrong = await running.client.deliver(WRONG, shape);
         expect(wrong.status, `a wrong-token delivery after ${describeRequest(options)}`).to.equal(403);
       },
     ), Math.min(RUNS, 150));
@@ -299,7 +288,7 @@ describe('robustness: bad input against the running service (property-based)', f
     });
     await accounted(fc.asyncProperty(fc.oneof(params, formDepth, jsonDepth, size), fc.boolean(), async (c, chunked) => {
       // oversized bodies on a connection of their own: see the keep-alive test below for why
-      const answer = await client.send({ body: c.body, chunked, fresh: c.expect === 413, headers: { 'content-type': c.contentType } });
+      const answer = await running.client.send({ body: c.body, chunked, fresh: c.expect === 413, headers: { 'content-type': c.contentType } });
       expectContractAnswer(answer, c.label);
       expect(answer.status, `${c.label}${chunked ? ', chunked' : ''}: ${answer.body.slice(0, 200)}`).to.equal(c.expect);
     }), Math.min(RUNS, 150));
@@ -316,15 +305,15 @@ describe('robustness: bad input against the running service (property-based)', f
       parts.push(`auth%5Bapplication_token%5D=${TOKEN}`);
       parts.splice(position % (parts.length + 1), 0, ...junk);
       const body = Buffer.from(parts.join('&'), 'latin1'); // latin1 keeps the raw high bytes as single bytes
-      const answer = await client.send({ body, headers: { 'content-type': FORM_CONTENT_TYPE } });
+      const answer = await running.client.send({ body, headers: { 'content-type': FORM_CONTENT_TYPE } });
       expectContractAnswer(answer, 'junk');
       expect(answer.status, `junk ${JSON.stringify(junk)}: ${answer.body}`).to.equal(200);
     }));
   });
 
   it('answers content types and encodings as the contract says', async () => {
-    const before = counted(await scrape(service.url));
-    const sentBefore = client.webhookRequests;
+    const before = counted(await scrape(running.service.url));
+    const sentBefore = running.client.webhookRequests;
     const form = httpBuildQuery(deliveryShapes(TOKEN)[0]!.data);
     const cases: Array<[string | undefined, Record<string, string>, string | Buffer, number[]]> = [
       [FORM_CONTENT_TYPE, {}, form, [200]],
@@ -356,8 +345,8 @@ describe('robustness: bad input against the running service (property-based)', f
     for (const [contentType, headers, body, allowed] of cases) {
       await sendExpect({ body, headers: { ...headers, ...(contentType === undefined ? {} : { 'content-type': contentType }) } }, allowed);
     }
-    const sent = client.webhookRequests - sentBefore;
-    expect(counted(await scrape(service.url)) - before, 'every one counted').to.equal(sent);
+    const sent = running.client.webhookRequests - sentBefore;
+    expect(counted(await scrape(running.service.url)) - before, 'every one counted').to.equal(sent);
     await expectStillServing();
   });
 
@@ -366,7 +355,7 @@ describe('robustness: bad input against the running service (property-based)', f
     const oversized = `${httpBuildQuery(deliveryShapes(TOKEN)[0]!.data)}&data%5BPAD%5D=${'p'.repeat(600_000)}`;
     const http = await import('node:http');
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    const url = new URL('/api/bitrix/webhook', service.url);
+    const url = new URL('/api/bitrix/webhook', running.service.url);
     const post = (body: string, chunked: boolean) => new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
       const req = http.request({ agent, host: url.hostname, port: url.port, method: 'POST', path: url.pathname,
         headers: { 'content-type': FORM_CONTENT_TYPE, ...(chunked ? {} : { 'content-length': String(Buffer.byteLength(body)) }) } }, (res) => {
@@ -379,12 +368,12 @@ describe('robustness: bad input against the running service (property-based)', f
     try {
       for (const chunked of [false, true]) {
         const first = await post(oversized, chunked);
-        client.webhookRequests++;
+        running.client.webhookRequests++;
         expect(first.status, `oversized ${chunked ? 'chunked' : 'Content-Length'} body`).to.equal(413);
         await new Promise((resolve) => setTimeout(resolve, 100));
         if (first.connection?.toLowerCase() === 'close') continue;
         let next: { status: number } | Error;
-        try { next = await post(httpBuildQuery(deliveryShapes(TOKEN)[1]!.data), false); client.webhookRequests++; } catch (err) { next = err as Error; }
+        try { next = await post(httpBuildQuery(deliveryShapes(TOKEN)[1]!.data), false); running.client.webhookRequests++; } catch (err) { next = err as Error; }
         expect(next instanceof Error ? `${next.message}` : next.status,
           `a valid delivery on the same connection after a 413 answered with "Connection: ${first.connection}" (${chunked ? 'chunked' : 'Content-Length'} upload)`).to.equal(200);
       }
@@ -394,7 +383,7 @@ describe('robustness: bad input against the running service (property-based)', f
   });
 
   it('exposes only bounded, expected label values on /metrics afterwards', async () => {
-    const samples = await scrape(service.url);
+    const samples = await scrape(running.service.url);
     const subset = (metric: string, label: string, allowed: Iterable<string>) => {
       const values = [...labelValues(samples, metric, label)];
       expect(values, `${metric}{${label}}`).to.satisfy((vs: string[]) => vs.every((v) => new Set(allowed).has(v)));
@@ -418,7 +407,7 @@ describe('robustness: bad input against the running service (property-based)', f
         expect(value, `${s.name}{${label}}`).to.not.include('?');
       }
     }
-    expect(service.stdout(), 'no log line carries the token').to.not.include(TOKEN);
+    expect(running.service.stdout(), 'no log line carries the token').to.not.include(TOKEN);
   });
 });
 

@@ -2,10 +2,9 @@
 // leaves `bitrix_webhook_events_total` bounded: at most 200 distinct names plus `other` (CONTRACT.md, Metrics).
 
 import { expect } from 'chai';
-import { spawnService, type RunningService } from '../support/spawn-service';
 import { METRIC, OTHER_EVENT } from '../../src/telemetry/names';
 import { deliveryShapes, httpBuildQuery, makeToken, FORM_CONTENT_TYPE } from '../../scripts/bench/deliveries';
-import { Client, pool } from './support/client';
+import { useRunningService, pool } from './support/client';
 import { labelValues, scrape, sumOf } from './support/prometheus-text';
 
 const TOKEN = makeToken(301);
@@ -13,29 +12,19 @@ const DISTINCT = 3000;
 
 describe('robustness: high-cardinality event names', function () {
   this.timeout(120_000);
-  let service: RunningService;
-  let client: Client;
-
-  before(async () => {
-    service = await spawnService({ env: { BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN } });
-    client = new Client(service.url);
-  });
-  after(async () => {
-    client?.close();
-    if (service) await service.stop();
-  });
+  const running = useRunningService({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN });
 
   it(`keeps at most 200 event names + "${OTHER_EVENT}" after ${DISTINCT} distinct valid names, and counts every delivery`, async () => {
     const base = deliveryShapes(TOKEN)[0]!.data;
     const names = Array.from({ length: DISTINCT }, (_, i) => `ONX${String(i + 1).padStart(4, '0')}`);
     const statuses = new Map<number, number>();
     await pool(names, 8, async (event) => {
-      const answer = await client.send({ headers: { 'content-type': FORM_CONTENT_TYPE }, body: httpBuildQuery({ ...base, event }) });
+      const answer = await running.client.send({ headers: { 'content-type': FORM_CONTENT_TYPE }, body: httpBuildQuery({ ...base, event }) });
       statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
     });
     expect(Object.fromEntries(statuses), 'every delivery accepted').to.deep.equal({ 200: DISTINCT });
 
-    const samples = await scrape(service.url);
+    const samples = await scrape(running.service.url);
     const events = labelValues(samples, METRIC.events, 'event');
     const named = [...events].filter((e) => e !== OTHER_EVENT);
     expect(named.length, 'distinct named event series').to.be.at.most(200);
@@ -47,20 +36,20 @@ describe('robustness: high-cardinality event names', function () {
 
   it(`counts names outside ON[A-Z0-9_]{1,64} as "${OTHER_EVENT}" and never as a label`, async () => {
     const base = deliveryShapes(TOKEN)[0]!.data;
-    const before = await scrape(service.url);
+    const before = await scrape(running.service.url);
     const odd = ['oncrmdealadd', 'ON', 'ON' + 'A'.repeat(65), 'ONCRM DEAL', 'ONCRM-DEAL', 'ONЗАКАЗ', '__proto__', 'constructor', 'toString',
       'hasOwnProperty', 'ON{x="1"}', 'ON\nX', 'ONX"', '', ' ONCRMDEALADD', 'ONCRMDEALADD\u0000'];
     for (const event of odd) {
-      const answer = await client.send({ headers: { 'content-type': FORM_CONTENT_TYPE }, body: httpBuildQuery({ ...base, event }) });
+      const answer = await running.client.send({ headers: { 'content-type': FORM_CONTENT_TYPE }, body: httpBuildQuery({ ...base, event }) });
       expect(answer.status, `event ${JSON.stringify(event)}`).to.equal(200);
     }
     // an event that is not a string at all
     for (const body of [`event%5Bx%5D=ONCRMDEALADD&${httpBuildQuery({ auth: base.auth! } as never)}`,
       `event=ONA&event=ONB&${httpBuildQuery({ auth: base.auth! } as never)}`]) {
-      const answer = await client.send({ headers: { 'content-type': FORM_CONTENT_TYPE }, body });
+      const answer = await running.client.send({ headers: { 'content-type': FORM_CONTENT_TYPE }, body });
       expect(answer.status, body.slice(0, 60)).to.equal(200);
     }
-    const after = await scrape(service.url);
+    const after = await scrape(running.service.url);
     const labels = labelValues(after, METRIC.events, 'event');
     for (const event of odd) if (event !== '') expect(labels.has(event), `label ${JSON.stringify(event)}`).to.equal(false);
     expect([...labels].every((e) => e === OTHER_EVENT || /^ON[A-Z0-9_]{1,64}$/.test(e)), [...labels].join(',')).to.equal(true);

@@ -4,9 +4,8 @@
 
 import net from 'node:net';
 import { expect } from 'chai';
-import { spawnService, type RunningService } from '../support/spawn-service';
 import { makeToken } from '../../scripts/bench/deliveries';
-import { Client } from './support/client';
+import { useRunningService } from './support/client';
 
 const TOKEN = makeToken(201);
 
@@ -20,23 +19,13 @@ interface Hanging {
 
 describe('robustness: slow and half-sent requests', function () {
   this.timeout(90_000);
-  let service: RunningService;
-  let client: Client;
-
-  before(async () => {
-    service = await spawnService({ env: { BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN } });
-    client = new Client(service.url);
-  });
-  after(async () => {
-    client?.close();
-    if (service) await service.stop();
-  });
+  const running = useRunningService({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN });
 
   it('cuts off trickled headers, idle connections and unfinished bodies, and keeps answering deliveries meanwhile', async () => {
     const hanging: Hanging[] = [];
     const timers: NodeJS.Timeout[] = [];
     const open = (kind: string, onConnect: (socket: net.Socket, h: Hanging) => void) => {
-      const socket = net.connect(service.port, '127.0.0.1');
+      const socket = net.connect(running.service.port, '127.0.0.1');
       const h: Hanging = { kind, openedAt: Date.now(), received: '', socket };
       hanging.push(h);
       socket.on('connect', () => onConnect(socket, h));
@@ -81,7 +70,7 @@ describe('robustness: slow and half-sent requests', function () {
     while (Date.now() < deadline && (hanging.some((h) => h.closedAt === undefined) || answers.length < 8)) {
       const t0 = Date.now();
       try {
-        const answer = await client.deliver(TOKEN, shape++, { fresh: true, timeoutMs: 5000 });
+        const answer = await running.client.deliver(TOKEN, shape++, { fresh: true, timeoutMs: 5000 });
         answers.push({ at: t0 - started, status: answer.status, ms: answer.ms });
       } catch (err) {
         answers.push({ at: t0 - started, status: (err as Error).message, ms: Date.now() - t0 });
@@ -107,6 +96,6 @@ describe('robustness: slow and half-sent requests', function () {
       return `${kind}: closed after ${Math.min(...ofKind.map((h) => h.closedAt! - h.openedAt))}–${Math.max(...ofKind.map((h) => h.closedAt! - h.openedAt))} ms`;
     });
     console.log(`      ${summary.join('\n      ')}\n      ${answers.length} deliveries meanwhile, slowest ${slowest.toFixed(1)} ms`);
-    expect((await client.deliver(TOKEN, 0)).status, 'a delivery afterwards').to.equal(200);
+    expect((await running.client.deliver(TOKEN, 0)).status, 'a delivery afterwards').to.equal(200);
   });
 });

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import { expect } from 'chai';
+import { spawnService, type RunningService } from '../../support/spawn-service';
 import { deliveryShapes, httpBuildQuery, FORM_CONTENT_TYPE } from '../../../scripts/bench/deliveries';
 
 export const WEBHOOK_PATH = '/api/bitrix/webhook';
@@ -117,4 +118,21 @@ export async function pool<T>(items: T[], concurrency: number, job: (item: T, in
 export function rssBytes(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1] ?? NaN) * 1024;
+}
+
+/**
+ * Registers mocha hooks that start the real service with `env` (and a Client for it) before the suite and
+ * stop both after it. The returned holder is filled in by the time the tests run.
+ */
+export function useRunningService(env: Record<string, string>): { service: RunningService; client: Client } {
+  const holder = {} as { service: RunningService; client: Client };
+  before(async () => {
+    holder.service = await spawnService({ env });
+    holder.client = new Client(holder.service.url);
+  });
+  after(async () => {
+    holder.client?.close();
+    if (holder.service) await holder.service.stop();
+  });
+  return holder;
 }
