@@ -78,7 +78,7 @@ describe('token comparison: constant time as a property', () => {
     }
   });
 
-  it('uses crypto.timingSafeEqual when no comparison is given (production behaviour)', () => {
+  it('matches exactly with the default comparison (production behaviour): no trimming, no prefix', () => {
     const match = createTokenMatcher([{ name: 'crm', token: 'secret' }]);
     expect(match('secret')).to.equal('crm');
     expect(match(' secret ')).to.equal(undefined);
