@@ -30,6 +30,11 @@ export interface SendOptions {
   chunked?: boolean;
   /** Use a connection of its own (closed afterwards) instead of the keep-alive pool. */
   fresh?: boolean;
+  /**
+   * The server may answer from the headers alone (Content-Length over the limit): wait up to this long for that
+   * answer before sending the body, so the upload does not race the server's close (EPIPE, answer lost).
+   */
+  answerFromHeadersMs?: number;
   timeoutMs?: number;
 }
 
@@ -92,21 +97,23 @@ export class Client {
         else reject(error);
       });
       if (!body) return void req.end();
-      // In slices, one per turn of the event loop so an answer that arrived is read before the next write, and
-      // stopping as soon as the answer starts: a server that answers 413 early and closes then ends the upload,
-      // instead of an EPIPE ending the test. A fresh connection (oversized uploads) first gives the server a
-      // moment to answer from the headers alone (Content-Length over the limit).
-      const slices = options.chunked ? [body.subarray(0, Math.floor(body.length / 2)), body.subarray(Math.floor(body.length / 2))] : sliced(body, 16 * 1024);
+      // In slices (chunked: one chunk each), one per turn of the event loop so an answer that arrived is read
+      // before the next write, stopping as soon as the answer starts: a server that answers 413 early and closes
+      // then ends the upload, instead of an EPIPE ending the test.
+      const slices = sliced(body, 16 * 1024);
       const writeNext = (index: number): void => {
         if (answered || index >= slices.length) return;
         const slice = slices[index]!;
         if (index === slices.length - 1) return void req.end(slice);
-        if (req.write(slice)) setImmediate(() => writeNext(index + 1));
-        else req.once('drain', () => setImmediate(() => writeNext(index + 1)));
+        // Oversized uploads (fresh connections) at a pace the server reads at, so that little is in flight when it
+        // answers and closes.
+        const next = () => (options.fresh ? setTimeout(() => writeNext(index + 1), 1) : setImmediate(() => writeNext(index + 1)));
+        if (req.write(slice)) next();
+        else req.once('drain', next);
       };
-      if (options.fresh) {
+      if (options.answerFromHeadersMs !== undefined && !options.chunked) {
         req.flushHeaders();
-        setTimeout(() => writeNext(0), 50);
+        setTimeout(() => writeNext(0), options.answerFromHeadersMs);
       } else {
         writeNext(0);
       }
