@@ -1,16 +1,23 @@
-import bodyParser from 'koa-bodyparser';
-import type { Middleware } from 'koa';
+import zlib from 'node:zlib';
+import type { Readable } from 'node:stream';
+import bourne from '@hapi/bourne';
+import qs from 'qs';
+import getRawBody from 'raw-body';
+import type { Context } from 'koa';
 import type { RejectionReason } from '../telemetry/names';
+import type { ContentCoding } from './media';
 
 /**
  * qs options for Bitrix24 form bodies (PHP http_build_query): bracket keys nest; numeric keys stay object
  * keys (`data[BOT][567]` is a bot id, not an array index); depth enough for chat-bot events; a bounded
  * number of parameters that rejects rather than silently drops the rest (the token could be among them);
+ * a repeated key becomes an array of its values however often it repeats (the parameter limit bounds it);
  * null-prototype objects and no prototype keys, so `__proto__`/`constructor` keys pollute nothing.
  */
 export const FORM_PARSE_OPTIONS = {
   depth: 10,
   parameterLimit: 1000,
+  arrayLimit: 1000,
   throwOnLimitExceeded: true,
   parseArrays: false,
   plainObjects: true,
@@ -18,44 +25,66 @@ export const FORM_PARSE_OPTIONS = {
   allowDots: false,
 } as const;
 
-export const FORM_TYPES = ['application/x-www-form-urlencoded'];
-export const JSON_TYPES = ['application/json', 'application/*+json'];
+export type ParseOutcome = { ok: true; body: unknown } | { ok: false; reason: RejectionReason; detail: string };
 
-export type ParseOutcome = { ok: true } | { ok: false; reason: RejectionReason; detail: string };
+export interface BodyDecision {
+  kind: 'form' | 'json';
+  coding: ContentCoding;
+}
 
-/** Parses the body into ctx.request.body and says, instead of throwing, why it could not. */
-export function createBodyParser(limit: string): (ctx: Parameters<Middleware>[0]) => Promise<ParseOutcome> {
-  const options: bodyParser.Options = {
-    enableTypes: ['json', 'form'],
-    formLimit: limit,
-    jsonLimit: limit,
-    strict: true,
-    extendTypes: { json: JSON_TYPES, form: FORM_TYPES },
-  };
-  // Passed through to co-body, though @types/koa-bodyparser does not declare them.
-  Object.assign(options, {
-    queryString: FORM_PARSE_OPTIONS,
-    // Drop `__proto__` keys from JSON (bourne) rather than refuse the delivery.
-    onProtoPoisoning: 'remove',
-  });
-  const parse = bodyParser(options);
-  return async (ctx) => {
+/**
+ * Reads and parses a body exactly as `decision` (from decideMedia) says: its coding undone, read as UTF-8
+ * up to `limit` bytes after decoding, then parsed as a form or as a JSON object or array. Says why instead of
+ * throwing.
+ */
+export function createBodyParser(limit: string): (ctx: Context, decision: BodyDecision) => Promise<ParseOutcome> {
+  return async (ctx, { kind, coding }) => {
+    let text: string;
     try {
-      await parse(ctx, async () => {});
-      return { ok: true };
+      const length = coding === 'identity' ? ctx.get('content-length') : '';
+      text = await getRawBody(decoded(ctx.req, coding), { limit, encoding: 'utf8', ...(length !== '' ? { length: Number(length) } : {}) });
     } catch (error) {
-      return { ok: false, ...classify(error) };
+      return { ok: false, ...classifyReadError(error, coding) };
+    }
+    try {
+      return { ok: true, body: kind === 'form' ? qs.parse(text, FORM_PARSE_OPTIONS) : parseJson(text) };
+    } catch (error) {
+      return { ok: false, reason: 'malformed_body', detail: parseErrorDetail(kind, error) };
     }
   };
 }
 
+function decoded(request: Readable, coding: ContentCoding): Readable {
+  if (coding === 'identity') return request;
+  const decoder = coding === 'br' ? zlib.createBrotliDecompress() : zlib.createUnzip();
+  request.on('error', (error) => decoder.destroy(error));
+  return request.pipe(decoder);
+}
+
+/** A JSON object or array (a bare string or number is no delivery); `__proto__` keys dropped, not refused. */
+function parseJson(text: string): unknown {
+  if (text === '') return {};
+  let i = 0;
+  while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
+  if (text[i] !== '{' && text[i] !== '[') throw new SyntaxError('not an object or array');
+  return bourne.parse(text, { protoAction: 'remove' });
+}
+
 // Error messages are never passed on: a JSON syntax error quotes the body, and the body holds the token.
-function classify(error: unknown): { reason: RejectionReason; detail: string } {
-  const { status, type, name } = (error ?? {}) as { status?: number; type?: string; name?: string };
-  if (status === 413 || type === 'entity.too.large') return { reason: 'payload_too_large', detail: 'body over BODY_LIMIT' };
-  if (status === 415) return { reason: 'unsupported_media_type', detail: type ?? 'unsupported content encoding or charset' };
-  if (name === 'SyntaxError') return { reason: 'malformed_body', detail: 'invalid JSON (only an object or array is accepted)' };
-  if (name === 'RangeError') return { reason: 'malformed_body', detail: `more than ${FORM_PARSE_OPTIONS.parameterLimit} form parameters` };
+function parseErrorDetail(kind: 'form' | 'json', error: unknown): string {
+  if (kind === 'json') return 'invalid JSON (only an object or array is accepted)';
+  const message = error instanceof Error ? error.message : '';
+  if (message.startsWith('Parameter limit exceeded')) return `more than ${FORM_PARSE_OPTIONS.parameterLimit} form parameters`;
+  if (message.startsWith('Array limit exceeded')) return `a form key repeated more than ${FORM_PARSE_OPTIONS.arrayLimit} times`;
+  if (message.startsWith('Input depth exceeded')) return `form keys nested deeper than ${FORM_PARSE_OPTIONS.depth}`;
+  return 'unparseable form body';
+}
+
+function classifyReadError(error: unknown, coding: ContentCoding): { reason: RejectionReason; detail: string } {
+  const { type } = (error ?? {}) as { type?: string };
+  if (type === 'entity.too.large') return { reason: 'payload_too_large', detail: 'body over BODY_LIMIT' };
+  // raw-body's own errors have a type; a decoder's (zlib's) have none.
+  if (type === undefined && coding !== 'identity') return { reason: 'malformed_body', detail: `body does not decode as ${coding}` };
   // A body shorter than its Content-Length, an aborted upload, bad chunked encoding.
   return { reason: 'malformed_body', detail: type ?? 'unreadable body' };
 }

@@ -1,3 +1,6 @@
+import { boundText } from '../telemetry/bound-text';
+import { scrubSecrets } from './scrub';
+
 /** Non-secret facts of a delivery, read defensively from whatever body arrived (for spans, logs and the sink). */
 export interface DeliveryFacts {
   event: string | undefined;
@@ -6,8 +9,6 @@ export interface DeliveryFacts {
   domain: string | undefined;
   memberId: string | undefined;
 }
-
-const MAX_FACT_LENGTH = 128;
 
 export function deliveryFacts(body: unknown): DeliveryFacts {
   const record = asRecord(body);
@@ -25,13 +26,16 @@ function asRecord(value: unknown): Record<string, unknown> | undefined {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }
 
-/** A string field, bounded in length; anything else (a repeated key, a nested object) is not a fact. */
+/**
+ * A string field, bounded in length and without control characters (it goes into spans and log lines);
+ * anything else (a repeated key, a nested object) is not a fact.
+ */
 function text(value: unknown): string | undefined {
   if (typeof value === 'number') return String(value);
-  return typeof value === 'string' ? value.slice(0, MAX_FACT_LENGTH) : undefined;
+  return typeof value === 'string' ? boundText(value) : undefined;
 }
 
-/** The body without its `auth` block: what a sink may keep. */
+/** The body's `data`, without its `auth` block and without any credential field at any depth: what a sink may keep. */
 export function eventData(body: unknown): unknown {
-  return asRecord(body)?.data;
+  return scrubSecrets(asRecord(body)?.data);
 }

@@ -6,9 +6,11 @@ import { createTokenMatcher, type Verdict } from '../verify/verify';
 import type { ServiceMetrics } from '../telemetry/metrics';
 import type { Logger } from '../telemetry/logger';
 import type { RejectionReason } from '../telemetry/names';
+import { boundText } from '../telemetry/bound-text';
 import { answerAccepted, answerRejected } from './answers';
-import { createBodyParser, FORM_TYPES, JSON_TYPES } from './body';
+import { createBodyParser } from './body';
 import { deliveryFacts, eventData, type DeliveryFacts } from './delivery';
+import { decideMedia } from './media';
 import type { EventSink } from './sink';
 import { verifyRequest, type VerificationRun } from './verify-request';
 
@@ -18,8 +20,6 @@ export interface WebhookDeps {
   logger: Logger;
   sink: EventSink;
 }
-
-const PARSED_TYPES = [...FORM_TYPES, ...JSON_TYPES];
 
 /** request → extract → verify → answer + record, for POST WEBHOOK_PATH. */
 export function createWebhookHandler({ config, metrics, logger, sink }: WebhookDeps): Middleware {
@@ -34,20 +34,22 @@ export function createWebhookHandler({ config, metrics, logger, sink }: WebhookD
     logger.warn('webhook request rejected before verification', {
       reason,
       detail,
-      content_type: ctx.get('content-type') || 'none',
-      content_length: ctx.get('content-length') || 'none',
+      content_type: boundText(ctx.get('content-type')) || 'none',
+      content_length: boundText(ctx.get('content-length'), 32) || 'none',
     });
     answerRejected(ctx, reason);
   };
 
   return async (ctx) => {
-    if (hasBody(ctx) && !ctx.request.is(PARSED_TYPES)) {
-      return rejectRequest(ctx, 'unsupported_media_type', 'Content-Type is neither form nor JSON');
+    let body: unknown = {};
+    if (hasBody(ctx)) {
+      const media = decideMedia(ctx.get('content-type'), ctx.get('content-encoding'));
+      if (!media.ok) return rejectRequest(ctx, 'unsupported_media_type', media.detail);
+      const parsed = await parseBody(ctx, media);
+      if (!parsed.ok) return rejectRequest(ctx, parsed.reason, parsed.detail);
+      body = parsed.body ?? {};
     }
-    const parsed = await parseBody(ctx);
-    if (!parsed.ok) return rejectRequest(ctx, parsed.reason, parsed.detail);
 
-    const body: unknown = ctx.request.body ?? {};
     const carrier: TokenCarrier = { body, query: ctx.query, headers: ctx.req.headersDistinct };
     const facts = deliveryFacts(body);
     const run = verifyRequest(carrier, config.sources, match, facts, metrics, ctx.state.serverContext);
@@ -108,8 +110,8 @@ function logRejection(logger: Logger, ctx: Context, run: VerificationRun, facts:
     locations_checked: run.extractions.map((extraction) => extraction.location),
     not_a_token: run.extractions.flatMap((extraction) => extraction.rejected),
     conflict: verdict?.conflict ?? false,
-    header_names: Object.keys(ctx.req.headersDistinct).sort(),
-    content_type: ctx.get('content-type') || 'none',
+    header_names: Object.keys(ctx.req.headersDistinct).sort().map((name) => boundText(name, 64)),
+    content_type: boundText(ctx.get('content-type')) || 'none',
     event: facts.event,
     portal_domain: facts.domain,
   });

@@ -1,8 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
 import { NodeSDK, tracing, type NodeSDKConfiguration } from '@opentelemetry/sdk-node';
-import { QUERY_TOKEN_PARAMETERS } from '../verify/extract';
+import { boundText } from './bound-text';
 import { DEFAULT_SERVICE_NAME } from './names';
+import { redactQueryValues } from './redact';
 
 type Env = Record<string, string | undefined>;
 
@@ -77,13 +78,35 @@ export function startTelemetry({ env, spanProcessors }: TelemetryOptions): Telem
   return { plan, shutdown: () => sdk.shutdown() };
 }
 
+/**
+ * Overrides the HTTP server span's client-chosen attributes before the span starts: the query with every value
+ * redacted (any of them may hold a token, whatever its name's case, brackets or encoding), path and user agent
+ * bounded and without control characters.
+ */
+export function incomingRequestAttributes(request: IncomingMessage): Record<string, string> {
+  const url = request.url ?? '';
+  const question = url.indexOf('?');
+  const attributes: Record<string, string> = {
+    'url.path': boundText(question < 0 ? url : url.slice(0, question), MAX_PATH),
+  };
+  if (question >= 0) attributes['url.query'] = boundText(redactQueryValues(url.slice(question + 1)), MAX_QUERY);
+  const userAgent = request.headers['user-agent'];
+  if (userAgent !== undefined) attributes['user_agent.original'] = boundText(userAgent, MAX_USER_AGENT);
+  return attributes;
+}
+
+const MAX_PATH = 256;
+const MAX_QUERY = 512;
+const MAX_USER_AGENT = 256;
+
 function instrumentations(env: Env, sendLogs: boolean) {
   const config = {
     '@opentelemetry/instrumentation-http': {
       ignoreIncomingRequestHook: (request: IncomingMessage) => UNTRACED_PATHS.has((request.url ?? '').split('?')[0]!),
       disableOutgoingRequestInstrumentation: true,
-      // `url.query` would otherwise carry a token sent as ?application_token= or ?token=.
-      redactedQueryParamsServer: [...QUERY_TOKEN_PARAMETERS],
+      // Its own redaction (exact names only) is replaced by incomingRequestAttributes: every value redacted.
+      redactedQueryParamsServer: [],
+      startIncomingSpanHook: incomingRequestAttributes,
     },
     '@opentelemetry/instrumentation-koa': {
       // One span per middleware would multiply the spans of every request for no insight.

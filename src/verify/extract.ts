@@ -23,7 +23,7 @@ export interface Extraction {
 
 type Candidate = { location: string; value: unknown; present: boolean };
 
-/** Query parameters that may carry the token (also redacted from the HTTP span's `url.query`). */
+/** Query parameters that may carry the token. */
 export const QUERY_TOKEN_PARAMETERS = ['application_token', 'token'] as const;
 
 const BODY_NESTED = 'auth[application_token]';
@@ -96,9 +96,35 @@ function headerCandidate(values: string[] | undefined): { present: boolean; valu
 }
 
 function bearerCandidate(values: string[] | undefined): { present: boolean; value: unknown } {
-  const bearers = (values ?? []).map((value) => /^Bearer[ \t]+(\S*)[ \t]*$/i.exec(value)).filter((match) => match !== null);
-  if (bearers.length === 0) return absent();
-  return { present: true, value: bearers.length === 1 ? bearers[0]![1] : bearers.map((match) => match[1]) };
+  const tokens = (values ?? []).map(bearerToken).filter((token) => token !== undefined);
+  if (tokens.length === 0) return absent();
+  return { present: true, value: tokens.length === 1 ? tokens[0] : tokens };
+}
+
+/**
+ * `Bearer`, spaces or tabs, the token (no whitespace; may be empty), optional spaces or tabs; else undefined.
+ * One pass over the header: a regex here backtracked quadratically on `Bearer` + many spaces + `a b`.
+ */
+export function bearerToken(header: string): string | undefined {
+  if (header.length < 7 || header.slice(0, 6).toLowerCase() !== 'bearer') return undefined;
+  let i = 6;
+  while (i < header.length && isBlank(header.charCodeAt(i))) i++;
+  if (i === 6) return undefined;
+  const start = i;
+  while (i < header.length && !isWhitespace(header.charCodeAt(i))) i++;
+  const end = i;
+  while (i < header.length && isBlank(header.charCodeAt(i))) i++;
+  return i === header.length ? header.slice(start, end) : undefined;
+}
+
+function isBlank(code: number): boolean {
+  return code === 0x20 || code === 0x09;
+}
+
+/** What `\s` matches in JavaScript: the token ends at any of these. */
+function isWhitespace(code: number): boolean {
+  return (code >= 0x09 && code <= 0x0d) || code === 0x20 || code === 0xa0 || code === 0x1680 || (code >= 0x2000 && code <= 0x200a) ||
+    code === 0x2028 || code === 0x2029 || code === 0x202f || code === 0x205f || code === 0x3000 || code === 0xfeff;
 }
 
 function absent(): { present: false; value: undefined } {

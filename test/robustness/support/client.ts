@@ -30,6 +30,11 @@ export interface SendOptions {
   chunked?: boolean;
   /** Use a connection of its own (closed afterwards) instead of the keep-alive pool. */
   fresh?: boolean;
+  /**
+   * The server may answer from the headers alone (Content-Length over the limit): wait up to this long for that
+   * answer before sending the body, so the upload does not race the server's close (EPIPE, answer lost).
+   */
+  answerFromHeadersMs?: number;
   timeoutMs?: number;
 }
 
@@ -54,6 +59,7 @@ export class Client {
     if (options.fresh) headers.connection = 'close';
     const started = process.hrtime.bigint();
     return new Promise<Answer>((resolve, reject) => {
+      let answered = false;
       const req = http.request({
         agent: options.fresh ? false : this.agent,
         host: url.hostname,
@@ -63,25 +69,53 @@ export class Client {
         headers,
         timeout: options.timeoutMs ?? 10_000,
       }, (res) => {
+        answered = true;
         const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
+        let done = false;
+        const finish = () => {
+          if (done) return;
+          done = true;
+          // An upload cut short by the answer leaves its connection unusable.
+          if (!req.writableEnded) req.destroy();
           const text = Buffer.concat(chunks).toString('utf8');
           let json: unknown;
           try { json = JSON.parse(text); } catch { json = undefined; }
           if (url.pathname === WEBHOOK_PATH) this.webhookRequests++;
           resolve({ status: res.statusCode ?? 0, body: text, json, headers: res.headers, ms: Number(process.hrtime.bigint() - started) / 1e6 });
-        });
-        res.on('error', reject);
+        };
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', finish);
+        // The server may answer (413) and close while the upload is still being written: what arrived is the answer.
+        res.on('close', finish);
+        res.on('error', () => {});
       });
       req.on('timeout', () => req.destroy(new Error(`no answer in ${options.timeoutMs ?? 10_000} ms`)));
-      req.on('error', reject);
-      if (body && options.chunked) {
-        const half = Math.floor(body.length / 2);
-        req.write(body.subarray(0, half));
-        req.end(body.subarray(half));
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        if (answered) return;
+        // EPIPE/ECONNRESET while writing: the server may already have answered; its answer is read first if so.
+        if (error.code === 'EPIPE' || error.code === 'ECONNRESET') setTimeout(() => answered || reject(error), 200);
+        else reject(error);
+      });
+      if (!body) return void req.end();
+      // In slices (chunked: one chunk each), one per turn of the event loop so an answer that arrived is read
+      // before the next write, stopping as soon as the answer starts: a server that answers 413 early and closes
+      // then ends the upload, instead of an EPIPE ending the test.
+      const slices = sliced(body, 16 * 1024);
+      const writeNext = (index: number): void => {
+        if (answered || index >= slices.length) return;
+        const slice = slices[index]!;
+        if (index === slices.length - 1) return void req.end(slice);
+        // Oversized uploads (fresh connections) at a pace the server reads at, so that little is in flight when it
+        // answers and closes.
+        const next = () => (options.fresh ? setTimeout(() => writeNext(index + 1), 1) : setImmediate(() => writeNext(index + 1)));
+        if (req.write(slice)) next();
+        else req.once('drain', next);
+      };
+      if (options.answerFromHeadersMs !== undefined && !options.chunked) {
+        req.flushHeaders();
+        setTimeout(() => writeNext(0), options.answerFromHeadersMs);
       } else {
-        req.end(body);
+        writeNext(0);
       }
     });
   }
@@ -94,6 +128,13 @@ export class Client {
       body: httpBuildQuery(deliveryShapes(token)[shape % deliveryShapes(token).length]!.data),
     });
   }
+}
+
+function sliced(body: Buffer, size: number): Buffer[] {
+  if (body.length <= size) return [body];
+  const slices: Buffer[] = [];
+  for (let at = 0; at < body.length; at += size) slices.push(body.subarray(at, at + size));
+  return slices;
 }
 
 /** Asserts the answer is one the contract allows on the webhook route, with the matching JSON body. */
