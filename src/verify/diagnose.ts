@@ -80,7 +80,8 @@ type Check = (input: DiagnosisInput) => DiagnosisResult | undefined;
  * 1. nothing arrived, or the body arrived in another format than labelled: every later check reads the
  *    parsed body, which then says nothing about the sender;
  * 2. a checked place held something that is not a token: that place is exactly where it went wrong;
- * 3. a token sits in a source BITRIX24_TOKEN_SOURCES leaves out: a configuration fix, the token is there;
+ * 3. a token sits in a source BITRIX24_TOKEN_SOURCES leaves out: a configuration fix, the token is there
+ *    (else, a value there that is not a token, as in 2);
  * 4. the key arrived in a form the parser does not read (these rarely occur together; any order);
  * 5. otherwise, how much of Bitrix24's `auth` block is there at all.
  */
@@ -121,27 +122,27 @@ const NOT_A_TOKEN: Record<NotATokenReason, Diagnosis> = {
   not_a_string: 'token_not_a_string',
 };
 
-function notAToken({ extractions }: DiagnosisInput): DiagnosisResult | undefined {
+function notAToken({ extractions }: Pick<DiagnosisInput, 'extractions'>): DiagnosisResult | undefined {
   const first = extractions.find((extraction) => extraction.rejected.length > 0)?.rejected[0];
   return first ? { diagnosis: NOT_A_TOKEN[first.reason], detail: first.location } : undefined;
 }
 
-function tokenInUncheckedSource(input: DiagnosisInput): DiagnosisResult | undefined {
+function tokenInUncheckedSource({ sources, body, query, headerNames }: DiagnosisInput): DiagnosisResult | undefined {
+  const unchecked: Extraction[] = [];
   for (const source of TOKEN_SOURCES) {
-    if (input.sources.includes(source)) continue;
-    const place = tokenPlace(source, input);
-    if (place) return { diagnosis: 'token_in_unchecked_source', detail: place };
+    if (sources.includes(source)) continue;
+    // Header values are not part of the input (they may be anything a proxy adds); the dedicated header's
+    // presence is telling enough. A bare `Authorization` is not: proxies add Basic credentials.
+    if (source === 'header') {
+      if (headerNames.includes('x-bitrix24-token')) return { diagnosis: 'token_in_unchecked_source', detail: 'header x-bitrix24-token' };
+      continue;
+    }
+    const extraction = extractToken(source, { body, query, headers: {} });
+    if (extraction.token !== undefined) return { diagnosis: 'token_in_unchecked_source', detail: extraction.location };
+    unchecked.push(extraction);
   }
-  return undefined;
-}
-
-/** Where a source not checked holds a token, by the same rules as a checked one. */
-function tokenPlace(source: TokenSource, { body, query, headerNames }: DiagnosisInput): string | undefined {
-  // Header values are not part of the input (they may be anything a proxy adds); the dedicated header's
-  // presence is telling enough. A bare `Authorization` is not: proxies add Basic credentials.
-  if (source === 'header') return headerNames.includes('x-bitrix24-token') ? 'header x-bitrix24-token' : undefined;
-  const extraction = extractToken(source, { body, query, headers: {} });
-  return extraction.token !== undefined ? extraction.location : undefined;
+  // Not a token there either: checking that source would not help, the value itself is wrong.
+  return notAToken({ extractions: unchecked });
 }
 
 /** `auth%255Bapplication_token%255D` on the wire: after the parser's one decoding, still percent-encoded. */

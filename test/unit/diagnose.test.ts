@@ -260,6 +260,33 @@ const CASES: Case[] = [
   { name: 'a task POSTed to a wrong path', delivery: { body: TASK_ADD, contentType: FORM, wrongPath: true }, expected: { diagnosis: 'wrong_path_bitrix24_body' } },
   { name: 'a login form POSTed to a wrong path', delivery: { body: 'log=admin&pwd=hunter2&wp-submit=Log+In', contentType: FORM, wrongPath: true }, expected: { diagnosis: 'wrong_path' } },
   { name: 'an empty POST to a wrong path', delivery: { body: '', contentType: FORM, wrongPath: true }, expected: { diagnosis: 'wrong_path' } },
+  // Several causes at once: the precedence decides (see diagnose()).
+  { name: 'precedence: not configured, and the body dropped', delivery: { body: '', contentType: FORM, tokens: [] }, expected: { diagnosis: 'not_configured' } },
+  {
+    name: 'precedence: the body dropped, and ?application_token= not checked',
+    delivery: { body: '', contentType: FORM, query: `application_token=${WEBHOOK_TOKEN}`, sources: ['body'] },
+    expected: { diagnosis: 'empty_body', detail: 'Content-Length: 0' },
+  },
+  {
+    name: 'precedence: the body token repeated, and X-Bitrix24-Token not checked',
+    delivery: { body: repeatedTokenKey(), contentType: FORM, headers: { 'x-bitrix24-token': WEBHOOK_TOKEN }, sources: ['body', 'query'] },
+    expected: { diagnosis: 'token_repeated', detail: 'auth[application_token]' },
+  },
+  {
+    name: 'precedence: ?token= not checked, and auth[APPLICATION_TOKEN]',
+    delivery: { body: deal({ ...dealAuthWithout(), APPLICATION_TOKEN: WEBHOOK_TOKEN }), contentType: FORM, query: `token=${WEBHOOK_TOKEN}`, sources: ['body', 'header'] },
+    expected: { diagnosis: 'token_in_unchecked_source', detail: 'query token' },
+  },
+  {
+    name: 'precedence: an empty token in a source not checked is empty, not a wrong-case key',
+    delivery: { body: deal({ ...webhookAuth(''), application_token: '' }), contentType: FORM, sources: ['query', 'header'] },
+    expected: { diagnosis: 'token_empty', detail: 'auth[application_token]' },
+  },
+  {
+    name: 'precedence: a JSON body labelled form holding application_token',
+    delivery: { body: JSON.stringify({ event: 'ONCRMDEALADD', application_token: WEBHOOK_TOKEN }), contentType: FORM },
+    expected: { diagnosis: 'json_body_labelled_form' },
+  },
 ];
 
 /** Every token the cases send or configure: none may appear in a detail. */
