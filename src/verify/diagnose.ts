@@ -108,12 +108,10 @@ function emptyBody({ contentLength, chunked, rawPrefix }: DiagnosisInput): Diagn
   return undefined;
 }
 
-function jsonBodyLabelledForm({ contentType, rawPrefix, body }: DiagnosisInput): DiagnosisResult | undefined {
-  if (!isForm(contentType)) return undefined;
-  // Without the raw body, the parsed one still shows it: JSON has no `&`-separated `key=value` pairs, so
-  // the whole text (up to a first `&`) becomes one key.
-  const json = rawPrefix !== undefined ? startsLikeJson(rawPrefix) : startsLikeJson(keysOf(body)[0] ?? '');
-  return json ? { diagnosis: 'json_body_labelled_form' } : undefined;
+function jsonBodyLabelledForm({ contentType, body }: DiagnosisInput): DiagnosisResult | undefined {
+  // JSON has no `&`-separated `name=value` pairs: the form parser makes the text (up to a first `&` or
+  // `=`) one key, and drops a leading `[` of an array.
+  return isForm(contentType) && startsLikeJson(keysOf(body)[0] ?? '') ? { diagnosis: 'json_body_labelled_form' } : undefined;
 }
 
 const NOT_A_TOKEN: Record<NotATokenReason, Diagnosis> = {
