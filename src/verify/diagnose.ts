@@ -15,7 +15,11 @@ export interface DiagnosisInput {
   chunked: boolean;
   /** The parsed body; undefined when it was not parsed (refused before, or parsing failed). */
   body: unknown;
-  /** The first bytes of the raw body as text, when they were read. Holds the token: only its shape is read. */
+  /**
+   * The first RAW_PREFIX_LENGTH characters of the raw body, when it was read: '' for a body with no bytes.
+   * Read for a JSON parse failure (a form body labelled JSON) and a wrong path (a Bitrix24 form body).
+   * It holds the token: only its shape is read, nothing of it is returned.
+   */
   rawPrefix: string | undefined;
   query: Record<string, unknown>;
   /** Names of the request's headers, lower case. */
@@ -31,6 +35,12 @@ export interface DiagnosisResult {
   /** Where: a field, parameter or header name, or a fixed phrase. Never a value from the request. */
   detail?: string;
 }
+
+/**
+ * How much of the raw body diagnose() reads. Bitrix24 sends `event=` first and `auth[…]` after `data[…]`,
+ * which for a chat-bot message holds the message text: 16 KiB covers all but very long messages.
+ */
+export const RAW_PREFIX_LENGTH = 16 * 1024;
 
 /** 32 characters of [0-9a-z]: outgoing-webhook tokens, and application tokens (32 lowercase hex). */
 export function looksLikeBitrix24Token(token: string): boolean {

@@ -6,12 +6,13 @@ import querystring from 'node:querystring';
 import qs from 'qs';
 import { FORM_PARSE_OPTIONS } from '../../src/receive/body';
 import { DIAGNOSES, TOKEN_SOURCES, type TokenSource } from '../../src/telemetry/names';
-import { diagnose, looksLikeBitrix24Token, type DiagnosisInput, type DiagnosisResult, type RefusalOutcome } from '../../src/verify/diagnose';
+import { diagnose, looksLikeBitrix24Token, RAW_PREFIX_LENGTH, type DiagnosisInput, type DiagnosisResult, type RefusalOutcome } from '../../src/verify/diagnose';
 import { extractToken, type TokenCarrier } from '../../src/verify/extract';
 import { createTokenMatcher, decide } from '../../src/verify/verify';
 import {
   APP_TOKEN,
   CRM_DEAL_ADD,
+  everyShape,
   TASK_ADD,
   chatBotMessage,
   dealAsJson,
@@ -26,7 +27,6 @@ import {
 const FORM = 'application/x-www-form-urlencoded';
 const JSON_TYPE = 'application/json';
 const BODY_LIMIT = 256 * 1024;
-const RAW_PREFIX_LENGTH = 512;
 
 /** A request as it would reach the service, and the service's configuration. */
 interface Delivery {
@@ -263,7 +263,12 @@ const CASES: Case[] = [
     expected: { diagnosis: 'mismatch_not_bitrix24_shaped', detail: 'auth[application_token]' },
   },
   { name: 'a real deal POSTed to a wrong path', delivery: { body: CRM_DEAL_ADD, contentType: FORM, wrongPath: true }, expected: { diagnosis: 'wrong_path_bitrix24_body' } },
-  { name: 'a task POSTed to a wrong path', delivery: { body: TASK_ADD, contentType: FORM, wrongPath: true }, expected: { diagnosis: 'wrong_path_bitrix24_body' } },
+  ...everyShape().map(({ name, body }): Case => ({ name: `${name}, POSTed to a wrong path`, delivery: { body, contentType: FORM, wrongPath: true }, expected: { diagnosis: 'wrong_path_bitrix24_body' } })),
+  {
+    name: 'a chat-bot message with 10 000 characters of text, POSTed to a wrong path',
+    delivery: { body: chatBotMessage().replace('PARAMS%5D%5BMESSAGE%5D=', `PARAMS%5D%5BMESSAGE%5D=${'%D0%AF'.repeat(10_000)}`), contentType: FORM, wrongPath: true },
+    expected: { diagnosis: 'wrong_path_bitrix24_body' },
+  },
   { name: 'a login form POSTed to a wrong path', delivery: { body: 'log=admin&pwd=hunter2&wp-submit=Log+In', contentType: FORM, wrongPath: true }, expected: { diagnosis: 'wrong_path' } },
   { name: 'an empty POST to a wrong path', delivery: { body: '', contentType: FORM, wrongPath: true }, expected: { diagnosis: 'wrong_path' } },
   { name: 'an analytics beacon (event=ON…, no auth) POSTed to a wrong path', delivery: { body: 'event=ONLOAD&page=%2Fpricing&ref=', contentType: FORM, wrongPath: true }, expected: { diagnosis: 'wrong_path' } },
