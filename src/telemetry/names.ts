@@ -9,6 +9,8 @@ export const METRIC = {
   events: 'bitrix_webhook_events_total',
   lastAcceptedTimestamp: 'bitrix_webhook_last_accepted_timestamp_seconds',
   httpRequestDuration: 'http_server_request_duration_seconds',
+  /** Every refused delivery, whatever its stage, by its `diagnosis` (one of DIAGNOSES). */
+  rejectionsByDiagnosis: 'bitrix_webhook_rejections_by_diagnosis_total',
 } as const;
 
 /** Names of prom-client's default metrics that the dashboard relies on. */
@@ -63,6 +65,42 @@ export const ATTR = {
   fingerprint: 'bitrix.token.fingerprint',
   /** Places that held a value that is not a token (a repeated key, an empty string), and why. */
   notAToken: 'bitrix.token.not_a_token',
+  /** Why a delivery was refused: one of DIAGNOSES. */
+  diagnosis: 'bitrix.token.diagnosis',
 } as const;
+
+/**
+ * The likely cause of a refused delivery (src/verify/diagnose.ts), a fixed set: a metric label, a span
+ * attribute and a log field. Each has a section `#diagnosis-<value>` in docs/runbooks.md.
+ */
+export const DIAGNOSES = [
+  'not_configured',
+  'content_type_missing',
+  'unsupported_media_type',
+  'payload_too_large',
+  'form_body_labelled_json',
+  'malformed_body',
+  'empty_body',
+  'json_body_labelled_form',
+  'token_repeated',
+  'token_empty',
+  'token_not_a_string',
+  'token_in_unchecked_source',
+  'token_key_double_encoded',
+  'token_key_wrong_case',
+  'token_key_top_level',
+  'token_in_query_as_form_key',
+  'auth_without_token',
+  'json_without_auth',
+  'no_auth_block',
+  'mismatch_bitrix24_shaped',
+  'mismatch_not_bitrix24_shaped',
+  'wrong_path_bitrix24_body',
+  'wrong_path',
+  'unknown',
+] as const;
+export type Diagnosis = (typeof DIAGNOSES)[number];
+/** The label of METRIC.rejectionsByDiagnosis. */
+export const DIAGNOSIS_LABEL = 'diagnosis';
 
 export const DEFAULT_SERVICE_NAME = 'bitrix24-webhook';
