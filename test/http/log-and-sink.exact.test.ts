@@ -32,7 +32,8 @@ const SINK_EVENT: Record<string, { webhook: string; event: string; eventHandlerI
   'chat-bot message, numeric bot id': {
     webhook: 'tasks', event: 'ONIMBOTMESSAGEADD', eventHandlerId: undefined, ts: '1766047300', memberId: APP_MEMBER,
     data: {
-      BOT: { '567': { access_token: 'x1y2z3', BOT_ID: '567', BOT_CODE: 'helper', AUTH: { domain: DOMAIN, application_token: 'b0770ken0000000000000000000000aa' } } },
+      // The bot's own credentials (access_token, AUTH.application_token) never leave the request path.
+      BOT: { '567': { BOT_ID: '567', BOT_CODE: 'helper', AUTH: { domain: DOMAIN } } },
       PARAMS: { DIALOG_ID: '1', MESSAGE: 'Добрый день! Где мой заказ?', FROM_USER_ID: '1', MESSAGE_ID: '4242', CHAT_TYPE: 'P' },
       USER: { ID: '1', NAME: 'Иван Петров', IS_EXTRANET: 'N' },
     },
