@@ -6,13 +6,14 @@ import { EXEMPLAR_TRACE_ID_LABEL, METRIC } from '../../src/telemetry/names';
 import { spawnService, type RunningService } from '../support/spawn-service';
 import { BODY, deliver, TOKEN } from './support/deliveries';
 import { sleep, startPrometheus, type PrometheusServer } from './support/prometheus-server';
-import { repoPath } from './support/tools';
+import { needsTools, repoPath } from './support/tools';
 
 const ALERT = 'BitrixWebhookTokenMissingSpike';
 const PENDING_WITHIN_MS = 60_000;
 const CLEARED_WITHIN_MS = 60_000;
 
 describe('generated rules in a real Prometheus scraping the running service', function () {
+  needsTools();
   this.timeout(240_000);
   let service: RunningService | undefined;
   let prometheus: PrometheusServer | undefined;
