@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import { expect } from './expect';
 import { CONFIG_ENV_NAMES, ENV, OTEL_ENV_PREFIX } from '../../src/config/env-names';
 import { DEFAULTS } from '../../src/config/load';
@@ -57,7 +56,7 @@ describe('stack: docker-compose.yml', () => {
   });
 
   it("runs the Grafana version whose published types the dashboard is checked with (@grafana/schema)", () => {
-    const schemaPackage = JSON.parse(fs.readFileSync(path.join(path.dirname(require.resolve('@grafana/schema')), '../../package.json'), 'utf8')) as { name: string; version: string };
+    const schemaPackage = JSON.parse(fs.readFileSync(require.resolve('@grafana/schema/package.json'), 'utf8')) as { name: string; version: string };
     expect(schemaPackage.name).to.equal('@grafana/schema');
     expect(imageTag(service(compose, 'grafana').image!)).to.equal(schemaPackage.version);
   });

@@ -106,11 +106,19 @@ export function needsTools(): void {
   });
 }
 
-/** Root hook for the whole run (loaded by .mocharc.json): tools are in place before the first test. */
+/**
+ * Root hook for the whole run (loaded by .mocharc.json): tools are in place before the first test. When
+ * they cannot be obtained it says so once and lets the run go on: only the tests that need a tool fail
+ * (their `needsTools()` hook repeats the instruction), the others still run.
+ */
 export const mochaHooks = {
   beforeAll(this: Mocha.Context) {
     this.timeout(0);
-    ensureTools();
+    try {
+      ensureTools();
+    } catch (error) {
+      console.error(`\n  ${(error as Error).message}\n`);
+    }
   },
 };
 
