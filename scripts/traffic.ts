@@ -10,6 +10,8 @@
  *   TRAFFIC_MIX              weights, e.g. `accepted=55,missing=30,mismatched=15` (the default)
  *   TRAFFIC_MAX_REQUESTS     stop after this many deliveries (default 0: run until stopped)
  * It sends only to TRAFFIC_TARGET_URL, one request at a time, and never logs the token.
+ * Each kind has one right answer (200 accepted, 401 missing, 403 mismatched): at the first other answer
+ * (or no answer) it stops, says which, and exits 1, so a misconfigured stack does not look busy and healthy.
  */
 import { VERIFICATION_RESULTS, type VerificationResult } from '../src/telemetry/names';
 
@@ -25,8 +27,12 @@ export interface TrafficOptions {
   maxRequests: number;
 }
 
+export interface UnexpectedAnswer { seq: number; kind: DeliveryKind; expected: string; got: string }
+
 export interface TrafficSummary {
   sent: number;
+  /** The answer that stopped the run, when one was not the kind's expected status. */
+  unexpected?: UnexpectedAnswer;
   /** Deliveries sent, by the kind chosen. */
   byKind: Record<DeliveryKind, number>;
   /** Answers by HTTP status, `error` for requests that got none. */
@@ -34,6 +40,8 @@ export interface TrafficSummary {
 }
 
 export const DEFAULT_MIX: Mix = { accepted: 55, missing: 30, mismatched: 15 };
+/** What the guard answers each kind of delivery (its contract: shared/CONTRACT.md). */
+export const EXPECTED_STATUS: Record<DeliveryKind, string> = { accepted: '200', missing: '401', mismatched: '403' };
 const TOKEN_PATTERN = /^[0-9a-z]{32}$/;
 const ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
 const EVENTS = ['ONCRMDEALADD', 'ONCRMDEALUPDATE', 'ONCRMLEADADD', 'ONCRMCONTACTUPDATE', 'ONTASKADD'] as const;
@@ -121,6 +129,10 @@ export async function runTraffic(
     summary.sent += 1;
     summary.byKind[kind] += 1;
     summary.byStatus[status] = (summary.byStatus[status] ?? 0) + 1;
+    if (status !== EXPECTED_STATUS[kind]) {
+      summary.unexpected = { seq: summary.sent - 1, kind, expected: EXPECTED_STATUS[kind], got: status };
+      break;
+    }
     if (Date.now() - lastReport >= 30_000) {
       lastReport = Date.now();
       log({ message: 'traffic', sent: summary.sent, by_kind: summary.byKind, by_status: summary.byStatus });
@@ -166,6 +178,11 @@ function main(): void {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => controller.abort());
   print({ level: 'info', message: 'traffic starting', target: options.targetUrl.href, rate_per_second: options.ratePerSecond, mix: options.mix });
   void runTraffic(options, { signal: controller.signal, log: (line) => print({ level: 'info', ...line }) }).then((summary) => {
+    const { unexpected } = summary;
+    if (unexpected) {
+      print({ level: 'error', message: `${unexpected.kind} delivery answered ${unexpected.got}, expected ${unexpected.expected}: check TRAFFIC_TARGET_URL, TRAFFIC_TOKEN and the service`, kind: unexpected.kind, expected: unexpected.expected, got: unexpected.got, sent: summary.sent });
+      process.exitCode = 1;
+    }
     print({ level: 'info', message: 'traffic stopped', sent: summary.sent, by_kind: summary.byKind, by_status: summary.byStatus });
   });
 }

@@ -24,11 +24,15 @@ export const DASHBOARD_TITLE = 'Bitrix24 webhook guard';
 /** Where the compose stack mounts ./grafana/dashboards inside the Grafana container. */
 export const GRAFANA_DASHBOARDS_DIR = '/var/lib/grafana/dashboards';
 
-/** Contact point for the provisioned notification policy; replace the URL with your on-call receiver. */
+/**
+ * Contact point for the provisioned notification policy: the compose stack's Alertmanager (service
+ * `alertmanager`), which shows every notification. Point it at your own Alertmanager, or change the type.
+ */
 export const CONTACT_POINT = {
   name: 'bitrix24-webhook-guard-oncall',
   uid: 'bitrix24-webhook-guard-oncall',
-  webhookUrl: 'http://alert-receiver:9095/bitrix24-webhook-guard',
+  type: 'prometheus-alertmanager',
+  url: 'http://alertmanager:9093',
 } as const;
 
 /** Repository-relative paths of the generated files. */

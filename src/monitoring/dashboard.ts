@@ -1,8 +1,10 @@
-// The Grafana dashboard model (plain JSON, datasources by {type, uid}, no __inputs).
+// The Grafana dashboard model (plain JSON, datasources by {type, uid}, no __inputs), typed with Grafana's
+// published Dashboard type (@grafana/schema at the pinned Grafana version): tsc checks every field.
+import type { Dashboard, DashboardLink, VariableModel } from '@grafana/schema';
 import { METRIC, PROCESS_METRIC, SPAN } from '../telemetry/names';
 import { ALERTS, alertByName, runbookUrl, VERIFICATION_WINDOW, type AlertSpec } from './alerts';
 import { DASHBOARD_TITLE, DASHBOARD_UID, GENERATE_COMMAND, prometheusRef, RUNBOOK_BASE_URL, SCRAPE_JOB, tempoRef } from './constants';
-import { row, stat, timeseries, traceSearchTable, promTarget, type ThresholdStep } from './panels';
+import { row, stat, timeseries, traceSearchTable, promTarget, type ThresholdStep, type UnnumberedPanel } from './panels';
 import { histogramQuantile, selector, sumIncrease, sumRate, verificationShare } from './promql';
 
 /** TraceQL for verifications that did not accept (their span has status ERROR). */
@@ -19,11 +21,15 @@ export function alertThresholdSteps(alert: AlertSpec): ThresholdStep[] {
     : [{ color: 'red', value: null }, { color: 'green', value: alert.threshold }];
 }
 
-function runbookLink(alert: AlertSpec) {
-  return { title: `Runbook: ${alert.name}`, url: runbookUrl(alert), targetBlank: true };
+function link(fields: Omit<DashboardLink, 'tags' | 'asDropdown' | 'includeVars'>): DashboardLink {
+  return { ...fields, tags: [], asDropdown: false, includeVars: false };
 }
 
-function withLinks<T extends object>(panel: T, alerts: AlertSpec[]): T & { links: ReturnType<typeof runbookLink>[] } {
+function runbookLink(alert: AlertSpec): DashboardLink {
+  return link({ title: `Runbook: ${alert.name}`, type: 'link', url: runbookUrl(alert), targetBlank: true, icon: 'doc', keepTime: false, tooltip: alert.summary });
+}
+
+function withLinks(panel: UnnumberedPanel, alerts: AlertSpec[]): UnnumberedPanel {
   return { ...panel, links: alerts.map(runbookLink) };
 }
 
@@ -116,14 +122,13 @@ function tracePanels(y: number) {
   ];
 }
 
-function jobVariable() {
+function jobVariable(): VariableModel {
   const query = `label_values(${METRIC.tokensConfigured}, job)`;
   return {
     name: 'job',
     label: 'Job',
     type: 'query',
     datasource: prometheusRef,
-    definition: query,
     query: { query, refId: 'PrometheusVariableQueryEditor-VariableQuery' },
     current: { selected: true, text: SCRAPE_JOB, value: SCRAPE_JOB },
     options: [],
@@ -135,7 +140,7 @@ function jobVariable() {
   };
 }
 
-export function dashboard() {
+export function dashboard(): Dashboard {
   const panels = [...verificationPanels(0), ...httpPanels(31), ...processPanels(40), ...tracePanels(49)]
     .map((panel, index) => ({ id: index + 1, ...panel }));
   return {
@@ -151,8 +156,8 @@ export function dashboard() {
     schemaVersion: 39,
     version: 1,
     links: [
-      { title: 'Runbook', type: 'link', url: RUNBOOK_BASE_URL, targetBlank: true, icon: 'doc', tags: [], asDropdown: false, includeVars: false, keepTime: false, tooltip: 'What each alert means and how to fix it' },
-      { title: 'Failed verifications in Tempo', type: 'link', url: tempoExploreUrl(FAILED_VERIFICATIONS_TRACEQL), targetBlank: false, icon: 'external link', tags: [], asDropdown: false, includeVars: false, keepTime: true, tooltip: FAILED_VERIFICATIONS_TRACEQL },
+      link({ title: 'Runbook', type: 'link', url: RUNBOOK_BASE_URL, targetBlank: true, icon: 'doc', keepTime: false, tooltip: 'What each alert means and how to fix it' }),
+      link({ title: 'Failed verifications in Tempo', type: 'link', url: tempoExploreUrl(FAILED_VERIFICATIONS_TRACEQL), targetBlank: false, icon: 'external link', keepTime: true, tooltip: FAILED_VERIFICATIONS_TRACEQL }),
     ],
     templating: { list: [jobVariable()] },
     annotations: { list: [] },

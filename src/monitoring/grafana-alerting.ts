@@ -118,8 +118,8 @@ export function grafanaContactPointFile() {
         receivers: [
           {
             uid: CONTACT_POINT.uid,
-            type: 'webhook',
-            settings: { url: CONTACT_POINT.webhookUrl, httpMethod: 'POST' },
+            type: CONTACT_POINT.type,
+            settings: { url: CONTACT_POINT.url },
             disableResolveMessage: false,
           },
         ],

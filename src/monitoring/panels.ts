@@ -1,9 +1,21 @@
-// Builders for the few Grafana panel shapes the dashboard uses (dashboard JSON model, schemaVersion 39).
+// Builders for the few Grafana panel shapes the dashboard uses (dashboard JSON model, schemaVersion 39),
+// typed with Grafana's own published types (@grafana/schema, the version of the pinned Grafana image), so
+// tsc rejects a field Grafana does not have or a value of the wrong type. Types only: nothing is loaded.
+import type { FieldColorModeId, GridPos, Panel, RowPanel, Threshold, ThresholdsMode } from '@grafana/schema';
 import { prometheusRef, tempoRef, type DatasourceRef } from './constants';
 
-export interface GridPos { x: number; y: number; w: number; h: number }
+export type { GridPos };
+/** A panel before the dashboard numbers it. */
+export type UnnumberedPanel = Omit<Panel, 'id'>;
+export type UnnumberedRow = Omit<RowPanel, 'id'>;
 
-export interface PromTarget {
+// Grafana's string enums are declarations only; these are their values, checked against the enum types.
+const ABSOLUTE = 'absolute' as ThresholdsMode.Absolute;
+const COLOR_BY_THRESHOLDS = 'thresholds' as FieldColorModeId.Thresholds;
+const COLOR_BY_PALETTE = 'palette-classic' as FieldColorModeId.PaletteClassic;
+
+/** A Prometheus query of a panel (a type alias, so it is the plain record Grafana's `targets` holds). */
+export type PromTarget = {
   refId: string;
   datasource: DatasourceRef;
   expr: string;
@@ -14,7 +26,7 @@ export interface PromTarget {
   editorMode: 'code';
 }
 
-export interface ThresholdStep { color: string; value: number | null }
+export type ThresholdStep = Threshold;
 
 export interface PanelOptions {
   title: string;
@@ -46,13 +58,13 @@ function fieldDefaults(options: PanelOptions, custom: Record<string, unknown>) {
     unit: options.unit ?? 'short',
     ...(options.min === undefined ? {} : { min: options.min }),
     ...(options.max === undefined ? {} : { max: options.max }),
-    thresholds: { mode: 'absolute', steps: options.thresholds ?? defaultThresholds },
-    color: { mode: options.thresholds ? 'thresholds' : 'palette-classic' },
+    thresholds: { mode: ABSOLUTE, steps: options.thresholds ?? defaultThresholds },
+    color: { mode: options.thresholds ? COLOR_BY_THRESHOLDS : COLOR_BY_PALETTE },
     custom,
   };
 }
 
-export function timeseries(gridPos: GridPos, options: PanelOptions, targets: PromTarget[]) {
+export function timeseries(gridPos: GridPos, options: PanelOptions, targets: PromTarget[]): UnnumberedPanel {
   return {
     type: 'timeseries',
     title: options.title,
@@ -80,7 +92,7 @@ export function timeseries(gridPos: GridPos, options: PanelOptions, targets: Pro
   };
 }
 
-export function stat(gridPos: GridPos, options: PanelOptions, targets: PromTarget[]) {
+export function stat(gridPos: GridPos, options: PanelOptions, targets: PromTarget[]): UnnumberedPanel {
   return {
     type: 'stat',
     title: options.title,
@@ -100,7 +112,7 @@ export function stat(gridPos: GridPos, options: PanelOptions, targets: PromTarge
   };
 }
 
-export function traceSearchTable(gridPos: GridPos, title: string, description: string, traceQl: string) {
+export function traceSearchTable(gridPos: GridPos, title: string, description: string, traceQl: string): UnnumberedPanel {
   return {
     type: 'table',
     title,
@@ -113,6 +125,6 @@ export function traceSearchTable(gridPos: GridPos, title: string, description: s
   };
 }
 
-export function row(y: number, title: string) {
+export function row(y: number, title: string): UnnumberedRow {
   return { type: 'row', title, collapsed: false, gridPos: { x: 0, y, w: 24, h: 1 }, panels: [] };
 }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { grafanaRulesOnDisk, prometheusRulesOnDisk, readYamlFile, type GrafanaRuleOnDisk } from './support/generated-expressions';
 import { normaliseWhitespace, splitAlertExpression } from './support/rule-expression';
 import { repoPath } from './support/tools';
+import { EXPECTED_ALERTS } from './support/expected-alerts';
 
 const ALERT_FILE = 'grafana/provisioning/alerting/bitrix-webhook-alerts.yaml';
 const evaluatorFor = { '>': 'gt', '<': 'lt' } as const;
@@ -37,8 +38,9 @@ describe('Grafana-managed alert rules (file provisioning)', () => {
     }
   });
 
-  it('define the same alerts as the Prometheus rules', () => {
-    expect(grafana.map((rule) => rule.title)).to.have.members(prometheus.map((rule) => rule.alert));
+  it('define exactly the alerts signed off in the test, in both Grafana and Prometheus form', () => {
+    expect(grafana.map((rule) => rule.title)).to.deep.equal(Object.keys(EXPECTED_ALERTS));
+    expect(prometheus.map((rule) => rule.alert)).to.deep.equal(Object.keys(EXPECTED_ALERTS));
   });
 
   it('give every rule a stable, unique uid Grafana accepts', () => {
@@ -62,16 +64,20 @@ describe('Grafana-managed alert rules (file provisioning)', () => {
     }
   });
 
-  for (const promRule of prometheusRulesOnDisk()) {
-    it(`${promRule.alert}: same expression, threshold, for and labels as the Prometheus rule`, () => {
-      const rule = grafana.find((candidate) => candidate.title === promRule.alert)!;
-      const expected = splitAlertExpression(promRule.expr);
+  for (const [alert, expected] of Object.entries(EXPECTED_ALERTS)) {
+    it(`${alert}: the written query, threshold, for and severity, in the Grafana rule and the Prometheus rule`, () => {
+      const rule = grafana.find((candidate) => candidate.title === alert)!;
+      const promRule = prometheus.find((candidate) => candidate.alert === alert)!;
+      const labels = { severity: expected.severity, service: 'bitrix24-webhook-guard' };
       expect(normaliseWhitespace(String(dataOf(rule, 'A').model.expr))).to.equal(expected.query);
       const conditions = dataOf(rule, 'C').model.conditions as Array<{ evaluator: { type: string; params: number[] } }>;
       expect(conditions).to.have.length(1);
       expect(conditions[0]!.evaluator).to.deep.equal({ type: evaluatorFor[expected.comparison], params: [expected.threshold] });
-      expect(rule.for).to.equal(promRule.for);
-      expect(rule.labels).to.deep.equal(promRule.labels);
+      expect(rule.for).to.equal(expected.for);
+      expect(rule.labels).to.deep.equal(labels);
+      expect(splitAlertExpression(promRule.expr)).to.deep.equal({ query: expected.query, comparison: expected.comparison, threshold: expected.threshold });
+      expect(promRule.for).to.equal(expected.for);
+      expect(promRule.labels).to.deep.equal(labels);
       expect(rule.annotations.summary).to.equal(promRule.annotations.summary);
       expect(rule.annotations.runbook_url).to.equal(promRule.annotations.runbook_url);
     });
@@ -100,17 +106,15 @@ describe('Grafana-managed alert rules (file provisioning)', () => {
     expect(contactPoints.apiVersion).to.equal(1);
     expect(policies.apiVersion).to.equal(1);
     const names = contactPoints.contactPoints.map((point) => point.name);
-    for (const point of contactPoints.contactPoints) {
-      for (const receiver of point.receivers) expect(receiver.settings.url).to.match(/^https?:\/\//);
-    }
+    expect(contactPoints.contactPoints.flatMap((point) => point.receivers.map((receiver) => [receiver.type, receiver.settings])))
+      .to.deep.equal([['prometheus-alertmanager', { url: 'http://alertmanager:9093' }]]);
     for (const policy of policies.policies) {
       expect(names).to.include(policy.receiver);
       for (const route of policy.routes ?? []) {
         expect(names).to.include(route.receiver);
-        for (const [label, op, value] of route.object_matchers) {
-          expect(op).to.equal('=');
-          expect(grafana.some((rule) => rule.labels[label!] === value), `a rule carries ${label}=${value}`).to.equal(true);
-        }
+        expect(route.object_matchers).to.deep.equal([['severity', '=', 'critical']]);
+        expect(grafana.filter((rule) => rule.labels.severity === 'critical').map((rule) => rule.title)).to.deep.equal(
+          Object.entries(EXPECTED_ALERTS).filter(([, alert]) => alert.severity === 'critical').map(([name]) => name));
       }
     }
   });

@@ -87,6 +87,25 @@ describe('metric names and label values against a real scrape of the service', f
     });
   }
 
+  it("shows on the dashboard every metric family of the service that a real scrape exposes, and the process metrics", () => {
+    const family = (name: string) => (/_(bucket|sum|count)$/.test(name) && observed.has(name.replace(/_(bucket|sum|count)$/, '_bucket')) ? name.replace(/_(bucket|sum|count)$/, '') : name);
+    const exposed = [...new Set([...observed.keys()].filter((name) => /^(bitrix_webhook_|http_server_)/.test(name)).map(family))].sort();
+    expect(exposed, 'the families a real scrape shows').to.deep.equal([
+      'bitrix_webhook_events_total',
+      'bitrix_webhook_last_accepted_timestamp_seconds',
+      'bitrix_webhook_requests_rejected_total',
+      'bitrix_webhook_token_extractions_total',
+      'bitrix_webhook_token_verifications_total',
+      'bitrix_webhook_tokens_configured',
+      'http_server_request_duration_seconds',
+    ]);
+    const process = ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_p99_seconds'];
+    for (const name of process) expect(observed.has(name), `the scrape shows ${name}`).to.equal(true);
+    const onDashboard = new Set(expressions.filter((expression) => expression.where.startsWith('dashboard'))
+      .flatMap((expression) => readExpression(expression.expr).selectors.map((selector) => family(selector.metric))));
+    expect([...exposed, ...process].filter((name) => !onDashboard.has(name)), 'not on the dashboard').to.deep.equal([]);
+  });
+
   it('would notice a label value the service does not produce (control)', () => {
     const problem = matcherProblem('bitrix_webhook_token_verifications_total', { label: 'result', op: '=', value: 'rejected' }, observed);
     expect(problem).to.be.a('string');

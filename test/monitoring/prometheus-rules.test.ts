@@ -5,7 +5,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { RUNBOOK_BASE_URL } from '../../src/monitoring/constants';
 import { prometheusRulesOnDisk, readYamlFile } from './support/generated-expressions';
-import { promtool, repoPath } from './support/tools';
+import { needsTools, promtool, repoPath } from './support/tools';
 
 const RULES = 'prometheus/rules/bitrix-webhook.rules.yml';
 const TEST_FILES = ['prometheus/tests/bitrix-webhook.rules.test.yml', 'prometheus/tests/bitrix-webhook.deliveries.test.yml'];
@@ -22,6 +22,7 @@ const REQUIRED_ALERTS = [
 interface RuleTestFile { tests: Array<{ alert_rule_test?: Array<{ alertname: string; exp_alerts?: unknown[] }> }> }
 
 describe('Prometheus alerting rules', function () {
+  needsTools();
   this.timeout(120_000);
 
   it('pass `promtool check rules`', () => {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { SCRAPE_JOB } from '../../src/monitoring/constants';
 import { allExpressions, type LocatedExpression } from './support/generated-expressions';
-import { promtool } from './support/tools';
+import { needsTools, promtool } from './support/tools';
 
 /** Every expression as a recording rule, so `promtool check rules` parses it with Prometheus' own parser. */
 function checkWithPromtool(dir: string, expressions: LocatedExpression[]) {
@@ -16,6 +16,7 @@ function checkWithPromtool(dir: string, expressions: LocatedExpression[]) {
 }
 
 describe('PromQL in the rules, Grafana rules and dashboard', () => {
+  needsTools();
   let dir: string;
   before(() => { dir = mkdtempSync(path.join(os.tmpdir(), 'bwg-promql-')); });
   after(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,6 +1,9 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { RUNBOOK_BASE_URL } from '../../src/monitoring/constants';
+import { fingerprint } from '../../src/verify/fingerprint';
+import { spawnService, type RunningService } from '../support/spawn-service';
+import { BODY, deliver, TOKEN } from './support/deliveries';
 import { dashboardOnDisk, grafanaRulesOnDisk, prometheusRulesOnDisk } from './support/generated-expressions';
 import { repoPath } from './support/tools';
 
@@ -47,6 +50,76 @@ describe('docs/runbooks.md', () => {
     const section = bySlug.get('bitrixwebhooktokenmissingspike')!;
     const rows = section.split('\n').filter((line) => /^\| [1-5] \|/.test(line));
     expect(rows.map((row) => row.slice(2, 3))).to.deep.equal(['1', '2', '3', '4', '5']);
-    for (const field of ['result', 'received', 'sources_checked', 'header_names', 'content_type', 'trace_id']) expect(section + markdown).to.include(field);
+  });
+});
+
+/** The "N. Logs:" step of a section, up to the next numbered step or paragraph. */
+function logStep(section: string): string {
+  const start = section.search(/^\d\. Logs:/m);
+  if (start < 0) throw new Error('no "N. Logs:" step');
+  const rest = section.slice(start + 3);
+  const end = rest.search(/\n(\d\. |\n)/);
+  return end < 0 ? rest : rest.slice(0, end);
+}
+/** `"key":"value"` pairs the text quotes. */
+const quotedPairs = (text: string) => Object.fromEntries([...text.matchAll(/"([a-z_]+)":"([^"]*)"/g)].map((match) => [match[1]!, match[2]!]));
+/** Back-ticked snake_case names (log field names; single words are values such as `warn`). */
+const quotedFields = (text: string) => [...text.matchAll(/`([a-z]+(?:_[a-z]+)+)`/g)].map((match) => match[1]!);
+
+describe('docs/runbooks.md against what the running service prints', function () {
+  this.timeout(60_000);
+  const markdown = readFileSync(repoPath('docs/runbooks.md'), 'utf8');
+  const bySlug = sections(markdown);
+  const MISMATCHED_TOKEN = '0000000000aaaaaaaaaa1111111111bb';
+  let service: RunningService;
+  const warn: Record<'missing' | 'repeated' | 'mismatched', Record<string, unknown>> = {} as never;
+
+  before(async () => {
+    service = await spawnService({ env: { BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN } });
+    const repeated = `${BODY.withoutToken}&auth%5Bapplication_token%5D=${TOKEN}&auth%5Bapplication_token%5D=${TOKEN}`;
+    const deliveries = { missing: BODY.missing, repeated, mismatched: BODY.mismatched } as const;
+    for (const [name, body] of Object.entries(deliveries) as Array<[keyof typeof deliveries, string]>) {
+      const before = service.logs.length;
+      expect(await deliver(service.url, { body }), name).to.equal(name === 'mismatched' ? 403 : 401);
+      warn[name] = await service.waitForLog((line) => service.logs.indexOf(line) >= before && line.level === 'warn');
+    }
+  });
+
+  after(async () => { await service?.stop(); });
+
+  it('shows, as its example warn line, exactly the fields a missing-token delivery prints, with the same values', () => {
+    const example = /`(\{"level":"warn".*?\})`/.exec(markdown)?.[1];
+    expect(example, 'the example warn line in the introduction').to.be.a('string');
+    const shown = JSON.parse(example!) as Record<string, unknown>;
+    const real = warn.missing;
+    expect(Object.keys(shown).sort()).to.deep.equal(Object.keys(real).filter((key) => key !== 'timestamp').sort());
+    for (const [key, value] of Object.entries(shown)) {
+      if (value === '…' || key === 'header_names') continue;
+      expect(real[key], key).to.deep.equal(value);
+    }
+  });
+
+  it('names, for missing tokens, only fields and values the warn line really has', () => {
+    const step = logStep(bySlug.get('bitrixwebhooktokenmissingspike')!);
+    expect(quotedPairs(step)).to.deep.equal({ result: 'missing', received: 'none' });
+    for (const [key, value] of Object.entries(quotedPairs(step))) expect(warn.missing[key], key).to.equal(value);
+    const fields = quotedFields(step);
+    expect(fields).to.deep.equal(['content_type', 'header_names', 'sources_checked', 'locations_checked', 'not_a_token']);
+    for (const field of fields) expect(warn.missing, field).to.have.property(field);
+  });
+
+  it('quotes the not_a_token entry a repeated token really produces', () => {
+    const section = bySlug.get('bitrixwebhooktokenmissingspike')!;
+    const quoted = /`(\{"location":[^`]*\})`/.exec(section)?.[1];
+    expect(JSON.parse(quoted!)).to.deep.equal({ location: 'auth[application_token]', reason: 'repeated' });
+    expect(warn.repeated.not_a_token).to.deep.equal([JSON.parse(quoted!)]);
+    expect(warn.repeated).to.deep.include({ result: 'missing', received: 'none' });
+  });
+
+  it('says, for mismatched tokens, what the line shows: result mismatched, received = the fingerprint', () => {
+    const step = logStep(bySlug.get('bitrixwebhooktokenmismatchspike')!);
+    expect(quotedPairs(step)).to.deep.equal({ result: 'mismatched' });
+    expect(step).to.include('`received` is the fingerprint of the token that came in');
+    expect(warn.mismatched).to.deep.include({ result: 'mismatched', received: fingerprint(MISMATCHED_TOKEN) });
   });
 });

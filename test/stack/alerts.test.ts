@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +6,7 @@ import { expect } from './expect';
 import { METRIC, VERIFICATION_RESULTS } from '../../src/telemetry/names';
 import { parseMix, readOptions } from '../../scripts/traffic';
 import { environmentOf, listFiles, loadCompose, readYaml, repoPath, service } from './repo';
+import { needsTools, promtool } from '../monitoring/support/tools';
 
 const JOB = 'bitrix24-webhook-guard';
 const SCRAPE_SECONDS = 15;
@@ -19,6 +19,7 @@ interface Rule { alert?: string; expr: string }
  */
 describe('stack: the demo traffic makes an alert fire', function () {
   this.timeout(60_000);
+  needsTools();
 
   it('fires the missing-token alert within 5 minutes of traffic at the compose rate and mix', () => {
     const env = environmentOf(service(loadCompose(), 'traffic'));
@@ -55,11 +56,8 @@ describe('stack: the demo traffic makes an alert fire', function () {
     try {
       const file = path.join(dir, 'traffic-alerts.test.yml');
       fs.writeFileSync(file, YAML.stringify(test));
-      const result = spawnSync('promtool', ['test', 'rules', file], { encoding: 'utf8', timeout: 60_000 });
-      if ((result.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
-        throw new Error('promtool is not installed: install it (Debian/Ubuntu: apt-get install prometheus) to evaluate the alert rules');
-      }
-      expect(result.status, `${result.stdout}${result.stderr}`).to.equal(0);
+      const result = promtool(['test', 'rules', file]);
+      expect(result.status, result.output).to.equal(0);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -12,6 +12,13 @@ describe('stack: tempo/tempo.yaml and loki/loki.yaml', () => {
     expect(tempo.storage.trace.backend).to.equal('local');
   });
 
+  it('Tempo: metrics generator with the processors Tempo 3.0 has (local-blocks was removed in 3.0)', () => {
+    const tempo = readYaml('tempo/tempo.yaml');
+    expect(tempo.overrides.defaults.metrics_generator.processors).to.deep.equal(['service-graphs', 'span-metrics']);
+    expect(tempo.metrics_generator, 'local-blocks settings').to.not.have.any.keys('traces_storage', 'processor');
+    expect(tempo.metrics_generator.storage.path).to.equal('/var/tempo/generator/wal');
+  });
+
   it('Loki: OTLP-ready (structured metadata on, schema v13 on tsdb for every period)', () => {
     const loki = readYaml('loki/loki.yaml');
     expect(loki.limits_config.allow_structured_metadata).to.equal(true);

@@ -60,6 +60,25 @@ describe('stack: otel-collector.yaml', () => {
     }
   });
 
+  it('speaks plaintext gRPC to Tempo (tls.insecure), since Tempo receives OTLP without TLS', () => {
+    const tempoGrpc = readYaml('tempo/tempo.yaml').distributor.receivers.otlp.protocols.grpc;
+    expect(tempoGrpc.tls, "Tempo's OTLP gRPC receiver has no TLS").to.equal(undefined);
+    const grpcExporters = Object.entries(config.exporters as Record<string, any>).filter(([id]) => typeOf(id) === 'otlp_grpc');
+    expect(grpcExporters.map(([id]) => id)).to.deep.equal(['otlp_grpc/tempo']);
+    for (const [id, exporter] of grpcExporters) {
+      expect(exporter.tls, `${id}: without tls.insecure the gRPC client attempts a TLS handshake and every export fails`)
+        .to.deep.equal({ insecure: true });
+    }
+  });
+
+  it('limits memory for real: memory_limiter checks every second, with a spike allowance below the limit', () => {
+    const limiter = config.processors.memory_limiter;
+    // The collector refuses to start without check_interval > 0 ("checkInterval must be greater than zero").
+    expect(limiter.check_interval, 'memory_limiter.check_interval').to.equal('1s');
+    expect(limiter.limit_mib).to.equal(400);
+    expect(limiter.spike_limit_mib).to.equal(100);
+  });
+
   it('binds every receiver to all interfaces', () => {
     let endpoints = 0;
     for (const [id, receiver] of Object.entries(config.receivers as Record<string, any>)) {

@@ -10,6 +10,19 @@ import {
 
 const GUARD = 'bitrix24-webhook-guard';
 const COLLECTOR = 'otel-collector';
+/**
+ * The newest patch of each image line used, checked upstream on 2026-11-30: Grafana 13.2.3 (its published
+ * packages, e.g. @grafana/schema, reach 13.2.3), Loki 3.7.8, Alertmanager v0.35.1 (Go module proxy).
+ * Prometheus v3.14.0, Tempo 3.0.3 and collector-contrib 0.160.0: no newer patch of their line was found.
+ */
+const NEWEST_PATCH: Record<string, string> = {
+  'otel/opentelemetry-collector-contrib': '0.160.0',
+  'prom/prometheus': 'v3.14.0',
+  'grafana/tempo': '3.0.3',
+  'grafana/loki': '3.7.8',
+  'grafana/grafana': '13.2.3',
+  'prom/alertmanager': 'v0.35.1',
+};
 /** An exact release: 1.2.3, v1.2.3, 1.2.3-bookworm-slim… never `latest` or a bare major/minor. */
 const EXACT_VERSION = /^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
 
@@ -18,7 +31,8 @@ describe('stack: docker-compose.yml', () => {
   before(() => { compose = loadCompose(); });
 
   it('parses and defines the whole stack', () => {
-    for (const name of [GUARD, COLLECTOR, 'prometheus', 'tempo', 'loki', 'grafana', 'traffic']) service(compose, name);
+    expect(Object.keys(compose.services).sort())
+      .to.deep.equal([GUARD, 'alertmanager', 'grafana', 'loki', COLLECTOR, 'prometheus', 'tempo', 'traffic'].sort());
   });
 
   it('pins every pulled image to an exact version', () => {
@@ -32,6 +46,30 @@ describe('stack: docker-compose.yml', () => {
       expect(tag, `${name}: image ${svc.image}`).to.not.equal('latest');
       expect(tag, `${name}: image ${svc.image} is not an exact version`).to.match(EXACT_VERSION);
     }
+  });
+
+  it('pins the newest patch of each image line', () => {
+    const pinned = Object.fromEntries(Object.values(compose.services)
+      .filter((svc) => svc.image && !svc.build)
+      .map((svc) => [svc.image!.split(':')[0]!, imageTag(svc.image!)]));
+    expect(pinned).to.deep.equal(NEWEST_PATCH);
+  });
+
+  it("runs the Grafana version whose published types the dashboard is checked with (@grafana/schema)", () => {
+    const schemaPackage = JSON.parse(fs.readFileSync(require.resolve('@grafana/schema/package.json'), 'utf8')) as { name: string; version: string };
+    expect(schemaPackage.name).to.equal('@grafana/schema');
+    expect(imageTag(service(compose, 'grafana').image!)).to.equal(schemaPackage.version);
+  });
+
+  it('lets the service listen on all interfaces of its container, so Prometheus and the traffic generator reach it', () => {
+    const env = environmentOf(service(compose, GUARD));
+    expect(env[ENV.host] ?? DEFAULTS.host, `${ENV.host} of ${GUARD} (127.0.0.1 is unreachable from other containers)`).to.equal('0.0.0.0');
+  });
+
+  it('lets anonymous visitors open Explore (exemplar "Open trace", the Tempo link, trace to logs): role Editor', () => {
+    const env = environmentOf(service(compose, 'grafana'));
+    expect({ enabled: env.GF_AUTH_ANONYMOUS_ENABLED, role: env.GF_AUTH_ANONYMOUS_ORG_ROLE })
+      .to.deep.equal({ enabled: 'true', role: 'Editor' });
   });
 
   it('tags the built service image with the package version', () => {

@@ -1,20 +1,10 @@
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from './expect';
 import { REPO_ROOT, readYaml, repoPath } from './repo';
+import { needsTools, promtool } from '../monitoring/support/tools';
 
 const CONFIG = 'prometheus/prometheus.yml';
-
-/** Runs promtool; fails (never skips) when it is not installed. */
-function promtool(args: string[]): { status: number | null; output: string } {
-  const result = spawnSync('promtool', args, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
-  if (result.error && (result.error as NodeJS.ErrnoException).code === 'ENOENT') {
-    throw new Error('promtool is not installed: install it (Debian/Ubuntu: apt-get install prometheus) to check the Prometheus config');
-  }
-  if (result.error) throw result.error;
-  return { status: result.status, output: `${result.stdout}${result.stderr}` };
-}
 
 /** The files a rule_files glob (relative to the config file's folder) matches. Supports `*` in the file name. */
 function expandRuleGlob(pattern: string): string[] {
@@ -24,6 +14,7 @@ function expandRuleGlob(pattern: string): string[] {
 }
 
 describe('stack: prometheus/prometheus.yml', () => {
+  needsTools();
   let config: any;
   before(() => { config = readYaml(CONFIG); });
 

@@ -14,13 +14,13 @@ import {
 const TOKEN = 'jvh9y1ulvt2m6k5or90v9mg8nn32ozas';
 const TRAFFIC_JS = path.resolve(__dirname, '../../scripts/traffic.js');
 
-/** A loopback server that records form bodies and answers 200. */
-async function recordingServer(): Promise<{ url: string; bodies: string[]; close: () => Promise<void> }> {
+/** A loopback server that records form bodies and answers `status`. */
+async function recordingServer(status = 200): Promise<{ url: string; bodies: string[]; close: () => Promise<void> }> {
   const bodies: string[] = [];
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (chunk: Buffer) => { body += chunk.toString('utf8'); });
-    req.on('end', () => { bodies.push(body); res.writeHead(200).end('{}'); });
+    req.on('end', () => { bodies.push(body); res.writeHead(status).end('{}'); });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
@@ -103,16 +103,49 @@ describe('stack: scripts/traffic.ts (demo deliveries)', () => {
       const server = await recordingServer();
       try {
         const { code, stdout } = await runCli({
-          TRAFFIC_TARGET_URL: server.url, TRAFFIC_TOKEN: TOKEN, TRAFFIC_RATE_PER_SECOND: '50', TRAFFIC_MAX_REQUESTS: '5',
+          TRAFFIC_TARGET_URL: server.url, TRAFFIC_TOKEN: TOKEN, TRAFFIC_RATE_PER_SECOND: '50', TRAFFIC_MAX_REQUESTS: '5', TRAFFIC_MIX: 'accepted=1',
         });
         expect(code).to.equal(0);
         expect(server.bodies).to.have.length(5);
-        const last = JSON.parse(stdout.trim().split('\n').at(-1)!) as { message: string; sent: number };
-        expect(last).to.include({ message: 'traffic stopped', sent: 5 });
+        const last = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+        expect({ ...last, timestamp: undefined }).to.deep.equal({
+          timestamp: undefined, level: 'info', message: 'traffic stopped', sent: 5,
+          by_kind: { accepted: 5, missing: 0, mismatched: 0 }, by_status: { 200: 5 },
+        });
         expect(stdout, 'the token is never printed').to.not.include(TOKEN);
       } finally {
         await server.close();
       }
+    });
+
+    it('stops at the first unexpected answer, says which, and exits 1 (every answer 403: a wrong token)', async () => {
+      const server = await recordingServer(403);
+      try {
+        const { code, stdout } = await runCli({
+          TRAFFIC_TARGET_URL: server.url, TRAFFIC_TOKEN: TOKEN, TRAFFIC_RATE_PER_SECOND: '50', TRAFFIC_MAX_REQUESTS: '5', TRAFFIC_MIX: 'accepted=1',
+        });
+        expect(code).to.equal(1);
+        expect(server.bodies).to.have.length(1);
+        const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>).map(({ timestamp: _t, ...rest }) => rest);
+        expect(lines.slice(1)).to.deep.equal([
+          {
+            level: 'error', message: 'accepted delivery answered 403, expected 200: check TRAFFIC_TARGET_URL, TRAFFIC_TOKEN and the service',
+            kind: 'accepted', expected: '200', got: '403', sent: 1,
+          },
+          { level: 'info', message: 'traffic stopped', sent: 1, by_kind: { accepted: 1, missing: 0, mismatched: 0 }, by_status: { 403: 1 } },
+        ]);
+      } finally {
+        await server.close();
+      }
+    });
+
+    it('treats no answer at all as unexpected (exit 1)', async () => {
+      const server = await recordingServer();
+      const url = server.url;
+      await server.close();
+      const { code, stdout } = await runCli({ TRAFFIC_TARGET_URL: url, TRAFFIC_TOKEN: TOKEN, TRAFFIC_MIX: 'missing=1' });
+      expect(code).to.equal(1);
+      expect(stdout).to.include('"kind":"missing","expected":"401","got":"error"');
     });
 
     it('exits with status 2 and says why when misconfigured', async () => {
@@ -136,6 +169,7 @@ describe('stack: scripts/traffic.ts (demo deliveries)', () => {
           mix: { accepted: 1, missing: 1, mismatched: 1 },
           maxRequests: 30,
         });
+        expect(summary.unexpected).to.equal(undefined);
         expect(summary.sent).to.equal(30);
         for (const kind of ['accepted', 'missing', 'mismatched'] as const) expect(summary.byKind[kind], kind).to.be.greaterThan(0);
         expect(summary.byStatus).to.deep.equal(Object.fromEntries(Object.entries({
