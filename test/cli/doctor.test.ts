@@ -1,6 +1,5 @@
 import { expect } from 'chai';
-import type { LoopbackHttpServer } from '../support/loopback-http';
-import { freePort } from '../support/loopback-http';
+import { freePort, LoopbackHttpServer } from '../support/loopback-http';
 import { OtlpReceiver } from '../support/otlp-receiver';
 import { spawnService, type RunningService } from '../support/spawn-service';
 import { startProxy } from './body-stripping-proxy';
@@ -199,6 +198,25 @@ describe('doctor --url against the real service process', () => {
       '  FAIL  ONAPPTEST with a wrong token: expected 403 token_mismatch, got 401 token_missing',
       `        likely: ${TOKEN_LOST}`,
       'doctor: 2 checks failed',
+    ]);
+  });
+
+  it('fails when something other than the guard answers 200 to everything', async () => {
+    const stub = new LoopbackHttpServer((_request, _body, response) => response.writeHead(200, { 'content-type': 'text/plain' }).end('OK'));
+    await stub.start();
+    proxies.push(stub);
+    const url = `${stub.url}${PATH}`;
+    const result = await doctor(url);
+    expect(result.code).to.equal(1);
+    expect(selfTestLines(result.stdout)).to.deep.equal([
+      `Self-test deliveries to ${url}`,
+      '  FAIL  ONAPPTEST with the token "default" (ce338b01): expected 200 accepted, got HTTP 200',
+      "        likely: HTTP 200 without the guard's answer: something other than this service answers at that URL",
+      '  FAIL  ONAPPTEST with no token: expected 401 token_missing, got HTTP 200',
+      '        likely: a delivery without the right token was accepted: something other than this service answers at that URL',
+      '  FAIL  ONAPPTEST with a wrong token: expected 403 token_mismatch, got HTTP 200',
+      '        likely: a delivery without the right token was accepted: something other than this service answers at that URL',
+      'doctor: 3 checks failed',
     ]);
   });
 
