@@ -111,7 +111,7 @@ describe('--help, unknown arguments and serve', () => {
     return { url, lines, stop };
   }
 
-  it('serve (and no command at all) starts the real service from the bin, with its telemetry loaded first', async function () {
+  it('serve (and no command at all) starts the real service from the bin, with its telemetry loaded before http and koa', async function () {
     this.timeout(90_000);
     const receiver = await new OtlpReceiver().start();
     const env = {
@@ -138,6 +138,9 @@ describe('--help, unknown arguments and serve', () => {
           const verify = await receiver.waitFor(() => receiver.spans.find((span) => span.name === 'bitrix.token.verify'));
           const server = receiver.spans.find((span) => span.spanId === verify.parentSpanId);
           expect(server?.kind).to.equal(2);
+          // …and koa before the service required it: its router span is there.
+          const router = await receiver.waitFor(() => receiver.spans.find((span) => span.attributes['koa.type'] === 'router'));
+          expect(router.traceId).to.equal(verify.traceId);
         } finally {
           expect(await service.stop()).to.equal(0);
         }
