@@ -162,6 +162,20 @@ describe('doctor --url against the real service process', () => {
     expect(result.stdout + result.stderr).not.to.include(OTHER);
   });
 
+  it('fails when the URL itself carries the token, showing it only as its fingerprint', async () => {
+    const result = await doctor(`${service.url}${PATH}?token=${TOKEN}`);
+    expect(result.code).to.equal(1);
+    expect(selfTestLines(result.stdout)).to.deep.equal([
+      `Self-test deliveries to ${service.url}${PATH}?token=fingerprint-ce338b01`,
+      '  ok    ONAPPTEST with the token "default" (ce338b01): 200 accepted',
+      '  FAIL  ONAPPTEST with no token: expected 401 token_missing, got 200 accepted',
+      '        likely: the URL itself carries a token (?token=), so a delivery without one in its body is accepted too; Bitrix24 sends its token in the body: leave it out of the URL',
+      '  ok    ONAPPTEST with a wrong token: 403 token_mismatch',
+      'doctor: 1 check failed',
+    ]);
+    expect(result.stdout + result.stderr).not.to.include(TOKEN);
+  });
+
   it('fails on a wrong path', async () => {
     const url = `${service.url}/api/bitrix/hook`;
     const likely = "wrong path: nothing takes deliveries at /api/bitrix/hook there; the service's path is WEBHOOK_PATH (default /api/bitrix/webhook)";
