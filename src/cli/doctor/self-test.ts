@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { ENV } from '../../config/env-names';
 import type { NamedToken } from '../../config/tokens';
+import { QUERY_TOKEN_PARAMETERS } from '../../verify/extract';
 import { fingerprint } from '../../verify/fingerprint';
 import { describeError } from './otlp-probe';
 import { httpBuildQuery } from './form-encode';
@@ -82,7 +83,21 @@ export async function selfTest(url: string, tokens: readonly NamedToken[], timeo
   }
   results.push(await judge({ delivery: 'no_token' }, await deliver(url, appTestDelivery(undefined), timeoutMs), url, timeoutMs));
   results.push(await judge({ delivery: 'wrong_token' }, await deliver(url, appTestDelivery(wrongToken(tokens)), timeoutMs), url, timeoutMs));
-  return { url, ok: results.every((result) => result.ok), deliveries: results };
+  return { url: displayUrl(url), ok: results.every((result) => result.ok), deliveries: results };
+}
+
+/** The URL as shown: a token in its query (`?token=`) appears as its fingerprint, credentials not at all. */
+export function displayUrl(url: string): string {
+  const parsed = new URL(url);
+  parsed.username = '';
+  parsed.password = '';
+  for (const name of QUERY_TOKEN_PARAMETERS) {
+    const values = parsed.searchParams.getAll(name);
+    if (values.length === 0) continue;
+    parsed.searchParams.delete(name);
+    for (const value of values) parsed.searchParams.append(name, `fingerprint-${fingerprint(value)}`);
+  }
+  return parsed.toString();
 }
 
 async function deliver(url: string, body: string, timeoutMs: number): Promise<Answer> {
@@ -146,6 +161,10 @@ async function likelyCause(identity: Identity, got: Answer, url: string, timeout
   if (status === 400) return 'the body arrived damaged: a proxy re-encoded or cut it';
   const guardAnswered = reason !== null;
   if (status === 200 && identity.delivery !== 'configured_token') {
+    const inUrl = QUERY_TOKEN_PARAMETERS.find((name) => new URL(url).searchParams.has(name));
+    if (inUrl) {
+      return `the URL itself carries a token (?${inUrl}=), so a delivery without one in its body is accepted too; Bitrix24 sends its token in the body: leave it out of the URL`;
+    }
     return guardAnswered
       ? 'a delivery without the right token was accepted: the deployment does not verify tokens'
       : 'a delivery without the right token was accepted: something other than this service answers at that URL';
