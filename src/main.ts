@@ -22,7 +22,8 @@ export const SERVER_TIMEOUTS = {
 /** SIGTERM to exit: in-flight requests answered and telemetry flushed within this. */
 export const SHUTDOWN_DEADLINE_MS = 9_000;
 
-function main(): void {
+/** Starts the service (configuration from the environment). `serve` of the command line calls this. */
+export function main(): void {
   let config: Config;
   try {
     config = loadConfig(process.env, (path) => readFileSync(path, 'utf8'));
@@ -103,4 +104,9 @@ function logStartup(logger: Logger, config: Config): void {
   }
 }
 
-main();
+if (require.main === module) {
+  // `npm start` passes no argument. Anything else (`--help`, a command, a typo) goes to the command line,
+  // which explains itself instead of starting a server by mistake.
+  if (process.argv.length > 2) void (require('./cli/program') as typeof import('./cli/program')).runCli(process.argv);
+  else main();
+}

@@ -1,6 +1,7 @@
 import { TOKEN_SOURCES, type TokenSource } from '../telemetry/names';
 import { ENV } from './env-names';
 import { ConfigError } from './errors';
+import { unknownVariableWarnings } from './hygiene';
 import { cleanToken, DEFAULT_TOKEN_NAME, parseTokenList, type NamedToken } from './tokens';
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug'] as const;
@@ -34,7 +35,7 @@ export const DEFAULTS = {
 
 /** Reads the whole configuration from the environment; throws ConfigError naming the variable at fault. */
 export function loadConfig(env: Env, readFile: ReadFile): Config {
-  const warnings: string[] = [];
+  const warnings = unknownVariableWarnings(Object.keys(env).filter((name) => env[name] !== undefined));
   const tokens = [
     ...singleToken(env, ENV.token, ENV.tokenFile, readFile, warnings),
     ...tokenList(env, ENV.tokens, ENV.tokensFile, readFile, warnings),
@@ -81,9 +82,12 @@ function singleToken(env: Env, variable: string, fileVariable: string, readFile:
   const found = valueOrFile(env, variable, fileVariable, readFile);
   if (!found) return [];
   // A secrets file conventionally ends with a newline; that is not a copy-paste mistake worth a warning.
-  const raw = found.from === variable ? found.value : found.value.replace(/\r?\n$/, '');
+  // A Windows line ending is: the file was written by an editor that will add it again after the next edit.
+  const fromFile = found.from !== variable;
+  if (fromFile && found.value.endsWith('\r\n')) warnings.push(windowsLineEndings(found.from));
+  const raw = fromFile ? found.value.replace(/\r?\n$/, '') : found.value;
   const cleaned = cleanToken(raw, found.from);
-  if (cleaned.warning) warnings.push(cleaned.warning);
+  warnings.push(...cleaned.warnings);
   return [{ name: DEFAULT_TOKEN_NAME, token: cleaned.token }];
 }
 
@@ -92,8 +96,13 @@ function tokenList(env: Env, variable: string, fileVariable: string, readFile: R
   if (!found) return [];
   const parsed = parseTokenList(found.value, found.from);
   if (parsed.tokens.length === 0) throw new ConfigError(found.from, 'is set but holds no name=token entry');
+  if (found.from !== variable && found.value.includes('\r\n')) warnings.push(windowsLineEndings(found.from));
   warnings.push(...parsed.warnings);
   return parsed.tokens;
+}
+
+function windowsLineEndings(from: string): string {
+  return `${from}: the file has Windows line endings (\\r\\n); the \\r was removed (save it with Unix line endings)`;
 }
 
 function rotationWarnings(tokens: NamedToken[]): string[] {

@@ -1,4 +1,5 @@
 import { ConfigError } from './errors';
+import { tokenShapeProblem } from './hygiene';
 
 /** One configured token. Several may share a name while a token is being rotated. */
 export interface NamedToken {
@@ -12,8 +13,8 @@ const SURROUNDING_NOISE = /^[\s"'`]+|[\s"'`]+$/g;
 
 export interface CleanedToken {
   token: string;
-  /** Set when the raw value had to be cleaned: a copy-paste mistake worth telling the operator about. */
-  warning?: string;
+  /** Copy-paste mistakes worth telling the operator about: cleaned surroundings, a value unlike a token. */
+  warnings: string[];
 }
 
 /**
@@ -26,8 +27,11 @@ export function cleanToken(raw: string, where: string): CleanedToken {
   if (/[\s"'`]/.test(token)) {
     throw new ConfigError(where, 'the token contains whitespace or quotes inside it; Bitrix24 tokens never do');
   }
-  if (token === raw) return { token };
-  return { token, warning: `${where}: surrounding whitespace or quotes were removed from the token` };
+  const warnings: string[] = [];
+  if (token !== raw) warnings.push(`${where}: surrounding whitespace or quotes were removed from the token`);
+  const shape = tokenShapeProblem(token);
+  if (shape) warnings.push(`${where}: the token ${shape}`);
+  return { token, warnings };
 }
 
 /**
@@ -48,7 +52,7 @@ export function parseTokenList(text: string, variable: string): { tokens: NamedT
       throw new ConfigError(where, `the name ${JSON.stringify(name.slice(0, 40))} must match [a-z0-9_-]{1,32}`);
     }
     const cleaned = cleanToken(entry.slice(separator + 1), `${where} (${name})`);
-    if (cleaned.warning) warnings.push(cleaned.warning);
+    warnings.push(...cleaned.warnings);
     tokens.push({ name, token: cleaned.token });
   });
   return { tokens, warnings };

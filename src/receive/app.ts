@@ -29,7 +29,7 @@ export function createApp({ config, metrics, logger, sink = discardingSink, life
     ctx.body = rendered.body;
   });
   router.get('/healthz', healthz);
-  router.get('/readyz', readyz(config.tokens.length, lifecycle));
+  router.get('/readyz', readyz(config.tokens, lifecycle));
 
   app.use(async (ctx, next) => {
     const started = process.hrtime.bigint();

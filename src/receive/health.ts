@@ -1,5 +1,7 @@
 import type { Middleware } from 'koa';
 import { ENV } from '../config/env-names';
+import type { NamedToken } from '../config/tokens';
+import { fingerprint } from '../verify/fingerprint';
 
 export interface Lifecycle {
   /** Set once SIGTERM arrived: the service finishes what it has and takes nothing new. */
@@ -10,7 +12,10 @@ export const healthz: Middleware = (ctx) => {
   ctx.body = { status: 'ok' };
 };
 
-export function readyz(tokensConfigured: number, lifecycle: Lifecycle): Middleware {
+/** Ready when a token is configured; lists each token's name and fingerprint (never the token). */
+export function readyz(tokens: readonly NamedToken[], lifecycle: Lifecycle): Middleware {
+  const tokensConfigured = tokens.length;
+  const listed = tokens.map(({ name, token }) => ({ name, fingerprint: fingerprint(token) }));
   return (ctx) => {
     if (lifecycle.shuttingDown) {
       ctx.status = 503;
@@ -23,7 +28,7 @@ export function readyz(tokensConfigured: number, lifecycle: Lifecycle): Middlewa
         detail: `no webhook token configured: set ${ENV.token} (or ${ENV.tokens}); every delivery is refused with 503`,
       };
     } else {
-      ctx.body = { status: 'ready', tokens_configured: tokensConfigured };
+      ctx.body = { status: 'ready', tokens_configured: tokensConfigured, tokens: listed };
     }
   };
 }

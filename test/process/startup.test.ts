@@ -24,13 +24,21 @@ describe('start-up of the real process', () => {
     expect(line.telemetry).to.equal('traces: not exported; logs: not exported (set OTEL_EXPORTER_OTLP_ENDPOINT to export)');
     expect(line.hygiene_warnings).to.deep.equal([
       'BITRIX24_OUTGOING_WEBHOOK_TOKEN: surrounding whitespace or quotes were removed from the token',
+      'BITRIX24_OUTGOING_WEBHOOK_TOKEN: the token is 33 characters long; a Bitrix24 token is 32 characters of 0-9 and a-z',
     ]);
     const warning = await service.waitForLog((entry) => String(entry.message).startsWith('configuration:'));
     expect(warning.level).to.equal('warn');
     expect(service.stdout()).not.to.include(TOKEN);
     const ready = await fetch(`${service.url}/readyz`);
     expect(ready.status).to.equal(200);
-    expect(await ready.json()).to.deep.equal({ status: 'ready', tokens_configured: 2 });
+    expect(await ready.json()).to.deep.equal({
+      status: 'ready',
+      tokens_configured: 2,
+      tokens: [
+        { name: 'default', fingerprint: '6b761cf1' },
+        { name: 'crm', fingerprint: 'ce338b01' },
+      ],
+    });
   });
 
   it('starts with no token, fails closed, and says so loudly at start-up and on /readyz', async () => {
@@ -64,6 +72,35 @@ describe('start-up of the real process', () => {
       expect(stopped.stdout() + stopped.stderr()).not.to.include(TOKEN);
     });
   }
+
+  it('warns at start-up, without refusing, of an unknown BITRIX24_* variable, a pasted URL and a Windows line ending', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'b24-secret-'));
+    writeFileSync(path.join(dir, 'token'), `${TOKEN}\r\n`);
+    const url = `https://example.bitrix24.ru/rest/1/${TOKEN}/`;
+    service = await spawnService({
+      env: {
+        BITRIX24_OUTGOING_WEBHOOK_TOKEN_FILE: path.join(dir, 'token'),
+        BITRIX24_WEBHOOK_TOKENS: `crm=${url}`,
+        BITRIX24_OUTGOING_WEBHOK_TOKEN: TOKEN,
+      },
+    });
+    const line = await service.waitForLog((entry) => entry.message === 'bitrix24-webhook-guard starting');
+    const expected = [
+      'BITRIX24_OUTGOING_WEBHOK_TOKEN is not a variable this service reads; did you mean BITRIX24_OUTGOING_WEBHOOK_TOKEN?',
+      `BITRIX24_OUTGOING_WEBHOOK_TOKEN_FILE (${path.join(dir, 'token')}): the file has Windows line endings (\\r\\n); the \\r was removed (save it with Unix line endings)`,
+      'BITRIX24_WEBHOOK_TOKENS entry 1 (crm): the token looks like a URL, not a token (a handler or REST URL pasted instead of the "Application token" field?)',
+    ];
+    expect(line.hygiene_warnings).to.deep.equal(expected);
+    expect(line.tokens).to.deep.equal([
+      { name: 'default', fingerprint: 'ce338b01' },
+      { name: 'crm', fingerprint: '2b8c1f2c' }, // printf %s <url> | sha256sum | cut -c1-8
+    ]);
+    await service.waitForLog((entry) => entry.message === 'listening');
+    const warnings = service.logs.filter((entry) => entry.level === 'warn').map((entry) => entry.message);
+    expect(warnings).to.deep.equal(expected.map((warning) => `configuration: ${warning}`));
+    expect(service.stdout()).not.to.include(TOKEN);
+    expect((await fetch(`${service.url}/readyz`)).status).to.equal(200);
+  });
 
   it('reads a token from a *_FILE secret', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'b24-secret-'));

@@ -1,10 +1,12 @@
 import { expect } from 'chai';
 import { ConfigError } from '../../src/config/errors';
 import { loadConfig, type Env } from '../../src/config/load';
+import { closestName, levenshtein, tokenShapeProblem } from '../../src/config/hygiene';
 import { parseTokenList } from '../../src/config/tokens';
 
 const TOKEN = 'jvh9y1ulvt2m6k5or90v9mg8nn32ozas';
 const OTHER = '51856fefc120afa4b628cc82d3935cce';
+const THIRD = '0123456789abcdefghijklmnopqrstuv';
 const noFiles = (path: string): string => {
   throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
 };
@@ -77,7 +79,7 @@ describe('configuration', () => {
     expect(load({ BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN},crm=${TOKEN}` }).warnings).to.deep.equal([
       'token name crm: the same token is configured twice',
     ]);
-    expect(load({ BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN},crm=${OTHER},crm=abc` }).warnings).to.deep.equal([
+    expect(load({ BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN},crm=${OTHER},crm=${THIRD}` }).warnings).to.deep.equal([
       'token name crm: 3 tokens configured; a rotation needs two',
     ]);
   });
@@ -146,5 +148,77 @@ describe('configuration', () => {
 
   it('parses a token list on its own, purely', () => {
     expect(parseTokenList(`a=${TOKEN}`, 'X')).to.deep.equal({ tokens: [{ name: 'a', token: TOKEN }], warnings: [] });
+  });
+
+  describe('hygiene warnings (never refusals)', () => {
+    const CONTRACT = 'BITRIX24_OUTGOING_WEBHOOK_TOKEN, BITRIX24_OUTGOING_WEBHOOK_TOKEN_FILE, BITRIX24_WEBHOOK_TOKENS, BITRIX24_WEBHOOK_TOKENS_FILE, BITRIX24_TOKEN_SOURCES';
+    for (const [name, expected] of [
+      ['BITRIX24_OUTGOING_WEBHOOK_TOKN', 'BITRIX24_OUTGOING_WEBHOOK_TOKN is not a variable this service reads; did you mean BITRIX24_OUTGOING_WEBHOOK_TOKEN?'],
+      ['BITRIX24_WEBHOOK_TOKEN', 'BITRIX24_WEBHOOK_TOKEN is not a variable this service reads; did you mean BITRIX24_WEBHOOK_TOKENS?'],
+      ['BITRIX_OUTGOING_WEBHOOK_TOKEN', 'BITRIX_OUTGOING_WEBHOOK_TOKEN is not a variable this service reads; did you mean BITRIX24_OUTGOING_WEBHOOK_TOKEN?'],
+      ['bitrix24_outgoing_webhook_token', 'bitrix24_outgoing_webhook_token is not a variable this service reads; did you mean BITRIX24_OUTGOING_WEBHOOK_TOKEN?'],
+      ['BITRIX24_TOKEN_SOURCE', 'BITRIX24_TOKEN_SOURCE is not a variable this service reads; did you mean BITRIX24_TOKEN_SOURCES?'],
+      ['BITRIX24_PORTAL_DOMAIN_NAME', `BITRIX24_PORTAL_DOMAIN_NAME is not a variable this service reads; it reads ${CONTRACT}`],
+    ] as const) {
+      it(`warns of ${name}, with the closest known name when there is one`, () => {
+        const config = load({ [name]: TOKEN, BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN });
+        expect(config.warnings).to.deep.equal([expected]);
+        expect(config.tokens).to.deep.equal([{ name: 'default', token: TOKEN }]);
+      });
+    }
+
+    it('does not warn of contract variables, unset ones, or unrelated ones', () => {
+      expect(load({ BITRIX24_TOKEN_SOURCES: 'body', BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN}`, BITRIX24_X: undefined, HOME: '/root', OTEL_SERVICE_NAME: 'x' }).warnings).to.deep.equal([]);
+    });
+
+    for (const [what, value, expected] of [
+      ['a pasted handler URL', 'https://example.bitrix24.ru/rest/1/jvh9y1ulvt2m6k5or/', 'looks like a URL, not a token (a handler or REST URL pasted instead of the "Application token" field?)'],
+      ['a token one character short', TOKEN.slice(1), 'is 31 characters long; a Bitrix24 token is 32 characters of 0-9 and a-z'],
+      ['a token in uppercase', TOKEN.toUpperCase(), 'contains uppercase letters; a Bitrix24 token is 32 characters of 0-9 and a-z'],
+      ['a token with other characters', `${TOKEN.slice(0, 30)}-_`, 'contains characters other than letters and digits; a Bitrix24 token is 32 characters of 0-9 and a-z'],
+      ['a short mixed-case value with punctuation', 'Abc.def', 'is 7 characters long and contains uppercase letters and characters other than letters and digits; a Bitrix24 token is 32 characters of 0-9 and a-z'],
+    ] as const) {
+      it(`warns of ${what} without showing it`, () => {
+        const config = load({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: value });
+        expect(config.tokens).to.deep.equal([{ name: 'default', token: value }]);
+        expect(config.warnings).to.deep.equal([`BITRIX24_OUTGOING_WEBHOOK_TOKEN: the token ${expected}`]);
+        expect(config.warnings.join()).not.to.include(value);
+      });
+    }
+
+    it('names the entry of a token list whose token does not look like one', () => {
+      expect(load({ BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN}\ntasks=${OTHER.slice(0, 20)}` }).warnings).to.deep.equal([
+        'BITRIX24_WEBHOOK_TOKENS entry 2 (tasks): the token is 20 characters long; a Bitrix24 token is 32 characters of 0-9 and a-z',
+      ]);
+    });
+
+    it('takes both kinds of Bitrix24 token (webhook [0-9a-z], application hex) as they are', () => {
+      expect(tokenShapeProblem(TOKEN)).to.equal(undefined);
+      expect(tokenShapeProblem(OTHER)).to.equal(undefined);
+    });
+
+    it('reports a *_FILE ending in a Windows line ending instead of taking it silently', () => {
+      const config = load(
+        { BITRIX24_OUTGOING_WEBHOOK_TOKEN_FILE: '/run/secrets/token', BITRIX24_WEBHOOK_TOKENS_FILE: '/run/secrets/tokens' },
+        { '/run/secrets/token': `${TOKEN}\r\n`, '/run/secrets/tokens': `crm=${OTHER}\r\ntasks=${THIRD}\r\n` },
+      );
+      expect(config.tokens).to.deep.equal([
+        { name: 'default', token: TOKEN },
+        { name: 'crm', token: OTHER },
+        { name: 'tasks', token: THIRD },
+      ]);
+      expect(config.warnings).to.deep.equal([
+        'BITRIX24_OUTGOING_WEBHOOK_TOKEN_FILE (/run/secrets/token): the file has Windows line endings (\\r\\n); the \\r was removed (save it with Unix line endings)',
+        'BITRIX24_WEBHOOK_TOKENS_FILE (/run/secrets/tokens): the file has Windows line endings (\\r\\n); the \\r was removed (save it with Unix line endings)',
+      ]);
+    });
+
+    it('measures edit distance, and suggests only a near name', () => {
+      expect(levenshtein('kitten', 'sitting')).to.equal(3);
+      expect(levenshtein('', 'abc')).to.equal(3);
+      expect(levenshtein('same', 'same')).to.equal(0);
+      expect(closestName('BITRIX24_TOKEN_SOURCSE', ['BITRIX24_TOKEN_SOURCES', 'BITRIX24_WEBHOOK_TOKENS'])).to.equal('BITRIX24_TOKEN_SOURCES');
+      expect(closestName('BITRIX24_ZZZZZZZZZZZZZZZZZZ', ['BITRIX24_TOKEN_SOURCES'])).to.equal(undefined);
+    });
   });
 });
