@@ -1,7 +1,7 @@
 import { telemetry } from './telemetry/preload';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { ConfigError } from './config/errors';
 import { ENV } from './config/env-names';
 import { loadConfig, type Config } from './config/load';
@@ -24,6 +24,8 @@ export function serverTimeouts(bodyTimeoutMs: number) {
 }
 /** After the drain, in-flight requests answered and telemetry flushed within this (plus the body deadline). */
 export const SHUTDOWN_FINISH_MS = 4_000;
+/** After the listener closes: time for a just-accepted connection to deliver its request before idle ones are closed. */
+const IDLE_GRACE_MS = 1_000;
 
 function main(): void {
   let config: Config;
@@ -78,7 +80,9 @@ function main(): void {
   };
   const stopListening = (deadline: NodeJS.Timeout) => {
     logger.info('drain over: no new connections; finishing requests in flight');
-    server.close(() => {
+    // net's close, not http's: http's also closes idle connections at once, and a connection accepted a
+    // moment ago whose request is not parsed yet counts as idle, so that request would be cut unanswered.
+    net.Server.prototype.close.call(server, () => {
       void telemetry
         .shutdown()
         .catch((error: unknown) => logger.warn(`telemetry flush failed: ${String(error)}`))
@@ -89,8 +93,9 @@ function main(): void {
           logger.end();
         });
     });
-    // Idle keep-alive sockets would hold close() open; busy ones close after their answer (Connection: close).
-    server.closeIdleConnections();
+    // Connections still without a request after a grace period are truly idle: close them. Busy ones
+    // close after their answer (Connection: close).
+    setTimeout(() => server.closeIdleConnections(), IDLE_GRACE_MS).unref();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
