@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import type { Writable } from 'node:stream';
 import type { Context, Middleware } from 'koa';
 import type { Config } from '../config/load';
 import type { ServiceMetrics } from '../telemetry/metrics';
@@ -74,6 +76,9 @@ export function guardBody({ config, metrics, logger }: BodyGuardDeps): Middlewar
       return answerRejected(ctx, 'overloaded');
     }
 
+    ctx.req.once('close', () => {
+      if (!ctx.req.complete) endPipedReaders(ctx.req);
+    });
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => {
       timer = setTimeout(() => {
@@ -98,6 +103,16 @@ export function guardBody({ config, metrics, logger }: BodyGuardDeps): Middlewar
     ctx.set('Connection', 'close');
     answerRejected(ctx, 'request_timeout');
   };
+}
+
+/**
+ * A compressed body is read through a zlib stream piped from the request; when the request is cut, pipe()
+ * does not tell that stream, and the body read would wait (holding the inflated bytes and its share of the
+ * budget) forever. Ending it with an error lets the read fail like any cut-short body.
+ */
+function endPipedReaders(req: IncomingMessage): void {
+  const pipes = (req as IncomingMessage & { _readableState?: { pipes?: Writable[] } })._readableState?.pipes ?? [];
+  for (const reader of [...pipes]) reader.destroy(new Error('request closed before its body was complete'));
 }
 
 /** A request carries a body when it says so (Content-Length > 0 or chunked), whatever its type. */
