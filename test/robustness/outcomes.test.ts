@@ -13,14 +13,13 @@ const TOKEN = makeToken(901);
 const TIMEOUT_BODY = '{"status":"rejected","reason":"request_timeout"}';
 
 /** Sends headers and the first part of a body that never finishes; resolves with all the server sent, at close. */
-function unfinishedUpload(port: number): Promise<{ received: string; ms: number }> {
+function unfinishedUpload(port: number, start = 'POST /api/bitrix/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n' +
+  'Content-Length: 4000\r\n\r\nevent=ONCRMDEALADD&data%5BFIELDS%5D%5BID%5D=1'): Promise<{ received: string; ms: number }> {
   return new Promise((resolve) => {
     const started = Date.now();
     const socket = net.connect(port, '127.0.0.1');
     let received = '';
-    socket.on('connect', () => socket.write(
-      'POST /api/bitrix/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n' +
-        'Content-Length: 4000\r\n\r\nevent=ONCRMDEALADD&data%5BFIELDS%5D%5BID%5D=1'));
+    socket.on('connect', () => socket.write(start));
     socket.on('data', (chunk: Buffer) => { received += chunk.toString('latin1'); });
     socket.on('error', () => undefined);
     socket.on('close', () => resolve({ received, ms: Date.now() - started }));
@@ -59,6 +58,18 @@ describe('robustness: outcomes recorded as what they are', function () {
       });
       const delivery = await running.client.deliver(TOKEN, 0);
       expect([delivery.status, delivery.json]).to.deep.equal([200, { status: 'accepted' }]);
+    });
+
+    it('counts a request cut by the server\'s header timeout as request_timeout too, with the same JSON 408', async () => {
+      const cut = await unfinishedUpload(running.service.port, 'POST /api/bitrix/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+      expect(cut.received).to.match(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+      expect(cut.received.slice(cut.received.indexOf('\r\n\r\n') + 4)).to.equal(TIMEOUT_BODY);
+      const samples = await scrape(running.service.url);
+      expect(sumOf(samples, 'bitrix_webhook_requests_rejected_total', { reason: 'request_timeout' })).to.equal(2);
+      expect(sumOf(samples, 'bitrix_webhook_requests_rejected_total', { reason: 'malformed_body' })).to.equal(0);
+      const lines = running.service.logs.filter((line) => line.message === 'request rejected: not received in time');
+      expect(lines).to.have.length(1);
+      expect(lines[0]).to.deep.include({ level: 'warn', reason: 'request_timeout', detail: 'cut by the server\'s header or request timeout', suppressed: 0 });
     });
   });
 
