@@ -91,9 +91,11 @@ export function guardBody({ config, metrics, logger }: BodyGuardDeps): Middlewar
     });
     const outcome = await Promise.race([handled.then(() => 'done' as const), late]);
     if (outcome === 'done') return;
-    // The handler is still waiting for the body; it ends (and gives the budget back) when the connection
-    // closes after this answer, and records nothing once the answer is out.
+    // The handler is still waiting for the body. Node does not abort a request whose answer is out, so the
+    // read would wait forever and keep the budget: end it once this answer is written; the handler then
+    // records nothing more (the answer is out) and gives the budget back.
     handled.catch(() => undefined);
+    ctx.res.once('close', () => ctx.req.destroy());
     metrics.recordRejection('request_timeout');
     warnTimeout('webhook request rejected: body not received in time', {
       reason: 'request_timeout',

@@ -73,6 +73,26 @@ describe('robustness: outcomes recorded as what they are', function () {
     });
   });
 
+  describe('bodies cut by their deadline, one after another, with room for two in flight', () => {
+    const running = useRunningService({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN, BODY_TIMEOUT_SECONDS: '1', BODY_MEMORY_LIMIT: '512kb' });
+    const start = 'POST /api/bitrix/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n' +
+      'Content-Length: 200000\r\n\r\nevent=ONCRMDEALADD';
+
+    it('give their share of the body budget back: each is a 408, none a 503, and none is counted twice', async () => {
+      const answers: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const cut = await unfinishedUpload(running.service.port, start);
+        answers.push(cut.received.slice(0, cut.received.indexOf('\r\n')));
+      }
+      expect(answers).to.deep.equal(Array(4).fill('HTTP/1.1 408 Request Timeout'));
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the cut reads end after the answers
+      const samples = await scrape(running.service.url);
+      expect(sumOf(samples, 'bitrix_webhook_requests_rejected_total', { reason: 'request_timeout' })).to.equal(4);
+      expect(sumOf(samples, 'bitrix_webhook_requests_rejected_total', { reason: 'malformed_body' })).to.equal(0);
+      expect(sumOf(samples, 'bitrix_webhook_requests_rejected_total', { reason: 'overloaded' })).to.equal(0);
+    });
+  });
+
   describe('a POST to a path that is not the webhook route', () => {
     let harness: Harness;
     before(async () => { harness = await startHarness({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN }); });
