@@ -119,3 +119,41 @@ describe('robustness: a flood of slow gzip uploads under a heap cap', function (
     one.socket.destroy();
   });
 });
+
+describe('robustness: connections past MAX_CONNECTIONS', function () {
+  this.timeout(60_000);
+  let service: RunningService;
+  const sockets: net.Socket[] = [];
+  before(async () => {
+    service = await spawnService({ env: { BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN, MAX_CONNECTIONS: '5' } });
+  });
+  after(async () => {
+    sockets.forEach((socket) => socket.destroy());
+    if (service) await service.stop();
+  });
+
+  it('are closed at once, counted as overloaded and logged; the service serves again once connections close', async () => {
+    const open = () => new Promise<{ socket: net.Socket; closed: Promise<void> }>((resolve) => {
+      const socket = net.connect(service.port, '127.0.0.1');
+      sockets.push(socket);
+      socket.on('error', () => undefined);
+      const closed = new Promise<void>((done) => socket.on('close', () => done()));
+      socket.on('connect', () => resolve({ socket, closed }));
+    });
+    const idle = [];
+    for (let i = 0; i < 5; i++) idle.push(await open());
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the server has accepted them
+    const sixth = await open();
+    const outcome = await Promise.race([sixth.closed.then(() => 'closed'), new Promise((resolve) => setTimeout(() => resolve('still open'), 5000))]);
+    expect(outcome, 'a connection past MAX_CONNECTIONS').to.equal('closed');
+
+    idle.forEach(({ socket }) => socket.destroy());
+    await Promise.all(idle.map(({ closed }) => closed));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const samples = await scrape(service.url);
+    expect(sumOf(samples, 'bitrix_webhook_requests_rejected_total', { reason: 'overloaded' })).to.equal(1);
+    const lines = service.logs.filter((line) => line.reason === 'overloaded');
+    expect(lines).to.have.length(1);
+    expect(lines[0]).to.deep.include({ level: 'warn', message: 'connection refused: open connections at their bound', detail: '5 connections open (MAX_CONNECTIONS)', suppressed: 0 });
+  });
+});
