@@ -155,5 +155,12 @@ describe('robustness: connections past MAX_CONNECTIONS', function () {
     const lines = service.logs.filter((line) => line.reason === 'overloaded');
     expect(lines).to.have.length(1);
     expect(lines[0]).to.deep.include({ level: 'warn', message: 'connection refused: open connections at their bound', detail: '5 connections open (MAX_CONNECTIONS)', suppressed: 0 });
+    const client = new Client(service.url);
+    try {
+      const delivery = await client.deliver(TOKEN, 0, { fresh: true });
+      expect([delivery.status, delivery.json]).to.deep.equal([200, { status: 'accepted' }]);
+    } finally {
+      client.close();
+    }
   });
 });
