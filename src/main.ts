@@ -1,7 +1,7 @@
 import { telemetry } from './telemetry/preload';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { ConfigError } from './config/errors';
 import { ENV } from './config/env-names';
 import { loadConfig, type Config } from './config/load';
@@ -10,17 +10,22 @@ import type { Lifecycle } from './receive/health';
 import { installTelemetryDiagnostics } from './telemetry/diagnostics';
 import { createLogger, type Logger } from './telemetry/logger';
 import { createMetrics } from './telemetry/metrics';
+import { guardConnections } from './serve/connection-guards';
 import { fingerprint } from './verify/fingerprint';
 
-/** Node's server timeouts: a trickled or never-finished request is cut off instead of holding a socket. */
-export const SERVER_TIMEOUTS = {
-  headersTimeout: 10_000,
-  requestTimeout: 15_000,
-  keepAliveTimeout: 5_000,
-  connectionsCheckingInterval: 1_000,
-};
-/** SIGTERM to exit: in-flight requests answered and telemetry flushed within this. */
-export const SHUTDOWN_DEADLINE_MS = 9_000;
+/**
+ * Node's server timeouts: a trickled or never-finished request is cut off instead of holding a socket. The
+ * request timeout is a backstop behind the app's own body deadline (BODY_TIMEOUT_SECONDS after the headers),
+ * which answers first and with the reason.
+ */
+export function serverTimeouts(bodyTimeoutMs: number) {
+  const headersTimeout = 10_000;
+  return { headersTimeout, requestTimeout: headersTimeout + bodyTimeoutMs + 5_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 };
+}
+/** After the drain, in-flight requests answered and telemetry flushed within this (plus the body deadline). */
+export const SHUTDOWN_FINISH_MS = 4_000;
+/** After the listener closes: time for a just-accepted connection to deliver its request before idle ones are closed. */
+const IDLE_GRACE_MS = 1_000;
 
 /** Starts the service (configuration from the environment). `serve` of the command line calls this. */
 export function main(): void {
@@ -40,8 +45,10 @@ export function main(): void {
   const metrics = createMetrics({ webhookNames: config.tokens.map(({ name }) => name), tokensConfigured: config.tokens.length });
   const lifecycle: Lifecycle = { shuttingDown: false };
   const app = createApp({ config, metrics, logger, lifecycle });
-  const server = http.createServer(SERVER_TIMEOUTS, app.callback());
-  server.keepAliveTimeout = SERVER_TIMEOUTS.keepAliveTimeout;
+  const timeouts = serverTimeouts(config.bodyTimeoutMs);
+  const server = http.createServer(timeouts, app.callback());
+  server.keepAliveTimeout = timeouts.keepAliveTimeout;
+  guardConnections(server, metrics, logger, config.maxConnections);
 
   logStartup(logger, config);
   server.listen(config.port, config.host, () => {
@@ -55,16 +62,28 @@ export function main(): void {
     void telemetry.shutdown().finally(() => logger.end());
   });
 
+  // SIGTERM: /readyz says shutting_down and every answer closes its connection for the drain, so load
+  // balancers and keep-alive clients move away while requests are still served; then stop listening,
+  // answer what is in flight, flush telemetry and exit 0.
   const shutdown = (signal: string) => {
     if (lifecycle.shuttingDown) return;
     lifecycle.shuttingDown = true;
-    logger.info('shutting down: answering requests in flight, then flushing telemetry', { signal });
+    logger.info('shutting down: draining, then answering requests in flight and flushing telemetry', {
+      signal,
+      drain_seconds: config.shutdownDrainMs / 1000,
+    });
     const deadline = setTimeout(() => {
       logger.error('shutdown deadline passed; closing remaining connections');
       server.closeAllConnections();
-    }, SHUTDOWN_DEADLINE_MS);
+    }, config.shutdownDrainMs + config.bodyTimeoutMs + SHUTDOWN_FINISH_MS);
     deadline.unref();
-    server.close(() => {
+    setTimeout(() => stopListening(deadline), config.shutdownDrainMs);
+  };
+  const stopListening = (deadline: NodeJS.Timeout) => {
+    logger.info('drain over: no new connections; finishing requests in flight');
+    // net's close, not http's: http's also closes idle connections at once, and a connection accepted a
+    // moment ago whose request is not parsed yet counts as idle, so that request would be cut unanswered.
+    net.Server.prototype.close.call(server, () => {
       void telemetry
         .shutdown()
         .catch((error: unknown) => logger.warn(`telemetry flush failed: ${String(error)}`))
@@ -75,8 +94,9 @@ export function main(): void {
           logger.end();
         });
     });
-    // Idle keep-alive sockets would hold close() open; busy ones close after their answer.
-    server.closeIdleConnections();
+    // Connections still without a request after a grace period are truly idle: close them. Busy ones
+    // close after their answer (Connection: close).
+    setTimeout(() => server.closeIdleConnections(), IDLE_GRACE_MS).unref();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
@@ -89,6 +109,12 @@ function logStartup(logger: Logger, config: Config): void {
     token_sources: config.sources,
     webhook_path: config.webhookPath,
     body_limit: config.bodyLimit,
+    limits: {
+      max_connections: config.maxConnections,
+      body_memory_limit_bytes: config.bodyMemoryLimitBytes,
+      body_timeout_seconds: config.bodyTimeoutMs / 1000,
+      shutdown_drain_seconds: config.shutdownDrainMs / 1000,
+    },
     hygiene_warnings: config.warnings,
     telemetry: telemetry.plan.description,
   });

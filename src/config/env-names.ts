@@ -10,6 +10,10 @@ export const ENV = {
   webhookPath: 'WEBHOOK_PATH',
   bodyLimit: 'BODY_LIMIT',
   logLevel: 'LOG_LEVEL',
+  maxConnections: 'MAX_CONNECTIONS',
+  bodyMemoryLimit: 'BODY_MEMORY_LIMIT',
+  bodyTimeout: 'BODY_TIMEOUT_SECONDS',
+  shutdownDrain: 'SHUTDOWN_DRAIN_SECONDS',
 } as const;
 
 export const CONFIG_ENV_NAMES: readonly string[] = Object.values(ENV);

@@ -17,6 +17,18 @@ export interface Config {
   bodyLimit: string;
   bodyLimitBytes: number;
   logLevel: LogLevel;
+  /** Open connections past which new ones are closed at once. */
+  maxConnections: number;
+  /**
+   * Bytes that request bodies being read or handled may hold at once. A plain body counts its Content-Length;
+   * a compressed or chunked one counts BODY_LIMIT (it may inflate to that), and those together may hold at
+   * most half of it, so a flood of them leaves room for plain deliveries.
+   */
+  bodyMemoryLimitBytes: number;
+  /** How long a body may take to arrive once the headers are in. */
+  bodyTimeoutMs: number;
+  /** After SIGTERM: how long /readyz says shutting_down while requests are still served. */
+  shutdownDrainMs: number;
   /** Hygiene findings to report at start-up (never containing a token). */
   warnings: string[];
 }
@@ -31,6 +43,10 @@ export const DEFAULTS = {
   webhookPath: '/api/bitrix/webhook',
   bodyLimit: '256kb',
   logLevel: 'info' as LogLevel,
+  maxConnections: 2048,
+  bodyMemoryLimit: '64mb',
+  bodyTimeoutSeconds: 10,
+  shutdownDrainSeconds: 5,
 };
 
 /** Reads the whole configuration from the environment; throws ConfigError naming the variable at fault. */
@@ -42,6 +58,11 @@ export function loadConfig(env: Env, readFile: ReadFile): Config {
   ];
   warnings.push(...rotationWarnings(tokens));
   const bodyLimit = nonEmpty(env[ENV.bodyLimit]) ?? DEFAULTS.bodyLimit;
+  const bodyLimitBytes = parseByteSize(bodyLimit);
+  const bodyMemoryLimitBytes = parseByteSize(nonEmpty(env[ENV.bodyMemoryLimit]) ?? DEFAULTS.bodyMemoryLimit, ENV.bodyMemoryLimit, 16 * 1024);
+  if (bodyMemoryLimitBytes < 2 * bodyLimitBytes) {
+    throw new ConfigError(ENV.bodyMemoryLimit, `must be at least twice ${ENV.bodyLimit} (${bodyLimit}), or no compressed body fits`);
+  }
   return {
     tokens,
     sources: parseSources(env[ENV.tokenSources]),
@@ -49,8 +70,12 @@ export function loadConfig(env: Env, readFile: ReadFile): Config {
     host: nonEmpty(env[ENV.host]) ?? DEFAULTS.host,
     webhookPath: parseWebhookPath(env[ENV.webhookPath]),
     bodyLimit,
-    bodyLimitBytes: parseByteSize(bodyLimit),
+    bodyLimitBytes,
     logLevel: parseLogLevel(env[ENV.logLevel]),
+    maxConnections: parseCount(env[ENV.maxConnections], ENV.maxConnections, DEFAULTS.maxConnections, 1, 1_000_000),
+    bodyMemoryLimitBytes,
+    bodyTimeoutMs: parseSeconds(env[ENV.bodyTimeout], ENV.bodyTimeout, DEFAULTS.bodyTimeoutSeconds, 0.1, 300) * 1000,
+    shutdownDrainMs: parseSeconds(env[ENV.shutdownDrain], ENV.shutdownDrain, DEFAULTS.shutdownDrainSeconds, 0, 300) * 1000,
     warnings,
   };
 }
@@ -156,13 +181,33 @@ function parseLogLevel(value: string | undefined): LogLevel {
   return raw as LogLevel;
 }
 
+function parseCount(value: string | undefined, variable: string, fallback: number, min: number, max: number): number {
+  const raw = nonEmpty(value);
+  if (raw === undefined) return fallback;
+  const count = Number(raw);
+  if (!/^\d+$/.test(raw) || count < min || count > max) {
+    throw new ConfigError(variable, `${JSON.stringify(raw)} is not a whole number from ${min} to ${max}`);
+  }
+  return count;
+}
+
+function parseSeconds(value: string | undefined, variable: string, fallback: number, min: number, max: number): number {
+  const raw = nonEmpty(value);
+  if (raw === undefined) return fallback;
+  const seconds = Number(raw);
+  if (!/^\d+(?:\.\d+)?$/.test(raw) || seconds < min || seconds > max) {
+    throw new ConfigError(variable, `${JSON.stringify(raw)} is not a number of seconds from ${min} to ${max}`);
+  }
+  return seconds;
+}
+
 const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2 };
 
-/** `256kb`, `1mb`, `4096` → bytes. Bounded to 100mb: anything larger is a mistake for a webhook. */
-export function parseByteSize(value: string): number {
+/** `256kb`, `1mb`, `4096` → bytes. Bounded (100mb for a body): anything larger is a mistake for a webhook. */
+export function parseByteSize(value: string, variable: string = ENV.bodyLimit, maxMb = 100): number {
   const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb)?$/i.exec(value.trim());
-  if (!match) throw new ConfigError(ENV.bodyLimit, `${JSON.stringify(value)} is not a size like 256kb or 1mb`);
+  if (!match) throw new ConfigError(variable, `${JSON.stringify(value)} is not a size like 256kb or 1mb`);
   const bytes = Math.floor(Number(match[1]) * UNITS[(match[2] ?? 'b').toLowerCase()]!);
-  if (bytes < 1 || bytes > 100 * 1024 ** 2) throw new ConfigError(ENV.bodyLimit, `${value} must be between 1b and 100mb`);
+  if (bytes < 1 || bytes > maxMb * 1024 ** 2) throw new ConfigError(variable, `${value} must be between 1b and ${maxMb}mb`);
   return bytes;
 }

@@ -123,10 +123,11 @@ export const ALERTS: readonly AlertSpec[] = [
     threshold: 3,
     for: '5m',
     valueFormat: 'count',
-    summary: 'Webhook requests are rejected before token verification (malformed, oversize or wrongly typed bodies).',
+    summary: 'Webhook requests are rejected before token verification (malformed, oversize, wrongly typed, too slow, overload, wrong path).',
     description: (value) =>
       `${value} webhook requests were rejected with reason "{{ $labels.reason }}" in the last 10m. ` +
-      'A Bitrix24 delivery rejected this way is lost: check for a proxy rewriting the body or content type, or events larger than BODY_LIMIT.',
+      'A Bitrix24 delivery rejected this way is lost: check for a proxy rewriting the body or content type, events larger than BODY_LIMIT, ' +
+      'a handler URL with a typo (not_found), or a flood of slow uploads (overloaded, request_timeout).',
   },
   {
     name: 'BitrixWebhookServiceDown',

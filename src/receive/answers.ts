@@ -10,6 +10,9 @@ export const STATUS_FOR: Record<RejectionAnswer, number> = {
   unsupported_media_type: 415,
   payload_too_large: 413,
   malformed_body: 400,
+  overloaded: 503,
+  request_timeout: 408,
+  not_found: 404,
 };
 
 export function answerAccepted(ctx: Context): void {

@@ -5,6 +5,8 @@ import type { Config } from '../config/load';
 import type { Logger } from '../telemetry/logger';
 import type { ServiceMetrics } from '../telemetry/metrics';
 import { healthz, readyz, type Lifecycle } from './health';
+import { guardBody, REFUSAL_LOG_INTERVAL_MS } from './limits';
+import { loggable, rateLimitedWarn } from './rate-limited-log';
 import { discardingSink, type EventSink } from './sink';
 import { createWebhookHandler } from './webhook';
 
@@ -22,7 +24,7 @@ export function createApp({ config, metrics, logger, sink = discardingSink, life
   app.silent = true;
 
   const router = new Router();
-  router.post(config.webhookPath, createWebhookHandler({ config, metrics, logger, sink }));
+  router.post(config.webhookPath, guardBody({ config, metrics, logger }), createWebhookHandler({ config, metrics, logger, sink }));
   router.get('/metrics', async (ctx) => {
     const rendered = await metrics.render(ctx.get('accept'));
     ctx.type = rendered.contentType;
@@ -30,6 +32,8 @@ export function createApp({ config, metrics, logger, sink = discardingSink, life
   });
   router.get('/healthz', healthz);
   router.get('/readyz', readyz(config.tokens, lifecycle));
+
+  const warnNotFound = rateLimitedWarn(logger, REFUSAL_LOG_INTERVAL_MS);
 
   app.use(async (ctx, next) => {
     const started = process.hrtime.bigint();
@@ -42,12 +46,24 @@ export function createApp({ config, metrics, logger, sink = discardingSink, life
         const status = ctx.status;
         ctx.body = { status: status === 404 ? 'not_found' : 'method_not_allowed' };
         ctx.status = status;
+        // A Bitrix24 handler URL with a typo loses every event: make the misaddressed POST visible.
+        if (status === 404 && ctx.method === 'POST') {
+          metrics.recordRejection('not_found');
+          warnNotFound('webhook request rejected: no such path', {
+            reason: 'not_found',
+            path: loggable(ctx.path),
+            webhook_path: config.webhookPath,
+            content_type: loggable(ctx.get('content-type')) || 'none',
+          });
+        }
       }
     } catch (error) {
       ctx.status = 500;
       ctx.body = { status: 'error', reason: 'internal_error' };
-      logger.error('request failed', { error: error instanceof Error ? error.message : String(error), path: ctx.path });
+      logger.error('request failed', { error: error instanceof Error ? error.message : String(error), path: loggable(ctx.path) });
     } finally {
+      // After SIGTERM every answer closes its connection, so keep-alive clients reconnect elsewhere.
+      if (lifecycle.shuttingDown && !ctx.headerSent) ctx.set('Connection', 'close');
       const spanContext = trace.getActiveSpan()?.spanContext();
       metrics.observeRequest(
         ctx.method,

@@ -27,6 +27,8 @@ export function createWebhookHandler({ config, metrics, logger, sink }: WebhookD
   const match = config.tokens.length > 0 ? createTokenMatcher(config.tokens) : undefined;
 
   const rejectRequest = (ctx: Context, reason: RejectionReason, detail: string): void => {
+    // Answered already (limits.ts: body past its deadline); the body read failing now is not another outcome.
+    if (ctx.headerSent) return;
     metrics.recordRejection(reason);
     // A body left unread (too large, wrong type, cut short) would make the connection unusable for the
     // next request on it; say so, rather than have the client's next delivery hit a reset.

@@ -36,6 +36,12 @@ export const REJECTION_REASONS = [
   'unsupported_media_type',
   'payload_too_large',
   'malformed_body',
+  /** Past a bound on connections or on body bytes in flight (503 with Retry-After). */
+  'overloaded',
+  /** A body that did not arrive within BODY_TIMEOUT_SECONDS, or a request cut by the server's own timeouts (408). */
+  'request_timeout',
+  /** A POST to a path that is not the webhook route (a handler URL with a typo loses events). */
+  'not_found',
 ] as const;
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
 

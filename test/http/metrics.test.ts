@@ -69,6 +69,9 @@ describe('/metrics after a known sequence of deliveries', () => {
       'bitrix_webhook_requests_rejected_total{reason="unsupported_media_type"} 1',
       'bitrix_webhook_requests_rejected_total{reason="payload_too_large"} 0',
       'bitrix_webhook_requests_rejected_total{reason="malformed_body"} 1',
+      'bitrix_webhook_requests_rejected_total{reason="overloaded"} 0',
+      'bitrix_webhook_requests_rejected_total{reason="request_timeout"} 0',
+      'bitrix_webhook_requests_rejected_total{reason="not_found"} 0',
     ]);
     expect(series(text, 'bitrix_webhook_events_total')).to.have.members([
       'bitrix_webhook_events_total{event="ONCRMDEALADD"} 2',

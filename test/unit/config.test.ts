@@ -146,6 +146,34 @@ describe('configuration', () => {
     expect(configError(() => load({ LOG_LEVEL: 'loud' })).variable).to.equal('LOG_LEVEL');
   });
 
+  it('has documented defaults for the load bounds and the shutdown drain', () => {
+    expect(load({})).to.deep.include({
+      maxConnections: 2048,
+      bodyMemoryLimitBytes: 64 * 1024 * 1024,
+      bodyTimeoutMs: 10_000,
+      shutdownDrainMs: 5_000,
+    });
+  });
+
+  it('checks MAX_CONNECTIONS, BODY_MEMORY_LIMIT, BODY_TIMEOUT_SECONDS and SHUTDOWN_DRAIN_SECONDS', () => {
+    expect(load({ MAX_CONNECTIONS: '500', BODY_MEMORY_LIMIT: '8mb', BODY_TIMEOUT_SECONDS: '2.5', SHUTDOWN_DRAIN_SECONDS: '0' })).to.deep.include({
+      maxConnections: 500,
+      bodyMemoryLimitBytes: 8 * 1024 * 1024,
+      bodyTimeoutMs: 2_500,
+      shutdownDrainMs: 0,
+    });
+    for (const [variable, value] of [
+      ['MAX_CONNECTIONS', '0'], ['MAX_CONNECTIONS', '1e3'], ['MAX_CONNECTIONS', '-5'],
+      ['BODY_MEMORY_LIMIT', 'much'], ['BODY_TIMEOUT_SECONDS', '0'], ['BODY_TIMEOUT_SECONDS', 'ten'],
+      ['BODY_TIMEOUT_SECONDS', '301'], ['SHUTDOWN_DRAIN_SECONDS', '-1'], ['SHUTDOWN_DRAIN_SECONDS', '5s'],
+    ] as const) {
+      expect(configError(() => load({ [variable]: value })).variable, `${variable}=${value}`).to.equal(variable);
+    }
+    const tooSmall = configError(() => load({ BODY_LIMIT: '1mb', BODY_MEMORY_LIMIT: '1mb' }));
+    expect(tooSmall.variable).to.equal('BODY_MEMORY_LIMIT');
+    expect(tooSmall.message).to.include('at least twice BODY_LIMIT (1mb)');
+  });
+
   it('parses a token list on its own, purely', () => {
     expect(parseTokenList(`a=${TOKEN}`, 'X')).to.deep.equal({ tokens: [{ name: 'a', token: TOKEN }], warnings: [] });
   });
