@@ -7,6 +7,8 @@ import type { ServiceMetrics } from '../telemetry/metrics';
 import { healthz, readyz, type Lifecycle } from './health';
 import { guardBody, REFUSAL_LOG_INTERVAL_MS } from './limits';
 import { loggable, rateLimitedWarn } from './rate-limited-log';
+import { createRefusalRecorder } from './refusal';
+import { peekBody } from './peek-body';
 import { discardingSink, type EventSink } from './sink';
 import { createWebhookHandler } from './webhook';
 
@@ -23,8 +25,9 @@ export function createApp({ config, metrics, logger, sink = discardingSink, life
   // Koa's default error log would print to stderr with no JSON and no trace id; the boundary below logs.
   app.silent = true;
 
+  const refuse = createRefusalRecorder({ metrics, logger, sources: config.sources });
   const router = new Router();
-  router.post(config.webhookPath, guardBody({ config, metrics, logger }), createWebhookHandler({ config, metrics, logger, sink }));
+  router.post(config.webhookPath, guardBody({ config, metrics, refuse }), createWebhookHandler({ config, metrics, logger, sink, refuse }));
   router.get('/metrics', async (ctx) => {
     const rendered = await metrics.render(ctx.get('accept'));
     ctx.type = rendered.contentType;
@@ -49,12 +52,11 @@ export function createApp({ config, metrics, logger, sink = discardingSink, life
         // A Bitrix24 handler URL with a typo loses every event: make the misaddressed POST visible.
         if (status === 404 && ctx.method === 'POST') {
           metrics.recordRejection('not_found');
-          warnNotFound('webhook request rejected: no such path', {
-            reason: 'not_found',
-            path: loggable(ctx.path),
-            webhook_path: config.webhookPath,
-            content_type: loggable(ctx.get('content-type')) || 'none',
-          });
+          // The body is peeked at, not read: the connection cannot carry another request after this answer.
+          if (!ctx.req.complete) ctx.set('Connection', 'close');
+          refuse(ctx, { stage: 'route', reason: 'not_found', detail: `no such path; the webhook path is ${config.webhookPath}`, ...(await peekBody(ctx)) }, (message, fields) =>
+            warnNotFound(message, { ...fields, path: loggable(ctx.path) }),
+          );
         }
       }
     } catch (error) {

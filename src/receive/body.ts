@@ -25,7 +25,8 @@ export const FORM_PARSE_OPTIONS = {
   allowDots: false,
 } as const;
 
-export type ParseOutcome = { ok: true; body: unknown } | { ok: false; reason: RejectionReason; detail: string };
+/** `raw` is the body as read (it holds the token: for diagnosis and for storing scrubbed, never for logging). */
+export type ParseOutcome = { ok: true; body: unknown; raw: string } | { ok: false; reason: RejectionReason; detail: string; raw?: string };
 
 export interface BodyDecision {
   kind: 'form' | 'json';
@@ -47,9 +48,9 @@ export function createBodyParser(limit: string): (ctx: Context, decision: BodyDe
       return { ok: false, ...classifyReadError(error, coding) };
     }
     try {
-      return { ok: true, body: kind === 'form' ? qs.parse(text, FORM_PARSE_OPTIONS) : parseJson(text) };
+      return { ok: true, body: kind === 'form' ? qs.parse(text, FORM_PARSE_OPTIONS) : parseJson(text), raw: text };
     } catch (error) {
-      return { ok: false, reason: 'malformed_body', detail: parseErrorDetail(kind, error) };
+      return { ok: false, reason: 'malformed_body', detail: parseErrorDetail(kind, error), raw: text };
     }
   };
 }

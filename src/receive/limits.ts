@@ -3,9 +3,10 @@ import type { Writable } from 'node:stream';
 import type { Context, Middleware } from 'koa';
 import type { Config } from '../config/load';
 import type { ServiceMetrics } from '../telemetry/metrics';
-import type { Logger } from '../telemetry/logger';
 import { answerRejected } from './answers';
-import { loggable, rateLimitedWarn } from './rate-limited-log';
+import { boundText } from '../telemetry/bound-text';
+import { rateLimitedWarn } from './rate-limited-log';
+import type { RefusalRecorder } from './refusal';
 
 /** Seconds a client is asked to wait after `503 overloaded`. */
 export const RETRY_AFTER_SECONDS = 5;
@@ -47,7 +48,7 @@ export function createBodyBudget(totalBytes: number, bodyLimitBytes: number) {
 export interface BodyGuardDeps {
   config: Config;
   metrics: ServiceMetrics;
-  logger: Logger;
+  refuse: RefusalRecorder;
 }
 
 /**
@@ -55,10 +56,10 @@ export interface BodyGuardDeps {
  * only for BODY_TIMEOUT_SECONDS after the headers (else `408 request_timeout`). The handler's own work after
  * the body is in has no deadline here.
  */
-export function guardBody({ config, metrics, logger }: BodyGuardDeps): Middleware {
+export function guardBody({ config, metrics, refuse }: BodyGuardDeps): Middleware {
   const budget = createBodyBudget(config.bodyMemoryLimitBytes, config.bodyLimitBytes);
-  const warnOverloaded = rateLimitedWarn(logger, REFUSAL_LOG_INTERVAL_MS);
-  const warnTimeout = rateLimitedWarn(logger, REFUSAL_LOG_INTERVAL_MS);
+  const warnOverloaded = rateLimitedWarn(refuse.logger, REFUSAL_LOG_INTERVAL_MS);
+  const warnTimeout = rateLimitedWarn(refuse.logger, REFUSAL_LOG_INTERVAL_MS);
 
   return async (ctx, next) => {
     if (!hasBody(ctx)) return next();
@@ -66,11 +67,11 @@ export function guardBody({ config, metrics, logger }: BodyGuardDeps): Middlewar
     const release = budget.reserve(ctx.request.length, encoding !== '' && encoding !== 'identity');
     if (!release) {
       metrics.recordRejection('overloaded');
-      warnOverloaded('webhook request rejected: bodies in flight at their bound', {
+      refuse(ctx, {
+        stage: 'limits',
         reason: 'overloaded',
         detail: `${describeBytes(budget.heldBytes)} of ${describeBytes(config.bodyMemoryLimitBytes)} (BODY_MEMORY_LIMIT) held by bodies in flight`,
-        ...requestFacts(ctx),
-      });
+      }, (message, fields) => warnOverloaded(message, { ...fields, content_encoding: boundText(ctx.get('content-encoding')) || 'none' }));
       ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
       ctx.set('Connection', 'close');
       return answerRejected(ctx, 'overloaded');
@@ -97,11 +98,11 @@ export function guardBody({ config, metrics, logger }: BodyGuardDeps): Middlewar
     handled.catch(() => undefined);
     ctx.res.once('close', () => ctx.req.destroy());
     metrics.recordRejection('request_timeout');
-    warnTimeout('webhook request rejected: body not received in time', {
+    refuse(ctx, {
+      stage: 'limits',
       reason: 'request_timeout',
       detail: `body not complete ${config.bodyTimeoutMs / 1000} s after the headers (BODY_TIMEOUT_SECONDS)`,
-      ...requestFacts(ctx),
-    });
+    }, (message, fields) => warnTimeout(message, { ...fields, content_encoding: boundText(ctx.get('content-encoding')) || 'none' }));
     ctx.set('Connection', 'close');
     answerRejected(ctx, 'request_timeout');
   };
@@ -120,14 +121,6 @@ function endPipedReaders(req: IncomingMessage): void {
 /** A request carries a body when it says so (Content-Length > 0 or chunked), whatever its type. */
 function hasBody(ctx: Context): boolean {
   return ctx.request.length > 0 || ctx.get('transfer-encoding') !== '';
-}
-
-function requestFacts(ctx: Context): Record<string, string> {
-  return {
-    content_type: loggable(ctx.get('content-type')) || 'none',
-    content_length: loggable(ctx.get('content-length')) || 'none',
-    content_encoding: loggable(ctx.get('content-encoding')) || 'none',
-  };
 }
 
 function describeBytes(bytes: number): string {

@@ -5,6 +5,7 @@ import { decide, type TokenMatcher, type Verdict } from '../verify/verify';
 import { ATTR, SPAN, type TokenSource } from '../telemetry/names';
 import type { ServiceMetrics } from '../telemetry/metrics';
 import type { DeliveryFacts } from './delivery';
+import type { DiagnosisResult } from '../verify/diagnose';
 
 const tracer = trace.getTracer('bitrix24-webhook-guard');
 
@@ -13,6 +14,8 @@ export interface VerificationRun {
   /** Undefined when no token is configured: there is nothing to verify against. */
   verdict: Verdict | undefined;
   traceId: string | undefined;
+  /** Why it was refused, when it was (see diagnoseRefusal). */
+  diagnosis?: DiagnosisResult;
 }
 
 /**
@@ -27,6 +30,8 @@ export function verifyRequest(
   metrics: ServiceMetrics,
   /** The HTTP server span's context: the verify span is its child, whatever koa spans lie between. */
   parent: Context = context.active(),
+  /** Diagnoses a verification that did not accept, so the verify span carries the diagnosis. */
+  diagnoseRefusal?: (run: VerificationRun) => DiagnosisResult,
 ): VerificationRun {
   return tracer.startActiveSpan(SPAN.verify, {}, parent, (span) => {
     try {
@@ -34,7 +39,12 @@ export function verifyRequest(
       const verdict = match ? decide(extractions, match) : undefined;
       describeVerification(span, verdict, facts);
       const spanContext = span.spanContext();
-      return { extractions, verdict, traceId: trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined };
+      const run: VerificationRun = { extractions, verdict, traceId: trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined };
+      if (verdict?.result !== 'accepted' && diagnoseRefusal) {
+        run.diagnosis = diagnoseRefusal(run);
+        span.setAttribute(ATTR.diagnosis, run.diagnosis.diagnosis);
+      }
+      return run;
     } finally {
       span.end();
     }

@@ -1,5 +1,7 @@
 import client from 'prom-client';
 import {
+  DIAGNOSES,
+  DIAGNOSIS_LABEL,
   EXEMPLAR_TRACE_ID_LABEL,
   METRIC,
   OTHER_EVENT,
@@ -8,6 +10,7 @@ import {
   UNKNOWN_WEBHOOK,
   VERIFICATION_RESULTS,
   VERIFICATION_SOURCES,
+  type Diagnosis,
   type RejectionReason,
   type TokenSource,
   type VerificationResult,
@@ -31,6 +34,8 @@ export interface ServiceMetrics {
   recordExtraction(source: TokenSource, found: boolean): void;
   recordVerification(result: VerificationResult, source: VerificationSource, webhook: string, traceId?: string): void;
   recordRejection(reason: RejectionReason): void;
+  /** Every refused delivery, whatever its stage, by its diagnosis. */
+  recordDiagnosis(diagnosis: Diagnosis): void;
   recordAcceptedEvent(event: unknown, webhook: string): void;
   observeRequest(method: string, route: string, statusCode: number, seconds: number, traceId?: string): void;
   /** Prometheus text, or OpenMetrics with exemplars when the Accept header asks for it. */
@@ -69,6 +74,12 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
     name: METRIC.requestsRejected,
     help: 'Webhook requests rejected before or instead of token verification, by reason.',
     labelNames: ['reason'] as const,
+    registers,
+  });
+  const diagnoses = new client.Counter({
+    name: METRIC.rejectionsByDiagnosis,
+    help: 'Refused deliveries, whatever the stage that refused them, by the likely cause (docs/runbooks.md#diagnosis-<value>).',
+    labelNames: [DIAGNOSIS_LABEL] as const,
     registers,
   });
   const tokensConfigured = new client.Gauge({
@@ -121,6 +132,7 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
     for (const found of ['true', 'false']) extractions.inc({ source, found }, 0);
   }
   for (const reason of REJECTION_REASONS) rejected.inc({ reason }, 0);
+  for (const diagnosis of DIAGNOSES) diagnoses.inc({ [DIAGNOSIS_LABEL]: diagnosis }, 0);
 
   const seenEvents = new Set<string>();
   const eventLabel = (event: unknown): string => {
@@ -139,6 +151,9 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
     },
     recordVerification(result, source, webhook, traceId) {
       verifications.inc({ labels: { result, source, webhook }, value: 1, exemplarLabels: exemplar(traceId) });
+    },
+    recordDiagnosis(diagnosis) {
+      diagnoses.inc({ [DIAGNOSIS_LABEL]: diagnosis });
     },
     recordRejection(reason) {
       rejected.inc({ reason });

@@ -86,6 +86,8 @@ export const DIAGNOSES = [
   'payload_too_large',
   'form_body_labelled_json',
   'malformed_body',
+  'request_timeout',
+  'overloaded',
   'empty_body',
   'json_body_labelled_form',
   'token_repeated',

@@ -2,7 +2,7 @@ import { TOKEN_SOURCES, type Diagnosis, type RejectionReason, type TokenSource }
 import { extractToken, type Extraction, type NotATokenReason } from './extract';
 
 /** How the service answered a delivery it refused; picks the family of the diagnosis. */
-export type RefusalOutcome = 'token_missing' | 'token_mismatch' | RejectionReason | 'not_found';
+export type RefusalOutcome = 'token_missing' | 'token_mismatch' | RejectionReason;
 
 /** What a refused request showed. Plain data: no Koa, no HTTP objects. */
 export interface DiagnosisInput {
@@ -68,6 +68,10 @@ export function diagnose(input: DiagnosisInput): DiagnosisResult {
       return { diagnosis: mediaType(input.contentType) === '' ? 'content_type_missing' : 'unsupported_media_type' };
     case 'payload_too_large':
       return { diagnosis: 'payload_too_large' };
+    case 'request_timeout':
+      return { diagnosis: 'request_timeout' };
+    case 'overloaded':
+      return { diagnosis: 'overloaded' };
     case 'malformed_body':
       return { diagnosis: isJson(input.contentType) && looksLikeFormBody(input.rawPrefix) ? 'form_body_labelled_json' : 'malformed_body' };
     case 'not_found':
