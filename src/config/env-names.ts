@@ -10,6 +10,12 @@ export const ENV = {
   webhookPath: 'WEBHOOK_PATH',
   bodyLimit: 'BODY_LIMIT',
   logLevel: 'LOG_LEVEL',
+  dataDir: 'DATA_DIR',
+  databaseUrl: 'DATABASE_URL',
+  store: 'STORE',
+  quarantineRetentionDays: 'QUARANTINE_RETENTION_DAYS',
+  eventRetentionDays: 'EVENT_RETENTION_DAYS',
+  quarantineMaxRows: 'QUARANTINE_MAX_ROWS',
 } as const;
 
 export const CONFIG_ENV_NAMES: readonly string[] = Object.values(ENV);
