@@ -31,8 +31,6 @@ export interface KyselyStoreOptions extends StoreBounds {
   kind: Exclude<StoreKind, 'none'>;
   /** Longest stored body in bytes (BODY_LIMIT); longer scrubbed bodies are cut and marked truncated. */
   bodyLimitBytes: number;
-  /** Releases the connection(s) after Kysely is destroyed (nothing for pg: destroy ends the pool). */
-  onClose?: () => void;
 }
 
 /** The store over Kysely: the same queries for SQLite and PostgreSQL. */
@@ -111,23 +109,20 @@ export class KyselyStore implements Store {
   }
 
   async release(quarantineId: string, event: ReleasedEvent, now: Date = new Date()): Promise<ReleaseResult> {
+    const eventId = newId(now.getTime());
     return this.db.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom('quarantine').selectAll().where('id', '=', quarantineId).executeTakeFirst();
-      if (!row) return { result: 'not_found' } as const;
-      if (row.released_event_id !== null) return { result: 'already_released', eventId: row.released_event_id } as const;
-      const eventId = newId(now.getTime());
-      // The guard on released_event_id IS NULL decides the race: on PostgreSQL the loser waits for the row
-      // lock and then updates nothing; on SQLite the writers are serialised anyway.
+      // The write comes first, guarded by released_event_id IS NULL: it decides a race. On PostgreSQL the
+      // loser waits for the row lock, then updates nothing. On SQLite it takes the write lock at once (a
+      // transaction that read first could not upgrade once another process had committed).
       const claimed = await trx
         .updateTable('quarantine')
         .set({ released_event_id: eventId, released_at: now.getTime(), release_note: event.note ?? null })
         .where('id', '=', quarantineId)
         .where('released_event_id', 'is', null)
         .executeTakeFirst();
-      if (Number(claimed.numUpdatedRows) !== 1) {
-        const winner = await trx.selectFrom('quarantine').select('released_event_id').where('id', '=', quarantineId).executeTakeFirstOrThrow();
-        return { result: 'already_released', eventId: winner.released_event_id! } as const;
-      }
+      const row = await trx.selectFrom('quarantine').selectAll().where('id', '=', quarantineId).executeTakeFirst();
+      if (!row) return { result: 'not_found' } as const;
+      if (Number(claimed.numUpdatedRows) !== 1) return { result: 'already_released', eventId: row.released_event_id! } as const;
       const accepted: NewEvent = {
         ...event,
         receivedAt: new Date(Number(row.received_at)),
@@ -191,29 +186,26 @@ export class KyselyStore implements Store {
 
   async claimDue(owner: string, leaseMs: number, limit: number, now: Date = new Date()): Promise<StoredEvent[]> {
     const at = now.getTime();
-    return this.db.transaction().execute(async (trx) => {
-      let due = trx
-        .selectFrom('events')
-        .select('id')
-        .where('status', '=', 'pending')
-        .where('next_attempt_at', '<=', at)
-        .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', at)]))
-        .orderBy('next_attempt_at')
-        .orderBy('id')
-        .limit(limit);
-      // Replicas on PostgreSQL skip the rows another one is claiming instead of waiting for them. SQLite
-      // has one writer at a time: the transaction alone makes the claim atomic.
-      if (this.kind === 'postgres') due = due.forUpdate().skipLocked();
-      const ids = (await due.execute()).map((row) => row.id);
-      if (ids.length === 0) return [];
-      const rows = await trx
-        .updateTable('events')
-        .set({ lease_owner: owner, lease_until: at + leaseMs })
-        .where('id', 'in', ids)
-        .returningAll()
-        .execute();
-      return rows.map(toEvent).sort((a, b) => a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime() || compare(a.id, b.id));
-    });
+    // One statement, so the claim is atomic on its own. On PostgreSQL, replicas skip the rows another one is
+    // claiming instead of waiting for them; SQLite has one writer at a time.
+    const rows = await this.db
+      .updateTable('events')
+      .set({ lease_owner: owner, lease_until: at + leaseMs })
+      .where('id', 'in', (eb) => {
+        const due = eb
+          .selectFrom('events')
+          .select('id')
+          .where('status', '=', 'pending')
+          .where('next_attempt_at', '<=', at)
+          .where((inner) => inner.or([inner('lease_until', 'is', null), inner('lease_until', '<=', at)]))
+          .orderBy('next_attempt_at')
+          .orderBy('id')
+          .limit(limit);
+        return this.kind === 'postgres' ? due.forUpdate().skipLocked() : due;
+      })
+      .returningAll()
+      .execute();
+    return rows.map(toEvent).sort((a, b) => a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime() || compare(a.id, b.id));
   }
 
   async recordAttempt(id: string, owner: string, outcome: AttemptOutcome, now: Date = new Date()): Promise<boolean> {
@@ -237,7 +229,6 @@ export class KyselyStore implements Store {
 
   async close(): Promise<void> {
     await this.db.destroy();
-    this.options.onClose?.();
   }
 
   private eventRow(id: string, event: NewEvent, quarantineId: string | null, due: Date = event.receivedAt) {

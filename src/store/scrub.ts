@@ -81,6 +81,7 @@ function scrubForm(raw: string): ScrubbedBody {
 }
 
 function decodeFormComponent(text: string): string {
+  if (!text.includes('%') && !text.includes('+')) return text;
   const spaced = text.split('+').join(' ');
   try {
     return decodeURIComponent(spaced);
@@ -166,6 +167,7 @@ function stringEnd(raw: string, start: number): number {
 }
 
 function decodeJsonString(literal: string): string {
+  if (literal.length >= 2 && literal.endsWith('"') && !literal.includes('\\')) return literal.slice(1, -1);
   try {
     const value: unknown = JSON.parse(literal);
     if (typeof value === 'string') return value;
