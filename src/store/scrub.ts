@@ -57,27 +57,31 @@ function firstNonSpace(text: string): string {
 }
 
 function scrubForm(raw: string): ScrubbedBody {
-  const parts: string[] = [];
+  const out: string[] = [];
   const candidates: BodyCandidate[] = [];
+  let copiedUpTo = 0;
   let start = 0;
+  // The next '=' at or after `start`, found again only once passed: every byte is scanned a bounded number of times.
+  let nextEquals = raw.indexOf('=');
   while (start <= raw.length) {
     let end = raw.indexOf('&', start);
     if (end < 0) end = raw.length;
-    const pair = raw.slice(start, end);
-    const equals = pair.indexOf('=');
-    const key = decodeFormComponent(equals < 0 ? pair : pair.slice(0, equals));
-    const leaf = leafName(key);
-    if (equals >= 0 && SECRET_KEYS.has(leaf)) {
-      parts.push(`${pair.slice(0, equals)}=${SECRET_MARKER}`);
-      if (leaf === CANDIDATE_KEY && candidates.length < MAX_CANDIDATES) {
-        candidates.push({ location: key, digest: sha256Hex(decodeFormComponent(pair.slice(equals + 1))) });
+    if (nextEquals >= 0 && nextEquals < start) nextEquals = raw.indexOf('=', start);
+    if (nextEquals >= 0 && nextEquals < end) {
+      const key = decodeFormComponent(raw.slice(start, nextEquals));
+      const leaf = leafName(key);
+      if (SECRET_KEYS.has(leaf)) {
+        out.push(raw.slice(copiedUpTo, nextEquals + 1), SECRET_MARKER);
+        copiedUpTo = end;
+        if (leaf === CANDIDATE_KEY && candidates.length < MAX_CANDIDATES) {
+          candidates.push({ location: key, digest: sha256Hex(decodeFormComponent(raw.slice(nextEquals + 1, end))) });
+        }
       }
-    } else {
-      parts.push(pair);
     }
     start = end + 1;
   }
-  return { body: parts.join('&'), candidates };
+  out.push(raw.slice(copiedUpTo));
+  return { body: out.join(''), candidates };
 }
 
 function decodeFormComponent(text: string): string {
