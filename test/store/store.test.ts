@@ -492,6 +492,28 @@ for (const adapter of ADAPTERS) {
       for (const secret of secrets) expect(dump.includes(secret), `${secret.slice(0, 4)}… found in the store`).to.equal(false);
     });
 
+    if (adapter.name === 'postgres') {
+      it('skips events another replica holds locked instead of waiting for them (FOR UPDATE SKIP LOCKED)', async () => {
+        const ids: string[] = [];
+        for (let i = 0; i < 4; i++) ids.push(await store.saveAccepted(accepted({ receivedAt: new Date(T0 + i) })));
+        const replica = new Client({ connectionString: (config as { url: string }).url });
+        await replica.connect();
+        try {
+          await replica.query('BEGIN');
+          await replica.query('SELECT id FROM events WHERE id = $1 FOR UPDATE', [ids[0]]);
+          let timer: NodeJS.Timeout | undefined;
+          const blocked = new Promise<'blocked'>((resolve) => (timer = setTimeout(() => resolve('blocked'), 5000)));
+          const claimed = await Promise.race([store.claimDue('b', 60_000, 10, new Date(T0 + 1000)), blocked]);
+          clearTimeout(timer);
+          expect(claimed === 'blocked' ? claimed : claimed.map((event) => event.id)).to.deep.equal(ids.slice(1));
+        } finally {
+          await replica.query('ROLLBACK');
+          await replica.end();
+        }
+        expect((await store.claimDue('c', 60_000, 10, new Date(T0 + 1000))).map((event) => event.id)).to.deep.equal([ids[0]]);
+      });
+    }
+
     if (adapter.name === 'sqlite') {
       it('keeps an accepted event through kill -9 of the process right after the write resolved (WAL, synchronous=NORMAL)', async () => {
         const c = child(['save', JSON.stringify(config), String(T0)]);
