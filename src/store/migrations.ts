@@ -1,12 +1,15 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
 
 // One set of migrations for SQLite and PostgreSQL: only types both understand (text, integer, bigint).
-// Never edit a migration that has shipped; add the next one.
+// Never edit a migration that has shipped; add the next one. Every step is idempotent (IF NOT EXISTS):
+// SQLite runs DDL outside a transaction here and has no migration lock between processes, so a second
+// process starting at the same moment retries (see open.ts) and must be able to finish a half-done step.
 const MIGRATIONS: Record<string, Migration> = {
   '0001_events_and_quarantine': {
     async up(db: Kysely<any>) {
       await db.schema
         .createTable('events')
+        .ifNotExists()
         .addColumn('id', 'text', (column) => column.primaryKey())
         .addColumn('received_at', 'bigint', (column) => column.notNull())
         .addColumn('trace_id', 'text')
@@ -29,11 +32,12 @@ const MIGRATIONS: Record<string, Migration> = {
         // Unique: a quarantined delivery becomes at most one event, even when two replays race.
         .addColumn('quarantine_id', 'text', (column) => column.unique())
         .execute();
-      await db.schema.createIndex('events_due').on('events').columns(['status', 'next_attempt_at']).execute();
-      await db.schema.createIndex('events_received_at').on('events').column('received_at').execute();
+      await db.schema.createIndex('events_due').ifNotExists().on('events').columns(['status', 'next_attempt_at']).execute();
+      await db.schema.createIndex('events_received_at').ifNotExists().on('events').column('received_at').execute();
 
       await db.schema
         .createTable('quarantine')
+        .ifNotExists()
         .addColumn('id', 'text', (column) => column.primaryKey())
         .addColumn('received_at', 'bigint', (column) => column.notNull())
         .addColumn('status', 'integer', (column) => column.notNull())
@@ -54,7 +58,7 @@ const MIGRATIONS: Record<string, Migration> = {
         .addColumn('released_event_id', 'text', (column) => column.unique())
         .addColumn('release_note', 'text')
         .execute();
-      await db.schema.createIndex('quarantine_received_at').on('quarantine').column('received_at').execute();
+      await db.schema.createIndex('quarantine_received_at').ifNotExists().on('quarantine').column('received_at').execute();
     },
     async down(db: Kysely<any>) {
       await db.schema.dropTable('quarantine').execute();

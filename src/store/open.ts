@@ -41,15 +41,25 @@ export async function openStore(config: StoreConfig, options: OpenOptions): Prom
   // The CLI and the service share the file: wait for the other writer instead of failing at once.
   database.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
-  return migrated(db, new KyselyStore(db, { kind: 'sqlite', ...bounds }));
+  return migrated(db, new KyselyStore(db, { kind: 'sqlite', ...bounds }), SQLITE_MIGRATION_ATTEMPTS);
 }
 
-async function migrated(db: Kysely<Database>, store: KyselyStore): Promise<Store> {
-  try {
-    await migrate(db);
-  } catch (error) {
-    await db.destroy();
-    throw error;
+// The service and the CLI may open a fresh SQLite file at the same moment; the loser of that race sees the
+// other's tables or migration row and succeeds on a later attempt. PostgreSQL has Kysely's migration lock.
+const SQLITE_MIGRATION_ATTEMPTS = 10;
+const MIGRATION_RETRY_MS = 100;
+
+async function migrated(db: Kysely<Database>, store: KyselyStore, attempts = 1): Promise<Store> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await migrate(db);
+      return store;
+    } catch (error) {
+      if (attempt >= attempts) {
+        await db.destroy();
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, MIGRATION_RETRY_MS * attempt));
+    }
   }
-  return store;
 }

@@ -378,6 +378,15 @@ for (const adapter of ADAPTERS) {
       expect((await store.listEvents()).length).to.equal(3);
     });
 
+    it('lets three processes open and migrate a fresh store at the same moment', async () => {
+      const freshConfig = await adapter.freshConfig();
+      const children = [1, 2, 3].map(() => child(['open', JSON.stringify(freshConfig)]));
+      for (const c of children) expect(await nextLine(c.lines, c.exited)).to.equal('ready');
+      for (const c of children) c.send('go');
+      for (const c of children) expect(await nextLine(c.lines, c.exited)).to.equal('[]');
+      for (const c of children) expect((await c.exited).code).to.equal(0);
+    });
+
     it('claims due events for two concurrent owners without ever giving both the same event', async () => {
       const ids: string[] = [];
       for (let i = 0; i < 40; i++) ids.push(await store.saveAccepted(accepted({ receivedAt: new Date(T0 + i) })));
