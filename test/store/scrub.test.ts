@@ -105,6 +105,17 @@ describe('secrets scrubber', () => {
     });
   });
 
+  it('finds the token of JSON behind a garbage prefix, and of a form pair after a stray quote', () => {
+    expect(scrubBody('xx{"auth":{"application_token":"tok"}}')).to.deep.equal({
+      body: 'xx{"auth":{"application_token":"REDACTED"}}',
+      candidates: [{ location: 'auth.application_token', digest: digest('tok') }],
+    });
+    expect(scrubBody('data[X]=say "hi&auth[application_token]=tok&z=1')).to.deep.equal({
+      body: 'data[X]=say "hi&auth[application_token]=REDACTED&z=1',
+      candidates: [{ location: 'auth[application_token]', digest: digest('tok') }],
+    });
+  });
+
   it('keeps at most 16 candidates per body', () => {
     const body = Array.from({ length: 40 }, (_, i) => `auth%5Bapplication_token%5D=t${i}`).join('&');
     const result = scrubBody(body);
