@@ -34,8 +34,12 @@ export function sha256Hex(value: string): string {
  * malformed bodies too, since they are exactly the ones that get quarantined.
  */
 export function scrubBody(raw: string): ScrubbedBody {
-  const first = firstNonSpace(raw);
-  return first === '{' || first === '[' ? scrubJson(raw) : scrubForm(raw);
+  // Both syntaxes, whatever the body looks like: a quarantined body may be JSON behind a garbage prefix, or
+  // a form body with a JSON fragment. Each pass changes only values under a secret key, so the other's
+  // syntax survives it.
+  const json = scrubJson(raw);
+  const form = scrubForm(json.body);
+  return { body: form.body, candidates: [...json.candidates, ...form.candidates].slice(0, MAX_CANDIDATES) };
 }
 
 /** The last name of a key: `a[b][c]` → `c`, `a.b` → `b`, `a` → `a`. */
@@ -46,14 +50,6 @@ export function leafName(key: string): string {
   }
   const dot = key.lastIndexOf('.');
   return dot >= 0 ? key.slice(dot + 1) : key;
-}
-
-function firstNonSpace(text: string): string {
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (c !== ' ' && c !== '\t' && c !== '\n' && c !== '\r') return c;
-  }
-  return '';
 }
 
 function scrubForm(raw: string): ScrubbedBody {
