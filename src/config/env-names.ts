@@ -14,6 +14,12 @@ export const ENV = {
   bodyMemoryLimit: 'BODY_MEMORY_LIMIT',
   bodyTimeout: 'BODY_TIMEOUT_SECONDS',
   shutdownDrain: 'SHUTDOWN_DRAIN_SECONDS',
+  dataDir: 'DATA_DIR',
+  databaseUrl: 'DATABASE_URL',
+  store: 'STORE',
+  quarantineRetentionDays: 'QUARANTINE_RETENTION_DAYS',
+  eventRetentionDays: 'EVENT_RETENTION_DAYS',
+  quarantineMaxRows: 'QUARANTINE_MAX_ROWS',
 } as const;
 
 export const CONFIG_ENV_NAMES: readonly string[] = Object.values(ENV);

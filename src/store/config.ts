@@ -1,0 +1,77 @@
+import path from 'node:path';
+import { ENV } from '../config/env-names';
+import { ConfigError } from '../config/errors';
+
+export type Env = Record<string, string | undefined>;
+
+export interface StoreBounds {
+  /** Quarantined deliveries older than this are deleted. */
+  quarantineRetentionDays: number;
+  /** Delivered events older than this are deleted (pending and dead ones are kept). */
+  eventRetentionDays: number;
+  /** Most quarantine rows kept; beyond it the oldest are evicted. */
+  quarantineMaxRows: number;
+}
+
+export type StoreConfig =
+  | { kind: 'none' }
+  | ({ kind: 'sqlite'; file: string; dataDir: string } & StoreBounds)
+  | ({ kind: 'postgres'; url: string } & StoreBounds);
+
+export const STORE_FILE_NAME = 'bitrix24-webhook-guard.sqlite';
+
+export const STORE_DEFAULTS = {
+  dataDir: './data',
+  quarantineRetentionDays: 30,
+  eventRetentionDays: 7,
+  quarantineMaxRows: 100_000,
+} as const;
+
+/** Reads the store settings from the environment (pure); throws ConfigError naming the variable at fault. */
+export function parseStoreConfig(env: Env): StoreConfig {
+  const store = nonEmpty(env[ENV.store])?.toLowerCase();
+  if (store !== undefined && store !== 'none') {
+    throw new ConfigError(ENV.store, `${JSON.stringify(store.slice(0, 40))} is not a known value; use none (or leave it unset for the embedded store)`);
+  }
+  const bounds: StoreBounds = {
+    quarantineRetentionDays: positiveInteger(env, ENV.quarantineRetentionDays, STORE_DEFAULTS.quarantineRetentionDays, 36_500),
+    eventRetentionDays: positiveInteger(env, ENV.eventRetentionDays, STORE_DEFAULTS.eventRetentionDays, 36_500),
+    quarantineMaxRows: positiveInteger(env, ENV.quarantineMaxRows, STORE_DEFAULTS.quarantineMaxRows, 100_000_000),
+  };
+  const url = nonEmpty(env[ENV.databaseUrl]);
+  if (store === 'none') {
+    if (url !== undefined) throw new ConfigError(ENV.store, `none contradicts ${ENV.databaseUrl}; set only one`);
+    return { kind: 'none' };
+  }
+  if (url !== undefined) return { kind: 'postgres', url: parseDatabaseUrl(url), ...bounds };
+  const dataDir = nonEmpty(env[ENV.dataDir]) ?? STORE_DEFAULTS.dataDir;
+  return { kind: 'sqlite', dataDir, file: path.join(dataDir, STORE_FILE_NAME), ...bounds };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed ? trimmed : undefined;
+}
+
+function positiveInteger(env: Env, variable: string, fallback: number, max: number): number {
+  const raw = nonEmpty(env[variable]);
+  if (raw === undefined) return fallback;
+  if (!/^\d{1,10}$/.test(raw) || Number(raw) < 1 || Number(raw) > max) {
+    throw new ConfigError(variable, `${JSON.stringify(raw.slice(0, 40))} must be a whole number from 1 to ${max}`);
+  }
+  return Number(raw);
+}
+
+/** A postgres:// or postgresql:// URL; the message never repeats the URL (it may hold a password). */
+function parseDatabaseUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(ENV.databaseUrl, 'is not a URL (expected postgres://user:password@host:5432/database; the value is not shown)');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError(ENV.databaseUrl, `the scheme ${JSON.stringify(url.protocol.slice(0, 20))} is not postgres: or postgresql:`);
+  }
+  return raw;
+}

@@ -1,0 +1,61 @@
+import { newId } from './ids';
+import type { RetentionResult, Store } from './types';
+
+/** STORE=none: verification and telemetry only. Every write succeeds and keeps nothing. */
+export class NullStore implements Store {
+  readonly kind = 'none' as const;
+
+  async saveAccepted(): Promise<string> {
+    return newId();
+  }
+
+  async quarantine(): Promise<string> {
+    return newId();
+  }
+
+  async listQuarantine() {
+    return [];
+  }
+
+  async getQuarantined() {
+    return undefined;
+  }
+
+  async listEvents() {
+    return [];
+  }
+
+  async getEvent() {
+    return undefined;
+  }
+
+  async release() {
+    return { result: 'not_found' } as const;
+  }
+
+  async purgeQuarantine(): Promise<number> {
+    return 0;
+  }
+
+  async applyRetention(): Promise<RetentionResult> {
+    return { quarantineExpired: 0, eventsExpired: 0, quarantineEvicted: 0 };
+  }
+
+  async enforceQuarantineCap(): Promise<number> {
+    return 0;
+  }
+
+  async quarantineSize(): Promise<number> {
+    return 0;
+  }
+
+  async claimDue() {
+    return [];
+  }
+
+  async recordAttempt(): Promise<boolean> {
+    return false;
+  }
+
+  async close(): Promise<void> {}
+}

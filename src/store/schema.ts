@@ -1,0 +1,51 @@
+// Row shapes as stored. Times are milliseconds since the epoch (BIGINT on both databases: portable,
+// sortable, no time-zone conversion); JSON is text.
+export interface EventsTable {
+  id: string;
+  received_at: number | string; // pg returns BIGINT as a string
+  trace_id: string | null;
+  webhook: string;
+  event: string | null;
+  event_handler_id: string | null;
+  ts: string | null;
+  portal_domain: string | null;
+  member_id: string | null;
+  data: string;
+  body: string | null;
+  content_type: string | null;
+  status: string;
+  attempts: number;
+  next_attempt_at: number | string;
+  lease_owner: string | null;
+  lease_until: number | string | null;
+  last_error: string | null;
+  delivered_at: number | string | null;
+  quarantine_id: string | null;
+}
+
+export interface QuarantineTable {
+  id: string;
+  received_at: number | string;
+  status: number;
+  reason: string;
+  diagnosis: string | null;
+  trace_id: string | null;
+  event: string | null;
+  event_handler_id: string | null;
+  ts: string | null;
+  portal_domain: string | null;
+  member_id: string | null;
+  header_names: string;
+  headers: string;
+  body: string | null;
+  body_truncated: number;
+  candidates: string;
+  released_at: number | string | null;
+  released_event_id: string | null;
+  release_note: string | null;
+}
+
+export interface Database {
+  events: EventsTable;
+  quarantine: QuarantineTable;
+}
