@@ -1,7 +1,7 @@
 // The Grafana dashboard model (plain JSON, datasources by {type, uid}, no __inputs), typed with Grafana's
 // published Dashboard type (@grafana/schema at the pinned Grafana version): tsc checks every field.
 import type { Dashboard, DashboardLink, VariableModel } from '@grafana/schema';
-import { METRIC, PROCESS_METRIC, SPAN } from '../telemetry/names';
+import { DIAGNOSIS_LABEL, METRIC, PROCESS_METRIC, SPAN } from '../telemetry/names';
 import { ALERTS, alertByName, runbookUrl, VERIFICATION_WINDOW, type AlertSpec } from './alerts';
 import { DASHBOARD_TITLE, DASHBOARD_UID, GENERATE_COMMAND, prometheusRef, RUNBOOK_BASE_URL, SCRAPE_JOB, tempoRef } from './constants';
 import { row, stat, timeseries, traceSearchTable, promTarget, type ThresholdStep, type UnnumberedPanel } from './panels';
@@ -81,6 +81,11 @@ function verificationPanels(y: number) {
       [promTarget('A', sumRate(METRIC.events, job, RATE, ['event']), '{{event}}')]),
     withLinks(timeseries({ x: 12, y: y + 22, w: 12, h: 8 }, { title: 'Accepted deliveries per webhook', unit: 'reqps', stack: true },
       [promTarget('A', sumRate(METRIC.verifications, { ...job, result: 'accepted' }, RATE, ['webhook']), '{{webhook}}', { exemplar: true })]), [stopped]),
+    {
+      ...timeseries({ x: 0, y: y + 30, w: 24, h: 8 }, { title: 'Why deliveries are refused (diagnosis, last 10 min)', description: 'Every refused delivery, whatever the stage that refused it, by its likely cause. Each diagnosis has a section in the runbook.' },
+        [promTarget('A', sumIncrease(METRIC.rejectionsByDiagnosis, job, '10m', [DIAGNOSIS_LABEL]), `{{${DIAGNOSIS_LABEL}}}`)]),
+      links: [link({ title: 'Runbook: diagnoses', type: 'link', url: `${RUNBOOK_BASE_URL}#diagnoses-why-a-delivery-was-refused`, targetBlank: true, icon: 'doc', keepTime: false, tooltip: 'What each diagnosis means, how to confirm it, how to fix it' })],
+    },
   ];
 }
 
@@ -141,7 +146,7 @@ function jobVariable(): VariableModel {
 }
 
 export function dashboard(): Dashboard {
-  const panels = [...verificationPanels(0), ...httpPanels(31), ...processPanels(40), ...tracePanels(49)]
+  const panels = [...verificationPanels(0), ...httpPanels(39), ...processPanels(48), ...tracePanels(57)]
     .map((panel, index) => ({ id: index + 1, ...panel }));
   return {
     uid: DASHBOARD_UID,

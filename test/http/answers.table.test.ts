@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import { CRM_DEAL_ADD, dealAsJson, WEBHOOK_TOKEN, APP_TOKEN, withoutToken } from '../support/bitrix-bodies';
 import { exactRequest, type ExactRequest } from '../support/exact-request';
 import { startHarness, type Harness } from '../support/harness';
+import { fingerprint } from '../../src/verify/fingerprint';
 
 const PATH = '/api/bitrix/webhook';
 const WRONG = 'zz9y1ulvt2m6k5or90v9mg8nn32ozzz';
@@ -144,7 +145,7 @@ function otherRows(): Row[] {
     { name: 'POST JSON scalar body → 400', request: { method: 'POST', path: PATH, headers: { 'content-type': 'application/json' }, body: '"x"' }, status: 400, json: ANSWER[400] },
     { name: 'POST form body declared gzip but not gzip → 400', request: { method: 'POST', path: PATH, headers: { ...form, 'content-encoding': 'gzip' }, body: CRM_DEAL_ADD }, status: 400, json: ANSWER[400] },
     { name: 'GET /healthz → 200 ok', request: { method: 'GET', path: '/healthz' }, status: 200, json: { status: 'ok' } },
-    { name: 'GET /readyz → 200 ready', request: { method: 'GET', path: '/readyz' }, status: 200, json: { status: 'ready', tokens_configured: 2 } },
+    { name: 'GET /readyz → 200 ready', request: { method: 'GET', path: '/readyz' }, status: 200, json: { status: 'ready', tokens_configured: 2, tokens: [{ name: 'crm', fingerprint: fingerprint(WEBHOOK_TOKEN) }, { name: 'tasks', fingerprint: fingerprint(APP_TOKEN) }] } },
   );
   const unconfigured: Array<[string, ExactRequest, number, unknown]> = [
     ['POST valid delivery, no token configured → 503', { path: PATH, headers: form, body: CRM_DEAL_ADD }, 503, ANSWER[503]],

@@ -46,7 +46,7 @@ function post(harness: Harness, body: string, path = PATH) {
   return exactRequest(harness.url, { path, headers: { 'content-type': FORM }, body });
 }
 
-const rejectionLines = (harness: Harness) => harness.logs.filter((line) => line.message === 'webhook token verification failed');
+const rejectionLines = (harness: Harness) => harness.logs.filter((line) => line.message === 'webhook delivery refused');
 
 /** The line without the values only the run knows (timestamp, ids), which are checked on their own. */
 async function exactLine(harness: Harness, line: LogLine): Promise<Record<string, unknown>> {
@@ -97,23 +97,29 @@ describe('exact rejection log line and exact sink event, for every real body sha
 
     it(`${shape.name}: logs exactly one rejection line for a padded (wrong) token`, async () => {
       const padded = ` ${shape.token} `;
-      const answer = await post(harness, shape.body.replace(shape.token, phpUrlencode(padded)));
+      const sent = shape.body.replace(shape.token, phpUrlencode(padded));
+      const answer = await post(harness, sent);
       expect([answer.status, JSON.parse(answer.text)]).to.deep.equal([403, { status: 'rejected', reason: 'token_mismatch' }]);
       const lines = rejectionLines(harness);
       expect(lines).to.have.length(1);
       expect(await exactLine(harness, lines[0]!)).to.deep.equal({
         level: 'warn',
-        message: 'webhook token verification failed',
+        message: 'webhook delivery refused',
+        stage: 'verify',
         result: 'mismatched',
         reason: 'token_mismatch',
+        diagnosis: 'mismatch_not_bitrix24_shaped',
+        diagnosis_detail: 'auth[application_token]',
         received: fingerprint(padded),
         source: 'body',
         sources_checked: ['body', 'query', 'header'],
         locations_checked: ['auth[application_token]', QUERY_NOT_FOUND, HEADER_NOT_FOUND],
         not_a_token: [],
         conflict: false,
+        path: PATH,
         header_names: HEADER_NAMES,
         content_type: FORM,
+        content_length: String(Buffer.byteLength(sent)),
         event: shape.event,
         portal_domain: DOMAIN,
       });
@@ -121,23 +127,28 @@ describe('exact rejection log line and exact sink event, for every real body sha
     });
 
     it(`${shape.name}: logs exactly one rejection line when the token is missing`, async () => {
-      const answer = await post(harness, withoutToken(shape.body));
+      const sent = withoutToken(shape.body);
+      const answer = await post(harness, sent);
       expect([answer.status, JSON.parse(answer.text)]).to.deep.equal([401, { status: 'rejected', reason: 'token_missing' }]);
       const lines = rejectionLines(harness);
       expect(lines).to.have.length(1);
       expect(await exactLine(harness, lines[0]!)).to.deep.equal({
         level: 'warn',
-        message: 'webhook token verification failed',
+        message: 'webhook delivery refused',
+        stage: 'verify',
         result: 'missing',
         reason: 'token_missing',
+        diagnosis: 'auth_without_token',
         received: 'none',
         source: 'none',
         sources_checked: ['body', 'query', 'header'],
         locations_checked: [BODY_NOT_FOUND, QUERY_NOT_FOUND, HEADER_NOT_FOUND],
         not_a_token: [],
         conflict: false,
+        path: PATH,
         header_names: HEADER_NAMES,
         content_type: FORM,
+        content_length: String(Buffer.byteLength(sent)),
         event: shape.event,
         portal_domain: DOMAIN,
       });
@@ -145,23 +156,29 @@ describe('exact rejection log line and exact sink event, for every real body sha
   }
 
   it('a repeated token key: the exact line with not_a_token, and bitrix.token.not_a_token on the body span', async () => {
-    const answer = await post(harness, repeatedTokenKey(), `${PATH}?token=${encodeURIComponent(` ${WEBHOOK_TOKEN}`)}`);
+    const sent = repeatedTokenKey();
+    const answer = await post(harness, sent, `${PATH}?token=${encodeURIComponent(` ${WEBHOOK_TOKEN}`)}`);
     expect([answer.status, JSON.parse(answer.text)]).to.deep.equal([403, { status: 'rejected', reason: 'token_mismatch' }]);
     const lines = rejectionLines(harness);
     expect(lines).to.have.length(1);
     expect(await exactLine(harness, lines[0]!)).to.deep.equal({
       level: 'warn',
-      message: 'webhook token verification failed',
+      message: 'webhook delivery refused',
+      stage: 'verify',
       result: 'mismatched',
       reason: 'token_mismatch',
+      diagnosis: 'mismatch_not_bitrix24_shaped',
+      diagnosis_detail: 'query token',
       received: fingerprint(` ${WEBHOOK_TOKEN}`),
       source: 'query',
       sources_checked: ['body', 'query', 'header'],
       locations_checked: [BODY_NOT_FOUND, 'query token', HEADER_NOT_FOUND],
       not_a_token: [{ location: 'auth[application_token]', reason: 'repeated' }],
       conflict: false,
+      path: PATH,
       header_names: HEADER_NAMES,
       content_type: FORM,
+      content_length: String(Buffer.byteLength(sent)),
       event: 'ONCRMDEALADD',
       portal_domain: DOMAIN,
     });

@@ -52,7 +52,7 @@ describe('tokens padded with whitespace are wrong tokens (403), in every place t
       expect(response.status).to.equal(403);
       expect(response.body).to.deep.equal(MISMATCH);
       const lines = harness.logs.slice(linesBefore);
-      expect(lines.map((line) => [line.message, line.received])).to.deep.equal([['webhook token verification failed', fingerprint(padded)]]);
+      expect(lines.map((line) => [line.message, line.received])).to.deep.equal([['webhook delivery refused', fingerprint(padded)]]);
       expect(harness.events.length - eventsBefore, 'events handed to the sink').to.equal(0);
     });
   }
@@ -70,7 +70,7 @@ describe('tokens padded with whitespace are wrong tokens (403), in every place t
               : await request(harness.url).post(`${PATH}?token=${encodeURIComponent(candidate)}`).set('Content-Type', FORM).send(withoutToken(CRM_DEAL_ADD));
         expect(response.status, JSON.stringify(candidate)).to.equal(403);
         expect(response.body).to.deep.equal(MISMATCH);
-        const line = harness.logs.slice(linesBefore).find((entry) => entry.message === 'webhook token verification failed');
+        const line = harness.logs.slice(linesBefore).find((entry) => entry.message === 'webhook delivery refused');
         expect(line?.received, 'fingerprint of exactly what arrived').to.equal(fingerprint(candidate));
       }),
       { numRuns: 120 },

@@ -110,7 +110,7 @@ describe('spans of a delivery (in-memory exporter)', () => {
     harness = await startHarness({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN });
     await request(harness.url).post(PATH).set('Content-Type', FORM).send(withoutToken(CRM_DEAL_ADD)).expect(401);
     const { verify, all } = await spansOfOneTrace();
-    const line = harness.logs.find((entry) => entry.message === 'webhook token verification failed')!;
+    const line = harness.logs.find((entry) => entry.message === 'webhook delivery refused')!;
     expect(line.trace_id).to.equal(verify.spanContext().traceId);
     expect(all.map((span) => span.spanContext().spanId)).to.include(line.span_id);
   });

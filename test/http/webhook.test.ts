@@ -216,7 +216,7 @@ describe('POST /api/bitrix/webhook through the real HTTP stack', () => {
 
       const mismatch = await post(harness, CRM_DEAL_ADD.replace(WEBHOOK_TOKEN, OTHER_TOKEN), FORM, `${PATH}?token=${WEBHOOK_TOKEN}`);
       expect(mismatch.status).to.equal(403);
-      const line = harness.logs.find((l) => l.message === 'webhook token verification failed')!;
+      const line = harness.logs.find((l) => l.message === 'webhook delivery refused')!;
       expect(line).to.include({ conflict: true, result: 'mismatched', source: 'body' });
     });
 
@@ -224,7 +224,7 @@ describe('POST /api/bitrix/webhook through the real HTTP stack', () => {
       harness = await startHarness(TOKENS);
       const response = await post(harness, repeatedTokenKey());
       expect(response.status).to.equal(401);
-      const line = harness.logs.find((l) => l.message === 'webhook token verification failed')!;
+      const line = harness.logs.find((l) => l.message === 'webhook delivery refused')!;
       expect(line.received).to.equal('none');
       expect(line.not_a_token).to.deep.equal([{ location: 'auth[application_token]', reason: 'repeated' }]);
     });

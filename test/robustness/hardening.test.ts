@@ -33,8 +33,8 @@ describe('hardening against hostile input (issue #8)', function () {
     return { status: answer.status, body: answer.json };
   };
   /** The `detail` of the one rejection log line written for the last request. */
-  const lastRejectionDetail = () => harness.logs.filter((line) => line.message === 'webhook request rejected before verification').at(-1)?.detail;
-  const lastVerificationLine = () => harness.logs.filter((line) => line.message === 'webhook token verification failed').at(-1);
+  const lastRejectionDetail = () => harness.logs.filter((line) => line.message === 'webhook delivery refused').at(-1)?.detail;
+  const lastVerificationLine = () => harness.logs.filter((line) => line.message === 'webhook delivery refused').at(-1);
 
   describe('Authorization: Bearer is parsed in linear time (item 1)', () => {
     const spaces = ' '.repeat(16_000);

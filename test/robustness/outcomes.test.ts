@@ -48,7 +48,7 @@ describe('robustness: outcomes recorded as what they are', function () {
       const lines = running.service.logs.filter((line) => line.level === 'warn');
       expect(lines).to.have.length(1);
       expect(lines[0]).to.deep.include({
-        message: 'webhook request rejected: body not received in time',
+        message: 'webhook delivery refused',
         reason: 'request_timeout',
         detail: 'body not complete 1 s after the headers (BODY_TIMEOUT_SECONDS)',
         content_type: 'application/x-www-form-urlencoded',
@@ -111,10 +111,13 @@ describe('robustness: outcomes recorded as what they are', function () {
       const lines = harness.logs.filter((line) => line.level === 'warn');
       expect(lines).to.have.length(1);
       expect(lines[0]).to.deep.include({
-        message: 'webhook request rejected: no such path',
+        message: 'webhook delivery refused',
+        stage: 'route',
+        result: 'not_verified',
         reason: 'not_found',
+        detail: 'no such path; the webhook path is /api/bitrix/webhook',
+        diagnosis: 'wrong_path',
         path: typo,
-        webhook_path: '/api/bitrix/webhook',
         content_type: 'application/x-www-form-urlencoded',
         suppressed: 0,
       });

@@ -103,7 +103,7 @@ describe('robustness: a flood of slow gzip uploads under a heap cap', function (
     // Logged, rate-limited: one warn line per second at most, each saying how many it stands for.
     const lines = service.logs.filter((line) => line.reason === 'overloaded');
     expect(lines.length).to.be.within(1, 1 + (Date.now() - (deadline - 90_000)) / 1000);
-    expect(lines[0]).to.deep.include({ level: 'warn', message: 'webhook request rejected: bodies in flight at their bound', content_encoding: 'gzip', suppressed: 0 });
+    expect(lines[0]).to.deep.include({ level: 'warn', message: 'webhook delivery refused', content_encoding: 'gzip', suppressed: 0 });
     const represented = lines.reduce((sum, line) => sum + 1 + Number(line.suppressed), 0);
     expect(represented).to.be.within(1, expectedRefused);
     console.log(`      ${held.length} held, ${refused.length} refused 503; ${lines.length} warn line(s); heap used ${(heapUsed / 2 ** 20).toFixed(1)} MiB (cap ${HEAP_CAP_MIB})`);

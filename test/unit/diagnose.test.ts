@@ -43,6 +43,8 @@ interface Delivery {
   tokens?: readonly string[];
   /** A POST to another path than WEBHOOK_PATH. */
   wrongPath?: boolean;
+  /** Refused by a bound before its body was read (src/receive/limits.ts). */
+  limit?: 'request_timeout' | 'overloaded';
 }
 
 /**
@@ -75,6 +77,7 @@ function refuse(delivery: Delivery): DiagnosisInput {
   const isForm = type === FORM;
   // A wrong path: the lead reads the start of the body, not parsed.
   if (delivery.wrongPath) return stage('not_found', raw.slice(0, RAW_PREFIX_LENGTH));
+  if (delivery.limit) return stage(delivery.limit);
   const hasBody = (contentLength ?? 0) > 0 || chunked;
   if (hasBody && !isJson && !isForm) return stage('unsupported_media_type');
   if (Buffer.byteLength(raw) > BODY_LIMIT) return stage('payload_too_large');
@@ -262,6 +265,8 @@ const CASES: Case[] = [
     delivery: { body: deal(webhookAuth(`${WEBHOOK_TOKEN}\n`)), contentType: FORM },
     expected: { diagnosis: 'mismatch_not_bitrix24_shaped', detail: 'auth[application_token]' },
   },
+  { name: 'a real deal whose body did not arrive within BODY_TIMEOUT_SECONDS', delivery: { body: CRM_DEAL_ADD, contentType: FORM, limit: 'request_timeout' }, expected: { diagnosis: 'request_timeout' } },
+  { name: 'a real deal past the bound on bodies in flight', delivery: { body: CRM_DEAL_ADD, contentType: FORM, limit: 'overloaded' }, expected: { diagnosis: 'overloaded' } },
   { name: 'a real deal POSTed to a wrong path', delivery: { body: CRM_DEAL_ADD, contentType: FORM, wrongPath: true }, expected: { diagnosis: 'wrong_path_bitrix24_body' } },
   ...everyShape().map(({ name, body }): Case => ({ name: `${name}, POSTed to a wrong path`, delivery: { body, contentType: FORM, wrongPath: true }, expected: { diagnosis: 'wrong_path_bitrix24_body' } })),
   {
