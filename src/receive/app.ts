@@ -6,7 +6,8 @@ import type { Logger } from '../telemetry/logger';
 import type { ServiceMetrics } from '../telemetry/metrics';
 import { healthz, readyz, type Lifecycle } from './health';
 import { guardBody, REFUSAL_LOG_INTERVAL_MS } from './limits';
-import { loggable, rateLimitedWarn } from './rate-limited-log';
+import { boundText } from '../telemetry/bound-text';
+import { rateLimitedWarn } from './rate-limited-log';
 import { createRefusalRecorder } from './refusal';
 import { peekBody } from './peek-body';
 import { discardingSink, type EventSink } from './sink';
@@ -54,15 +55,13 @@ export function createApp({ config, metrics, logger, sink = discardingSink, life
           metrics.recordRejection('not_found');
           // The body is peeked at, not read: the connection cannot carry another request after this answer.
           if (!ctx.req.complete) ctx.set('Connection', 'close');
-          refuse(ctx, { stage: 'route', reason: 'not_found', detail: `no such path; the webhook path is ${config.webhookPath}`, ...(await peekBody(ctx)) }, (message, fields) =>
-            warnNotFound(message, { ...fields, path: loggable(ctx.path) }),
-          );
+          refuse(ctx, { stage: 'route', reason: 'not_found', detail: `no such path; the webhook path is ${config.webhookPath}`, ...(await peekBody(ctx)) }, warnNotFound);
         }
       }
     } catch (error) {
       ctx.status = 500;
       ctx.body = { status: 'error', reason: 'internal_error' };
-      logger.error('request failed', { error: error instanceof Error ? error.message : String(error), path: loggable(ctx.path) });
+      logger.error('request failed', { error: error instanceof Error ? error.message : String(error), path: boundText(ctx.path) });
     } finally {
       // After SIGTERM every answer closes its connection, so keep-alive clients reconnect elsewhere.
       if (lifecycle.shuttingDown && !ctx.headerSent) ctx.set('Connection', 'close');

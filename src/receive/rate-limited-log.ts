@@ -20,10 +20,3 @@ export function rateLimitedWarn(logger: Logger, intervalMs: number, now: () => n
     suppressed = 0;
   };
 }
-
-/** A client-chosen string fit for a log line: control characters replaced, length bounded. */
-export function loggable(text: string, maxLength = 128): string {
-  const cut = text.length > maxLength ? `${text.slice(0, maxLength)}…` : text;
-  // One character class, no quantifier: linear.
-  return cut.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
-}

@@ -139,7 +139,7 @@ describe('robustness: outcomes recorded as what they are', function () {
       const lines = harness.logs.slice(before).filter((line) => line.reason === 'not_found');
       expect(lines.length).to.be.within(1, 1 + elapsed / 1000);
       expect(lines.reduce((sum, line) => sum + 1 + Number(line.suppressed), 0)).to.be.within(1, 30);
-      for (const line of lines) expect(line.path).to.equal(`/${'x'.repeat(127)}…`);
+      for (const line of lines) expect(line.path).to.equal(`/${'x'.repeat(127)}`);
     });
   });
 });
