@@ -3,31 +3,9 @@
 // Used by the benchmark (scripts/bench.ts) and by the robustness tests (test/robustness).
 // Facts: ../../../shared/bitrix24-delivery.md
 
-export type FormValue = string | number | FormObject;
-export interface FormObject { [key: string]: FormValue | undefined }
-
-/** PHP `urlencode`: everything but [A-Za-z0-9_.-] percent-encoded (UTF-8), space as `+`. */
-export function phpUrlencode(value: string): string {
-  return encodeURIComponent(value)
-    .replace(/[!'()*~]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())
-    .replace(/%20/g, '+');
-}
-
-/** PHP `http_build_query` for nested arrays/objects (undefined values are left out, as PHP leaves out null). */
-export function httpBuildQuery(data: FormObject, prefix?: string): string {
-  const parts: string[] = [];
-  for (const [key, value] of Object.entries(data)) {
-    if (value === undefined) continue;
-    const name = prefix === undefined ? key : `${prefix}[${key}]`;
-    if (typeof value === 'object') {
-      const nested = httpBuildQuery(value, name);
-      if (nested) parts.push(nested);
-    } else {
-      parts.push(`${phpUrlencode(name)}=${phpUrlencode(String(value))}`);
-    }
-  }
-  return parts.join('&');
-}
+// One encoder for the self-test deliveries of `doctor`, the benchmark and the tests.
+import { httpBuildQuery, phpUrlencode, type FormObject, type FormValue } from '../../src/cli/doctor/form-encode';
+export { httpBuildQuery, phpUrlencode, type FormObject, type FormValue };
 
 export interface PortalAuth {
   domain: string;
