@@ -10,6 +10,8 @@ import type { Lifecycle } from './receive/health';
 import { installTelemetryDiagnostics } from './telemetry/diagnostics';
 import { createLogger, type Logger } from './telemetry/logger';
 import { createMetrics } from './telemetry/metrics';
+import { countNodeAnswers } from './telemetry/node-answers';
+import { serveTraced } from './telemetry/tracing';
 import { fingerprint } from './verify/fingerprint';
 
 /** Node's server timeouts: a trickled or never-finished request is cut off instead of holding a socket. */
@@ -40,7 +42,8 @@ export function main(): void {
   const metrics = createMetrics({ webhookNames: config.tokens.map(({ name }) => name), tokensConfigured: config.tokens.length });
   const lifecycle: Lifecycle = { shuttingDown: false };
   const app = createApp({ config, metrics, logger, lifecycle });
-  const server = http.createServer(SERVER_TIMEOUTS, app.callback());
+  const server = http.createServer(SERVER_TIMEOUTS, serveTraced(app.callback(), telemetry.plan));
+  countNodeAnswers(server);
   server.keepAliveTimeout = SERVER_TIMEOUTS.keepAliveTimeout;
 
   logStartup(logger, config);

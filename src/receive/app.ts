@@ -4,6 +4,7 @@ import Koa from 'koa';
 import type { Config } from '../config/load';
 import type { Logger } from '../telemetry/logger';
 import type { ServiceMetrics } from '../telemetry/metrics';
+import { nameServerRoute } from '../telemetry/server-span';
 import { healthz, readyz, type Lifecycle } from './health';
 import { discardingSink, type EventSink } from './sink';
 import { createWebhookHandler } from './webhook';
@@ -48,6 +49,7 @@ export function createApp({ config, metrics, logger, sink = discardingSink, life
       ctx.body = { status: 'error', reason: 'internal_error' };
       logger.error('request failed', { error: error instanceof Error ? error.message : String(error), path: ctx.path });
     } finally {
+      nameServerRoute(ctx._matchedRoute ? String(ctx._matchedRoute) : undefined);
       const spanContext = trace.getActiveSpan()?.spanContext();
       metrics.observeRequest(
         ctx.method,

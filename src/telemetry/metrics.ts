@@ -13,6 +13,8 @@ import {
   type VerificationResult,
   type VerificationSource,
 } from './names';
+import { linkableTraceId } from './trace-links';
+import { registerTracingMetrics } from './tracing-metrics';
 
 export const EVENT_NAME_PATTERN = /^ON[A-Z0-9_]{1,64}$/;
 export const MAX_DISTINCT_EVENTS = 200;
@@ -101,6 +103,7 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
     // Gauges that prom-client names *_total, which Prometheus' linter (promtool check metrics) rejects.
     for (const name of MISNAMED_DEFAULT_GAUGES) openMetrics.removeSingleMetric(name);
   }
+  registerTracingMetrics(registers);
 
   const text = new client.Registry();
   const counterNames = new Map<{ name: string }, string>();
@@ -131,7 +134,7 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
     return event;
   };
   // prom-client's types wrongly demand that exemplar labels be among the metric's own label names.
-  const exemplar = (traceId: string | undefined) => (traceId ? { [EXEMPLAR_TRACE_ID_LABEL]: traceId } : {}) as Record<string, never>;
+  const exemplar = (traceId: string | undefined) => (linkableTraceId(traceId) ? { [EXEMPLAR_TRACE_ID_LABEL]: traceId } : {}) as Record<string, never>;
 
   return {
     recordExtraction(source, found) {
