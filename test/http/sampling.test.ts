@@ -104,6 +104,16 @@ describe('what is exported: sampling by outcome', () => {
     expect(harness.logs.find((entry) => entry.message === 'webhook request rejected before verification')!.trace_id).to.equal(OUTSIDE);
   });
 
+  it('exports a request answered >= 400 that logged nothing (404 on an unknown path): the status alone decides', async () => {
+    await start();
+    outcome.policy = { mode: 'outcome', acceptedRatio: 0 };
+    const answer = await exactRequest(harness.url, { path: '/api/bitrix/webhok', headers: { 'content-type': FORM, traceparent: unsampled(OUTSIDE) }, body: CRM_DEAL_ADD });
+    expect(answer.status).to.equal(404);
+    await settle(harness);
+    expect(harness.logs.filter((entry) => entry.level === 'warn' || entry.level === 'error')).to.deep.equal([]);
+    expect(treeOf(OUTSIDE)).to.deep.equal(['POST']);
+  });
+
   it('exports exactly the accepted deliveries whose trace ids fall in the ratio (200 deliveries, ratio 0.3)', async () => {
     await start({ LOG_LEVEL: 'info' });
     outcome.policy = { mode: 'outcome', acceptedRatio: 0.3 };
