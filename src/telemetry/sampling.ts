@@ -42,9 +42,9 @@ export function samplingPolicy(env: Env): PolicyReading {
 }
 
 export function describePolicy(policy: SamplingPolicy): string {
-  if (policy.mode === 'all') return 'every trace (OTEL_TRACES_SAMPLER=always_on)';
-  if (policy.mode === 'none') return 'no trace (OTEL_TRACES_SAMPLER=always_off)';
-  return `every refused or failed delivery, ${Math.round(policy.acceptedRatio * 10_000) / 100}% of accepted ones (${TRACING_ENV.tracesAcceptedRatio})`;
+  if (policy.mode === 'all') return 'all of them (OTEL_TRACES_SAMPLER=always_on)';
+  if (policy.mode === 'none') return 'none of them (OTEL_TRACES_SAMPLER=always_off)';
+  return `refused or failed deliveries in full, ${Math.round(policy.acceptedRatio * 10_000) / 100}% of accepted ones (${TRACING_ENV.tracesAcceptedRatio})`;
 }
 
 const RATIO_SCALE = 2 ** 32;

@@ -65,8 +65,9 @@ export function exportPlan(env: Env): ExportPlan {
   const { policy, warnings } = samplingPolicy(env);
   const description = disabled
     ? 'OpenTelemetry SDK disabled (OTEL_SDK_DISABLED): no traces, no trace ids in logs'
-    : `traces: ${destination('TRACES', traces)}${traces ? ` (${describePolicy(policy)})` : ''}; logs: ${destination('LOGS', logs)}` +
-      (traces || logs ? '' : ' (set OTEL_EXPORTER_OTLP_ENDPOINT to export)');
+    : `traces: ${destination('TRACES', traces)}${traces ? `, ${describePolicy(policy)}` : ''}; logs: ${destination('LOGS', logs)}` +
+      (traces || logs ? '' : ' (set OTEL_EXPORTER_OTLP_ENDPOINT to export)') +
+      warnings.map((warning) => `; ${warning}`).join('');
   return { disabled, traces, logs, policy, serverSpan: serverSpanMaker(env), warnings, description };
 }
 

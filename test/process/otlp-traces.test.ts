@@ -125,7 +125,7 @@ describe('spans end to end: the real process exporting to a real OTLP/HTTP recei
   it('says at start-up where traces go', async () => {
     const line = await service.waitForLog((entry) => entry.message === 'bitrix24-webhook-guard starting');
     expect(line.telemetry).to.equal(
-      `traces: otlp http/json to ${receiver.url} (every refused or failed delivery, 10% of accepted ones (BITRIX24_TRACES_ACCEPTED_RATIO)); logs: not exported`,
+      `traces: otlp http/json to ${receiver.url}, refused or failed deliveries in full, 10% of accepted ones (BITRIX24_TRACES_ACCEPTED_RATIO); logs: not exported`,
     );
   });
 });
