@@ -134,7 +134,8 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
     return event;
   };
   // prom-client's types wrongly demand that exemplar labels be among the metric's own label names.
-  const exemplar = (traceId: string | undefined) => (linkableTraceId(traceId) ? { [EXEMPLAR_TRACE_ID_LABEL]: traceId } : {}) as Record<string, never>;
+  // No link to a trace that is not exported: then no exemplar at all (prom-client keeps the series' last one).
+  const exemplar = (traceId: string | undefined) => (linkableTraceId(traceId) ? { [EXEMPLAR_TRACE_ID_LABEL]: traceId } : undefined) as unknown as Record<string, never>;
 
   return {
     recordExtraction(source, found) {
