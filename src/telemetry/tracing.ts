@@ -104,10 +104,13 @@ export function startTelemetry({ env, spanProcessors }: TelemetryOptions): Telem
   if (!plan.logs) configuration.logRecordProcessors = [];
   const sdk = new NodeSDK(configuration);
   sdk.start();
-  setExportDecider(outcome);
+  // Traces that go nowhere are not linked from logs or exemplars either.
+  setExportDecider(spanProcessors || plan.traces ? outcome : NOTHING_EXPORTED);
   setDroppedSpanCounts(outcome?.dropped);
   return { plan, outcome, shutdown: () => sdk.shutdown() };
 }
+
+const NOTHING_EXPORTED = { exported: () => false };
 
 /** The SDK's own choice of exporters from OTEL_TRACES_EXPORTER & co., so that the outcome processor can wrap them. */
 function spanProcessorsFromEnv(): tracing.SpanProcessor[] {
