@@ -1,10 +1,12 @@
-// `npm run bench`: the service with full telemetry against a bare Koa app doing the same parsing and token
-// check, under the same load of realistic Bitrix24 deliveries (90% accepted, 5% missing, 5% mismatched).
-// Prints requests/s, p50/p99 latency, statuses by expectation, the ratios and PASS/FAIL per target;
-// exits non-zero on FAIL. Then a memory soak (RSS after 100k vs 300k requests) and, with BENCH_PROFILE=1,
+// `npm run bench`: in alternating rounds under the same load of realistic Bitrix24 deliveries (90% accepted,
+// 5% missing, 5% mismatched): bare Koa (the same parsing and token check, no telemetry), the naive peer (bare Koa
+// + sdk-node with getNodeAutoInstrumentations() defaults, 100% exported), the service in its default
+// configuration (sampling by outcome), with everything exported (OTEL_TRACES_SAMPLER=always_on) and with
+// OpenTelemetry off (issue #12). Prints requests/s, p50/p99 latency, bare Koa's CPU µs per request, the ratios
+// per round with their median and spread, and PASS/FAIL per target; exits non-zero on FAIL. Then a memory soak (RSS after 100k vs 300k requests) and, with BENCH_PROFILE=1,
 // a CPU profile of both apps, summarised.
 //
-// Knobs (environment): BENCH_DURATION (s, 10), BENCH_WARMUP (s, 4), BENCH_CONNECTIONS (10), BENCH_ROUNDS (3), BENCH_RATE (fixed-rate comparison, 500 req/s),
+// Knobs (environment): BENCH_DURATION or BENCH_SECONDS (s, 10), BENCH_VARIANTS (comma list of variant names, all by default; `instrumented` adds the old http+koa path), BENCH_WARMUP (s, 4), BENCH_CONNECTIONS (10), BENCH_ROUNDS (3),
 // BENCH_MEMORY (1; 0 skips the soak), BENCH_MEMORY_FIRST (100000), BENCH_MEMORY_TOTAL (300000),
 // BENCH_PROFILE (0; 1 adds the CPU profiles), BENCH_OTLP_PROTOCOL (http/protobuf), BENCH_PROFILE_ENV (JSON: extra env for the profiled service), BENCH_SERVICE_ENV (JSON: extra env for every service run), BENCH_ONLY (memory|profile|ablation: only that part).
 
@@ -14,8 +16,8 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import autocannon = require('autocannon');
-import { spawnService, SERVICE_MAIN, SERVICE_PRELOAD, type RunningService } from '../test/support/spawn-service';
-import { METRIC, PROCESS_METRIC } from '../src/telemetry/names';
+import { SERVICE_MAIN, SERVICE_PRELOAD } from '../test/support/spawn-service';
+import { PROCESS_METRIC, TRACING_METRIC } from '../src/telemetry/names';
 import { parsePrometheusText, sumOf } from '../test/robustness/support/prometheus-text';
 import { deliveryShapes, httpBuildQuery, makeToken, FORM_CONTENT_TYPE } from './bench/deliveries';
 import { OtlpSink } from './bench/otlp-sink';
@@ -26,7 +28,7 @@ const env = (name: string, fallback: number): number => {
   const value = Number(process.env[name]);
   return Number.isFinite(value) && process.env[name] !== '' && process.env[name] !== undefined ? value : fallback;
 };
-const DURATION = env('BENCH_DURATION', 10);
+const DURATION = env('BENCH_SECONDS', env('BENCH_DURATION', 10));
 const WARMUP = env('BENCH_WARMUP', 4);
 const CONNECTIONS = env('BENCH_CONNECTIONS', 10);
 const ROUNDS = env('BENCH_ROUNDS', 3);
@@ -34,7 +36,6 @@ const MEMORY = env('BENCH_MEMORY', 1) !== 0;
 const MEMORY_FIRST = env('BENCH_MEMORY_FIRST', 100_000);
 const MEMORY_TOTAL = env('BENCH_MEMORY_TOTAL', 300_000);
 const PROFILE = env('BENCH_PROFILE', 0) !== 0;
-const RATE = env('BENCH_RATE', 500);
 const ONLY = process.env.BENCH_ONLY ?? '';
 const OTLP_PROTOCOL = process.env.BENCH_OTLP_PROTOCOL ?? 'http/protobuf';
 /** Extra environment for the profiled service, e.g. BENCH_PROFILE_ENV='{"OTEL_SDK_DISABLED":"true"}'. */
@@ -179,11 +180,6 @@ function serviceEnv(sink: OtlpSink): Record<string, string> {
   };
 }
 
-async function startService(sink: OtlpSink): Promise<App & { service: RunningService }> {
-  const service = await spawnService({ timeoutMs: 30_000, env: serviceEnv(sink) });
-  return { name: 'service', url: service.url, pid: service.process.pid!, child: service.process, service, stop: () => service.stop() };
-}
-
 /** The service started exactly as spawnService starts it, plus node flags (--cpu-prof is not allowed in NODE_OPTIONS). */
 function startServiceWithFlags(sink: OtlpSink, flags: string[], extraEnv: Record<string, string> = {}): Promise<App> {
   return startNode('service', [...flags, '--require', SERVICE_PRELOAD, SERVICE_MAIN], {
@@ -276,87 +272,134 @@ function machine(): Record<string, string | number> {
 
 // ---------------------------------------------------------------------------------------------------------
 
+/** The apps compared in the throughput phase, in the order of each round. */
+interface Variant { name: string; label: string; start(sink: OtlpSink): Promise<App>; service: boolean }
+
+function variants(): Variant[] {
+  const service = (name: string, label: string, extra: Record<string, string>): Variant => ({
+    name, label, service: true,
+    start: (sink) => startNode(name, ['--require', SERVICE_PRELOAD, SERVICE_MAIN], { ...serviceEnv(sink), ...extra }),
+  });
+  const all: Variant[] = [
+    { name: 'bare', label: 'bare Koa, no telemetry', service: false, start: () => startBare() },
+    { name: 'naive', label: 'naive peer: Koa + sdk-node auto-instrumentations, 100% exported', service: false, start: (sink) => startNaive(sink) },
+    service('default', 'service, default configuration (refused in full, 10% of accepted)', { OTEL_TRACES_SAMPLER: '' }),
+    service('all', 'service, everything exported (OTEL_TRACES_SAMPLER=always_on)', { OTEL_TRACES_SAMPLER: 'always_on' }),
+    service('off', 'service, OpenTelemetry off (OTEL_SDK_DISABLED=true)', { OTEL_SDK_DISABLED: 'true' }),
+    service('instrumented', 'service, old path: http+koa instrumentations, everything exported', { OTEL_TRACES_SAMPLER: 'always_on', BITRIX24_TRACES_SERVER_SPAN: 'instrumentation' }),
+  ];
+  const wanted = (process.env.BENCH_VARIANTS ?? 'bare,naive,default,all,off').split(',').map((name) => name.trim());
+  return all.filter((variant) => variant.name === 'bare' || wanted.includes(variant.name));
+}
+
+function startNaive(sink: OtlpSink): Promise<App> {
+  return startNode('naive peer', ['--require', path.resolve(__dirname, 'bench/naive-peer-preload.js'), path.resolve(__dirname, 'bench/bare-koa.js')], {
+    BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN,
+    OTEL_SERVICE_NAME: 'naive-peer',
+    OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+    OTEL_EXPORTER_OTLP_PROTOCOL: OTLP_PROTOCOL,
+    OTEL_METRICS_EXPORTER: 'none',
+    OTEL_LOGS_EXPORTER: 'none',
+  });
+}
+
+function spread(values: number[]): string {
+  return `${median(values).toFixed(2)} (${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)})`;
+}
+
 async function throughputPhase(sink: OtlpSink, report: Record<string, unknown>): Promise<void> {
-  console.log(`\n== Throughput: ${ROUNDS} round(s) × ${DURATION} s per app, ${CONNECTIONS} connections, warm-up ${WARMUP} s each ==`);
-  const bare = await startBare();
-  const svc = await startService(sink);
-  const stopScraping = scrapeEvery(svc.url);
-  const bareRuns: LoadResult[] = [];
-  const svcRuns: LoadResult[] = [];
-  let fixed: { bare: LoadResult; svc: LoadResult } | undefined;
-  let svcServed = 0; // every response of the service in the measured phase, repeated (disturbed) runs included
+  const chosen = variants();
+  console.log(`\n== Throughput: ${ROUNDS} round(s) × ${DURATION} s per app (${chosen.map((v) => v.name).join(', ')}), ${CONNECTIONS} connections, warm-up ${WARMUP} s each ==`);
+  for (const variant of chosen) console.log(`  ${variant.name.padEnd(12)} ${variant.label}`);
+  const apps = new Map<string, App>();
+  const runs = new Map<string, LoadResult[]>(chosen.map((variant) => [variant.name, []]));
+  const stops: Array<() => void> = [];
+  let unexpected = 0;
+  const served = new Map<string, number>();
   try {
-    await load(bare.url, { duration: WARMUP });
-    await load(svc.url, { duration: WARMUP });
-    const before = await metricsOf(svc.url);
+    for (const variant of chosen) {
+      const app = await variant.start(sink);
+      apps.set(variant.name, app);
+      if (variant.service) stops.push(scrapeEvery(app.url));
+      await load(app.url, { duration: WARMUP });
+    }
     const sinkBefore = { ...sink.counts };
     /** One measured run; repeated (at most twice) when other processes took more than 15% of the machine. */
-    const measure = async (app: App, label: string, round: number): Promise<LoadResult> => {
+    const measure = async (variant: Variant, round: number): Promise<LoadResult> => {
+      const app = apps.get(variant.name)!;
       let r: LoadResult | undefined;
       for (let attempt = 1; attempt <= 3; attempt++) {
         const { value, foreign, appCpu } = await withForeignCpu(app.pid, () => load(app.url, { duration: DURATION }));
         r = { ...value, foreign, appCpu };
-        if (app === svc) svcServed += value.requests;
-        console.log(`round ${round}  ${describe(label, r)}${foreign > 0.15 && attempt < 3 ? '  — disturbed, repeating' : ''}`);
+        served.set(variant.name, (served.get(variant.name) ?? 0) + value.requests);
+        unexpected += value.tally.unexpected + value.errors + value.timeouts;
+        const cpuUs = variant.name === 'bare' ? `  bare Koa CPU ${((appCpu * 1e6) / Math.max(1, value.rps)).toFixed(0)} µs/request` : '';
+        console.log(`round ${round}  ${describe(variant.name, r)}${cpuUs}${foreign > 0.15 && attempt < 3 ? '  — disturbed, repeating' : ''}`);
         if (foreign <= 0.15) break;
       }
       return r!;
     };
     for (let round = 1; round <= ROUNDS; round++) {
-      bareRuns.push(await measure(bare, 'bare', round));
-      svcRuns.push(await measure(svc, 'service', round));
+      // Alternating order, so that no variant always runs first (after a quiet pause) or last.
+      const order = round % 2 === 1 ? chosen : [...chosen].reverse();
+      for (const variant of order) runs.get(variant.name)!.push(await measure(variant, round));
     }
-    // The same offered load for both, well below either's capacity: the latency a sender sees in normal operation.
-    const fixedBare = await load(bare.url, { duration: DURATION, overallRate: RATE });
-    console.log(`fixed ${RATE}/s  ${describe('bare', fixedBare)}`);
-    const fixedSvc = await load(svc.url, { duration: DURATION, overallRate: RATE });
-    svcServed += fixedSvc.requests;
-    console.log(`fixed ${RATE}/s  ${describe('service', fixedSvc)}`);
-    report.fixedRate = { rate: RATE, bare: fixedBare, service: fixedSvc };
-    fixed = { bare: fixedBare, svc: fixedSvc };
-    await new Promise((resolve) => setTimeout(resolve, 6000)); // let the batch span processor flush
-    const after = await metricsOf(svc.url);
-    const served = svcServed;
-    const counted = sumOf(after, METRIC.verifications) - sumOf(before, METRIC.verifications);
+    await new Promise((resolve) => setTimeout(resolve, 6000)); // let the batch span processors flush
     const spans = sink.counts.spans - sinkBefore.spans;
-    const logs = sink.counts.logRecords - sinkBefore.logRecords;
-    console.log(`service telemetry during the measured rounds: ${counted} verifications counted for ${served} responses; ` +
-      `${spans} spans (${(spans / Math.max(1, served)).toFixed(2)} per request) and ${logs} log records exported in ` +
-      `${sink.counts.requests - sinkBefore.requests} OTLP requests (${(sink.counts.bytes - sinkBefore.bytes) / 1e6} MB)`);
-    report.telemetry = { served, counted, spans, logs, spansPerRequest: spans / Math.max(1, served) };
+    console.log(`OTLP sink during the measured rounds: ${spans} spans, ${sink.counts.logRecords - sinkBefore.logRecords} log records, ` +
+      `${sink.counts.requests - sinkBefore.requests} requests (${(sink.counts.bytes - sinkBefore.bytes) / 1e6} MB) from all variants together`);
+    const dropped: Record<string, number> = {};
+    for (const variant of chosen.filter((v) => v.service && v.name !== 'off')) {
+      dropped[variant.name] = sumOf(await metricsOf(apps.get(variant.name)!.url), TRACING_METRIC.spansDropped);
+    }
+    report.droppedSpans = dropped;
+    for (const [name, count] of Object.entries(dropped)) {
+      verdict(`no span dropped (${name})`, count === 0, `${count} spans dropped (${TRACING_METRIC.spansDropped}) for ${served.get(name) ?? 0} requests served`);
+    }
   } finally {
-    stopScraping();
-    await svc.stop();
-    await bare.stop();
+    for (const stop of stops) stop();
+    for (const app of apps.values()) await app.stop();
   }
-  const mean = (runs: LoadResult[], pick: (r: LoadResult) => number) => median(runs.map(pick));
-  const bareRps = mean(bareRuns, (r) => r.rps);
-  const svcRps = mean(svcRuns, (r) => r.rps);
-  const bareP99 = mean(bareRuns, (r) => r.p99);
-  const svcP99 = mean(svcRuns, (r) => r.p99);
-  const bareP50 = mean(bareRuns, (r) => r.p50);
-  const svcP50 = mean(svcRuns, (r) => r.p50);
-  console.log(`\nmedian over rounds: bare ${bareRps.toFixed(0)} req/s p50 ${bareP50} ms p99 ${bareP99} ms; ` +
-    `service ${svcRps.toFixed(0)} req/s p50 ${svcP50} ms p99 ${svcP99} ms`);
-  const ratio = svcRps / bareRps;
-  const p99Ratio = svcP99 / Math.max(bareP99, 1);
-  verdict('throughput service ÷ bare ≥ 0.75', ratio >= 0.75, `${ratio.toFixed(3)} (${svcRps.toFixed(0)} / ${bareRps.toFixed(0)} req/s)`);
-  verdict('p99 service ≤ 2 × bare', svcP99 <= 2 * Math.max(bareP99, 1), `${svcP99} ms vs ${bareP99} ms (× ${p99Ratio.toFixed(2)}; autocannon latency resolution 1 ms)`);
-  if (fixed) {
-    verdict(`p99 at a fixed ${RATE} req/s (both below capacity) service ≤ 2 × bare`, fixed.svc.p99 <= 2 * Math.max(fixed.bare.p99, 1),
-      `${fixed.svc.p99} ms vs ${fixed.bare.p99} ms (p50 ${fixed.svc.p50} vs ${fixed.bare.p50} ms)`);
+
+  const perRound = (name: string, against: string, pick: (r: LoadResult) => number) =>
+    runs.get(name)!.map((r, i) => pick(r) / Math.max(pick(runs.get(against)![i]!), 1e-9));
+  const bareCpu = runs.get('bare')!.map((r) => (r.appCpu! * 1e6) / Math.max(1, r.rps));
+  console.log(`\nbare Koa CPU per request: ${spread(bareCpu)} µs (a changed machine shows here first)`);
+  console.log('variant | req/s median (min–max) | ÷ bare | ÷ naive | p99 ms median | p99 ÷ naive');
+  const summary: Record<string, unknown> = { bareCpuUsPerRequest: bareCpu };
+  for (const variant of chosen) {
+    const rps = runs.get(variant.name)!.map((r) => r.rps);
+    const p99 = runs.get(variant.name)!.map((r) => r.p99);
+    const vsBare = perRound(variant.name, 'bare', (r) => r.rps);
+    const vsNaive = runs.has('naive') ? perRound(variant.name, 'naive', (r) => r.rps) : [];
+    const p99VsNaive = runs.has('naive') ? perRound(variant.name, 'naive', (r) => r.p99) : [];
+    console.log(`${variant.name} | ${spread(rps)} | ${spread(vsBare)} | ${vsNaive.length ? spread(vsNaive) : '-'} | ${median(p99)} | ${p99VsNaive.length ? spread(p99VsNaive) : '-'}`);
+    summary[variant.name] = { rps, p99, vsBare, vsNaive, p99VsNaive };
   }
-  const unexpected = [...bareRuns, ...svcRuns, ...(fixed ? [fixed.bare, fixed.svc] : [])].reduce((a, r) => a + r.tally.unexpected + r.errors + r.timeouts, 0);
-  const svcUnexpected = [...svcRuns, ...(fixed ? [fixed.svc] : [])].reduce((a, r) => a + r.tally.unexpected + r.errors + r.timeouts, 0);
-  const samples = svcRuns.flatMap((r) => r.tally.samples).slice(0, 3);
-  verdict('no errors (every status as expected, no socket errors or timeouts)', unexpected === 0,
-    `${svcUnexpected} on the service, ${unexpected - svcUnexpected} on bare koa${samples.length ? ` — e.g. ${samples.join(' | ')}` : ''}`);
-  report.throughput = { bareRuns, svcRuns, bareRps, svcRps, bareP50, svcP50, bareP99, svcP99, ratio, p99Ratio };
+  report.throughput = summary;
+  const target = (name: string, against: string, minimum: number, label: string) => {
+    if (!runs.has(name) || !runs.has(against)) return;
+    const ratios = perRound(name, against, (r) => r.rps);
+    verdict(label, median(ratios) >= minimum, `median ${spread(ratios)} over ${ratios.length} round(s)`);
+  };
+  target('default', 'naive', 1.3, 'default configuration: throughput ≥ 1.3 × the naive peer');
+  if (runs.has('default') && runs.has('naive')) {
+    const p99 = perRound('default', 'naive', (r) => r.p99);
+    verdict("default configuration: p99 ≤ the naive peer's", median(p99) <= 1, `p99 ratio median ${spread(p99)} (autocannon resolution 1 ms)`);
+  }
+  target('all', 'naive', 1.0, 'everything exported: throughput ≥ 1.0 × the naive peer');
+  target('off', 'bare', 0.8, 'OpenTelemetry off: throughput ≥ 0.8 × bare Koa');
+  verdict('no errors (every status as expected, no socket errors or timeouts)', unexpected === 0, `${unexpected} unexpected answers or errors over all variants`);
 }
 
 async function memoryPhase(sink: OtlpSink, report: Record<string, unknown>): Promise<void> {
-  console.log(`\n== Memory: RSS after ${MEMORY_FIRST} vs ${MEMORY_TOTAL} requests (fresh service, same load) ==`);
-  const svc = await startService(sink);
+  for (const [name, sampler] of [['default', ''], ['all', 'always_on']] as const) await memoryOf(sink, report, name, sampler);
+}
+
+/** RSS after MEMORY_FIRST vs MEMORY_TOTAL deliveries of a fresh service with OTEL_TRACES_SAMPLER=sampler. */
+async function memoryOf(sink: OtlpSink, report: Record<string, unknown>, name: string, sampler: string): Promise<void> {
+  console.log(`\n== Memory (${name}): RSS after ${MEMORY_FIRST} vs ${MEMORY_TOTAL} requests (fresh service, same load) ==`);
+  const svc = await startNode('service', ['--require', SERVICE_PRELOAD, SERVICE_MAIN], { ...serviceEnv(sink), OTEL_TRACES_SAMPLER: sampler });
   const stopScraping = scrapeEvery(svc.url);
   try {
     const rssAt = async (label: string) => {
@@ -373,11 +416,11 @@ async function memoryPhase(sink: OtlpSink, report: Record<string, unknown>): Pro
     const second = await load(svc.url, { amount: MEMORY_TOTAL - MEMORY_FIRST });
     const m2 = await rssAt(`after ${first.requests + second.requests} requests`);
     const growth = m2.vmRss / m1.vmRss - 1;
-    verdict(`RSS after ${MEMORY_TOTAL} ≤ 1.15 × RSS after ${MEMORY_FIRST}`, growth <= 0.15,
+    verdict(`${name}: RSS after ${MEMORY_TOTAL} ≤ 1.10 × RSS after ${MEMORY_FIRST}`, growth <= 0.1,
       `${(m1.vmRss / 2 ** 20).toFixed(1)} MiB → ${(m2.vmRss / 2 ** 20).toFixed(1)} MiB (${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)}%) in ${((Date.now() - start) / 1000).toFixed(0)} s`);
     const unexpected = first.tally.unexpected + second.tally.unexpected + first.errors + second.errors;
-    verdict('no errors during the soak', unexpected === 0, `${unexpected} unexpected statuses or errors`);
-    report.memory = { first: m1, second: m2, growth, requests: first.requests + second.requests };
+    verdict(`${name}: no errors during the soak`, unexpected === 0, `${unexpected} unexpected statuses or errors`);
+    report[`memory_${name}`] = { first: m1, second: m2, growth, requests: first.requests + second.requests };
   } finally {
     stopScraping();
     await svc.stop();

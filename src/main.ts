@@ -11,6 +11,7 @@ import { installTelemetryDiagnostics } from './telemetry/diagnostics';
 import { createLogger, type Logger } from './telemetry/logger';
 import { createMetrics } from './telemetry/metrics';
 import { guardConnections } from './serve/connection-guards';
+import { serveTraced } from './telemetry/tracing';
 import { fingerprint } from './verify/fingerprint';
 
 /**
@@ -46,7 +47,7 @@ export function main(): void {
   const lifecycle: Lifecycle = { shuttingDown: false };
   const app = createApp({ config, metrics, logger, lifecycle });
   const timeouts = serverTimeouts(config.bodyTimeoutMs);
-  const server = http.createServer(timeouts, app.callback());
+  const server = http.createServer(timeouts, serveTraced(app.callback(), telemetry.plan));
   server.keepAliveTimeout = timeouts.keepAliveTimeout;
   guardConnections(server, metrics, logger, config.maxConnections);
 

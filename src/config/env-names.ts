@@ -26,3 +26,13 @@ export const CONFIG_ENV_NAMES: readonly string[] = Object.values(ENV);
 
 /** Standard OpenTelemetry variables are read by the SDK itself; every one of them starts with this. */
 export const OTEL_ENV_PREFIX = 'OTEL_';
+
+/** Tracing knobs of this service (issue #12); the standard OTEL_TRACES_SAMPLER keeps its meaning besides. */
+export const TRACING_ENV = {
+  /** Share of accepted deliveries whose traces are exported (0…1); refused and failed ones always are. */
+  tracesAcceptedRatio: 'BITRIX24_TRACES_ACCEPTED_RATIO',
+  /** `service` (default): the service makes the HTTP server span; `instrumentation`: the http and koa instrumentations do. */
+  tracesServerSpan: 'BITRIX24_TRACES_SERVER_SPAN',
+} as const;
+// Known names, so that the unknown-variable warning does not name them (kept apart from ENV to append only).
+(CONFIG_ENV_NAMES as string[]).push(...Object.values(TRACING_ENV));

@@ -4,6 +4,7 @@ import Koa from 'koa';
 import type { Config } from '../config/load';
 import type { Logger } from '../telemetry/logger';
 import type { ServiceMetrics } from '../telemetry/metrics';
+import { nameServerRoute } from '../telemetry/server-span';
 import { healthz, readyz, type Lifecycle } from './health';
 import { guardBody, REFUSAL_LOG_INTERVAL_MS } from './limits';
 import { boundText } from '../telemetry/bound-text';
@@ -65,6 +66,7 @@ export function createApp({ config, metrics, logger, sink = discardingSink, life
     } finally {
       // After SIGTERM every answer closes its connection, so keep-alive clients reconnect elsewhere.
       if (lifecycle.shuttingDown && !ctx.headerSent) ctx.set('Connection', 'close');
+      nameServerRoute(ctx._matchedRoute ? String(ctx._matchedRoute) : undefined);
       const spanContext = trace.getActiveSpan()?.spanContext();
       metrics.observeRequest(
         ctx.method,

@@ -61,7 +61,8 @@ function extractInSpan(source: TokenSource, carrier: TokenCarrier, metrics: Serv
       [ATTR.found]: found,
       [ATTR.location]: extraction.location,
     });
-    if (found) span.setAttribute(ATTR.fingerprint, fingerprint(extraction.token!));
+    // A SHA-256 per token: only for a span that records (none when tracing is off or always_off).
+    if (found && span.isRecording()) span.setAttribute(ATTR.fingerprint, fingerprint(extraction.token!));
     if (extraction.rejected.length > 0) {
       span.setAttribute(ATTR.notAToken, extraction.rejected.map(({ location, reason }) => `${location}: ${reason}`));
     }

@@ -5,6 +5,7 @@ import { REFUSAL_LOG_INTERVAL_MS } from '../receive/limits';
 import { rateLimitedWarn } from '../receive/rate-limited-log';
 import type { Logger } from '../telemetry/logger';
 import type { ServiceMetrics } from '../telemetry/metrics';
+import { recordNodeAnswer } from '../telemetry/node-answers';
 
 const TIMEOUT_BODY = JSON.stringify({ status: 'rejected', reason: 'request_timeout' });
 const RAW_ANSWERS: Record<string, string> = {
@@ -43,7 +44,11 @@ export function guardConnections(server: http.Server, metrics: ServiceMetrics, l
     }
     // As Node's default: answer only when nothing of an answer was written on this connection yet.
     const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-    if (code !== 'ECONNRESET' && socket.writable && !inFlight?.headersSent) socket.write(RAW_ANSWERS[code] ?? BAD_REQUEST);
+    if (code !== 'ECONNRESET' && socket.writable && !inFlight?.headersSent) {
+      const answer = RAW_ANSWERS[code] ?? BAD_REQUEST;
+      recordNodeAnswer(Number(answer.slice(9, 12)));
+      socket.write(answer);
+    }
     socket.destroy(error);
   });
 }

@@ -1,5 +1,6 @@
 import { trace } from '@opentelemetry/api';
 import winston from 'winston';
+import { linkableSpanContext } from './trace-links';
 
 import type { LogLevel } from '../config/load';
 
@@ -7,8 +8,9 @@ export type Logger = winston.Logger;
 
 /** Adds trace_id/span_id of the active span, so a log line inside a request leads to its trace. */
 const traceContext = winston.format((info) => {
-  const spanContext = trace.getActiveSpan()?.spanContext();
-  if (spanContext && trace.isSpanContextValid(spanContext)) {
+  // Only ids of traces that are exported; a warning or an error makes its trace exported.
+  const spanContext = linkableSpanContext(trace.getActiveSpan()?.spanContext(), info.level === 'warn' || info.level === 'error');
+  if (spanContext) {
     info.trace_id = spanContext.traceId;
     info.span_id = spanContext.spanId;
   }

@@ -16,6 +16,8 @@ import {
   type VerificationResult,
   type VerificationSource,
 } from './names';
+import { linkableTraceId } from './trace-links';
+import { registerTracingMetrics } from './tracing-metrics';
 
 export const EVENT_NAME_PATTERN = /^ON[A-Z0-9_]{1,64}$/;
 export const MAX_DISTINCT_EVENTS = 200;
@@ -112,6 +114,7 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
     // Gauges that prom-client names *_total, which Prometheus' linter (promtool check metrics) rejects.
     for (const name of MISNAMED_DEFAULT_GAUGES) openMetrics.removeSingleMetric(name);
   }
+  registerTracingMetrics(registers);
 
   const text = new client.Registry();
   const counterNames = new Map<{ name: string }, string>();
@@ -143,7 +146,8 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
     return event;
   };
   // prom-client's types wrongly demand that exemplar labels be among the metric's own label names.
-  const exemplar = (traceId: string | undefined) => (traceId ? { [EXEMPLAR_TRACE_ID_LABEL]: traceId } : {}) as Record<string, never>;
+  // No link to a trace that is not exported: then no exemplar at all (prom-client keeps the series' last one).
+  const exemplar = (traceId: string | undefined) => (linkableTraceId(traceId) ? { [EXEMPLAR_TRACE_ID_LABEL]: traceId } : undefined) as unknown as Record<string, never>;
 
   return {
     recordExtraction(source, found) {

@@ -112,3 +112,20 @@ export type Diagnosis = (typeof DIAGNOSES)[number];
 export const DIAGNOSIS_LABEL = 'diagnosis';
 
 export const DEFAULT_SERVICE_NAME = 'bitrix24-webhook';
+
+/** Tracing's own health (issue #12): spans dropped before export, and requests Node answered before the app. */
+export const TRACING_METRIC = {
+  /** `reason` = one of SPAN_DROP_REASONS. */
+  spansDropped: 'bitrix_webhook_trace_spans_dropped_total',
+  /** `status_code` = 400/408/413/431: requests Node's HTTP server answered itself (timeouts, unparseable requests). */
+  answeredByNode: 'bitrix_webhook_requests_answered_by_node_total',
+} as const;
+/**
+ * `buffer_full`: more traces or spans awaiting their export decision than the bounds allow;
+ * `export_queue_full`: the batch span processor's queue was full (the exporter cannot keep up).
+ */
+export const SPAN_DROP_REASONS = ['buffer_full', 'export_queue_full'] as const;
+export type SpanDropReason = (typeof SPAN_DROP_REASONS)[number];
+export const NODE_ANSWER_STATUSES = ['400', '408', '413', '431'] as const;
+/** The HTTP server span when the service makes it: `POST /api/bitrix/webhook` once routed, `POST` before. */
+export const SERVER_SPAN_INSTRUMENTATION = 'bitrix24-webhook-guard.http-server';

@@ -292,6 +292,7 @@ describe('doctor without --url: the configuration checklist', () => {
       receiver = await new OtlpReceiver().start();
     });
     afterEach(() => receiver.stop());
+    const BY_OUTCOME = 'refused or failed deliveries in full, 10% of accepted ones (BITRIX24_TRACES_ACCEPTED_RATIO)';
     const otlpChecks = async (env: Record<string, string>, extra: string[] = []) => {
       const result = await runCli(['doctor', '--json', ...extra], { BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN, ...env });
       const report = JSON.parse(result.stdout) as { checks: Array<{ check: string }> };
@@ -303,7 +304,7 @@ describe('doctor without --url: the configuration checklist', () => {
       expect(result).to.deep.equal({
         code: 0,
         checks: [
-          { check: 'telemetry', status: 'ok', detail: `traces: otlp http/json to ${receiver.url}; logs: not exported` },
+          { check: 'telemetry', status: 'ok', detail: `traces: otlp http/json to ${receiver.url}, ${BY_OUTCOME}; logs: not exported` },
           { check: 'OTLP traces endpoint', status: 'ok', detail: `${receiver.url}/v1/traces (http/json) answers (HTTP 200)` },
         ],
       });
@@ -326,7 +327,7 @@ describe('doctor without --url: the configuration checklist', () => {
       expect(hanging).to.deep.equal({
         code: 1,
         checks: [
-          { check: 'telemetry', status: 'ok', detail: `traces: otlp http/protobuf to ${receiver.url}; logs: otlp http/protobuf to ${receiver.url}` },
+          { check: 'telemetry', status: 'ok', detail: `traces: otlp http/protobuf to ${receiver.url}, ${BY_OUTCOME}; logs: otlp http/protobuf to ${receiver.url}` },
           { check: 'OTLP traces endpoint', status: 'fail', detail: `${receiver.url}/v1/traces (http/protobuf) does not answer: no answer within 300 ms`, likely: dropped },
           { check: 'OTLP logs endpoint', status: 'fail', detail: `${receiver.url}/v1/logs (http/protobuf) does not answer: no answer within 300 ms`, likely: dropped },
         ],

@@ -54,9 +54,9 @@ async function exactLine(harness: Harness, line: LogLine): Promise<Record<string
   expect(timestamp).to.be.a('string').and.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   const [delivery] = await harness.tracedDeliveries(1);
   expect(trace_id, 'trace_id of the delivery').to.equal(delivery!.verify.spanContext().traceId);
-  // The handler runs inside the koa router span; the verify span has ended by the time the line is written.
+  // The handler runs inside the service's HTTP server span; the verify span has ended by the time the line is written.
   const active = delivery!.all.find((span) => span.spanContext().spanId === span_id);
-  expect(active?.name, 'span_id: the router span of the delivery').to.equal(`router - ${PATH}`);
+  expect(active?.name, 'span_id: the server span of the delivery').to.equal(`POST ${PATH}`);
   return rest;
 }
 

@@ -74,6 +74,8 @@ describe('graceful shutdown (SIGTERM) of the real process', function () {
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
         OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
         OTEL_TRACES_EXPORTER: 'otlp',
+        // Every trace, accepted ones included: the flush must deliver all 25.
+        OTEL_TRACES_SAMPLER: 'always_on',
         // Nothing is exported on schedule during the test: only the shutdown flush can deliver the spans.
         OTEL_BSP_SCHEDULE_DELAY: '60000',
       },

@@ -4,7 +4,7 @@
 // names, value sets (never empty) and counts.
 
 import { expect } from 'chai';
-import { DIAGNOSES, METRIC, OTHER_EVENT } from '../../src/telemetry/names';
+import { DIAGNOSES, METRIC, TRACING_METRIC, OTHER_EVENT } from '../../src/telemetry/names';
 import { APP_TOKEN, CRM_DEAL_ADD, httpBuildQuery, webhookAuth, WEBHOOK_TOKEN, withoutToken } from '../support/bitrix-bodies';
 import { startHarness, type Harness } from '../support/harness';
 import { Client, type SendOptions } from './support/client';
@@ -38,6 +38,8 @@ const DOCUMENTED: Record<string, Record<string, (value: string) => boolean>> = {
     route: (v) => [PATH, '/metrics', '/healthz', '/readyz', 'unmatched'].includes(v),
     status_code: (v) => ['200', '400', '401', '403', '404', '405', '413', '415', '500', '501', '503'].includes(v),
   },
+  [TRACING_METRIC.spansDropped]: { reason: (v) => ['buffer_full', 'export_queue_full'].includes(v) },
+  [TRACING_METRIC.answeredByNode]: { status_code: (v) => ['400', '408', '413', '431'].includes(v) },
 };
 
 interface Planned { send: SendOptions; status: number; route: string }

@@ -3,12 +3,14 @@ import type { AddressInfo } from 'node:net';
 import Transport from 'winston-transport';
 import { SpanKind } from '@opentelemetry/api';
 import type { tracing } from '@opentelemetry/sdk-node';
-import { memoryExporter } from './tracing-setup';
+import { memoryExporter, telemetry } from './tracing-setup';
 import { loadConfig, type Env } from '../../src/config/load';
 import { createApp } from '../../src/receive/app';
 import type { AcceptedEvent } from '../../src/receive/sink';
 import { createLogger } from '../../src/telemetry/logger';
 import { createMetrics } from '../../src/telemetry/metrics';
+import { guardConnections } from '../../src/serve/connection-guards';
+import { serveTraced } from '../../src/telemetry/tracing';
 
 export interface TracedDelivery {
   server: ReadableSpan;
@@ -52,7 +54,7 @@ export interface Harness {
  * The real app (createApp with the real config loader, metrics, logger) on a loopback port, in this
  * process, so spans land in the in-memory exporter and log lines in an array.
  */
-export async function startHarness(env: Env, files: Record<string, string> = {}): Promise<Harness> {
+export async function startHarness(env: Env, files: Record<string, string> = {}, serverOptions: http.ServerOptions = {}): Promise<Harness> {
   const config = loadConfig(env, (path) => {
     if (!(path in files)) throw Object.assign(new Error('ENOENT'), { code: 'ENOENT' });
     return files[path]!;
@@ -66,7 +68,9 @@ export async function startHarness(env: Env, files: Record<string, string> = {})
   });
   const events: AcceptedEvent[] = [];
   const app = createApp({ config, metrics, logger, sink: (event) => void events.push(event) });
-  const server = http.createServer(app.callback());
+  // As main.ts serves it: the service's own server span around the app, Node's own answers counted.
+  const server = http.createServer(serverOptions, serveTraced(app.callback(), telemetry.plan));
+  guardConnections(server, metrics, logger, config.maxConnections);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   memoryExporter.reset();
   return {

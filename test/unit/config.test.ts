@@ -179,7 +179,7 @@ describe('configuration', () => {
   });
 
   describe('hygiene warnings (never refusals)', () => {
-    const CONTRACT = 'BITRIX24_OUTGOING_WEBHOOK_TOKEN, BITRIX24_OUTGOING_WEBHOOK_TOKEN_FILE, BITRIX24_WEBHOOK_TOKENS, BITRIX24_WEBHOOK_TOKENS_FILE, BITRIX24_TOKEN_SOURCES';
+    const CONTRACT = 'BITRIX24_OUTGOING_WEBHOOK_TOKEN, BITRIX24_OUTGOING_WEBHOOK_TOKEN_FILE, BITRIX24_WEBHOOK_TOKENS, BITRIX24_WEBHOOK_TOKENS_FILE, BITRIX24_TOKEN_SOURCES, BITRIX24_TRACES_ACCEPTED_RATIO, BITRIX24_TRACES_SERVER_SPAN';
     for (const [name, expected] of [
       ['BITRIX24_OUTGOING_WEBHOOK_TOKN', 'BITRIX24_OUTGOING_WEBHOOK_TOKN is not a variable this service reads; did you mean BITRIX24_OUTGOING_WEBHOOK_TOKEN?'],
       ['BITRIX24_WEBHOOK_TOKEN', 'BITRIX24_WEBHOOK_TOKEN is not a variable this service reads; did you mean BITRIX24_WEBHOOK_TOKENS?'],
@@ -196,7 +196,7 @@ describe('configuration', () => {
     }
 
     it('does not warn of contract variables, unset ones, or unrelated ones', () => {
-      expect(load({ BITRIX24_TOKEN_SOURCES: 'body', BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN}`, BITRIX24_X: undefined, HOME: '/root', OTEL_SERVICE_NAME: 'x' }).warnings).to.deep.equal([]);
+      expect(load({ BITRIX24_TOKEN_SOURCES: 'body', BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN}`, BITRIX24_TRACES_ACCEPTED_RATIO: '0.5', BITRIX24_TRACES_SERVER_SPAN: 'service', BITRIX24_X: undefined, HOME: '/root', OTEL_SERVICE_NAME: 'x' }).warnings).to.deep.equal([]);
     });
 
     for (const [what, value, expected] of [

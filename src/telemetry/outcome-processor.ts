@@ -1,0 +1,162 @@
+import { SpanStatusCode, TraceFlags, type Context, type SpanContext } from '@opentelemetry/api';
+import type { tracing } from '@opentelemetry/sdk-node';
+import type { SpanDropReason } from './names';
+import { inAcceptedShare, type SamplingPolicy } from './sampling';
+
+type ReadableSpan = tracing.ReadableSpan;
+type Span = tracing.Span;
+type SpanProcessor = tracing.SpanProcessor;
+
+export interface OutcomeLimits {
+  /** Traces awaiting their decision at once; a new one beyond this is exported only if known-kept at its start. */
+  maxTraces: number;
+  /** Ended spans held at once, over all traces. */
+  maxSpans: number;
+}
+
+export const DEFAULT_LIMITS: OutcomeLimits = { maxTraces: 2048, maxSpans: 16_384 };
+
+interface PendingTrace {
+  /** Local roots (server spans, or a span started with no parent) still open. */
+  openRoots: number;
+  /** Known to be exported: its spans go straight on instead of being held. */
+  keep: boolean;
+  held: ReadableSpan[];
+}
+
+/**
+ * Holds a trace's ended spans until its local root ends, then passes them to the exporting processors or
+ * drops them: kept when anything in the trace failed (ERROR status, HTTP status ≥ 400, an exception event, or a
+ * warning logged inside it), when an incoming sampled `traceparent` asked for it, or when the trace id falls in
+ * the accepted share. Memory is bounded; every span dropped for want of room is counted.
+ */
+export class OutcomeSpanProcessor implements SpanProcessor {
+  readonly dropped: Record<SpanDropReason, number> = { buffer_full: 0, export_queue_full: 0 };
+  private readonly pending = new Map<string, PendingTrace>();
+  /** Traces that found no room when their root started: their spans are counted as dropped. */
+  private readonly overflowed = new Set<string>();
+  private heldSpans = 0;
+
+  constructor(
+    private readonly exporting: SpanProcessor[],
+    public policy: SamplingPolicy,
+    private readonly limits: OutcomeLimits = DEFAULT_LIMITS,
+  ) {}
+
+  onStart(span: Span, _parentContext: Context): void {
+    for (const processor of this.exporting) processor.onStart(span, _parentContext);
+    if (this.policy.mode !== 'outcome' || !isLocalRoot(span)) return;
+    const traceId = span.spanContext().traceId;
+    const existing = this.pending.get(traceId);
+    if (existing) {
+      existing.openRoots++;
+      return;
+    }
+    const keep = remoteSampled(span.parentSpanContext) || inAcceptedShare(traceId, this.policy.acceptedRatio);
+    if (this.pending.size >= this.limits.maxTraces && !keep) {
+      if (this.overflowed.size < this.limits.maxTraces) this.overflowed.add(traceId);
+      return;
+    }
+    this.pending.set(traceId, { openRoots: 1, keep, held: [] });
+  }
+
+  onEnd(span: ReadableSpan): void {
+    if (this.policy.mode === 'all') return this.forward(span);
+    if (this.policy.mode === 'none') return;
+    const traceId = span.spanContext().traceId;
+    const trace = this.pending.get(traceId);
+    const root = isLocalRoot(span);
+    if (!trace) {
+      if (this.overflowed.has(traceId)) {
+        this.dropped.buffer_full++;
+        if (root) this.overflowed.delete(traceId);
+      } else if (failed(span) || remoteSampled(span.parentSpanContext) || inAcceptedShare(traceId, ratioOf(this.policy))) {
+        // A span outside any held trace (ended after its root, or a root this processor never saw start).
+        this.forward(span);
+      }
+      return;
+    }
+    if (!trace.keep && failed(span)) this.keep(trace);
+    if (trace.keep) this.forward(span);
+    else if (this.heldSpans >= this.limits.maxSpans) this.dropped.buffer_full++;
+    else {
+      trace.held.push(span);
+      this.heldSpans++;
+    }
+    if (root && --trace.openRoots <= 0) {
+      this.pending.delete(traceId);
+      this.heldSpans -= trace.held.length;
+      trace.held = [];
+    }
+  }
+
+  /**
+   * Whether this trace is (or will be) exported, as far as can be known now: a log line or an exemplar carries
+   * the trace id only then. `mustKeep` (a warning or an error being logged inside the trace) makes it so.
+   */
+  exported(traceId: string, mustKeep = false): boolean {
+    if (this.policy.mode !== 'outcome') return this.policy.mode === 'all';
+    const trace = this.pending.get(traceId);
+    if (!trace) return false;
+    if (mustKeep && !trace.keep) this.keep(trace);
+    return trace.keep;
+  }
+
+  /** Traces and spans currently held (for tests and the memory bound). */
+  get holding(): { traces: number; spans: number } {
+    return { traces: this.pending.size, spans: this.heldSpans };
+  }
+
+  async forceFlush(): Promise<void> {
+    await Promise.all(this.exporting.map((processor) => processor.forceFlush()));
+  }
+
+  async shutdown(): Promise<void> {
+    await Promise.all(this.exporting.map((processor) => processor.shutdown()));
+  }
+
+  private keep(trace: PendingTrace): void {
+    trace.keep = true;
+    this.heldSpans -= trace.held.length;
+    for (const span of trace.held) this.forward(span);
+    trace.held = [];
+  }
+
+  private forward(span: ReadableSpan): void {
+    for (const processor of this.exporting) {
+      if (queueFull(processor)) this.dropped.export_queue_full++;
+      processor.onEnd(span);
+    }
+  }
+}
+
+function isLocalRoot(span: ReadableSpan): boolean {
+  const parent = span.parentSpanContext;
+  return parent === undefined || parent.isRemote === true;
+}
+
+function remoteSampled(parent: SpanContext | undefined): boolean {
+  return parent !== undefined && parent.isRemote === true && (parent.traceFlags & TraceFlags.SAMPLED) !== 0;
+}
+
+function ratioOf(policy: SamplingPolicy): number {
+  return policy.mode === 'outcome' ? policy.acceptedRatio : policy.mode === 'all' ? 1 : 0;
+}
+
+/** An error anywhere: ERROR status, an HTTP status ≥ 400 (server or client span), or a recorded exception. */
+function failed(span: ReadableSpan): boolean {
+  if (span.status.code === SpanStatusCode.ERROR) return true;
+  const status = span.attributes['http.response.status_code'];
+  if (typeof status === 'number' && status >= 400) return true;
+  for (const event of span.events) if (event.name === 'exception') return true;
+  return false;
+}
+
+/**
+ * The batch span processor drops a span silently (one diag line) when its queue is full; it keeps the queue
+ * private, so it is read here to count those drops. Any other processor is never counted as full.
+ */
+function queueFull(processor: SpanProcessor): boolean {
+  const queue = processor as unknown as { _finishedSpans?: unknown[]; _maxQueueSize?: number };
+  return Array.isArray(queue._finishedSpans) && typeof queue._maxQueueSize === 'number' && queue._finishedSpans.length >= queue._maxQueueSize;
+}
