@@ -87,7 +87,7 @@ describe('what is exported: sampling by outcome', () => {
       for (const span of spansOf(OUTSIDE).filter((s) => s.name.startsWith('bitrix.token.extract.'))) {
         expect(span.parentSpanContext?.spanId).to.equal(verify.spanContext().spanId);
       }
-      const line = harness.logs.find((entry) => entry.message === 'webhook token verification failed')!;
+      const line = harness.logs.find((entry) => entry.message === 'webhook delivery refused')!;
       expect(line.trace_id).to.equal(OUTSIDE);
       expect(await harness.metricsText('application/openmetrics-text')).to.include(`# {trace_id="${OUTSIDE}"}`);
     });
@@ -101,17 +101,17 @@ describe('what is exported: sampling by outcome', () => {
     await settle(harness);
     expect(treeOf(OUTSIDE)).to.deep.equal([`POST ${PATH}`]);
     expect(spansOf(OUTSIDE)[0]!.attributes['http.response.status_code']).to.equal(415);
-    expect(harness.logs.find((entry) => entry.message === 'webhook request rejected before verification')!.trace_id).to.equal(OUTSIDE);
+    expect(harness.logs.find((entry) => entry.message === 'webhook delivery refused')!.trace_id).to.equal(OUTSIDE);
   });
 
-  it('exports a request answered >= 400 that logged nothing (404 on an unknown path): the status alone decides', async () => {
+  it('exports a request answered >= 400 that logged nothing (a GET of an unknown path): the status alone decides', async () => {
     await start();
     outcome.policy = { mode: 'outcome', acceptedRatio: 0 };
-    const answer = await exactRequest(harness.url, { path: '/api/bitrix/webhok', headers: { 'content-type': FORM, traceparent: unsampled(OUTSIDE) }, body: CRM_DEAL_ADD });
+    const answer = await exactRequest(harness.url, { method: 'GET', path: '/api/bitrix/webhok', headers: { traceparent: unsampled(OUTSIDE) } });
     expect(answer.status).to.equal(404);
     await settle(harness);
     expect(harness.logs.filter((entry) => entry.level === 'warn' || entry.level === 'error')).to.deep.equal([]);
-    expect(treeOf(OUTSIDE)).to.deep.equal(['POST']);
+    expect(treeOf(OUTSIDE)).to.deep.equal(['GET']);
   });
 
   it('exports exactly the accepted deliveries whose trace ids fall in the ratio (200 deliveries, ratio 0.3)', async () => {
@@ -145,7 +145,7 @@ describe('what is exported: sampling by outcome', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(memoryExporter.getFinishedSpans()).to.deep.equal([]);
     const lines = harness.logs.filter((entry) => entry.message.startsWith('webhook '));
-    expect(lines.map((entry) => entry.message)).to.deep.equal(['webhook token verification failed', 'webhook delivery accepted']);
+    expect(lines.map((entry) => entry.message)).to.deep.equal(['webhook delivery refused', 'webhook delivery accepted']);
     for (const line of lines) expect(line).not.to.have.property('trace_id');
     expect(await harness.metricsText('application/openmetrics-text')).not.to.include('trace_id=');
   });

@@ -160,7 +160,8 @@ describe('requests Node answers before the app', () => {
     } as http.ServerOptions);
     const before = { '408': await counted('408'), '400': await counted('400') };
     const { answer } = await rawRequest(Number(new URL(harness.url).port), `POST ${PATH} HTTP/1.1\r\nHost: x\r\n`);
-    expect(answer).to.equal('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+    const json = JSON.stringify({ status: 'rejected', reason: 'request_timeout' });
+    expect(answer).to.equal(`HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${json.length}\r\nConnection: close\r\n\r\n${json}`);
     expect(await counted('408')).to.equal(before['408'] + 1);
     expect(await counted('400')).to.equal(before['400']);
     expect(serverSpans()).to.deep.equal([]);

@@ -11,7 +11,7 @@ describe('trace ids in log lines of the real process lead only to exported trace
         method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: withoutToken(CRM_DEAL_ADD),
       });
       expect(answer.status).to.equal(401);
-      return await service.waitForLog((line) => line.message === 'webhook token verification failed');
+      return await service.waitForLog((line) => line.message === 'webhook delivery refused');
     } finally {
       await service.stop();
     }
