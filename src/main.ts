@@ -73,7 +73,6 @@ function describeStore(storeConfig: StoreConfig): string {
 
 function serve(config: Config, storeConfig: StoreConfig, store: Store, logger: Logger): void {
   const metrics = createMetrics({ webhookNames: config.tokens.map(({ name }) => name), tokensConfigured: config.tokens.length });
-  metrics.setQuarantineSizeSource(() => store.quarantineSize());
   const retention = startRetention(store, metrics, logger);
   const lifecycle: Lifecycle = { shuttingDown: false };
   const app = createApp({ config, metrics, logger, lifecycle, store });

@@ -26,6 +26,7 @@ export function createApp({ config, metrics, logger, store, lifecycle = { shutti
   // Koa's default error log would print to stderr with no JSON and no trace id; the boundary below logs.
   app.silent = true;
 
+  metrics.setQuarantineSizeSource(() => store.quarantineSize());
   const refuse = createRefusalRecorder({ metrics, logger, sources: config.sources, store });
   const router = new Router();
   router.post(config.webhookPath, guardBody({ config, metrics, refuse }), createWebhookHandler({ config, metrics, logger, store, refuse }));

@@ -4,7 +4,7 @@
 // names, value sets (never empty) and counts.
 
 import { expect } from 'chai';
-import { METRIC, OTHER_EVENT } from '../../src/telemetry/names';
+import { DIAGNOSES, METRIC, OTHER_EVENT, QUARANTINE_REASONS, REJECTION_REASONS } from '../../src/telemetry/names';
 import { APP_TOKEN, CRM_DEAL_ADD, httpBuildQuery, webhookAuth, WEBHOOK_TOKEN, withoutToken } from '../support/bitrix-bodies';
 import { startHarness, type Harness } from '../support/harness';
 import { Client, type SendOptions } from './support/client';
@@ -26,7 +26,12 @@ const DOCUMENTED: Record<string, Record<string, (value: string) => boolean>> = {
     webhook: (v) => ['crm', 'tasks', 'unknown'].includes(v),
   },
   [METRIC.extractions]: { source: (v) => ['body', 'query', 'header'].includes(v), found: (v) => ['true', 'false'].includes(v) },
-  [METRIC.requestsRejected]: { reason: (v) => ['not_configured', 'unsupported_media_type', 'payload_too_large', 'malformed_body'].includes(v) },
+  [METRIC.requestsRejected]: { reason: (v) => (REJECTION_REASONS as readonly string[]).includes(v) },
+  [METRIC.rejectionsByDiagnosis]: { diagnosis: (v) => (DIAGNOSES as readonly string[]).includes(v) },
+  [METRIC.storeWrites]: { kind: (v) => ['accepted', 'quarantine'].includes(v), result: (v) => ['ok', 'error'].includes(v) },
+  [METRIC.quarantined]: { reason: (v) => (QUARANTINE_REASONS as readonly string[]).includes(v) },
+  [METRIC.quarantineEvictions]: {},
+  [METRIC.quarantineSize]: {},
   [METRIC.tokensConfigured]: {},
   [METRIC.events]: { event: (v) => v === OTHER_EVENT || /^ON[A-Z0-9_]{1,64}$/.test(v) },
   [METRIC.lastAcceptedTimestamp]: { webhook: (v) => ['crm', 'tasks'].includes(v) },
@@ -170,6 +175,9 @@ describe('robustness: every label of every metric stays in its documented set', 
     ]);
     expect(extractions).to.have.length(6);
     const rejected = samples.filter((sample) => sample.name === METRIC.requestsRejected).map((s) => `${s.labels.reason} ${s.value}`);
-    expect(rejected).to.have.members(['not_configured 0', 'unsupported_media_type 2', 'payload_too_large 1', 'malformed_body 1']);
+    expect(rejected).to.have.members([
+      'not_configured 0', 'unsupported_media_type 2', 'payload_too_large 1', 'malformed_body 1',
+      'overloaded 0', 'request_timeout 0', 'not_found 10', 'store_unavailable 0',
+    ]);
   });
 });

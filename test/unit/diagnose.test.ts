@@ -43,6 +43,8 @@ interface Delivery {
   tokens?: readonly string[];
   /** A POST to another path than WEBHOOK_PATH. */
   wrongPath?: boolean;
+  /** Accepted by its token, then the store write failed. */
+  storeFails?: boolean;
 }
 
 /**
@@ -75,6 +77,7 @@ function refuse(delivery: Delivery): DiagnosisInput {
   const isForm = type === FORM;
   // A wrong path: the lead reads the start of the body, not parsed.
   if (delivery.wrongPath) return stage('not_found', raw.slice(0, RAW_PREFIX_LENGTH));
+  if (delivery.storeFails) return stage('store_unavailable');
   const hasBody = (contentLength ?? 0) > 0 || chunked;
   if (hasBody && !isJson && !isForm) return stage('unsupported_media_type');
   if (Buffer.byteLength(raw) > BODY_LIMIT) return stage('payload_too_large');
@@ -293,6 +296,11 @@ const CASES: Case[] = [
     name: 'precedence: an empty token in a source not checked is empty, not a wrong-case key',
     delivery: { body: deal({ ...webhookAuth(''), application_token: '' }), contentType: FORM, sources: ['query', 'header'] },
     expected: { diagnosis: 'token_empty', detail: 'auth[application_token]' },
+  },
+  {
+    name: 'a verified delivery the store could not keep',
+    delivery: { body: CRM_DEAL_ADD, contentType: FORM, storeFails: true },
+    expected: { diagnosis: 'store_unavailable' },
   },
   {
     name: 'precedence: a JSON body labelled form holding application_token',
