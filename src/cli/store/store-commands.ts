@@ -3,6 +3,7 @@ import winston from 'winston';
 import { ENV } from '../../config/env-names';
 import { loadConfig, parseByteSize } from '../../config/load';
 import { parseStoreConfig } from '../../store/config';
+import { jsonText } from '../../store/json-text';
 import { openStore } from '../../store/open';
 import type { EventFilter, QuarantinedDelivery, QuarantineFilter, Store, StoredEvent } from '../../store/types';
 import { createLogger, type Logger } from '../../telemetry/logger';
@@ -81,7 +82,7 @@ export async function quarantineList(options: ListOptions, env: Env = process.en
   return withStore(env, async (store) => {
     let count = 0;
     for await (const row of allQuarantined(store, quarantineFilter(options), options.limit ?? 100)) {
-      out(options.json ? JSON.stringify(row) : quarantineLine(row));
+      out(options.json ? jsonText(row) : quarantineLine(row));
       count++;
     }
     if (!options.json) process.stderr.write(`${count} quarantined deliver${count === 1 ? 'y' : 'ies'}\n`);
@@ -97,7 +98,7 @@ export async function quarantineShow(id: string, options: { json?: boolean }, en
       return 1;
     }
     if (options.json) {
-      out(JSON.stringify(row));
+      out(jsonText(row));
       return 0;
     }
     out(`id:           ${row.id}`);
@@ -135,7 +136,7 @@ export async function eventsList(options: ListOptions & { status?: string; event
     let count = 0;
     while (count < max) {
       const page = await store.listEvents({ ...filter, limit: Math.min(PAGE, max - count), ...(afterId !== undefined ? { afterId } : {}) });
-      for (const event of page) out(options.json ? JSON.stringify(event) : eventLine(event));
+      for (const event of page) out(options.json ? jsonText(event) : eventLine(event));
       count += page.length;
       if (page.length === 0 || page.length < Math.min(PAGE, max - count + page.length)) break;
       afterId = page[page.length - 1]!.id;
