@@ -1,7 +1,7 @@
 // Issue #10 with the real service process on a real SQLite file: an event answered 200 survives kill -9; the
 // command line reads the file while the service writes to it; STORE=none says loudly that nothing is kept;
 // the quarantine cap is enforced at start-up and counted.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
@@ -71,6 +71,20 @@ describe('the store under the real service process (SQLite)', function () {
       'bitrix_webhook_quarantine_size 2',
     ]);
     expect(ndjson((await runCli(['quarantine', 'list', '--json'], env)).stdout).map((row) => row.id)).to.deep.equal(before.slice(3));
+  });
+
+  it('refuses to start (exit 1, one error line naming the store, never the password) when the store cannot be opened', async () => {
+    const notADirectory = path.join(dir, 'file');
+    writeFileSync(notADirectory, 'x');
+    service = await spawnService({ env: { ...env, DATA_DIR: notADirectory }, expectExit: true });
+    expect(await service.stop()).to.equal(1);
+    const errors = service.logs.filter((line) => line.level === 'error');
+    expect(errors.map((line) => String(line.message).split(': ')[0])).to.deep.equal([`cannot open the store (SQLite file ${path.join(notADirectory, 'bitrix24-webhook-guard.sqlite')})`]);
+    expect(service.logs.some((line) => line.message === 'listening')).to.equal(false);
+    service = await spawnService({ env: { ...env, DATA_DIR: undefined, DATABASE_URL: 'postgres://guard:s3cretpassw0rd@127.0.0.1:1/guard' }, expectExit: true });
+    expect(await service.stop()).to.equal(1);
+    expect(service.stdout()).to.include('cannot open the store (PostgreSQL at 127.0.0.1:1/guard)');
+    expect(service.stdout() + service.stderr()).not.to.include('s3cretpassw0rd');
   });
 
   it('STORE=none: start-up warns that nothing is kept; deliveries are still verified; the CLI says there is nothing', async () => {
