@@ -97,6 +97,8 @@ function storePanels(y: number) {
       [promTarget('A', `max(${selector(METRIC.quarantineSize, job)})`, 'rows', { instant: true })]), [growing]),
     stat({ x: 20, y: y + 1, w: 4, h: 8 }, { title: 'Quarantine evictions (24h)', description: 'Oldest quarantined deliveries deleted because QUARANTINE_MAX_ROWS was reached.' },
       [promTarget('A', sumIncrease(METRIC.quarantineEvictions, job, '24h', []), 'evicted', { instant: true })]),
+    timeseries({ x: 0, y: y + 9, w: 24, h: 8 }, { title: 'Refused deliveries by diagnosis (last 10 min)', description: `The likely cause of each refusal; each value has a section #diagnosis-<value> in ${RUNBOOK_BASE_URL}. Quarantined ones can be replayed once fixed.` },
+      [promTarget('A', sumIncrease(METRIC.rejectionsByDiagnosis, job, '10m', ['diagnosis']), '{{diagnosis}}')]),
   ];
 }
 
@@ -157,7 +159,7 @@ function jobVariable(): VariableModel {
 }
 
 export function dashboard(): Dashboard {
-  const panels = [...verificationPanels(0), ...storePanels(31), ...httpPanels(40), ...processPanels(49), ...tracePanels(58)]
+  const panels = [...verificationPanels(0), ...storePanels(31), ...httpPanels(48), ...processPanels(57), ...tracePanels(66)]
     .map((panel, index) => ({ id: index + 1, ...panel }));
   return {
     uid: DASHBOARD_UID,
