@@ -2,6 +2,7 @@
 // command line reads the file while the service writes to it; STORE=none says loudly that nothing is kept;
 // the quarantine cap is enforced at start-up and counted.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
@@ -45,6 +46,31 @@ describe('the store under the real service process (SQLite)', function () {
     const listed = await runCli(['events', 'list', '--json'], env);
     expect(listed.code, listed.stderr).to.equal(0);
     expect(ndjson(listed.stdout).map((event) => [event.webhook, event.event, event.status, event.data])).to.deep.equal([['default', 'ONCRMDEALADD', 'pending', { FIELDS: { ID: '7405' } }]]);
+  });
+
+  it('on SIGTERM, stores the delivery still in flight, answers it 200, then closes the store and exits 0', async () => {
+    service = await spawnService({ env: { ...env, SHUTDOWN_DRAIN_SECONDS: '1' } });
+    const { port } = service;
+    const half = Math.floor(CRM_DEAL_ADD.length / 2);
+    const answered = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, path: PATH, method: 'POST', headers: { 'content-type': FORM, 'content-length': CRM_DEAL_ADD.length } }, (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      });
+      req.on('error', reject);
+      req.write(CRM_DEAL_ADD.slice(0, half));
+      // The rest arrives after SIGTERM, during the drain.
+      setTimeout(() => {
+        service!.process.kill('SIGTERM');
+        setTimeout(() => req.end(CRM_DEAL_ADD.slice(half)), 300);
+      }, 200);
+    });
+    expect(await answered).to.deep.equal({ status: 200, body: '{"status":"accepted"}' });
+    expect(await service.stop()).to.equal(0);
+    expect(service.logs.at(-1)!.message).to.equal('stopped');
+    const listed = await runCli(['events', 'list', '--json'], env);
+    expect(ndjson(listed.stdout).map((event) => event.event)).to.deep.equal(['ONCRMDEALADD']);
   });
 
   it('serves deliveries while the command line reads the same file at the same time', async () => {
