@@ -19,6 +19,11 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/scripts ./dist/scripts
+# The embedded store (SQLite) lives here: a volume, so that it outlives the container. Without a volume
+# (or DATABASE_URL), every kept event and quarantined delivery is lost with the container.
+ENV DATA_DIR=/app/data
+RUN mkdir -p /app/data && chown node:node /app/data
+VOLUME ["/app/data"]
 # The official Node images ship an unprivileged `node` user (uid 1000).
 USER node
 EXPOSE 3000

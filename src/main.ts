@@ -13,6 +13,10 @@ import { createMetrics } from './telemetry/metrics';
 import { guardConnections } from './serve/connection-guards';
 import { serveTraced } from './telemetry/tracing';
 import { fingerprint } from './verify/fingerprint';
+import { parseStoreConfig, type StoreConfig } from './store/config';
+import { openStore } from './store/open';
+import { startRetention } from './serve/retention';
+import type { Store } from './store/types';
 
 /**
  * Node's server timeouts: a trickled or never-finished request is cut off instead of holding a socket. The
@@ -31,8 +35,10 @@ const IDLE_GRACE_MS = 1_000;
 /** Starts the service (configuration from the environment). `serve` of the command line calls this. */
 export function main(): void {
   let config: Config;
+  let storeConfig: StoreConfig;
   try {
     config = loadConfig(process.env, (path) => readFileSync(path, 'utf8'));
+    storeConfig = parseStoreConfig(process.env);
   } catch (error) {
     const logger = createLogger('info');
     const message = error instanceof ConfigError ? error.message : String(error);
@@ -43,15 +49,40 @@ export function main(): void {
   }
   const logger = createLogger(config.logLevel);
   installTelemetryDiagnostics(logger, telemetry.plan.description);
+  openStore(storeConfig, { bodyLimitBytes: config.bodyLimitBytes }).then(
+    (store) => serve(config, storeConfig, store, logger),
+    (error: unknown) => {
+      // Listening without the store would answer 503 store_unavailable to every delivery: refuse to start.
+      logger.error(`cannot open the store (${describeStore(storeConfig)}): ${error instanceof Error ? error.message : String(error)}`);
+      process.exitCode = 1;
+      void telemetry.shutdown().finally(() => logger.end());
+    },
+  );
+}
+
+/** Where the store is, without a secret (a DATABASE_URL may hold a password). */
+function describeStore(storeConfig: StoreConfig): string {
+  if (storeConfig.kind === 'none') return `${ENV.store}=none`;
+  if (storeConfig.kind === 'sqlite') return `SQLite file ${storeConfig.file}`;
+  try {
+    const url = new URL(storeConfig.url);
+    return `PostgreSQL at ${url.hostname}${url.port ? `:${url.port}` : ''}${url.pathname}`;
+  } catch {
+    return 'PostgreSQL';
+  }
+}
+
+function serve(config: Config, storeConfig: StoreConfig, store: Store, logger: Logger): void {
   const metrics = createMetrics({ webhookNames: config.tokens.map(({ name }) => name), tokensConfigured: config.tokens.length });
+  const retention = startRetention(store, metrics, logger);
   const lifecycle: Lifecycle = { shuttingDown: false };
-  const app = createApp({ config, metrics, logger, lifecycle });
+  const app = createApp({ config, metrics, logger, lifecycle, store });
   const timeouts = serverTimeouts(config.bodyTimeoutMs);
   const server = http.createServer(timeouts, serveTraced(app.callback(), telemetry.plan));
   server.keepAliveTimeout = timeouts.keepAliveTimeout;
   guardConnections(server, metrics, logger, config.maxConnections);
 
-  logStartup(logger, config);
+  logStartup(logger, config, storeConfig);
   server.listen(config.port, config.host, () => {
     const { port } = server.address() as AddressInfo;
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
@@ -85,8 +116,12 @@ export function main(): void {
     // net's close, not http's: http's also closes idle connections at once, and a connection accepted a
     // moment ago whose request is not parsed yet counts as idle, so that request would be cut unanswered.
     net.Server.prototype.close.call(server, () => {
-      void telemetry
-        .shutdown()
+      // Every request in flight has been answered (its store write done): the store can close.
+      retention.stop();
+      void store
+        .close()
+        .catch((error: unknown) => logger.warn(`closing the store failed: ${String(error)}`))
+        .then(() => telemetry.shutdown())
         .catch((error: unknown) => logger.warn(`telemetry flush failed: ${String(error)}`))
         .finally(() => {
           clearTimeout(deadline);
@@ -104,7 +139,7 @@ export function main(): void {
 }
 
 /** One line that states the configuration, plus a paragraph no one can miss when nothing is configured. */
-function logStartup(logger: Logger, config: Config): void {
+function logStartup(logger: Logger, config: Config, storeConfig: StoreConfig): void {
   logger.info('bitrix24-webhook-guard starting', {
     tokens: config.tokens.map(({ name, token }) => ({ name, fingerprint: fingerprint(token) })),
     token_sources: config.sources,
@@ -118,7 +153,16 @@ function logStartup(logger: Logger, config: Config): void {
     },
     hygiene_warnings: config.warnings,
     telemetry: telemetry.plan.description,
+    store: describeStore(storeConfig),
   });
+  if (storeConfig.kind === 'none') {
+    logger.warn(
+      `${ENV.store}=none: NOTHING IS KEPT. Accepted events are not stored and refused deliveries are not ` +
+        `quarantined, so an event refused by a configuration mistake cannot be replayed (Bitrix24 does not retry). ` +
+        `Unset ${ENV.store} to keep them in ${ENV.dataDir}, or set ${ENV.databaseUrl}.`,
+      { store: 'none' },
+    );
+  }
   for (const warning of config.warnings) logger.warn(`configuration: ${warning}`);
   if (config.tokens.length === 0) {
     logger.error(

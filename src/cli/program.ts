@@ -52,7 +52,91 @@ export function createProgram(): Command {
       process.exitCode = await fingerprintCommand(options);
     });
 
+  addStoreCommands(program);
   return program;
+}
+
+type StoreCommands = typeof import('./store/store-commands');
+const storeCommands = (): StoreCommands => require('./store/store-commands') as StoreCommands;
+
+function withFilters(command: Command, kind: 'quarantine' | 'events', reasonFlag = '--reason <reason>'): Command {
+  if (kind === 'quarantine') {
+    command
+      .option(reasonFlag, 'only deliveries refused for this reason (token_missing, token_mismatch, not_configured, …)')
+      .option('--diagnosis <diagnosis>', 'only deliveries with this diagnosis (docs/runbooks.md)');
+  } else {
+    command
+      .option('--webhook <name>', 'only events whose token had this name')
+      .option('--event <code>', 'only this event code, e.g. ONCRMDEALADD')
+      .option('--status <status>', 'pending, delivered or dead');
+  }
+  return command
+    .option('--portal <domain>', 'only deliveries from this portal domain')
+    .option('--since <time>', 'received at or after: an ISO time, or a duration ago (30m, 12h, 7d)', time)
+    .option('--until <time>', 'received before: an ISO time, or a duration ago', time)
+    .option('--json', 'print JSON (one object per line)');
+}
+
+function addStoreCommands(program: Command): void {
+  const store = `\nThe store is the service's: ${ENV.dataDir} (SQLite, default ./data) or ${ENV.databaseUrl}, from the environment.`;
+  const quarantine = program.command('quarantine').description('refused deliveries kept for inspection and replay').addHelpText('after', store);
+  withFilters(quarantine.command('list').description('list quarantined deliveries, oldest first'), 'quarantine')
+    .option('--limit <n>', 'at most this many', count, 100)
+    .action(async (options) => {
+      process.exitCode = await storeCommands().quarantineList(options);
+    });
+  quarantine
+    .command('show <id>')
+    .description('show one quarantined delivery: answer, diagnosis, trace id, headers, scrubbed body')
+    .option('--json', 'print JSON')
+    .action(async (id: string, options: { json?: boolean }) => {
+      process.exitCode = await storeCommands().quarantineShow(id, options);
+    });
+  withFilters(
+    quarantine
+      .command('replay')
+      .description('re-verify quarantined deliveries against the current configuration; those that now match become accepted events')
+      .option('--apply', 'release them (without it: a dry run that only says what would happen)')
+      .option('--release-without-token', 'also release deliveries that carried no token at all (needs --reason)')
+      .option('--reason <text>', 'why deliveries without a token are genuine (logged with each release)'),
+    'quarantine',
+    '--refusal <reason>',
+  )
+    .addHelpText('after', `\nExample, after an outage without a token: set ${ENV.token}, restart the service, then\n  ${BIN} quarantine replay --apply${store}`)
+    .action(async (options: { refusal?: string; reason?: string } & Record<string, unknown>) => {
+      const { refusal, reason, ...rest } = options;
+      process.exitCode = await storeCommands().quarantineReplay({ ...rest, ...(refusal !== undefined ? { reason: refusal } : {}), ...(reason !== undefined ? { note: reason } : {}) });
+    });
+  withFilters(quarantine.command('purge').description('delete quarantined deliveries (dry run unless --apply)'), 'quarantine')
+    .option('--apply', 'delete them')
+    .option('--released', 'only those already released')
+    .action(async (options) => {
+      process.exitCode = await storeCommands().quarantinePurge(options);
+    });
+
+  const events = program.command('events').description('accepted events in the store').addHelpText('after', store);
+  withFilters(events.command('list').description('list stored events, oldest first'), 'events')
+    .option('--limit <n>', 'at most this many', count, 100)
+    .action(async (options) => {
+      process.exitCode = await storeCommands().eventsList(options);
+    });
+}
+
+function count(value: string): number {
+  const parsed = Number(value);
+  if (!/^\d+$/.test(value) || parsed < 1 || parsed > 1_000_000) throw new InvalidArgumentError('a whole number, 1 to 1000000');
+  return parsed;
+}
+
+const DURATION_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** An ISO time, or a duration ago (`30m`, `12h`, `7d`). */
+function time(value: string): Date {
+  const duration = /^(\d{1,6})([mhd])$/.exec(value);
+  if (duration) return new Date(Date.now() - Number(duration[1]) * DURATION_MS[duration[2]!]!);
+  const parsed = Date.parse(value);
+  if (value.length > 40 || Number.isNaN(parsed)) throw new InvalidArgumentError('an ISO time (2026-01-10T12:00:00Z) or a duration ago (30m, 12h, 7d)');
+  return new Date(parsed);
 }
 
 export async function runCli(argv: string[]): Promise<void> {

@@ -57,6 +57,12 @@ function deliveriesStoppedQuery(): string {
 
 const upSelector = selector('up', { job: SCRAPE_JOB });
 
+/** Any failed store write in this window pages: each one is an event refused or a delivery not kept. */
+const STORE_WINDOW = '5m';
+const QUARANTINE_WINDOW = '30m';
+/** More quarantined deliveries than this in the window is a cause to fix, not a stray scanner. */
+const MIN_QUARANTINED_IN_WINDOW = 5;
+
 export const ALERTS: readonly AlertSpec[] = [
   {
     name: 'BitrixWebhookTokenMissingSpike',
@@ -128,6 +134,35 @@ export const ALERTS: readonly AlertSpec[] = [
       `${value} webhook requests were rejected with reason "{{ $labels.reason }}" in the last 10m. ` +
       'A Bitrix24 delivery rejected this way is lost: check for a proxy rewriting the body or content type, events larger than BODY_LIMIT, ' +
       'a handler URL with a typo (not_found), or a flood of slow uploads (overloaded, request_timeout).',
+  },
+  {
+    name: 'BitrixWebhookStoreFailing',
+    anchor: 'bitrixwebhookstorefailing',
+    severity: 'critical',
+    query: sumIncrease(METRIC.storeWrites, { result: 'error' }, STORE_WINDOW, ['job', 'kind']),
+    comparison: '>',
+    threshold: 0,
+    for: '1m',
+    valueFormat: 'count',
+    summary: 'The webhook guard cannot write to its store: accepted events are refused (503 store_unavailable) or refused deliveries are not quarantined.',
+    description: (value) =>
+      `${value} writes of kind "{{ $labels.kind }}" to the store of {{ $labels.job }} failed in the last ${STORE_WINDOW}. ` +
+      'kind="accepted": verified Bitrix24 deliveries were answered 503 store_unavailable and are lost (Bitrix24 does not retry). ' +
+      'kind="quarantine": refused deliveries are not kept for replay. Check the disk under DATA_DIR or the database behind DATABASE_URL.',
+  },
+  {
+    name: 'BitrixWebhookQuarantineGrowing',
+    anchor: 'bitrixwebhookquarantinegrowing',
+    severity: 'warning',
+    query: sumIncrease(METRIC.quarantined, {}, QUARANTINE_WINDOW, ['job', 'reason']),
+    comparison: '>',
+    threshold: MIN_QUARANTINED_IN_WINDOW,
+    for: '10m',
+    valueFormat: 'count',
+    summary: 'Refused deliveries pile up in quarantine: read their diagnosis, fix the cause, then replay them.',
+    description: (value) =>
+      `${value} deliveries refused with reason "{{ $labels.reason }}" were quarantined by {{ $labels.job }} in the last ${QUARANTINE_WINDOW}. ` +
+      'They are kept, not lost: read the diagnosis (bitrix24-webhook-guard quarantine list), fix the configuration, restart, then run bitrix24-webhook-guard quarantine replay --apply.',
   },
   {
     name: 'BitrixWebhookServiceDown',

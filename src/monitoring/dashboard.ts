@@ -89,6 +89,22 @@ function verificationPanels(y: number) {
   ];
 }
 
+function storePanels(y: number) {
+  const failing = alertByName('BitrixWebhookStoreFailing');
+  const growing = alertByName('BitrixWebhookQuarantineGrowing');
+  return [
+    row(y, 'Store and quarantine'),
+    withLinks(timeseries({ x: 0, y: y + 1, w: 8, h: 8 }, { title: 'Store writes by kind and result', unit: 'reqps', description: `result="error" on kind="accepted" means 503 store_unavailable: see ${failing.name}.` },
+      [promTarget('A', sumRate(METRIC.storeWrites, job, RATE, ['kind', 'result']), '{{kind}} {{result}}')]), [failing]),
+    withLinks(timeseries({ x: 8, y: y + 1, w: 8, h: 8 }, { title: 'Quarantined deliveries by reason (last 30 min)', thresholds: alertThresholdSteps(growing), description: `The dashed line is the ${growing.name} threshold. List them: bitrix24-webhook-guard quarantine list; replay once fixed.` },
+      [promTarget('A', sumIncrease(METRIC.quarantined, job, '30m', ['reason']), '{{reason}}')]), [growing]),
+    withLinks(stat({ x: 16, y: y + 1, w: 4, h: 8 }, { title: 'Quarantine size', description: 'Rows in quarantine (released ones too, until purged or expired).' },
+      [promTarget('A', `max(${selector(METRIC.quarantineSize, job)})`, 'rows', { instant: true })]), [growing]),
+    stat({ x: 20, y: y + 1, w: 4, h: 8 }, { title: 'Quarantine evictions (24h)', description: 'Oldest quarantined deliveries deleted because QUARANTINE_MAX_ROWS was reached.' },
+      [promTarget('A', sumIncrease(METRIC.quarantineEvictions, job, '24h', []), 'evicted', { instant: true })]),
+  ];
+}
+
 function httpPanels(y: number) {
   const count = `${http}_count`;
   const durationTargets = [0.5, 0.95, 0.99].map((quantile, index) =>
@@ -146,7 +162,7 @@ function jobVariable(): VariableModel {
 }
 
 export function dashboard(): Dashboard {
-  const panels = [...verificationPanels(0), ...httpPanels(39), ...processPanels(48), ...tracePanels(57)]
+  const panels = [...verificationPanels(0), ...storePanels(39), ...httpPanels(48), ...processPanels(57), ...tracePanels(66)]
     .map((panel, index) => ({ id: index + 1, ...panel }));
   return {
     uid: DASHBOARD_UID,

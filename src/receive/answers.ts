@@ -13,6 +13,7 @@ export const STATUS_FOR: Record<RejectionAnswer, number> = {
   overloaded: 503,
   request_timeout: 408,
   not_found: 404,
+  store_unavailable: 503,
 };
 
 export function answerAccepted(ctx: Context): void {

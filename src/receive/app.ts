@@ -11,25 +11,27 @@ import { boundText } from '../telemetry/bound-text';
 import { rateLimitedWarn } from './rate-limited-log';
 import { createRefusalRecorder } from './refusal';
 import { peekBody } from './peek-body';
-import { discardingSink, type EventSink } from './sink';
+import type { Store } from '../store/types';
 import { createWebhookHandler } from './webhook';
 
 export interface AppDeps {
   config: Config;
   metrics: ServiceMetrics;
   logger: Logger;
-  sink?: EventSink;
+  /** Accepted events are committed here before their 200; refused deliveries are quarantined here. */
+  store: Store;
   lifecycle?: Lifecycle;
 }
 
-export function createApp({ config, metrics, logger, sink = discardingSink, lifecycle = { shuttingDown: false } }: AppDeps): Koa {
+export function createApp({ config, metrics, logger, store, lifecycle = { shuttingDown: false } }: AppDeps): Koa {
   const app = new Koa();
   // Koa's default error log would print to stderr with no JSON and no trace id; the boundary below logs.
   app.silent = true;
 
-  const refuse = createRefusalRecorder({ metrics, logger, sources: config.sources });
+  metrics.setQuarantineSizeSource(() => store.quarantineSize());
+  const refuse = createRefusalRecorder({ metrics, logger, sources: config.sources, store });
   const router = new Router();
-  router.post(config.webhookPath, guardBody({ config, metrics, refuse }), createWebhookHandler({ config, metrics, logger, sink, refuse }));
+  router.post(config.webhookPath, guardBody({ config, metrics, refuse }), createWebhookHandler({ config, metrics, logger, store, refuse }));
   router.get('/metrics', async (ctx) => {
     const rendered = await metrics.render(ctx.get('accept'));
     ctx.type = rendered.contentType;
@@ -42,6 +44,8 @@ export function createApp({ config, metrics, logger, sink = discardingSink, life
 
   app.use(async (ctx, next) => {
     const started = process.hrtime.bigint();
+    // The receive time a stored event or quarantined delivery keeps: when the request arrived.
+    ctx.state.receivedAt = new Date();
     // Koa's instrumentation does not wrap middleware (see telemetry/tracing.ts), so here the active span
     // is still the HTTP server span.
     ctx.state.serverContext = context.active();

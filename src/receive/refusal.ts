@@ -3,14 +3,19 @@ import type { Context } from 'koa';
 import { boundText } from '../telemetry/bound-text';
 import type { Logger } from '../telemetry/logger';
 import type { ServiceMetrics } from '../telemetry/metrics';
-import { ATTR, type TokenSource } from '../telemetry/names';
+import { sha256Hex } from '../store/scrub';
+import type { Store, TokenCandidate } from '../store/types';
+import { ATTR, QUARANTINE_REASONS, TOKEN_SOURCES, type QuarantineReason, type TokenSource } from '../telemetry/names';
+import { extractToken } from '../verify/extract';
 import { diagnose, RAW_PREFIX_LENGTH, type DiagnosisResult, type RefusalOutcome } from '../verify/diagnose';
 import { fingerprint } from '../verify/fingerprint';
-import type { DeliveryFacts } from './delivery';
+import { deliveryFacts, type DeliveryFacts } from './delivery';
+import { STATUS_FOR } from './answers';
+import { writeToStore } from './store-write';
 import type { VerificationRun } from './verify-request';
 
 /** Where in the request path a delivery was refused. */
-export type RefusalStage = 'limits' | 'route' | 'parse' | 'verify';
+export type RefusalStage = 'limits' | 'route' | 'parse' | 'verify' | 'store';
 
 /** What one refused request showed: enough to diagnose it and to write its one warn line. */
 export interface Refusal {
@@ -54,7 +59,7 @@ export function refusalLogFields(ctx: Context, refusal: Refusal, diagnosis: Diag
   const verdict = run?.verdict;
   return {
     stage: refusal.stage,
-    result: refusal.stage === 'verify' ? (verdict?.result ?? 'not_configured') : 'not_verified',
+    result: refusal.stage === 'verify' || refusal.stage === 'store' ? (verdict?.result ?? 'not_configured') : 'not_verified',
     reason: refusal.reason,
     ...(refusal.detail !== undefined ? { detail: refusal.detail } : {}),
     diagnosis: diagnosis.diagnosis,
@@ -80,8 +85,12 @@ export type RefusalLog = (message: string, fields: Record<string, unknown>) => v
  * Records a refused delivery: its diagnosis on the active span (the server span; the verify span carries
  * its own), in the by-diagnosis counter, and in one warn line (or through `log`, e.g. rate-limited).
  * Returns the diagnosis so that the caller can keep it with the delivery.
+ *
+ * `keep` records it the same way, then quarantines it when it may be replayed later: every token refusal,
+ * and a body refusal whose body was read. Refusals at the limits and route stages (overloaded,
+ * request_timeout, not_found) read no body and are not kept.
  */
-export function createRefusalRecorder(deps: { metrics: ServiceMetrics; logger: Logger; sources: readonly TokenSource[] }) {
+export function createRefusalRecorder(deps: { metrics: ServiceMetrics; logger: Logger; sources: readonly TokenSource[]; store: Store }) {
   const record = (ctx: Context, refusal: Refusal, log?: RefusalLog): DiagnosisResult => {
     const diagnosis = refusal.run?.diagnosis ?? diagnoseRefusal(ctx, refusal, deps.sources);
     deps.metrics.recordDiagnosis(diagnosis.diagnosis);
@@ -92,7 +101,56 @@ export function createRefusalRecorder(deps: { metrics: ServiceMetrics; logger: L
     else deps.logger.warn(REFUSAL_MESSAGE, fields);
     return diagnosis;
   };
-  return Object.assign(record, { logger: deps.logger });
+  const keep = async (ctx: Context, refusal: Refusal): Promise<DiagnosisResult> => {
+    const diagnosis = record(ctx, refusal);
+    const reason = quarantineReason(refusal);
+    if (reason === undefined) return diagnosis;
+    const facts = refusal.facts ?? deliveryFacts(refusal.body);
+    const serverContext = ctx.state.serverContext;
+    const traceContext = (serverContext ? trace.getSpan(serverContext) : trace.getActiveSpan())?.spanContext();
+    const written = await writeToStore(deps.store, 'quarantine', deps.metrics, serverContext, () =>
+      deps.store.quarantine({
+        ...facts,
+        receivedAt: ctx.state.receivedAt instanceof Date ? ctx.state.receivedAt : new Date(),
+        status: STATUS_FOR[reason],
+        reason,
+        diagnosis: diagnosis.diagnosis,
+        traceId: traceContext && trace.isSpanContextValid(traceContext) ? traceContext.traceId : undefined,
+        headers: ctx.req.headers,
+        rawBody: refusal.raw,
+        candidates: outsideBodyCandidates(ctx),
+      }),
+    );
+    if (written.ok) {
+      deps.metrics.recordQuarantined(reason);
+    } else {
+      // Never a 5xx for this: the answer stays the refusal's own. Counted (store writes, error) and logged.
+      deps.logger.error('quarantine write failed: this refused delivery is not kept', { reason, diagnosis: diagnosis.diagnosis, error: written.error });
+    }
+    return diagnosis;
+  };
+  return Object.assign(record, { logger: deps.logger, keep });
+}
+
+function quarantineReason(refusal: Refusal): QuarantineReason | undefined {
+  const reason = refusal.reason as QuarantineReason;
+  if (!QUARANTINE_REASONS.includes(reason)) return undefined;
+  return refusal.stage === 'verify' || refusal.raw !== undefined ? reason : undefined;
+}
+
+/**
+ * Tokens on the URL and in headers, from every source (not only the configured ones: a replay after
+ * BITRIX24_TOKEN_SOURCES changes should find them), as digests. Body candidates are found by the store
+ * when it scrubs the body.
+ */
+function outsideBodyCandidates(ctx: Context): TokenCandidate[] {
+  const candidates: TokenCandidate[] = [];
+  for (const source of TOKEN_SOURCES) {
+    if (source === 'body') continue;
+    const extraction = extractToken(source, { body: undefined, query: ctx.query, headers: ctx.req.headersDistinct });
+    if (extraction.token !== undefined) candidates.push({ source, location: extraction.location, digest: sha256Hex(extraction.token) });
+  }
+  return candidates;
 }
 
 export type RefusalRecorder = ReturnType<typeof createRefusalRecorder>;

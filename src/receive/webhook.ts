@@ -1,3 +1,4 @@
+import { trace, type Context as OtelContext } from '@opentelemetry/api';
 import type { Context, Middleware } from 'koa';
 import type { Config } from '../config/load';
 import type { TokenCarrier } from '../verify/extract';
@@ -10,30 +11,35 @@ import { createBodyParser } from './body';
 import { deliveryFacts, eventData } from './delivery';
 import { decideMedia } from './media';
 import { diagnoseRefusal, type Refusal, type RefusalRecorder } from './refusal';
-import type { EventSink } from './sink';
+import type { Store } from '../store/types';
+import { writeToStore } from './store-write';
 import { verifyRequest, type VerificationRun } from './verify-request';
 
 export interface WebhookDeps {
   config: Config;
   metrics: ServiceMetrics;
   logger: Logger;
-  sink: EventSink;
+  /**
+   * Where an accepted event goes: it is committed here before the 200. The store replaced the old sink seam
+   * (forwarding reads the store; STORE=none is a store that keeps nothing), so there is one path, not two.
+   */
+  store: Store;
   refuse: RefusalRecorder;
 }
 
-/** request → extract → verify → answer + record, for POST WEBHOOK_PATH. */
-export function createWebhookHandler({ config, metrics, logger, sink, refuse }: WebhookDeps): Middleware {
+/** request → extract → verify → store → answer + record, for POST WEBHOOK_PATH. */
+export function createWebhookHandler({ config, metrics, logger, store, refuse }: WebhookDeps): Middleware {
   const parseBody = createBodyParser(config.bodyLimit);
   const match = config.tokens.length > 0 ? createTokenMatcher(config.tokens) : undefined;
 
-  const refuseBeforeVerification = (ctx: Context, reason: RejectionReason, detail: string, raw?: string): void => {
+  const refuseBeforeVerification = async (ctx: Context, reason: RejectionReason, detail: string, raw?: string): Promise<void> => {
     // Answered already (limits.ts: body past its deadline); the body read failing now is not another outcome.
     if (ctx.headerSent) return;
     metrics.recordRejection(reason);
     // A body left unread (too large, wrong type, cut short) would make the connection unusable for the
     // next request on it; say so, rather than have the client's next delivery hit a reset.
     if (!ctx.req.complete) ctx.set('Connection', 'close');
-    refuse(ctx, { stage: 'parse', reason, detail, ...(raw !== undefined ? { raw } : {}) });
+    await refuse.keep(ctx, { stage: 'parse', reason, detail, ...(raw !== undefined ? { raw } : {}) });
     answerRejected(ctx, reason);
   };
 
@@ -42,9 +48,9 @@ export function createWebhookHandler({ config, metrics, logger, sink, refuse }: 
     let raw: string | undefined;
     if (hasBody(ctx)) {
       const media = decideMedia(ctx.get('content-type'), ctx.get('content-encoding'));
-      if (!media.ok) return refuseBeforeVerification(ctx, 'unsupported_media_type', media.detail);
+      if (!media.ok) return await refuseBeforeVerification(ctx, 'unsupported_media_type', media.detail);
       const parsed = await parseBody(ctx, media);
-      if (!parsed.ok) return refuseBeforeVerification(ctx, parsed.reason, parsed.detail, parsed.raw);
+      if (!parsed.ok) return await refuseBeforeVerification(ctx, parsed.reason, parsed.detail, parsed.raw);
       body = parsed.body ?? {};
       raw = parsed.raw;
     }
@@ -66,24 +72,33 @@ export function createWebhookHandler({ config, metrics, logger, sink, refuse }: 
 
     if (!verdict) {
       metrics.recordRejection('not_configured');
-      refuse(ctx, refusalOf(run));
+      await refuse.keep(ctx, refusalOf(run));
       return answerRejected(ctx, 'not_configured');
     }
     metrics.recordVerification(verdict.result, verdict.source, verdict.webhook, run.traceId);
     if (verdict.result !== 'accepted') {
-      refuse(ctx, refusalOf(run));
+      await refuse.keep(ctx, refusalOf(run));
       return answerRejected(ctx, verdict.reason);
     }
 
-    await sink({
-      webhook: verdict.webhook,
-      event: facts.event,
-      eventHandlerId: facts.eventHandlerId,
-      ts: facts.ts,
-      portal: { domain: facts.domain, memberId: facts.memberId },
-      data: eventData(body),
-      receivedAt: new Date(),
-    });
+    const serverContext = ctx.state.serverContext;
+    const written = await writeToStore(store, 'accepted', metrics, serverContext, () =>
+      store.saveAccepted({
+        ...facts,
+        receivedAt: ctx.state.receivedAt instanceof Date ? ctx.state.receivedAt : new Date(),
+        traceId: serverTraceId(serverContext) ?? run.traceId,
+        webhook: verdict.webhook,
+        data: eventData(body),
+        rawBody: raw,
+        contentType: ctx.get('content-type') || undefined,
+      }),
+    );
+    if (!written.ok) {
+      // Never a 200 for an event that was not kept: the portal's log shows the failure instead.
+      metrics.recordRejection('store_unavailable');
+      refuse(ctx, { stage: 'store', reason: 'store_unavailable', detail: `the store refused the write: ${written.error}`, body, run: { ...run, diagnosis: undefined }, facts });
+      return answerRejected(ctx, 'store_unavailable');
+    }
     metrics.recordAcceptedEvent(facts.event, verdict.webhook);
     // Guarded: winston would format the whole line before dropping it at the usual `info` level.
     if (logger.isDebugEnabled()) logger.debug('webhook delivery accepted', {
@@ -97,6 +112,11 @@ export function createWebhookHandler({ config, metrics, logger, sink, refuse }: 
     });
     answerAccepted(ctx);
   };
+}
+
+function serverTraceId(serverContext: OtelContext | undefined): string | undefined {
+  const spanContext = serverContext ? trace.getSpan(serverContext)?.spanContext() : undefined;
+  return spanContext && trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined;
 }
 
 /** A request carries a body when it says so (Content-Length > 0 or chunked), whatever its type. */

@@ -1,6 +1,7 @@
 import { type Kysely, type SelectQueryBuilder, type Selectable, sql } from 'kysely';
 import { newId } from './ids';
 import type { Database, EventsTable, QuarantineTable } from './schema';
+import { jsonText } from './json-text';
 import { scrubBody } from './scrub';
 import type {
   AttemptOutcome,
@@ -244,7 +245,7 @@ export class KyselyStore implements Store {
       portal_domain: event.domain ?? null,
       member_id: event.memberId ?? null,
       // Serialised, then scrubbed as JSON text: the chat-bot token inside data[BOT] goes too.
-      data: scrubBody(JSON.stringify(event.data ?? null)).body,
+      data: scrubBody(jsonText(event.data ?? null)).body,
       body,
       content_type: event.contentType ?? null,
       status: 'pending' satisfies EventStatus,

@@ -5,12 +5,18 @@ import {
   EXEMPLAR_TRACE_ID_LABEL,
   METRIC,
   OTHER_EVENT,
+  QUARANTINE_REASONS,
   REJECTION_REASONS,
+  STORE_WRITE_KINDS,
+  STORE_WRITE_RESULTS,
   TOKEN_SOURCES,
   UNKNOWN_WEBHOOK,
   VERIFICATION_RESULTS,
   VERIFICATION_SOURCES,
   type Diagnosis,
+  type QuarantineReason,
+  type StoreWriteKind,
+  type StoreWriteResult,
   type RejectionReason,
   type TokenSource,
   type VerificationResult,
@@ -40,6 +46,11 @@ export interface ServiceMetrics {
   recordDiagnosis(diagnosis: Diagnosis): void;
   recordAcceptedEvent(event: unknown, webhook: string): void;
   observeRequest(method: string, route: string, statusCode: number, seconds: number, traceId?: string): void;
+  recordStoreWrite(kind: StoreWriteKind, result: StoreWriteResult): void;
+  recordQuarantined(reason: QuarantineReason): void;
+  recordQuarantineEvictions(count: number): void;
+  /** Where the quarantine-size gauge reads from on each scrape (the store); 0 until set. */
+  setQuarantineSizeSource(read: () => Promise<number>): void;
   /** Prometheus text, or OpenMetrics with exemplars when the Accept header asks for it. */
   render(accept: string | undefined): Promise<RenderedMetrics>;
 }
@@ -109,6 +120,37 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
     enableExemplars: true,
     registers,
   });
+  const storeWrites = new client.Counter({
+    name: METRIC.storeWrites,
+    help: 'Writes to the store by kind (accepted event or quarantined delivery) and result.',
+    labelNames: ['kind', 'result'] as const,
+    registers,
+  });
+  const quarantined = new client.Counter({
+    name: METRIC.quarantined,
+    help: 'Refused deliveries kept in quarantine, by the reason they were refused.',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  const evictions = new client.Counter({
+    name: METRIC.quarantineEvictions,
+    help: 'Quarantined deliveries deleted because the quarantine reached QUARANTINE_MAX_ROWS (oldest first).',
+    registers,
+  });
+  let readQuarantineSize: (() => Promise<number>) | undefined;
+  new client.Gauge({
+    name: METRIC.quarantineSize,
+    help: 'Quarantined deliveries in the store (released ones too, until purged or expired).',
+    registers,
+    async collect() {
+      if (!readQuarantineSize) return;
+      try {
+        this.set(await readQuarantineSize());
+      } catch {
+        // The store is unreachable: keep the last value; the store-write counters and their alert say why.
+      }
+    },
+  }).set(0);
   if (options.defaultMetrics !== false) {
     client.collectDefaultMetrics({ register: openMetrics });
     // Gauges that prom-client names *_total, which Prometheus' linter (promtool check metrics) rejects.
@@ -136,6 +178,9 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
   }
   for (const reason of REJECTION_REASONS) rejected.inc({ reason }, 0);
   for (const diagnosis of DIAGNOSES) diagnoses.inc({ [DIAGNOSIS_LABEL]: diagnosis }, 0);
+  for (const kind of STORE_WRITE_KINDS) for (const result of STORE_WRITE_RESULTS) storeWrites.inc({ kind, result }, 0);
+  for (const reason of QUARANTINE_REASONS) quarantined.inc({ reason }, 0);
+  evictions.inc(0);
 
   const seenEvents = new Set<string>();
   const eventLabel = (event: unknown): string => {
@@ -172,6 +217,18 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
         value: seconds,
         exemplarLabels: exemplar(traceId),
       });
+    },
+    recordStoreWrite(kind, result) {
+      storeWrites.inc({ kind, result });
+    },
+    recordQuarantined(reason) {
+      quarantined.inc({ reason });
+    },
+    recordQuarantineEvictions(count) {
+      if (count > 0) evictions.inc(count);
+    },
+    setQuarantineSizeSource(read) {
+      readQuarantineSize = read;
     },
     async render(accept) {
       if (accept?.includes('application/openmetrics-text')) {

@@ -11,7 +11,23 @@ export const METRIC = {
   httpRequestDuration: 'http_server_request_duration_seconds',
   /** Every refused delivery, whatever its stage, by its `diagnosis` (one of DIAGNOSES). */
   rejectionsByDiagnosis: 'bitrix_webhook_rejections_by_diagnosis_total',
+  /** Store writes by `kind` (accepted/quarantine) and `result` (ok/error). */
+  storeWrites: 'bitrix_webhook_store_writes_total',
+  /** Refused deliveries kept in quarantine, by `reason`. */
+  quarantined: 'bitrix_webhook_quarantined_total',
+  /** Quarantine rows deleted by the size cap (oldest first). */
+  quarantineEvictions: 'bitrix_webhook_quarantine_evictions_total',
+  /** Rows in quarantine (released ones too, until purged or expired), read from the store on each scrape. */
+  quarantineSize: 'bitrix_webhook_quarantine_size',
 } as const;
+
+export const STORE_WRITE_KINDS = ['accepted', 'quarantine'] as const;
+export type StoreWriteKind = (typeof STORE_WRITE_KINDS)[number];
+export const STORE_WRITE_RESULTS = ['ok', 'error'] as const;
+export type StoreWriteResult = (typeof STORE_WRITE_RESULTS)[number];
+/** `reason` of a quarantined delivery: the token reasons, and the body refusals when a body was read. */
+export const QUARANTINE_REASONS = ['token_missing', 'token_mismatch', 'not_configured', 'unsupported_media_type', 'malformed_body'] as const;
+export type QuarantineReason = (typeof QUARANTINE_REASONS)[number];
 
 /** Names of prom-client's default metrics that the dashboard relies on. */
 export const PROCESS_METRIC = {
@@ -42,6 +58,8 @@ export const REJECTION_REASONS = [
   'request_timeout',
   /** A POST to a path that is not the webhook route (a handler URL with a typo loses events). */
   'not_found',
+  /** An accepted delivery that could not be committed to the store (503): never a 200 for an event not kept. */
+  'store_unavailable',
 ] as const;
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
 
@@ -56,6 +74,8 @@ export const EXEMPLAR_TRACE_ID_LABEL = 'trace_id';
 export const SPAN = {
   verify: 'bitrix.token.verify',
   extract: (source: TokenSource) => `bitrix.token.extract.${source}` as const,
+  /** The commit of an accepted event (or a quarantined delivery) to the store, child of the server span. */
+  storeWrite: 'bitrix.store.write',
 } as const;
 
 export const ATTR = {
@@ -73,6 +93,12 @@ export const ATTR = {
   notAToken: 'bitrix.token.not_a_token',
   /** Why a delivery was refused: one of DIAGNOSES. */
   diagnosis: 'bitrix.token.diagnosis',
+  /** On bitrix.store.write: `accepted` or `quarantine`. */
+  storeKind: 'bitrix.store.kind',
+  /** On bitrix.store.write: the store behind it, `sqlite`, `postgres` or `none`. */
+  storeSystem: 'bitrix.store.system',
+  /** On bitrix.store.write: the id of the stored row. */
+  storeId: 'bitrix.store.id',
 } as const;
 
 /**
@@ -105,6 +131,7 @@ export const DIAGNOSES = [
   'mismatch_not_bitrix24_shaped',
   'wrong_path_bitrix24_body',
   'wrong_path',
+  'store_unavailable',
   'unknown',
 ] as const;
 export type Diagnosis = (typeof DIAGNOSES)[number];

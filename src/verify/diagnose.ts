@@ -72,6 +72,9 @@ export function diagnose(input: DiagnosisInput): DiagnosisResult {
       return { diagnosis: 'request_timeout' };
     case 'overloaded':
       return { diagnosis: 'overloaded' };
+    case 'store_unavailable':
+      // The token matched; the delivery was refused only because it could not be kept.
+      return { diagnosis: 'store_unavailable' };
     case 'malformed_body':
       return { diagnosis: isJson(input.contentType) && looksLikeFormBody(input.rawPrefix) ? 'form_body_labelled_json' : 'malformed_body' };
     case 'not_found':

@@ -26,6 +26,26 @@ export function createTokenMatcher(tokens: readonly NamedToken[], compare: Diges
   };
 }
 
+/** The SHA-256 hex of a token, as the store keeps a candidate (never the token itself). */
+export type DigestMatcher = (digestHex: string) => string | undefined;
+
+/**
+ * Names the configured token whose SHA-256 is `digestHex` (a stored candidate), or undefined; for replay.
+ * Like createTokenMatcher: every configured digest is compared, in constant time, whatever matches.
+ */
+export function createDigestMatcher(tokens: readonly NamedToken[], compare: DigestComparison = timingSafeEqual): DigestMatcher {
+  const digests = tokens.map(({ name, token }) => ({ name, digest: sha256(token) }));
+  return (digestHex) => {
+    if (!/^[0-9a-f]{64}$/.test(digestHex)) return undefined;
+    const digest = Buffer.from(digestHex, 'hex');
+    let matched: string | undefined;
+    for (const configured of digests) {
+      if (compare(digest, configured.digest) && matched === undefined) matched = configured.name;
+    }
+    return matched;
+  };
+}
+
 function sha256(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
 }

@@ -156,8 +156,8 @@ describe('requests Node answers before the app', () => {
 
   it('counts a request cut by the request timeout (408), exactly once, and answers it as Node would', async () => {
     harness = await startHarness({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN }, {}, {
-      requestTimeout: 300, headersTimeout: 300, connectionsCheckingInterval: 50,
-    } as http.ServerOptions);
+      serverOptions: { requestTimeout: 300, headersTimeout: 300, connectionsCheckingInterval: 50 },
+    });
     const before = { '408': await counted('408'), '400': await counted('400') };
     const { answer } = await rawRequest(Number(new URL(harness.url).port), `POST ${PATH} HTTP/1.1\r\nHost: x\r\n`);
     const json = JSON.stringify({ status: 'rejected', reason: 'request_timeout' });

@@ -93,8 +93,12 @@ describe('metric names and label values against a real scrape of the service', f
     expect(exposed, 'the families a real scrape shows').to.deep.equal([
       'bitrix_webhook_events_total',
       'bitrix_webhook_last_accepted_timestamp_seconds',
+      'bitrix_webhook_quarantine_evictions_total',
+      'bitrix_webhook_quarantine_size',
+      'bitrix_webhook_quarantined_total',
       'bitrix_webhook_rejections_by_diagnosis_total',
       'bitrix_webhook_requests_rejected_total',
+      'bitrix_webhook_store_writes_total',
       'bitrix_webhook_token_extractions_total',
       'bitrix_webhook_token_verifications_total',
       'bitrix_webhook_tokens_configured',

@@ -4,7 +4,7 @@
 // names, value sets (never empty) and counts.
 
 import { expect } from 'chai';
-import { DIAGNOSES, METRIC, TRACING_METRIC, OTHER_EVENT } from '../../src/telemetry/names';
+import { DIAGNOSES, METRIC, OTHER_EVENT, QUARANTINE_REASONS, REJECTION_REASONS, TRACING_METRIC } from '../../src/telemetry/names';
 import { APP_TOKEN, CRM_DEAL_ADD, httpBuildQuery, webhookAuth, WEBHOOK_TOKEN, withoutToken } from '../support/bitrix-bodies';
 import { startHarness, type Harness } from '../support/harness';
 import { Client, type SendOptions } from './support/client';
@@ -26,10 +26,12 @@ const DOCUMENTED: Record<string, Record<string, (value: string) => boolean>> = {
     webhook: (v) => ['crm', 'tasks', 'unknown'].includes(v),
   },
   [METRIC.extractions]: { source: (v) => ['body', 'query', 'header'].includes(v), found: (v) => ['true', 'false'].includes(v) },
-  [METRIC.requestsRejected]: {
-    reason: (v) => ['not_configured', 'unsupported_media_type', 'payload_too_large', 'malformed_body', 'overloaded', 'request_timeout', 'not_found'].includes(v),
-  },
+  [METRIC.requestsRejected]: { reason: (v) => (REJECTION_REASONS as readonly string[]).includes(v) },
   [METRIC.rejectionsByDiagnosis]: { diagnosis: (v) => (DIAGNOSES as readonly string[]).includes(v) },
+  [METRIC.storeWrites]: { kind: (v) => ['accepted', 'quarantine'].includes(v), result: (v) => ['ok', 'error'].includes(v) },
+  [METRIC.quarantined]: { reason: (v) => (QUARANTINE_REASONS as readonly string[]).includes(v) },
+  [METRIC.quarantineEvictions]: {},
+  [METRIC.quarantineSize]: {},
   [METRIC.tokensConfigured]: {},
   [METRIC.events]: { event: (v) => v === OTHER_EVENT || /^ON[A-Z0-9_]{1,64}$/.test(v) },
   [METRIC.lastAcceptedTimestamp]: { webhook: (v) => ['crm', 'tasks'].includes(v) },
@@ -177,7 +179,10 @@ describe('robustness: every label of every metric stays in its documented set', 
     const rejected = samples.filter((sample) => sample.name === METRIC.requestsRejected).map((s) => `${s.labels.reason} ${s.value}`);
     const notFound = planned.filter((request) => request.send.method === 'POST' && request.route === 'unmatched').length;
     expect(notFound, 'POSTs to a wrong path in the plan').to.be.above(0);
-    expect(rejected).to.have.members(['not_configured 0', 'unsupported_media_type 2', 'payload_too_large 1', 'malformed_body 1', 'overloaded 0', 'request_timeout 0', `not_found ${notFound}`]);
+    expect(rejected).to.have.members([
+      'not_configured 0', 'unsupported_media_type 2', 'payload_too_large 1', 'malformed_body 1',
+      'overloaded 0', 'request_timeout 0', `not_found ${notFound}`, 'store_unavailable 0',
+    ]);
     // Every refused delivery is diagnosed once, whatever its stage: 60 mismatched, 10 missing, 415 ×2, 413, 400, the wrong paths.
     const diagnosed = samples.filter((sample) => sample.name === METRIC.rejectionsByDiagnosis);
     expect(diagnosed).to.have.length(DIAGNOSES.length);

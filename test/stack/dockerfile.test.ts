@@ -98,6 +98,12 @@ describe('stack: Dockerfile', () => {
     }
   });
 
+  it('declares the data directory of the embedded store as a volume the non-root user can write', () => {
+    expect(all(runtime, 'ENV')).to.include('DATA_DIR=/app/data');
+    expect(all(runtime, 'VOLUME')).to.deep.equal(['["/app/data"]']);
+    expect(all(runtime, 'RUN').join('\n')).to.include('mkdir -p /app/data && chown node:node /app/data');
+  });
+
   it('runs as a non-root user', () => {
     const users = all(runtime, 'USER');
     expect(users, 'USER in the final stage').to.not.be.empty;

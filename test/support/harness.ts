@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import Transport from 'winston-transport';
 import { SpanKind } from '@opentelemetry/api';
@@ -6,7 +9,9 @@ import type { tracing } from '@opentelemetry/sdk-node';
 import { memoryExporter, telemetry } from './tracing-setup';
 import { loadConfig, type Env } from '../../src/config/load';
 import { createApp } from '../../src/receive/app';
-import type { AcceptedEvent } from '../../src/receive/sink';
+import { openStore } from '../../src/store/open';
+import { STORE_DEFAULTS, STORE_FILE_NAME } from '../../src/store/config';
+import type { NewEvent, Store } from '../../src/store/types';
 import { createLogger } from '../../src/telemetry/logger';
 import { createMetrics } from '../../src/telemetry/metrics';
 import { guardConnections } from '../../src/serve/connection-guards';
@@ -34,11 +39,32 @@ class CaptureTransport extends Transport {
   }
 }
 
+/** An accepted event as the webhook handed it to the store (before the store scrubs data and body). */
+export interface AcceptedEvent {
+  webhook: string;
+  event: string | undefined;
+  eventHandlerId: string | undefined;
+  ts: string | undefined;
+  portal: { domain: string | undefined; memberId: string | undefined };
+  data: unknown;
+  receivedAt: Date;
+}
+
+export interface HarnessOptions {
+  /** The store under the app; by default a fresh SQLite store in a temporary directory, closed with the harness. */
+  store?: Store;
+  /** Options of Node's HTTP server (timeouts). */
+  serverOptions?: http.ServerOptions;
+}
+
 export interface Harness {
+  /** The real store under the app. */
+  store: Store;
   url: string;
   server: http.Server;
   logs: LogLine[];
   rawLogs: string[];
+  /** Every event the store committed (as handed to it), in order: a view of the store's own writes. */
   events: AcceptedEvent[];
   spans: typeof memoryExporter;
   /**
@@ -54,7 +80,7 @@ export interface Harness {
  * The real app (createApp with the real config loader, metrics, logger) on a loopback port, in this
  * process, so spans land in the in-memory exporter and log lines in an array.
  */
-export async function startHarness(env: Env, files: Record<string, string> = {}, serverOptions: http.ServerOptions = {}): Promise<Harness> {
+export async function startHarness(env: Env, files: Record<string, string> = {}, options: HarnessOptions = {}): Promise<Harness> {
   const config = loadConfig(env, (path) => {
     if (!(path in files)) throw Object.assign(new Error('ENOENT'), { code: 'ENOENT' });
     return files[path]!;
@@ -67,13 +93,40 @@ export async function startHarness(env: Env, files: Record<string, string> = {},
     defaultMetrics: false,
   });
   const events: AcceptedEvent[] = [];
-  const app = createApp({ config, metrics, logger, sink: (event) => void events.push(event) });
+  let dataDir: string | undefined;
+  let store = options.store;
+  if (!store) {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'harness-store-'));
+    store = await openStore(
+      { kind: 'sqlite', ...STORE_DEFAULTS, dataDir, file: path.join(dataDir, STORE_FILE_NAME) },
+      { bodyLimitBytes: config.bodyLimitBytes },
+    );
+  }
+  const real = store;
+  // The real store, watched: an event is listed once the store has committed it.
+  const watched: Store = Object.assign(Object.create(real) as Store, {
+    saveAccepted: async (event: NewEvent) => {
+      const id = await real.saveAccepted(event);
+      events.push({
+        webhook: event.webhook,
+        event: event.event,
+        eventHandlerId: event.eventHandlerId,
+        ts: event.ts,
+        portal: { domain: event.domain, memberId: event.memberId },
+        data: event.data,
+        receivedAt: event.receivedAt,
+      });
+      return id;
+    },
+  });
+  const app = createApp({ config, metrics, logger, store: watched });
   // As main.ts serves it: the service's own server span around the app, Node's own answers counted.
-  const server = http.createServer(serverOptions, serveTraced(app.callback(), telemetry.plan));
+  const server = http.createServer(options.serverOptions ?? {}, serveTraced(app.callback(), telemetry.plan));
   guardConnections(server, metrics, logger, config.maxConnections);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   memoryExporter.reset();
   return {
+    store: real,
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     server,
     logs: capture.lines,
@@ -82,10 +135,16 @@ export async function startHarness(env: Env, files: Record<string, string> = {},
     spans: memoryExporter,
     tracedDeliveries: (count = 1) => tracedDeliveries(count),
     metricsText: async (accept) => (await metrics.render(accept)).body,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      });
+      if (dataDir !== undefined) {
+        await real.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    },
   };
 }
 

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 
@@ -23,7 +25,10 @@ export interface RunningService {
 }
 
 export interface SpawnOptions {
-  /** Environment on top of a clean one (PATH and HOME kept; PORT=0 and HOST=127.0.0.1 by default). */
+  /**
+   * Environment on top of a clean one (PATH and HOME kept; PORT=0 and HOST=127.0.0.1 by default). Without
+   * DATA_DIR, DATABASE_URL or STORE, the store lives in a temporary directory deleted when the process exits.
+   */
   env?: Record<string, string | undefined>;
   /** Resolve once the process has exited instead of waiting for "listening" (for start-up failures). */
   expectExit?: boolean;
@@ -43,6 +48,11 @@ export async function spawnService(options: SpawnOptions = {}): Promise<RunningS
   for (const [key, value] of Object.entries(options.env ?? {})) {
     if (value === undefined) delete env[key];
     else env[key] = value;
+  }
+  let ownDataDir: string | undefined;
+  if (env.DATA_DIR === undefined && env.DATABASE_URL === undefined && env.STORE === undefined) {
+    ownDataDir = mkdtempSync(path.join(os.tmpdir(), 'service-store-'));
+    env.DATA_DIR = ownDataDir;
   }
   const child = spawn(process.execPath, ['--require', SERVICE_PRELOAD, SERVICE_MAIN], {
     env,
@@ -67,6 +77,7 @@ export async function spawnService(options: SpawnOptions = {}): Promise<RunningS
     stderrText += chunk.toString('utf8');
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
+    if (ownDataDir !== undefined) rmSync(ownDataDir, { recursive: true, force: true });
     notify();
     resolve(code);
   }));

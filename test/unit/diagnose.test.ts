@@ -45,6 +45,8 @@ interface Delivery {
   wrongPath?: boolean;
   /** Refused by a bound before its body was read (src/receive/limits.ts). */
   limit?: 'request_timeout' | 'overloaded';
+  /** Accepted by its token, then the store write failed. */
+  storeFails?: boolean;
 }
 
 /**
@@ -78,6 +80,7 @@ function refuse(delivery: Delivery): DiagnosisInput {
   // A wrong path: the lead reads the start of the body, not parsed.
   if (delivery.wrongPath) return stage('not_found', raw.slice(0, RAW_PREFIX_LENGTH));
   if (delivery.limit) return stage(delivery.limit);
+  if (delivery.storeFails) return stage('store_unavailable');
   const hasBody = (contentLength ?? 0) > 0 || chunked;
   if (hasBody && !isJson && !isForm) return stage('unsupported_media_type');
   if (Buffer.byteLength(raw) > BODY_LIMIT) return stage('payload_too_large');
@@ -298,6 +301,11 @@ const CASES: Case[] = [
     name: 'precedence: an empty token in a source not checked is empty, not a wrong-case key',
     delivery: { body: deal({ ...webhookAuth(''), application_token: '' }), contentType: FORM, sources: ['query', 'header'] },
     expected: { diagnosis: 'token_empty', detail: 'auth[application_token]' },
+  },
+  {
+    name: 'a verified delivery the store could not keep',
+    delivery: { body: CRM_DEAL_ADD, contentType: FORM, storeFails: true },
+    expected: { diagnosis: 'store_unavailable' },
   },
   {
     name: 'precedence: a JSON body labelled form holding application_token',

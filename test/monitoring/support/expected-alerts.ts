@@ -29,6 +29,14 @@ export const EXPECTED_ALERTS: Record<string, ExpectedAlert> = {
     query: 'sum by (job, reason) (increase(bitrix_webhook_requests_rejected_total{reason!="not_configured"}[10m]))',
     comparison: '>', threshold: 3, for: '5m', severity: 'warning',
   },
+  BitrixWebhookStoreFailing: {
+    query: 'sum by (job, kind) (increase(bitrix_webhook_store_writes_total{result="error"}[5m]))',
+    comparison: '>', threshold: 0, for: '1m', severity: 'critical',
+  },
+  BitrixWebhookQuarantineGrowing: {
+    query: 'sum by (job, reason) (increase(bitrix_webhook_quarantined_total[30m]))',
+    comparison: '>', threshold: 5, for: '10m', severity: 'warning',
+  },
   BitrixWebhookServiceDown: {
     query: 'up{job="bitrix24-webhook-guard"} or on () (absent(up{job="bitrix24-webhook-guard"}) - 1)',
     comparison: '<', threshold: 1, for: '1m', severity: 'critical',

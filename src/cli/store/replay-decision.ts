@@ -1,0 +1,69 @@
+import type { QuarantinedDelivery, ReleasedEvent, TokenCandidate } from '../../store/types';
+import { deliveryFacts, eventData } from '../../receive/delivery';
+import { FORM_PARSE_OPTIONS } from '../../receive/body';
+import type { DigestMatcher } from '../../verify/verify';
+import type { TokenSource } from '../../telemetry/names';
+import qs from 'qs';
+
+/** Refusals a replay can turn into events: the token ones. A body refused for its shape stays refused. */
+export const REPLAYABLE_REASONS: readonly string[] = ['token_missing', 'token_mismatch', 'not_configured'];
+
+/** Where the service reads a body token (the scrubber's names for them): a chat-bot's own token does not count. */
+const BODY_TOKEN_LOCATIONS: ReadonlySet<string> = new Set(['auth[application_token]', 'auth.application_token']);
+
+export type ReplayDecision =
+  | { action: 'release'; webhook: string; source: TokenSource }
+  | { action: 'no_token' }
+  | { action: 'mismatch'; source: TokenSource }
+  | { action: 'already_released'; eventId: string }
+  | { action: 'not_replayable'; reason: string };
+
+/**
+ * What the current configuration says of a quarantined delivery, from its stored candidate digests only, the
+ * way the service decides: the first source (in BITRIX24_TOKEN_SOURCES order) that held exactly one token
+ * decides, and it matches a configured token or not. Pure.
+ */
+export function decideReplay(delivery: QuarantinedDelivery, sources: readonly TokenSource[], match: DigestMatcher): ReplayDecision {
+  if (delivery.releasedEventId !== null) return { action: 'already_released', eventId: delivery.releasedEventId };
+  if (!REPLAYABLE_REASONS.includes(delivery.reason)) return { action: 'not_replayable', reason: delivery.reason };
+  for (const source of sources) {
+    const found = candidatesOf(delivery.candidates, source);
+    // A repeated key is not a token (as at receive time): that source holds none.
+    if (found.length !== 1) continue;
+    const webhook = match(found[0]!.digest);
+    return webhook === undefined ? { action: 'mismatch', source } : { action: 'release', webhook, source };
+  }
+  return { action: 'no_token' };
+}
+
+function candidatesOf(candidates: readonly TokenCandidate[], source: TokenSource): TokenCandidate[] {
+  if (source !== 'body') return candidates.filter((candidate) => candidate.source === source).slice(0, 1);
+  return candidates.filter((candidate) => candidate.source === 'body' && BODY_TOKEN_LOCATIONS.has(candidate.location));
+}
+
+/** The event a released delivery becomes: facts and data read back from its stored (scrubbed) body. */
+export function releasedEvent(delivery: QuarantinedDelivery, webhook: string, note?: string): ReleasedEvent {
+  const body = parseStoredBody(delivery.body, delivery.headers['content-type']);
+  const facts = body === undefined ? delivery : deliveryFacts(body);
+  return {
+    webhook,
+    event: facts.event ?? delivery.event,
+    eventHandlerId: facts.eventHandlerId ?? delivery.eventHandlerId,
+    ts: facts.ts ?? delivery.ts,
+    domain: facts.domain ?? delivery.domain,
+    memberId: facts.memberId ?? delivery.memberId,
+    data: body === undefined ? null : (eventData(body) ?? null),
+    ...(note !== undefined ? { note } : {}),
+  };
+}
+
+function parseStoredBody(text: string | null, contentType: string | undefined): unknown {
+  if (text === null || text === '') return undefined;
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  try {
+    if (type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'))) return JSON.parse(text) as unknown;
+    return qs.parse(text, FORM_PARSE_OPTIONS);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,105 @@
+// The store commands on a real SQLite store: filters, human-readable and --json output, purge dry run and
+// --apply, show, and --help.
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { parseStoreConfig } from '../../src/store/config';
+import { openStore } from '../../src/store/open';
+import type { NewQuarantine, Store } from '../../src/store/types';
+import { CRM_DEAL_ADD, WEBHOOK_TOKEN, withoutToken } from '../support/bitrix-bodies';
+import { runCli } from './run-cli';
+
+const T0 = Date.UTC(2026, 0, 10, 12, 0, 0);
+const HOUR = 3_600_000;
+
+function refused(overrides: Partial<NewQuarantine>): NewQuarantine {
+  return {
+    receivedAt: new Date(T0), status: 401, reason: 'token_missing', diagnosis: 'auth_without_token', traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+    event: 'ONCRMDEALADD', eventHandlerId: '975', ts: '1766047124', domain: 'a.bitrix24.com', memberId: 'm',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Bearer ${WEBHOOK_TOKEN}` },
+    rawBody: withoutToken(CRM_DEAL_ADD), candidates: [], ...overrides,
+  };
+}
+
+function ndjson(text: string): Array<Record<string, any>> {
+  return text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Record<string, any>);
+}
+
+describe('command line: quarantine and events on a real store', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let env: Record<string, string>;
+  let ids: string[];
+
+  beforeEach(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'cli-store-'));
+    env = { DATA_DIR: dir };
+    const store: Store = await openStore(parseStoreConfig(env), { bodyLimitBytes: 256 * 1024 });
+    ids = [
+      await store.quarantine(refused({})),
+      await store.quarantine(refused({ receivedAt: new Date(T0 + HOUR), status: 403, reason: 'token_mismatch', diagnosis: 'mismatch_bitrix24_shaped', domain: 'b.bitrix24.com', rawBody: CRM_DEAL_ADD })),
+      await store.quarantine(refused({ receivedAt: new Date(T0 + 2 * HOUR), status: 503, reason: 'not_configured', diagnosis: 'not_configured' })),
+    ];
+    await store.saveAccepted({ receivedAt: new Date(T0), traceId: undefined, webhook: 'crm', event: 'ONCRMDEALADD', eventHandlerId: '1', ts: '1', domain: 'a.bitrix24.com', memberId: 'm', data: { FIELDS: { ID: '1' } }, rawBody: undefined, contentType: undefined });
+    await store.saveAccepted({ receivedAt: new Date(T0 + HOUR), traceId: undefined, webhook: 'tasks', event: 'ONTASKADD', eventHandlerId: '2', ts: '2', domain: 'b.bitrix24.com', memberId: 'm', data: {}, rawBody: undefined, contentType: undefined });
+    await store.close();
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('lists quarantined deliveries by reason, diagnosis, portal and time range, human-readable and as JSON lines', async () => {
+    const all = await runCli(['quarantine', 'list'], env);
+    expect(all.code, all.stderr).to.equal(0);
+    expect(all.stdout.split('\n').filter(Boolean)).to.deep.equal([
+      `${ids[0]}  2026-01-10T12:00:00.000Z  401  token_missing  auth_without_token  ONCRMDEALADD  a.bitrix24.com  quarantined`,
+      `${ids[1]}  2026-01-10T13:00:00.000Z  403  token_mismatch  mismatch_bitrix24_shaped  ONCRMDEALADD  b.bitrix24.com  quarantined`,
+      `${ids[2]}  2026-01-10T14:00:00.000Z  503  not_configured  not_configured  ONCRMDEALADD  a.bitrix24.com  quarantined`,
+    ]);
+    expect(all.stderr).to.equal('3 quarantined deliveries\n');
+    const pick = async (...args: string[]) => ndjson((await runCli(['quarantine', 'list', '--json', ...args], env)).stdout).map((row) => row.id);
+    expect(await pick('--reason', 'token_mismatch')).to.deep.equal([ids[1]]);
+    expect(await pick('--diagnosis', 'not_configured')).to.deep.equal([ids[2]]);
+    expect(await pick('--portal', 'a.bitrix24.com')).to.deep.equal([ids[0], ids[2]]);
+    expect(await pick('--since', '2026-01-10T13:00:00Z', '--until', '2026-01-10T14:00:00Z')).to.deep.equal([ids[1]]);
+    expect(await pick('--limit', '2')).to.deep.equal([ids[0], ids[1]]);
+    const bad = await runCli(['quarantine', 'list', '--since', 'yesterday'], env);
+    expect(bad.code).to.equal(1);
+    expect(bad.stderr).to.include("option '--since <time>' argument 'yesterday' is invalid");
+  });
+
+  it('shows one delivery with its diagnosis anchor, harmless headers only and the scrubbed body', async () => {
+    const shown = await runCli(['quarantine', 'show', ids[1]!], env);
+    expect(shown.code, shown.stderr).to.equal(0);
+    expect(shown.stdout).to.include('answered:     403 token_mismatch\n').and.include('(docs/runbooks.md#diagnosis-mismatch_bitrix24_shaped)')
+      .and.include('headers:      content-type, authorization\n').and.include(CRM_DEAL_ADD.replace(WEBHOOK_TOKEN, 'REDACTED'));
+    expect(shown.stdout).not.to.include(WEBHOOK_TOKEN);
+    const missing = await runCli(['quarantine', 'show', 'nope'], env);
+    expect(missing).to.deep.include({ code: 1, stdout: '', stderr: 'no quarantined delivery "nope"\n' });
+  });
+
+  it('purges only with --apply, with the same filters', async () => {
+    const dry = await runCli(['quarantine', 'purge', '--reason', 'token_missing', '--json'], env);
+    expect(ndjson(dry.stdout)).to.deep.equal([{ apply: false, purged: 0, matching: 1 }]);
+    expect(ndjson((await runCli(['quarantine', 'list', '--json'], env)).stdout)).to.have.length(3);
+    const applied = await runCli(['quarantine', 'purge', '--reason', 'token_missing', '--apply', '--json'], env);
+    expect(ndjson(applied.stdout)).to.deep.equal([{ apply: true, purged: 1 }]);
+    expect(ndjson((await runCli(['quarantine', 'list', '--json'], env)).stdout).map((row) => row.id)).to.deep.equal([ids[1], ids[2]]);
+  });
+
+  it('lists events by webhook, event and portal', async () => {
+    const listed = await runCli(['events', 'list', '--webhook', 'tasks', '--json'], env);
+    expect(ndjson(listed.stdout).map((event) => [event.webhook, event.event, event.domain])).to.deep.equal([['tasks', 'ONTASKADD', 'b.bitrix24.com']]);
+    expect(ndjson((await runCli(['events', 'list', '--portal', 'a.bitrix24.com', '--json'], env)).stdout).map((event) => event.webhook)).to.deep.equal(['crm']);
+    const human = await runCli(['events', 'list', '--event', 'ONCRMDEALADD'], env);
+    expect(human.stdout).to.match(/^[0-9A-Z]{26} {2}2026-01-10T12:00:00\.000Z {2}crm {2}ONCRMDEALADD {2}a\.bitrix24\.com {2}pending {2}attempts=0\n$/);
+  });
+
+  it('refuses to replay without a configured token, and explains --help', async () => {
+    const replay = await runCli(['quarantine', 'replay'], env);
+    expect(replay.code).to.equal(1);
+    expect(replay.stderr).to.include('no token is configured here');
+    const help = await runCli(['quarantine', 'replay', '--help']);
+    expect(help.code).to.equal(0);
+    expect(help.stdout).to.include('--release-without-token').and.include('bitrix24-webhook-guard quarantine replay --apply');
+  });
+});
