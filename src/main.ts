@@ -12,6 +12,10 @@ import { createLogger, type Logger } from './telemetry/logger';
 import { createMetrics } from './telemetry/metrics';
 import { guardConnections } from './serve/connection-guards';
 import { fingerprint } from './verify/fingerprint';
+import { parseForwardConfig, type ForwardConfig } from './forward/config';
+import { registerForwardMetrics, type ForwardMetrics } from './forward/metrics';
+import { startForwarding } from './forward/start';
+import { openStore, parseStoreConfig, type StoreConfig } from './store';
 
 /**
  * Node's server timeouts: a trickled or never-finished request is cut off instead of holding a socket. The
@@ -30,8 +34,14 @@ const IDLE_GRACE_MS = 1_000;
 /** Starts the service (configuration from the environment). `serve` of the command line calls this. */
 export function main(): void {
   let config: Config;
+  // --- forwarding (issue #11): its settings, and the store it reads from ---
+  let forwardConfig: ForwardConfig | undefined;
+  let storeConfig: StoreConfig;
   try {
     config = loadConfig(process.env, (path) => readFileSync(path, 'utf8'));
+    storeConfig = parseStoreConfig(process.env);
+    forwardConfig = parseForwardConfig(process.env, (path) => readFileSync(path, 'utf8'));
+    if (forwardConfig && storeConfig.kind === 'none') throw new ConfigError(ENV.store, `none keeps no event to forward; unset it or unset ${ENV.forwardUrl}/${ENV.forwardUrls}`);
   } catch (error) {
     const logger = createLogger('info');
     const message = error instanceof ConfigError ? error.message : String(error);
@@ -42,7 +52,12 @@ export function main(): void {
   }
   const logger = createLogger(config.logLevel);
   installTelemetryDiagnostics(logger, telemetry.plan.description);
-  const metrics = createMetrics({ webhookNames: config.tokens.map(({ name }) => name), tokensConfigured: config.tokens.length });
+  let forwardMetrics: ForwardMetrics | undefined;
+  const metrics = createMetrics({
+    webhookNames: config.tokens.map(({ name }) => name),
+    tokensConfigured: config.tokens.length,
+    register: forwardConfig ? (registry) => (forwardMetrics = registerForwardMetrics(registry)) : undefined,
+  });
   const lifecycle: Lifecycle = { shuttingDown: false };
   const app = createApp({ config, metrics, logger, lifecycle });
   const timeouts = serverTimeouts(config.bodyTimeoutMs);
@@ -56,6 +71,21 @@ export function main(): void {
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     logger.info('listening', { url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, port, webhook_path: config.webhookPath });
   });
+  // --- forwarding (issue #11): open the store and start the worker; stopped at shutdown below ---
+  let forwarding: { stop(deadlineMs: number): Promise<void> } | undefined;
+  const forwardingStarted: Promise<void> = forwardConfig
+    ? openStore(storeConfig, { bodyLimitBytes: config.bodyLimitBytes }).then(
+        (store) => {
+          const worker = startForwarding(store, forwardConfig, config.tokens, logger, forwardMetrics);
+          forwarding = { stop: (deadlineMs) => worker.stop(deadlineMs).finally(() => store.close()) };
+        },
+        (error: unknown) => {
+          logger.error(`forwarding: cannot open the store: ${(error as Error).message}; events are not forwarded`);
+        },
+      )
+    : Promise.resolve();
+  let forwardingStopped: Promise<void> = Promise.resolve();
+  // --- end of forwarding set-up ---
   server.on('error', (error) => {
     logger.error(`cannot listen on ${config.host}:${config.port}: ${error.message}`);
     process.exitCode = 1;
@@ -77,6 +107,8 @@ export function main(): void {
       server.closeAllConnections();
     }, config.shutdownDrainMs + config.bodyTimeoutMs + SHUTDOWN_FINISH_MS);
     deadline.unref();
+    // Forwarding stops claiming now and finishes its sends in flight within the drain and finish time.
+    forwardingStopped = forwardingStarted.then(() => forwarding?.stop(config.shutdownDrainMs + SHUTDOWN_FINISH_MS));
     setTimeout(() => stopListening(deadline), config.shutdownDrainMs);
   };
   const stopListening = (deadline: NodeJS.Timeout) => {
@@ -84,8 +116,8 @@ export function main(): void {
     // net's close, not http's: http's also closes idle connections at once, and a connection accepted a
     // moment ago whose request is not parsed yet counts as idle, so that request would be cut unanswered.
     net.Server.prototype.close.call(server, () => {
-      void telemetry
-        .shutdown()
+      void forwardingStopped
+        .then(() => telemetry.shutdown())
         .catch((error: unknown) => logger.warn(`telemetry flush failed: ${String(error)}`))
         .finally(() => {
           clearTimeout(deadline);
