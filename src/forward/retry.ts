@@ -26,7 +26,8 @@ export function retryAfterMs(header: string | null, now: Date, capMs: number): n
   let ms: number;
   if (/^\d{1,10}$/.test(value)) ms = Number(value) * 1000;
   else {
-    if (value.length > 64) return undefined;
+    // Every HTTP-date form starts with the day's name; Date.parse alone would read "-5" as a year.
+    if (value.length > 64 || !/^[A-Za-z]{3}/.test(value)) return undefined;
     const at = Date.parse(value);
     if (Number.isNaN(at)) return undefined;
     ms = at - now.getTime();
