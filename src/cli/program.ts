@@ -52,6 +52,8 @@ export function createProgram(): Command {
       process.exitCode = await fingerprintCommand(options);
     });
 
+  program.command('events').description('stored accepted events').addCommand((require('./events-redeliver') as typeof import('./events-redeliver')).eventsRedeliverCommand());
+
   return program;
 }
 
