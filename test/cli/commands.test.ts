@@ -71,7 +71,7 @@ describe('--help, unknown arguments and serve', () => {
     expect(await runCli(['doktor'])).to.deep.equal({
       code: 1,
       stdout: '',
-      stderr: "error: unknown command 'doktor' (commands: serve, doctor, fingerprint, help)\n(add --help for usage)\n",
+      stderr: "error: unknown command 'doktor' (commands: serve, doctor, fingerprint, events, help)\n(add --help for usage)\n",
     });
     expect(await runCli(['--port', '8080'], {}, '', SERVICE_MAIN)).to.deep.equal({
       code: 1,
