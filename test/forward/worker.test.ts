@@ -11,6 +11,8 @@ import { parseStoreConfig } from '../../src/store/config';
 import { openStore } from '../../src/store/open';
 import type { Store, StoredEvent } from '../../src/store/types';
 import { createLogger } from '../../src/telemetry/logger';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { memoryExporter } from '../support/tracing-setup';
 import { dealEvent, SIGNING_SECRET, Upstream } from './support/upstream';
 
 // The worker in this process, on a real SQLite store, sending over real HTTP to an upstream on loopback.
@@ -107,6 +109,35 @@ describe('forward: the worker against a real upstream and a real store', functio
     expect(retries.map((line) => [line.event_id, line.attempt, line.status, line.error, line.upstream])).to.deep.equal(
       [1, 2, 3].map((attempt) => [id, attempt, 503, 'HTTP 503: down for maintenance', upstream.url.replace('s3cret', 'REDACTED')]),
     );
+  });
+
+  it('each attempt is a CLIENT span bitrix.forward with HTTP client attributes, linked to the delivery\'s trace', async () => {
+    upstream.reply = (_request, nth) => (nth === 1 ? { status: 502 } : { status: 204 });
+    const id = await store.saveAccepted(dealEvent(11));
+    memoryExporter.reset();
+    start(config());
+    await settled(id);
+    const spans = memoryExporter.getFinishedSpans().filter((span) => span.name === 'bitrix.forward');
+    const port = Number(new URL(upstream.url).port);
+    expect(spans.map((span) => [span.kind, span.status.code, span.attributes, span.links.map((link) => link.context.traceId)])).to.deep.equal(
+      [[502, 1, SpanStatusCode.ERROR, 'retry'], [204, 2, SpanStatusCode.UNSET, 'delivered']].map(([status, attempt, code, result]) => [
+        SpanKind.CLIENT,
+        code,
+        {
+          'http.request.method': 'POST',
+          'url.full': `http://127.0.0.1:${port}/hooks/bitrix?key=REDACTED`,
+          'server.address': '127.0.0.1',
+          'server.port': port,
+          'bitrix.forward.attempt': attempt,
+          'bitrix.event.id': id,
+          'http.response.status_code': status,
+          'bitrix.forward.result': result,
+          ...(result === 'retry' ? { 'error.type': '502' } : {}),
+        },
+        ['0af7651916cd43dd8448eb211c80319c'],
+      ]),
+    );
+    expect(JSON.stringify(memoryExporter.getFinishedSpans().map((span) => span.attributes))).not.to.include('s3cret');
   });
 
   it('hangs past the per-attempt timeout: the attempt is cut, retried, then delivered', async () => {
