@@ -9,7 +9,7 @@ import { needsTools, promtool, repoPath } from './support/tools';
 
 const RULES = 'prometheus/rules/bitrix-webhook.rules.yml';
 const TEST_FILES = ['prometheus/tests/bitrix-webhook.rules.test.yml', 'prometheus/tests/bitrix-webhook.deliveries.test.yml'];
-/** The alerts issue #3 asks for. */
+/** The alerts issue #3 (and #11, forwarding) asks for. */
 const REQUIRED_ALERTS = [
   'BitrixWebhookTokenMissingSpike',
   'BitrixWebhookTokenMismatchSpike',
@@ -17,6 +17,10 @@ const REQUIRED_ALERTS = [
   'BitrixWebhookDeliveriesStopped',
   'BitrixWebhookRequestsRejected',
   'BitrixWebhookServiceDown',
+  // issue #11: forwarding
+  'BitrixWebhookForwardBacklogGrowing',
+  'BitrixWebhookForwardingFailing',
+  'BitrixWebhookForwardDeadLetters',
 ];
 
 interface RuleTestFile { tests: Array<{ alert_rule_test?: Array<{ alertname: string; exp_alerts?: unknown[] }> }> }
