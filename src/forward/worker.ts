@@ -213,7 +213,7 @@ export class ForwardWorker {
     }
     const verdict = verdictForStatus(response.status);
     if (verdict === 'delivered') return { outcome: { result: 'delivered' }, status: response.status };
-    const error = `HTTP ${response.status}${answer ? `: ${answer}` : ''}`;
+    const error = `HTTP ${response.status}${answer ? `: ${withoutTokens(answer, tokens)}` : ''}`;
     if (verdict === 'dead') return { outcome: { result: 'dead', error }, status: response.status };
     const retryAfter = retryAfterMs(response.headers.get('retry-after'), new Date(), config.backoffMaxMs);
     return { ...this.retryOrDead(event, attempt, error, retryAfter), status: response.status };
@@ -246,6 +246,18 @@ export function redactedUrl(url: URL): string {
   copy.search = '';
   const query = keys.map((key) => `${encodeURIComponent(key)}=REDACTED`).join('&');
   return query ? `${copy.href}?${query}` : copy.href;
+}
+
+/**
+ * An application that echoes the request in its error answer would hand back the token of a bitrix24-format
+ * body: the answer is kept (stored as the last error, logged) only without any configured token.
+ */
+function withoutTokens(text: string, tokens: readonly NamedToken[]): string {
+  let clean = text;
+  for (const { token } of tokens) {
+    for (const form of new Set([token, encodeURIComponent(token)])) clean = clean.split(form).join('REDACTED');
+  }
+  return clean;
 }
 
 /** The start of the answer (for the event's last error); the rest is drained unread. */

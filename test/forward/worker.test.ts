@@ -140,6 +140,42 @@ describe('forward: the worker against a real upstream and a real store', functio
     expect(JSON.stringify(memoryExporter.getFinishedSpans().map((span) => span.attributes))).not.to.include('s3cret');
   });
 
+  it('FORWARD_FORMAT=bitrix24: the original form body with the token put back, signed; an echoed token is kept out of the error', async () => {
+    upstream.reply = (request) => ({ status: 422, body: `bad: ${request.body.slice(-60)}` });
+    const event = dealEvent(12);
+    const id = await store.saveAccepted(event);
+    start(config({ FORWARD_FORMAT: 'bitrix24' }));
+    expect((await settled(id)).status).to.equal('dead');
+    const [received] = upstream.received;
+    expect([received!.contentType, received!.body, received!.verified]).to.deep.equal(['application/x-www-form-urlencoded', event.rawBody, true]);
+    const stored = (await store.getEvent(id))!;
+    expect(stored.lastError).to.equal(`HTTP 422: bad: ${event.rawBody.slice(-60).replace('jvh9y1ulvt2m6k5or90v9mg8nn32ozas', 'REDACTED')}`);
+    expect(stored.lastError).to.equal('HTTP 422: bad: auth%5Bapplication_token%5D=REDACTED');
+    expect(JSON.stringify(capture.lines)).not.to.include('jvh9y1ulvt2m6k5or90v9mg8nn32ozas');
+  });
+
+  it('FORWARD_URLS routes by token name, FORWARD_URL takes the rest; a name with no upstream is a dead letter', async () => {
+    const crm = new Upstream();
+    await crm.start();
+    try {
+      const toCrm = await store.saveAccepted(dealEvent(13, 'crm'));
+      const toDefault = await store.saveAccepted(dealEvent(14, 'default'));
+      start(config({ FORWARD_URLS: `crm=${crm.url}` }));
+      await settled(toCrm);
+      await settled(toDefault);
+      expect([crm.received.map((r) => r.id), upstream.received.map((r) => r.id)]).to.deep.equal([[toCrm], [toDefault]]);
+      await worker!.stop(1000);
+      worker = undefined;
+      const orphan = await store.saveAccepted(dealEvent(15, 'tasks'));
+      registry = new client.Registry();
+      start(parseForwardConfig({ ...FAST, FORWARD_URLS: `crm=${crm.url}` }, () => '')!);
+      const event = await settled(orphan);
+      expect([event.status, event.lastError]).to.deep.equal(['dead', 'no upstream for webhook tasks: add it to FORWARD_URLS (or set FORWARD_URL), then events redeliver']);
+    } finally {
+      await crm.stop();
+    }
+  });
+
   it('hangs past the per-attempt timeout: the attempt is cut, retried, then delivered', async () => {
     upstream.reply = (_request, nth) => (nth === 1 ? { status: 200, delayMs: 3000 } : { status: 200 });
     const id = await store.saveAccepted(dealEvent(2));

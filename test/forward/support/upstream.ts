@@ -53,7 +53,7 @@ export class Upstream {
         };
         let verified = true;
         try {
-          this.webhook.verify(body, headers);
+          this.webhook.verify(body, headers, { jsonParse: false });
         } catch {
           verified = false;
         }
