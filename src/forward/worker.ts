@@ -97,7 +97,8 @@ export class ForwardWorker {
       }
       let claimed: StoredEvent[];
       try {
-        claimed = await store.claimDue(owner, config.leaseMs, free);
+        // At most a second's worth of sends: a claimed event waits for its pacing slot well within its lease.
+        claimed = await store.claimDue(owner, config.leaseMs, Math.min(free, config.ratePerSecond));
       } catch (error) {
         logger.error(`forwarding: cannot claim events from the store: ${(error as Error).message}`);
         await this.sleep(config.pollMs);
