@@ -241,9 +241,10 @@ describe('forward: the worker against a real upstream and a real store', functio
     expect(upstream.received.map((r) => [r.id, r.status])).to.deep.equal([[id, 410], [id, 200]]);
   });
 
-  it('upstream down under steady deliveries, then up: every event delivered once, at most FORWARD_CONCURRENCY held at a time', async () => {
-    let down = true;
-    upstream.reply = () => (down ? { status: 503 } : { status: 200 });
+  it('upstream down (connection refused, then 503) under steady deliveries, then up: every event delivered once, at most FORWARD_CONCURRENCY held at a time', async () => {
+    const forward = config({ FORWARD_CONCURRENCY: '3', FORWARD_MAX_ATTEMPTS: '1000' });
+    const port = Number(new URL(upstream.url).port);
+    await upstream.stop();
     let held = 0;
     let maxHeld = 0;
     // The worker's only memory of the backlog is what it claimed and has not recorded yet.
@@ -259,14 +260,21 @@ describe('forward: the worker against a real upstream and a real store', functio
         return store.recordAttempt(...args);
       } },
     });
-    start(config({ FORWARD_CONCURRENCY: '3', FORWARD_MAX_ATTEMPTS: '1000' }), counting);
+    start(forward, counting);
     const ids: string[] = [];
     for (let i = 0; i < 200; i++) {
       ids.push(await store.saveAccepted(dealEvent(100 + i)));
+      if (i === 100) {
+        // Half-way: the application is back but answers 503 for a while.
+        upstream = Object.assign(new Upstream(), { reply: () => ({ status: 503 }) });
+        await upstream.start(port);
+      }
       if (i % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    const refused = capture.lines.filter((line) => line.message === 'forwarding failed; will retry' && String(line.error).startsWith('network error: ECONNREFUSED'));
+    expect(refused.length).to.be.above(0);
     expect((await store.forwardStats()).pending).to.equal(200);
-    down = false;
+    upstream.reply = () => ({ status: 200 });
     await upstream.waitFor(() => new Set(upstream.deliveredIds()).size === 200, 20_000, 'every event delivered');
     const delivered = upstream.deliveredIds().sort();
     expect(delivered).to.deep.equal([...ids].sort());
