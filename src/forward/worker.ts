@@ -42,7 +42,7 @@ interface AttemptResult {
  */
 export class ForwardWorker {
   private running = false;
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly inFlight = new Set<Promise<unknown>>();
   private readonly abort = new AbortController();
   private wake: (() => void) | undefined;
   private nextStartAt = 0;
@@ -110,13 +110,15 @@ export class ForwardWorker {
       }
       for (const event of claimed) {
         await this.paced();
-        const send = this.forward(event).finally(() => this.inFlight.delete(send));
+        const send = this.forward(event)
+          .catch((error: unknown) => logger.error(`forwarding: attempt failed unexpectedly: ${(error as Error).message}; the lease expires and it is tried again`, { event_id: event.id }))
+          .finally(() => this.inFlight.delete(send));
         this.inFlight.add(send);
       }
     }
   }
 
-  /** Waits for the next send slot of the rate (a send started after stop is not started: its lease expires). */
+  /** Waits for the next send slot of the rate (FORWARD_RATE_PER_SECOND). */
   private async paced(): Promise<void> {
     const now = Date.now();
     const at = Math.max(now, this.nextStartAt);
