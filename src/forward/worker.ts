@@ -13,6 +13,7 @@ import { signatureHeaders } from './sign';
 const tracer = trace.getTracer('bitrix24-webhook-guard');
 /** How often the backlog gauges are refreshed from the store. */
 const STATS_INTERVAL_MS = 5_000;
+const CLAIM_ERROR_LOG_INTERVAL_MS = 10_000;
 /** Most bytes of an upstream's answer kept as the event's last error. */
 const ERROR_BODY_BYTES = 200;
 
@@ -48,6 +49,8 @@ export class ForwardWorker {
   private nextStartAt = 0;
   private loop: Promise<void> | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
+  private lastClaimError = -Infinity;
+  private suppressedClaimErrors = 0;
 
   constructor(private readonly options: WorkerOptions) {}
 
@@ -100,7 +103,12 @@ export class ForwardWorker {
         // At most a second's worth of sends: a claimed event waits for its pacing slot well within its lease.
         claimed = await store.claimDue(owner, config.leaseMs, Math.min(free, config.ratePerSecond));
       } catch (error) {
-        logger.error(`forwarding: cannot claim events from the store: ${(error as Error).message}`);
+        // A store that is down fails every poll: one line per interval, with the count of the ones left out.
+        if (Date.now() - this.lastClaimError >= CLAIM_ERROR_LOG_INTERVAL_MS) {
+          logger.error(`forwarding: cannot claim events from the store: ${(error as Error).message}`, { suppressed: this.suppressedClaimErrors });
+          this.lastClaimError = Date.now();
+          this.suppressedClaimErrors = 0;
+        } else this.suppressedClaimErrors += 1;
         await this.sleep(config.pollMs);
         continue;
       }
