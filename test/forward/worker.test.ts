@@ -285,6 +285,25 @@ describe('forward: the worker against a real upstream and a real store', functio
     expect(await store.forwardStats()).to.deep.equal({ pending: 0, oldestPendingAt: null, dead: 0 });
   });
 
+  it('a store that fails to claim: one error line (the repeats counted, not logged), then the event is delivered', async () => {
+    let failures = 5;
+    const flaky: Store = Object.create(store, {
+      claimDue: { value: async (...args: Parameters<Store['claimDue']>) => {
+        if (failures > 0) {
+          failures -= 1;
+          throw new Error('connection terminated unexpectedly');
+        }
+        return store.claimDue(...args);
+      } },
+    });
+    const id = await store.saveAccepted(dealEvent(16));
+    start(config(), flaky);
+    expect((await settled(id)).status).to.equal('delivered');
+    expect(capture.lines.filter((line) => line.level === 'error').map((line) => [line.message, line.suppressed])).to.deep.equal([
+      ['forwarding: cannot claim events from the store: connection terminated unexpectedly', 0],
+    ]);
+  });
+
   it('drains a backlog at FORWARD_RATE_PER_SECOND: 30 events at 20/s take at least 1.4 s', async () => {
     for (let i = 0; i < 30; i++) await store.saveAccepted(dealEvent(300 + i));
     start(config({ FORWARD_RATE_PER_SECOND: '20', FORWARD_CONCURRENCY: '8' }));
