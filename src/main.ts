@@ -17,6 +17,9 @@ import { parseStoreConfig, type StoreConfig } from './store/config';
 import { openStore } from './store/open';
 import { startRetention } from './serve/retention';
 import type { Store } from './store/types';
+import { parseForwardConfig, type ForwardConfig } from './forward/config';
+import { registerForwardMetrics, type ForwardMetrics } from './forward/metrics';
+import { startForwarding } from './forward/start';
 
 /**
  * Node's server timeouts: a trickled or never-finished request is cut off instead of holding a socket. The
@@ -36,9 +39,12 @@ const IDLE_GRACE_MS = 1_000;
 export function main(): void {
   let config: Config;
   let storeConfig: StoreConfig;
+  let forwardConfig: ForwardConfig | undefined;
   try {
     config = loadConfig(process.env, (path) => readFileSync(path, 'utf8'));
     storeConfig = parseStoreConfig(process.env);
+    forwardConfig = parseForwardConfig(process.env, (path) => readFileSync(path, 'utf8'));
+    if (forwardConfig && storeConfig.kind === 'none') throw new ConfigError(ENV.store, `none keeps no event to forward; unset it or unset ${ENV.forwardUrl}/${ENV.forwardUrls}`);
   } catch (error) {
     const logger = createLogger('info');
     const message = error instanceof ConfigError ? error.message : String(error);
@@ -50,7 +56,7 @@ export function main(): void {
   const logger = createLogger(config.logLevel);
   installTelemetryDiagnostics(logger, telemetry.plan.description);
   openStore(storeConfig, { bodyLimitBytes: config.bodyLimitBytes }).then(
-    (store) => serve(config, storeConfig, store, logger),
+    (store) => serve(config, storeConfig, forwardConfig, store, logger),
     (error: unknown) => {
       // Listening without the store would answer 503 store_unavailable to every delivery: refuse to start.
       logger.error(`cannot open the store (${describeStore(storeConfig)}): ${error instanceof Error ? error.message : String(error)}`);
@@ -72,9 +78,17 @@ function describeStore(storeConfig: StoreConfig): string {
   }
 }
 
-function serve(config: Config, storeConfig: StoreConfig, store: Store, logger: Logger): void {
-  const metrics = createMetrics({ webhookNames: config.tokens.map(({ name }) => name), tokensConfigured: config.tokens.length });
+function serve(config: Config, storeConfig: StoreConfig, forwardConfig: ForwardConfig | undefined, store: Store, logger: Logger): void {
+  let forwardMetrics: ForwardMetrics | undefined;
+  const metrics = createMetrics({
+    webhookNames: config.tokens.map(({ name }) => name),
+    tokensConfigured: config.tokens.length,
+    register: forwardConfig ? (registry) => (forwardMetrics = registerForwardMetrics(registry)) : undefined,
+  });
   const retention = startRetention(store, metrics, logger);
+  // The forwarder reads the store, never the request: it sends what the request path committed.
+  const forwarding = forwardConfig ? startForwarding(store, forwardConfig, config.tokens, logger, forwardMetrics) : undefined;
+  let forwardingStopped: Promise<void> = Promise.resolve();
   const lifecycle: Lifecycle = { shuttingDown: false };
   const app = createApp({ config, metrics, logger, lifecycle, store });
   const timeouts = serverTimeouts(config.bodyTimeoutMs);
@@ -109,6 +123,8 @@ function serve(config: Config, storeConfig: StoreConfig, store: Store, logger: L
       server.closeAllConnections();
     }, config.shutdownDrainMs + config.bodyTimeoutMs + SHUTDOWN_FINISH_MS);
     deadline.unref();
+    // Forwarding stops claiming now and finishes its sends in flight within the drain and finish time.
+    if (forwarding) forwardingStopped = forwarding.stop(config.shutdownDrainMs + SHUTDOWN_FINISH_MS);
     setTimeout(() => stopListening(deadline), config.shutdownDrainMs);
   };
   const stopListening = (deadline: NodeJS.Timeout) => {
@@ -118,8 +134,8 @@ function serve(config: Config, storeConfig: StoreConfig, store: Store, logger: L
     net.Server.prototype.close.call(server, () => {
       // Every request in flight has been answered (its store write done): the store can close.
       retention.stop();
-      void store
-        .close()
+      void forwardingStopped
+        .then(() => store.close())
         .catch((error: unknown) => logger.warn(`closing the store failed: ${String(error)}`))
         .then(() => telemetry.shutdown())
         .catch((error: unknown) => logger.warn(`telemetry flush failed: ${String(error)}`))

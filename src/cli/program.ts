@@ -120,6 +120,7 @@ function addStoreCommands(program: Command): void {
     .action(async (options) => {
       process.exitCode = await storeCommands().eventsList(options);
     });
+  events.addCommand((require('./events-redeliver') as typeof import('./events-redeliver')).eventsRedeliverCommand());
 }
 
 function count(value: string): number {

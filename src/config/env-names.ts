@@ -20,6 +20,19 @@ export const ENV = {
   quarantineRetentionDays: 'QUARANTINE_RETENTION_DAYS',
   eventRetentionDays: 'EVENT_RETENTION_DAYS',
   quarantineMaxRows: 'QUARANTINE_MAX_ROWS',
+  forwardUrl: 'FORWARD_URL',
+  forwardUrls: 'FORWARD_URLS',
+  forwardSigningSecret: 'FORWARD_SIGNING_SECRET',
+  forwardSigningSecretFile: 'FORWARD_SIGNING_SECRET_FILE',
+  forwardFormat: 'FORWARD_FORMAT',
+  forwardMaxAttempts: 'FORWARD_MAX_ATTEMPTS',
+  forwardMaxAge: 'FORWARD_MAX_AGE_SECONDS',
+  forwardTimeout: 'FORWARD_TIMEOUT_SECONDS',
+  forwardBackoffBase: 'FORWARD_BACKOFF_BASE_SECONDS',
+  forwardBackoffMax: 'FORWARD_BACKOFF_MAX_SECONDS',
+  forwardConcurrency: 'FORWARD_CONCURRENCY',
+  forwardRate: 'FORWARD_RATE_PER_SECOND',
+  forwardPoll: 'FORWARD_POLL_SECONDS',
 } as const;
 
 export const CONFIG_ENV_NAMES: readonly string[] = Object.values(ENV);

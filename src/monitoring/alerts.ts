@@ -1,6 +1,6 @@
 // The alerts, defined once. Prometheus rules, Grafana-managed rules, dashboard thresholds and the
 // runbook's generated blocks are all rendered from these specs.
-import { METRIC, UNKNOWN_WEBHOOK } from '../telemetry/names';
+import { FORWARD_METRIC, METRIC, UNKNOWN_WEBHOOK } from '../telemetry/names';
 import { RUNBOOK_BASE_URL, SCRAPE_JOB } from './constants';
 import { compare, indent, selector, sumIncrease, verificationShare, type Comparison } from './promql';
 
@@ -62,6 +62,16 @@ const STORE_WINDOW = '5m';
 const QUARANTINE_WINDOW = '30m';
 /** More quarantined deliveries than this in the window is a cause to fix, not a stray scanner. */
 const MIN_QUARANTINED_IN_WINDOW = 5;
+/** Forwarding: every replica reports the same store-wide gauges, so the job's max is the store's value. */
+export const FORWARD_BACKLOG_AGE_SECONDS = 900;
+export const FORWARD_FAILURE_WINDOW = '10m';
+/** Fewest attempts in the window before a failure share means anything. */
+export const MIN_FORWARD_ATTEMPTS_IN_WINDOW = 5;
+
+function forwardFailingQuery(): string {
+  const attempts = (matchers: Record<string, string>) => sumIncrease(FORWARD_METRIC.attempts, matchers, FORWARD_FAILURE_WINDOW, serviceLevel);
+  return `${attempts({ result: '~retry|dead' })}\n  /\n${attempts({})}\nand\n${attempts({})} >= ${MIN_FORWARD_ATTEMPTS_IN_WINDOW}`;
+}
 
 export const ALERTS: readonly AlertSpec[] = [
   {
@@ -178,6 +188,49 @@ export const ALERTS: readonly AlertSpec[] = [
     description: (value) =>
       `up=${value} for job "${SCRAPE_JOB}"{{ with $labels.instance }} on {{ . }}{{ else }} (no target known to Prometheus){{ end }}. ` +
       'While the service does not answer, every Bitrix24 delivery fails and is not retried.',
+  },
+  {
+    name: 'BitrixWebhookForwardBacklogGrowing',
+    anchor: 'bitrixwebhookforwardbackloggrowing',
+    severity: 'warning',
+    query: `max by (job) (${FORWARD_METRIC.oldestPendingAge})`,
+    comparison: '>',
+    threshold: FORWARD_BACKLOG_AGE_SECONDS,
+    for: '5m',
+    valueFormat: 'count',
+    summary: 'Accepted events wait in the store: the oldest not yet delivered to the application is older than 15 minutes.',
+    description: (value) =>
+      `The oldest event of {{ $labels.job }} not yet forwarded was received ${value} s ago. ` +
+      'The events are kept (nothing is lost) and will be sent once the application accepts them; until then it does not see them. ' +
+      'Check the application (FORWARD_URL/FORWARD_URLS) and the "forwarding failed" log lines.',
+  },
+  {
+    name: 'BitrixWebhookForwardingFailing',
+    anchor: 'bitrixwebhookforwardingfailing',
+    severity: 'warning',
+    query: forwardFailingQuery(),
+    comparison: '>',
+    threshold: 0.5,
+    for: '5m',
+    valueFormat: 'percent',
+    summary: 'Most attempts to forward events to the application fail (5xx, 429, timeouts, connection errors, refusals).',
+    description: (value) =>
+      `${value} of the forwarding attempts of {{ $labels.job }} in the last ${FORWARD_FAILURE_WINDOW} failed. ` +
+      'Events are retried with backoff and kept in the store; they become dead letters after FORWARD_MAX_ATTEMPTS or FORWARD_MAX_AGE_SECONDS.',
+  },
+  {
+    name: 'BitrixWebhookForwardDeadLetters',
+    anchor: 'bitrixwebhookforwarddeadletters',
+    severity: 'warning',
+    query: `max by (job) (${FORWARD_METRIC.deadLetters})`,
+    comparison: '>',
+    threshold: 0,
+    for: '1m',
+    valueFormat: 'count',
+    summary: 'Events the application refused for good or that ran out of attempts are waiting as dead letters.',
+    description: (value) =>
+      `{{ $labels.job }} holds ${value} dead-letter events: the application answered a permanent 4xx, or the attempts or age ran out. ` +
+      'They are kept; list them with `events list --status dead`, fix the cause, then `events redeliver --all-dead`.',
   },
 ];
 

@@ -1,7 +1,7 @@
 // The Grafana dashboard model (plain JSON, datasources by {type, uid}, no __inputs), typed with Grafana's
 // published Dashboard type (@grafana/schema at the pinned Grafana version): tsc checks every field.
 import type { Dashboard, DashboardLink, VariableModel } from '@grafana/schema';
-import { DIAGNOSIS_LABEL, METRIC, PROCESS_METRIC, SPAN } from '../telemetry/names';
+import { DIAGNOSIS_LABEL, FORWARD_METRIC, FORWARD_SPAN, METRIC, PROCESS_METRIC, SPAN } from '../telemetry/names';
 import { ALERTS, alertByName, runbookUrl, VERIFICATION_WINDOW, type AlertSpec } from './alerts';
 import { DASHBOARD_TITLE, DASHBOARD_UID, GENERATE_COMMAND, prometheusRef, RUNBOOK_BASE_URL, SCRAPE_JOB, tempoRef } from './constants';
 import { row, stat, timeseries, traceSearchTable, promTarget, type ThresholdStep, type UnnumberedPanel } from './panels';
@@ -143,6 +143,29 @@ function tracePanels(y: number) {
   ];
 }
 
+function forwardingPanels(y: number) {
+  const backlog = alertByName('BitrixWebhookForwardBacklogGrowing');
+  const failing = alertByName('BitrixWebhookForwardingFailing');
+  const dead = alertByName('BitrixWebhookForwardDeadLetters');
+  // Every replica reports the store-wide gauges: the max is the store's value.
+  const storeWide = (metric: string) => `max(${selector(metric, job)})`;
+  return [
+    row(y, 'Forwarding'),
+    stat({ x: 0, y: y + 1, w: 6, h: 5 }, { title: 'Forward backlog', description: `${FORWARD_METRIC.backlog}: events in the store not yet delivered to the application.` },
+      [promTarget('A', storeWide(FORWARD_METRIC.backlog), 'pending', { instant: true })]),
+    withLinks(stat({ x: 6, y: y + 1, w: 6, h: 5 }, { title: 'Oldest pending event', unit: 's', thresholds: alertThresholdSteps(backlog) },
+      [promTarget('A', storeWide(FORWARD_METRIC.oldestPendingAge), 'age', { instant: true })]), [backlog]),
+    withLinks(stat({ x: 12, y: y + 1, w: 6, h: 5 }, { title: 'Dead letters', thresholds: alertThresholdSteps(dead), description: 'events list --status dead; events redeliver --all-dead after fixing the cause.' },
+      [promTarget('A', storeWide(FORWARD_METRIC.deadLetters), 'dead', { instant: true })]), [dead]),
+    traceSearchTable({ x: 18, y: y + 1, w: 6, h: 5 }, 'Failed forwards (Tempo)', `Spans ${FORWARD_SPAN} with status ERROR; each links to the delivery's trace.`,
+      `{ name = "${FORWARD_SPAN}" && status = error }`),
+    withLinks(timeseries({ x: 0, y: y + 6, w: 12, h: 8 }, { title: 'Forward attempts by result', unit: 'reqps', stack: true },
+      [promTarget('A', sumRate(FORWARD_METRIC.attempts, job, RATE, ['result']), '{{result}}')]), [failing]),
+    withLinks(timeseries({ x: 12, y: y + 6, w: 12, h: 8 }, { title: 'Forward backlog over time', min: 0 },
+      [promTarget('A', storeWide(FORWARD_METRIC.backlog), 'pending'), promTarget('B', storeWide(FORWARD_METRIC.deadLetters), 'dead')]), [backlog, dead]),
+  ];
+}
+
 function jobVariable(): VariableModel {
   const query = `label_values(${METRIC.tokensConfigured}, job)`;
   return {
@@ -162,7 +185,7 @@ function jobVariable(): VariableModel {
 }
 
 export function dashboard(): Dashboard {
-  const panels = [...verificationPanels(0), ...storePanels(39), ...httpPanels(48), ...processPanels(57), ...tracePanels(66)]
+  const panels = [...verificationPanels(0), ...storePanels(39), ...httpPanels(48), ...processPanels(57), ...tracePanels(66), ...forwardingPanels(75)]
     .map((panel, index) => ({ id: index + 1, ...panel }));
   return {
     uid: DASHBOARD_UID,

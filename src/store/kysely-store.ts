@@ -7,6 +7,7 @@ import type {
   AttemptOutcome,
   EventFilter,
   EventStatus,
+  ForwardStats,
   NewEvent,
   NewQuarantine,
   QuarantinedDelivery,
@@ -226,6 +227,35 @@ export class KyselyStore implements Store {
       .where('lease_owner', '=', owner)
       .executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
+  }
+
+  async forwardStats(): Promise<ForwardStats> {
+    const pending = await this.db
+      .selectFrom('events')
+      .select((eb) => [eb.fn.countAll().as('count'), eb.fn.min('received_at').as('oldest')])
+      .where('status', '=', 'pending')
+      .executeTakeFirstOrThrow();
+    const dead = await this.db
+      .selectFrom('events')
+      .select((eb) => eb.fn.countAll().as('count'))
+      .where('status', '=', 'dead')
+      .executeTakeFirstOrThrow();
+    return {
+      pending: Number(pending.count),
+      oldestPendingAt: pending.oldest === null || pending.oldest === undefined ? null : time(pending.oldest),
+      dead: Number(dead.count),
+    };
+  }
+
+  async redeliver(ids: readonly string[] | 'all-dead', now: Date = new Date()): Promise<string[]> {
+    if (ids !== 'all-dead' && ids.length === 0) return [];
+    let query = this.db
+      .updateTable('events')
+      .set({ status: 'pending' satisfies EventStatus, attempts: 0, next_attempt_at: now.getTime(), lease_owner: null, lease_until: null })
+      .where('status', '=', 'dead');
+    if (ids !== 'all-dead') query = query.where('id', 'in', [...ids]);
+    const rows = await query.returning('id').execute();
+    return rows.map((row) => row.id).sort(compare);
   }
 
   async close(): Promise<void> {

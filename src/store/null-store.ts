@@ -57,5 +57,13 @@ export class NullStore implements Store {
     return false;
   }
 
+  async forwardStats() {
+    return { pending: 0, oldestPendingAt: null, dead: 0 };
+  }
+
+  async redeliver(): Promise<string[]> {
+    return [];
+  }
+
   async close(): Promise<void> {}
 }

@@ -133,6 +133,14 @@ export interface RetentionResult {
   quarantineEvicted: number;
 }
 
+/** What the forwarding metrics show: the whole store's backlog, not one process's. */
+export interface ForwardStats {
+  pending: number;
+  /** Receive time of the oldest pending event, or null when none is pending. */
+  oldestPendingAt: Date | null;
+  dead: number;
+}
+
 export type StoreKind = 'none' | 'sqlite' | 'postgres';
 
 export interface Store {
@@ -162,5 +170,12 @@ export interface Store {
   claimDue(owner: string, leaseMs: number, limit: number, now?: Date): Promise<StoredEvent[]>;
   /** Records one forwarding attempt of a leased event; false when `owner` no longer holds its lease. */
   recordAttempt(id: string, owner: string, outcome: AttemptOutcome, now?: Date): Promise<boolean>;
+  /** Counts for the forwarding metrics. */
+  forwardStats(): Promise<ForwardStats>;
+  /**
+   * Dead events back to pending, due now, attempts from zero (`events redeliver`): the given ids, or every
+   * dead event when `ids` is 'all-dead'. Returns the ids reset; an id that is not dead is left alone.
+   */
+  redeliver(ids: readonly string[] | 'all-dead', now?: Date): Promise<string[]>;
   close(): Promise<void>;
 }

@@ -61,6 +61,8 @@ export interface MetricsOptions {
   tokensConfigured: number;
   /** prom-client's process and Node.js metrics; off only where several instances share a process. */
   defaultMetrics?: boolean;
+  /** Registers more metrics (e.g. forwarding's) in the service's registry, before it is rendered. */
+  register?: (registry: client.Registry) => void;
 }
 
 export function createMetrics(options: MetricsOptions): ServiceMetrics {
@@ -157,6 +159,8 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
     for (const name of MISNAMED_DEFAULT_GAUGES) openMetrics.removeSingleMetric(name);
   }
   registerTracingMetrics(registers);
+
+  options.register?.(openMetrics as unknown as client.Registry);
 
   const text = new client.Registry();
   const counterNames = new Map<{ name: string }, string>();

@@ -156,3 +156,30 @@ export type SpanDropReason = (typeof SPAN_DROP_REASONS)[number];
 export const NODE_ANSWER_STATUSES = ['400', '408', '413', '431'] as const;
 /** The HTTP server span when the service makes it: `POST /api/bitrix/webhook` once routed, `POST` before. */
 export const SERVER_SPAN_INSTRUMENTATION = 'bitrix24-webhook-guard.http-server';
+/** Forwarding of stored events to the application (src/forward/). */
+export const FORWARD_METRIC = {
+  attempts: 'bitrix_webhook_forward_attempts_total',
+  backlog: 'bitrix_webhook_forward_backlog',
+  oldestPendingAge: 'bitrix_webhook_forward_oldest_pending_age_seconds',
+  deadLetters: 'bitrix_webhook_forward_dead_letters',
+} as const;
+
+/** `result` label of FORWARD_METRIC.attempts. */
+export const FORWARD_RESULTS = ['delivered', 'retry', 'dead'] as const;
+export type ForwardResult = (typeof FORWARD_RESULTS)[number];
+
+/** One span per forwarding attempt, kind CLIENT, linked to the trace of the delivery that carried the event. */
+export const FORWARD_SPAN = 'bitrix.forward';
+
+export const FORWARD_ATTR = {
+  attempt: 'bitrix.forward.attempt',
+  result: 'bitrix.forward.result',
+  eventId: 'bitrix.event.id',
+  /** OpenTelemetry HTTP client semantic conventions. */
+  httpMethod: 'http.request.method',
+  urlFull: 'url.full',
+  serverAddress: 'server.address',
+  serverPort: 'server.port',
+  httpStatus: 'http.response.status_code',
+  errorType: 'error.type',
+} as const;

@@ -9,7 +9,7 @@ import { needsTools, promtool, repoPath } from './support/tools';
 
 const RULES = 'prometheus/rules/bitrix-webhook.rules.yml';
 const TEST_FILES = ['prometheus/tests/bitrix-webhook.rules.test.yml', 'prometheus/tests/bitrix-webhook.deliveries.test.yml', 'prometheus/tests/bitrix-webhook.store.test.yml'];
-/** The alerts issues #3 and #10 ask for. */
+/** The alerts issues #3, #10 and #11 ask for. */
 const REQUIRED_ALERTS = [
   'BitrixWebhookTokenMissingSpike',
   'BitrixWebhookTokenMismatchSpike',
@@ -19,6 +19,10 @@ const REQUIRED_ALERTS = [
   'BitrixWebhookStoreFailing',
   'BitrixWebhookQuarantineGrowing',
   'BitrixWebhookServiceDown',
+  // issue #11: forwarding
+  'BitrixWebhookForwardBacklogGrowing',
+  'BitrixWebhookForwardingFailing',
+  'BitrixWebhookForwardDeadLetters',
 ];
 
 interface RuleTestFile { tests: Array<{ alert_rule_test?: Array<{ alertname: string; exp_alerts?: unknown[] }> }> }

@@ -22,6 +22,8 @@ const NEWEST_PATCH: Record<string, string> = {
   'grafana/loki': '3.7.8',
   'grafana/grafana': '13.2.3',
   'prom/alertmanager': 'v0.35.1',
+  // The example application (examples/upstream) runs on the service's own Node.js base image (Dockerfile).
+  node: '24.21.0-bookworm-slim',
 };
 /** An exact release: 1.2.3, v1.2.3, 1.2.3-bookworm-slim… never `latest` or a bare major/minor. */
 const EXACT_VERSION = /^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
@@ -32,7 +34,7 @@ describe('stack: docker-compose.yml', () => {
 
   it('parses and defines the whole stack', () => {
     expect(Object.keys(compose.services).sort())
-      .to.deep.equal([GUARD, 'alertmanager', 'grafana', 'loki', COLLECTOR, 'prometheus', 'tempo', 'traffic'].sort());
+      .to.deep.equal([GUARD, 'alertmanager', 'grafana', 'loki', COLLECTOR, 'prometheus', 'tempo', 'traffic', 'upstream'].sort());
   });
 
   it('pins every pulled image to an exact version', () => {

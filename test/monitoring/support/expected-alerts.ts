@@ -41,4 +41,17 @@ export const EXPECTED_ALERTS: Record<string, ExpectedAlert> = {
     query: 'up{job="bitrix24-webhook-guard"} or on () (absent(up{job="bitrix24-webhook-guard"}) - 1)',
     comparison: '<', threshold: 1, for: '1m', severity: 'critical',
   },
+  BitrixWebhookForwardBacklogGrowing: {
+    query: 'max by (job) (bitrix_webhook_forward_oldest_pending_age_seconds)',
+    comparison: '>', threshold: 900, for: '5m', severity: 'warning',
+  },
+  BitrixWebhookForwardingFailing: {
+    query: 'sum by (job) (increase(bitrix_webhook_forward_attempts_total{result=~"retry|dead"}[10m])) / sum by (job) (increase(bitrix_webhook_forward_attempts_total[10m]))'
+      + ' and sum by (job) (increase(bitrix_webhook_forward_attempts_total[10m])) >= 5',
+    comparison: '>', threshold: 0.5, for: '5m', severity: 'warning',
+  },
+  BitrixWebhookForwardDeadLetters: {
+    query: 'max by (job) (bitrix_webhook_forward_dead_letters)',
+    comparison: '>', threshold: 0, for: '1m', severity: 'warning',
+  },
 };
