@@ -1,7 +1,7 @@
 // The Grafana dashboard model (plain JSON, datasources by {type, uid}, no __inputs), typed with Grafana's
 // published Dashboard type (@grafana/schema at the pinned Grafana version): tsc checks every field.
 import type { Dashboard, DashboardLink, VariableModel } from '@grafana/schema';
-import { DIAGNOSIS_LABEL, FORWARD_METRIC, FORWARD_SPAN, METRIC, PROCESS_METRIC, SPAN } from '../telemetry/names';
+import { DIAGNOSIS_LABEL, FORWARD_METRIC, FORWARD_SPAN, METRIC, PROCESS_METRIC, SPAN, TRACING_METRIC } from '../telemetry/names';
 import { ALERTS, alertByName, runbookUrl, VERIFICATION_WINDOW, type AlertSpec } from './alerts';
 import { DASHBOARD_TITLE, DASHBOARD_UID, GENERATE_COMMAND, prometheusRef, RUNBOOK_BASE_URL, SCRAPE_JOB, tempoRef } from './constants';
 import { row, stat, timeseries, traceSearchTable, promTarget, type ThresholdStep, type UnnumberedPanel } from './panels';
@@ -140,6 +140,10 @@ function tracePanels(y: number) {
     traceSearchTable({ x: 0, y: y + 1, w: 24, h: 8 }, 'Failed verifications (Tempo)',
       `Spans ${SPAN.verify} with status ERROR: missing or mismatched tokens. Open one to see which sources were examined.`,
       FAILED_VERIFICATIONS_TRACEQL),
+    timeseries({ x: 0, y: y + 9, w: 12, h: 8 }, { title: 'Requests Node answered before the app (last 10 min)', description: 'Timeouts (408), unparseable requests (400), oversized headers (431): no server span and no app log line covers them.' },
+      [promTarget('A', sumIncrease(TRACING_METRIC.answeredByNode, job, '10m', ['status_code']), '{{status_code}}')]),
+    timeseries({ x: 12, y: y + 9, w: 12, h: 8 }, { title: 'Spans dropped before export (last 10 min)', description: 'buffer_full: more traces awaiting their export decision than the bounds allow; export_queue_full: the exporter cannot keep up. Either way, some traces are incomplete.' },
+      [promTarget('A', sumIncrease(TRACING_METRIC.spansDropped, job, '10m', ['reason']), '{{reason}}')]),
   ];
 }
 
@@ -185,7 +189,7 @@ function jobVariable(): VariableModel {
 }
 
 export function dashboard(): Dashboard {
-  const panels = [...verificationPanels(0), ...storePanels(39), ...httpPanels(48), ...processPanels(57), ...tracePanels(66), ...forwardingPanels(75)]
+  const panels = [...verificationPanels(0), ...storePanels(39), ...httpPanels(48), ...processPanels(57), ...tracePanels(66), ...forwardingPanels(84)]
     .map((panel, index) => ({ id: index + 1, ...panel }));
   return {
     uid: DASHBOARD_UID,

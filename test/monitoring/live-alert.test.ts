@@ -3,7 +3,9 @@
 import { expect } from 'chai';
 import { SCRAPE_JOB } from '../../src/monitoring/constants';
 import { EXEMPLAR_TRACE_ID_LABEL, METRIC } from '../../src/telemetry/names';
+import type { OtlpReceiver } from '../support/otlp-receiver';
 import { spawnService, type RunningService } from '../support/spawn-service';
+import { traceReceiver } from '../support/trace-receiver';
 import { BODY, deliver, TOKEN } from './support/deliveries';
 import { sleep, startPrometheus, type PrometheusServer } from './support/prometheus-server';
 import { needsTools, repoPath } from './support/tools';
@@ -19,8 +21,13 @@ describe('generated rules in a real Prometheus scraping the running service', fu
   let prometheus: PrometheusServer | undefined;
   let stopped = false;
 
+  let receiver: OtlpReceiver | undefined;
+
   before(async () => {
-    service = await spawnService({ env: { BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN } });
+    // Exemplars carry the ids of exported traces only: the service exports its traces, as deployed.
+    const traces = await traceReceiver();
+    receiver = traces.receiver;
+    service = await spawnService({ env: { BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN, ...traces.env } });
     prometheus = await startPrometheus({
       job: SCRAPE_JOB,
       target: `127.0.0.1:${service.port}`,
@@ -37,6 +44,7 @@ describe('generated rules in a real Prometheus scraping the running service', fu
     stopped = true;
     await prometheus?.stop();
     await service?.stop();
+    await receiver?.stop();
   });
 
   const stateOf = async (name: string) => (await prometheus!.alerts()).find((alert) => alert.labels.alertname === name)?.state;

@@ -26,7 +26,15 @@ describe('metric names and label values against a real scrape of the service', f
   const observed: ObservedMetrics = new Map();
 
   before(async () => {
-    const guarded = await spawnService({ env: { BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN, BODY_LIMIT: '2kb' } });
+    // Forwarding on (to an upstream that is not there: attempts retry), so its metrics are exposed as deployed.
+    const guarded = await spawnService({
+      env: {
+        BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN,
+        BODY_LIMIT: '2kb',
+        FORWARD_URL: 'http://127.0.0.1:9/events',
+        FORWARD_SIGNING_SECRET: `whsec_${Buffer.alloc(24, 7).toString('base64')}`,
+      },
+    });
     services.push(guarded);
     const unconfigured = await spawnService({ env: {} });
     services.push(unconfigured);
@@ -92,16 +100,22 @@ describe('metric names and label values against a real scrape of the service', f
     const exposed = [...new Set([...observed.keys()].filter((name) => /^(bitrix_webhook_|http_server_)/.test(name)).map(family))].sort();
     expect(exposed, 'the families a real scrape shows').to.deep.equal([
       'bitrix_webhook_events_total',
+      'bitrix_webhook_forward_attempts_total',
+      'bitrix_webhook_forward_backlog',
+      'bitrix_webhook_forward_dead_letters',
+      'bitrix_webhook_forward_oldest_pending_age_seconds',
       'bitrix_webhook_last_accepted_timestamp_seconds',
       'bitrix_webhook_quarantine_evictions_total',
       'bitrix_webhook_quarantine_size',
       'bitrix_webhook_quarantined_total',
       'bitrix_webhook_rejections_by_diagnosis_total',
+      'bitrix_webhook_requests_answered_by_node_total',
       'bitrix_webhook_requests_rejected_total',
       'bitrix_webhook_store_writes_total',
       'bitrix_webhook_token_extractions_total',
       'bitrix_webhook_token_verifications_total',
       'bitrix_webhook_tokens_configured',
+      'bitrix_webhook_trace_spans_dropped_total',
       'http_server_request_duration_seconds',
     ]);
     const process = ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_p99_seconds'];

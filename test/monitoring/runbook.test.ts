@@ -2,7 +2,9 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { RUNBOOK_BASE_URL } from '../../src/monitoring/constants';
 import { fingerprint } from '../../src/verify/fingerprint';
+import type { OtlpReceiver } from '../support/otlp-receiver';
 import { spawnService, type RunningService } from '../support/spawn-service';
+import { traceReceiver } from '../support/trace-receiver';
 import { BODY, deliver, TOKEN } from './support/deliveries';
 import { dashboardOnDisk, grafanaRulesOnDisk, prometheusRulesOnDisk } from './support/generated-expressions';
 import { repoPath } from './support/tools';
@@ -76,8 +78,12 @@ describe('docs/runbooks.md against what the running service prints', function ()
   let service: RunningService;
   const warn: Record<'missing' | 'repeated' | 'mismatched', Record<string, unknown>> = {} as never;
 
+  let receiver: OtlpReceiver | undefined;
+
   before(async () => {
-    service = await spawnService({ env: { BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN } });
+    const traces = await traceReceiver();
+    receiver = traces.receiver;
+    service = await spawnService({ env: { BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN, ...traces.env } });
     const repeated = `${BODY.withoutToken}&auth%5Bapplication_token%5D=${TOKEN}&auth%5Bapplication_token%5D=${TOKEN}`;
     const deliveries = { missing: BODY.missing, repeated, mismatched: BODY.mismatched } as const;
     for (const [name, body] of Object.entries(deliveries) as Array<[keyof typeof deliveries, string]>) {
@@ -87,7 +93,10 @@ describe('docs/runbooks.md against what the running service prints', function ()
     }
   });
 
-  after(async () => { await service?.stop(); });
+  after(async () => {
+    await service?.stop();
+    await receiver?.stop();
+  });
 
   it('shows, as its example warn line, exactly the fields a missing-token delivery prints, with the same values', () => {
     const example = /`(\{"level":"warn".*?\})`/.exec(markdown)?.[1];

@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { APP_TOKEN, CRM_DEAL_ADD, everyShape, WEBHOOK_TOKEN, withoutToken } from '../support/bitrix-bodies';
 import { runCli } from '../cli/run-cli';
 import { spawnService, type RunningService } from '../support/spawn-service';
+import { traceReceiver } from '../support/trace-receiver';
 import { cleanUpStores, STORE_ADAPTERS } from '../support/store-adapters';
 
 const PATH = '/api/bitrix/webhook';
@@ -42,7 +43,10 @@ for (const adapter of STORE_ADAPTERS) {
     });
 
     it('refuses every delivery with 503 not_configured and quarantines each, diagnosed, with its trace id', async () => {
-      service = await spawnService({ env: { ...env, OTEL_TRACES_SAMPLER: 'always_on' } });
+      // Trace ids are logged for exported traces only: the service exports them, as deployed.
+      const traces = await traceReceiver();
+      after(() => traces.receiver.stop());
+      service = await spawnService({ env: { ...env, ...traces.env } });
       for (const shape of shapes) {
         expect(await post(service, shape.body)).to.deep.equal({ status: 503, body: { status: 'rejected', reason: 'not_configured' } });
       }

@@ -68,7 +68,7 @@ describe('spans end to end: the real process exporting to a real OTLP/HTTP recei
       [OUTSIDE, 401],
     ]);
     expect(receiver.spans.filter((span) => span.traceId === OUTSIDE).map((span) => span.name).sort()).to.deep.equal([
-      'POST /api/bitrix/webhook', 'bitrix.token.extract.body', 'bitrix.token.extract.header', 'bitrix.token.extract.query', 'bitrix.token.verify',
+      'POST /api/bitrix/webhook', 'bitrix.store.write', 'bitrix.token.extract.body', 'bitrix.token.extract.header', 'bitrix.token.extract.query', 'bitrix.token.verify',
     ]);
   });
 
