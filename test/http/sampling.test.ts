@@ -22,7 +22,8 @@ function post(harness: Harness, body: string, traceparent?: string) {
 
 const spansOf = (traceId: string) => memoryExporter.getFinishedSpans().filter((span) => span.spanContext().traceId === traceId);
 const treeOf = (traceId: string) => spansOf(traceId).map((span) => span.name).sort();
-const FULL_TREE = [`POST ${PATH}`, 'bitrix.token.extract.body', 'bitrix.token.extract.header', 'bitrix.token.extract.query', 'bitrix.token.verify'];
+// Sorted names. An accepted delivery is committed and a refused one quarantined, each in a bitrix.store.write span.
+const FULL_TREE = [`POST ${PATH}`, 'bitrix.store.write', 'bitrix.token.extract.body', 'bitrix.token.extract.header', 'bitrix.token.extract.query', 'bitrix.token.verify'];
 
 /** Every delivery answered so far has ended its server span (no trace awaits its decision), plus a moment. */
 async function settle(_harness: Harness): Promise<void> {

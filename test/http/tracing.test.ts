@@ -34,8 +34,8 @@ describe('spans of a delivery (in-memory exporter)', () => {
       'bitrix.token.extract.header',
     ]);
     for (const span of extracts) expect(parentId(span)).to.equal(verify.spanContext().spanId);
-    // The service makes the server span itself: no koa or router span, just the server span and the four.
-    expect(all.map((span) => span.name).sort()).to.deep.equal([`POST ${PATH}`, 'bitrix.token.extract.body', 'bitrix.token.extract.header', 'bitrix.token.extract.query', 'bitrix.token.verify']);
+    // The service makes the server span itself: no koa or router span, just the server span, the four and the store write.
+    expect(all.map((span) => span.name).sort()).to.deep.equal([`POST ${PATH}`, 'bitrix.store.write', 'bitrix.token.extract.body', 'bitrix.token.extract.header', 'bitrix.token.extract.query', 'bitrix.token.verify']);
     expect(extracts.map((span) => span.startTime[0] * 1e9 + span.startTime[1])).to.satisfy((starts: number[]) =>
       starts.every((start, index) => index === 0 || start >= starts[index - 1]!),
     );
