@@ -129,8 +129,11 @@ interface App { name: string; url: string; pid: number; stop(): Promise<unknown>
 
 /** Starts a node process that prints a JSON `listening` line with its url (the bare app, or the service with extra node flags). */
 async function startNode(name: string, args: string[], env: Record<string, string>): Promise<App> {
+  // Every app (bare Koa, the naive peer, the service) commits to its own SQLite store in a fresh DATA_DIR,
+  // deleted when it stops: the same store write everywhere, so only telemetry differs.
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-store-'));
   const child = spawn(process.execPath, args, {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', HOST: '127.0.0.1', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const fixedPort = Number(env.PORT ?? 0);
@@ -156,7 +159,10 @@ async function startNode(name: string, args: string[], env: Record<string, strin
   const exited = new Promise((resolve) => child.once('exit', resolve));
   return {
     name, url, pid: child.pid!, child,
-    stop: async () => { child.kill('SIGTERM'); const t = setTimeout(() => child.kill('SIGKILL'), 15_000); await exited; clearTimeout(t); },
+    stop: async () => {
+      child.kill('SIGTERM'); const t = setTimeout(() => child.kill('SIGKILL'), 15_000); await exited; clearTimeout(t);
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
   };
 }
 

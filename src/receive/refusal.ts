@@ -12,6 +12,7 @@ import { fingerprint } from '../verify/fingerprint';
 import { deliveryFacts, type DeliveryFacts } from './delivery';
 import { STATUS_FOR } from './answers';
 import { writeToStore } from './store-write';
+import { headerNames, tokenHeaders } from './request-headers';
 import type { VerificationRun } from './verify-request';
 
 /** Where in the request path a delivery was refused. */
@@ -44,7 +45,7 @@ export function diagnoseRefusal(ctx: Context, refusal: Refusal, sources: readonl
     body: refusal.body,
     rawPrefix: refusal.raw?.slice(0, RAW_PREFIX_LENGTH),
     query: ctx.query,
-    headerNames: Object.keys(ctx.req.headersDistinct),
+    headerNames: headerNames(ctx.req),
     sources,
     extractions: refusal.run?.extractions ?? [],
   });
@@ -71,7 +72,7 @@ export function refusalLogFields(ctx: Context, refusal: Refusal, diagnosis: Diag
     not_a_token: run?.extractions.flatMap((extraction) => extraction.rejected) ?? [],
     conflict: verdict?.conflict ?? false,
     path: boundText(ctx.path),
-    header_names: Object.keys(ctx.req.headersDistinct).sort().map((name) => boundText(name, 64)),
+    header_names: headerNames(ctx.req).sort().map((name) => boundText(name, 64)),
     content_type: boundText(ctx.get('content-type')) || 'none',
     content_length: boundText(ctx.get('content-length'), 32) || 'none',
     event: facts?.event,
@@ -147,7 +148,7 @@ function outsideBodyCandidates(ctx: Context): TokenCandidate[] {
   const candidates: TokenCandidate[] = [];
   for (const source of TOKEN_SOURCES) {
     if (source === 'body') continue;
-    const extraction = extractToken(source, { body: undefined, query: ctx.query, headers: ctx.req.headersDistinct });
+    const extraction = extractToken(source, { body: undefined, query: ctx.query, headers: tokenHeaders(ctx.req.rawHeaders) });
     if (extraction.token !== undefined) candidates.push({ source, location: extraction.location, digest: sha256Hex(extraction.token) });
   }
   return candidates;
@@ -157,6 +158,8 @@ export type RefusalRecorder = ReturnType<typeof createRefusalRecorder>;
 
 /** The deciding token is the first one found, so its fingerprint is what was received. */
 function receivedFingerprint(run: VerificationRun): string {
+  // The verdict has it already (no second hash); without a verdict (no token configured) it is computed.
+  if (run.verdict && run.verdict.result !== 'missing') return run.verdict.fingerprint;
   const first = run.extractions.find((extraction) => extraction.token !== undefined);
   return first ? fingerprint(first.token!) : 'none';
 }

@@ -1,6 +1,6 @@
 import { context, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
 import { extractToken, type Extraction, type TokenCarrier } from '../verify/extract';
-import { fingerprint } from '../verify/fingerprint';
+import { fingerprintOfDigest, tokenDigest } from '../verify/fingerprint';
 import { decide, type TokenMatcher, type Verdict } from '../verify/verify';
 import { ATTR, SPAN, type TokenSource } from '../telemetry/names';
 import type { ServiceMetrics } from '../telemetry/metrics';
@@ -35,8 +35,9 @@ export function verifyRequest(
 ): VerificationRun {
   return tracer.startActiveSpan(SPAN.verify, {}, parent, (span) => {
     try {
-      const extractions = sources.map((source) => extractInSpan(source, carrier, metrics));
-      const verdict = match ? decide(extractions, match) : undefined;
+      const digestOf = lastDigestMemo();
+      const extractions = sources.map((source) => extractInSpan(source, carrier, metrics, digestOf));
+      const verdict = match ? decide(extractions, match, digestOf) : undefined;
       describeVerification(span, verdict, facts);
       const spanContext = span.spanContext();
       const run: VerificationRun = { extractions, verdict, traceId: trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined };
@@ -51,7 +52,23 @@ export function verifyRequest(
   });
 }
 
-function extractInSpan(source: TokenSource, carrier: TokenCarrier, metrics: ServiceMetrics): Extraction {
+/**
+ * SHA-256 of a token, remembering the last one: the extract span of the deciding source and decide() hash
+ * the same token, and one digest serves the span's fingerprint, the matcher and the verdict's fingerprint.
+ */
+function lastDigestMemo(): (token: string) => Buffer {
+  let lastToken: string | undefined;
+  let lastDigest: Buffer | undefined;
+  return (token) => {
+    if (lastDigest === undefined || token !== lastToken) {
+      lastToken = token;
+      lastDigest = tokenDigest(token);
+    }
+    return lastDigest;
+  };
+}
+
+function extractInSpan(source: TokenSource, carrier: TokenCarrier, metrics: ServiceMetrics, digestOf: (token: string) => Buffer): Extraction {
   const span = tracer.startSpan(SPAN.extract(source));
   try {
     const extraction = extractToken(source, carrier);
@@ -61,8 +78,8 @@ function extractInSpan(source: TokenSource, carrier: TokenCarrier, metrics: Serv
       [ATTR.found]: found,
       [ATTR.location]: extraction.location,
     });
-    // A SHA-256 per token: only for a span that records (none when tracing is off or always_off).
-    if (found && span.isRecording()) span.setAttribute(ATTR.fingerprint, fingerprint(extraction.token!));
+    // Only for a span that records (none when tracing is off or always_off).
+    if (found && span.isRecording()) span.setAttribute(ATTR.fingerprint, fingerprintOfDigest(digestOf(extraction.token!)));
     if (extraction.rejected.length > 0) {
       span.setAttribute(ATTR.notAToken, extraction.rejected.map(({ location, reason }) => `${location}: ${reason}`));
     }

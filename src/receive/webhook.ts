@@ -13,6 +13,7 @@ import { decideMedia } from './media';
 import { diagnoseRefusal, type Refusal, type RefusalRecorder } from './refusal';
 import type { Store } from '../store/types';
 import { writeToStore } from './store-write';
+import { tokenHeaders } from './request-headers';
 import { verifyRequest, type VerificationRun } from './verify-request';
 
 export interface WebhookDeps {
@@ -55,7 +56,9 @@ export function createWebhookHandler({ config, metrics, logger, store, refuse }:
       raw = parsed.raw;
     }
 
-    const carrier: TokenCarrier = { body, query: ctx.query, headers: ctx.req.headersDistinct };
+    const rawHeaders = ctx.req.rawHeaders;
+    // Read only when the header source is examined.
+    const carrier: TokenCarrier = { body, query: ctx.query, get headers() { return tokenHeaders(rawHeaders); } };
     const facts = deliveryFacts(body);
     const refusalOf = (run: VerificationRun): Refusal => ({
       stage: 'verify',

@@ -4,7 +4,7 @@ import type { TokenSource } from '../telemetry/names';
 export interface TokenCarrier {
   body: unknown;
   query: Record<string, unknown>;
-  /** Every value of every header, as Node's `headersDistinct` gives them: a repeated header is visible. */
+  /** Every value of each header that may carry a token (in the shape of Node's `headersDistinct`): a repeated header is visible. */
   headers: Record<string, string[] | undefined>;
 }
 

@@ -1,10 +1,15 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { NamedToken } from '../config/tokens';
 import { UNKNOWN_WEBHOOK, type TokenSource } from '../telemetry/names';
 import type { Extraction } from './extract';
-import { fingerprint } from './fingerprint';
+import { fingerprintOfDigest, tokenDigest } from './fingerprint';
 
-export type TokenMatcher = (candidate: string) => string | undefined;
+export interface TokenMatcher {
+  /** Names the configured token the candidate equals, or undefined. */
+  (candidate: string): string | undefined;
+  /** The same for a candidate whose SHA-256 digest the caller already has (one hash per request serves all). */
+  byDigest(digest: Buffer): string | undefined;
+}
 
 /** Compares two equal-length digests; injectable so a test can count the comparisons. */
 export type DigestComparison = (a: Buffer, b: Buffer) => boolean;
@@ -15,15 +20,15 @@ export type DigestComparison = (a: Buffer, b: Buffer) => boolean;
  * of a match nor the length of a token shows in the time taken.
  */
 export function createTokenMatcher(tokens: readonly NamedToken[], compare: DigestComparison = timingSafeEqual): TokenMatcher {
-  const digests = tokens.map(({ name, token }) => ({ name, digest: sha256(token) }));
-  return (candidate) => {
-    const digest = sha256(candidate);
+  const digests = tokens.map(({ name, token }) => ({ name, digest: tokenDigest(token) }));
+  const byDigest = (digest: Buffer): string | undefined => {
     let matched: string | undefined;
     for (const configured of digests) {
       if (compare(digest, configured.digest) && matched === undefined) matched = configured.name;
     }
     return matched;
   };
+  return Object.assign((candidate: string) => byDigest(tokenDigest(candidate)), { byDigest });
 }
 
 /** The SHA-256 hex of a token, as the store keeps a candidate (never the token itself). */
@@ -34,7 +39,7 @@ export type DigestMatcher = (digestHex: string) => string | undefined;
  * Like createTokenMatcher: every configured digest is compared, in constant time, whatever matches.
  */
 export function createDigestMatcher(tokens: readonly NamedToken[], compare: DigestComparison = timingSafeEqual): DigestMatcher {
-  const digests = tokens.map(({ name, token }) => ({ name, digest: sha256(token) }));
+  const digests = tokens.map(({ name, token }) => ({ name, digest: tokenDigest(token) }));
   return (digestHex) => {
     if (!/^[0-9a-f]{64}$/.test(digestHex)) return undefined;
     const digest = Buffer.from(digestHex, 'hex');
@@ -44,10 +49,6 @@ export function createDigestMatcher(tokens: readonly NamedToken[], compare: Dige
     }
     return matched;
   };
-}
-
-function sha256(value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest();
 }
 
 interface VerdictBase {
@@ -60,14 +61,18 @@ export type Verdict =
   | (VerdictBase & { result: 'mismatched'; reason: 'token_mismatch'; source: TokenSource; webhook: typeof UNKNOWN_WEBHOOK; fingerprint: string })
   | (VerdictBase & { result: 'missing'; reason: 'token_missing'; source: 'none'; webhook: typeof UNKNOWN_WEBHOOK });
 
-/** The verdict comes from the first source (in examination order) that holds a token. Pure. */
-export function decide(extractions: readonly Extraction[], match: TokenMatcher): Verdict {
+/**
+ * The verdict comes from the first source (in examination order) that holds a token. Pure. `digestOf` lets
+ * the caller share the deciding token's one SHA-256 (e.g. with the extract span's fingerprint).
+ */
+export function decide(extractions: readonly Extraction[], match: TokenMatcher, digestOf: (token: string) => Buffer = tokenDigest): Verdict {
   const found = extractions.filter((extraction): extraction is Extraction & { token: string } => extraction.token !== undefined);
   const deciding = found[0];
   const conflict = new Set(found.map((extraction) => extraction.token)).size > 1;
   if (!deciding) return { result: 'missing', reason: 'token_missing', source: 'none', webhook: UNKNOWN_WEBHOOK, conflict };
-  const print = fingerprint(deciding.token);
-  const webhook = match(deciding.token);
+  const digest = digestOf(deciding.token);
+  const print = fingerprintOfDigest(digest);
+  const webhook = match.byDigest(digest);
   if (webhook === undefined) {
     return { result: 'mismatched', reason: 'token_mismatch', source: deciding.source, webhook: UNKNOWN_WEBHOOK, fingerprint: print, conflict };
   }

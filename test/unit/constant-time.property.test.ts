@@ -6,7 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import type { NamedToken } from '../../src/config/tokens';
-import { createTokenMatcher } from '../../src/verify/verify';
+import { createTokenMatcher, decide } from '../../src/verify/verify';
 
 const sha256 = (value: string) => createHash('sha256').update(value, 'utf8').digest();
 
@@ -60,6 +60,17 @@ describe('token comparison: constant time as a property', () => {
         });
         const first = configured.find(({ token }) => token === candidate);
         expect(name).to.equal(first?.name);
+
+        // The request path: decide() hashes the deciding token once and matches by digest, with the same comparisons.
+        calls.length = 0;
+        const verdict = decide([{ source: 'body', token: candidate, location: 'auth[application_token]', rejected: [] }], match);
+        expect(calls.length, 'comparisons in decide()').to.equal(configured.length);
+        calls.forEach(([a, b], index) => {
+          expect(a.equals(candidateDigest), `decide() call ${index}: the candidate's digest`).to.equal(true);
+          expect(b.equals(sha256(configured[index]!.token)), `decide() call ${index}: configured digest ${index}`).to.equal(true);
+        });
+        expect(verdict.webhook).to.equal(first?.name ?? 'unknown');
+        expect(verdict.result !== 'missing' && verdict.fingerprint).to.equal(candidateDigest.toString('hex').slice(0, 8));
       }),
       { numRuns: 300 },
     );
