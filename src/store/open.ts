@@ -1,11 +1,11 @@
 import { mkdirSync } from 'node:fs';
-import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { Pool } from 'pg';
 import type { StoreConfig } from './config';
 import { KyselyStore } from './kysely-store';
 import { migrate } from './migrations';
 import { NullStore } from './null-store';
+import { openSqliteDatabase } from './sqlite-driver';
 import type { Database } from './schema';
 import type { Store } from './types';
 
@@ -31,15 +31,15 @@ export async function openStore(config: StoreConfig, options: OpenOptions): Prom
     return migrated(db, new KyselyStore(db, { kind: 'postgres', ...bounds }));
   }
   mkdirSync(config.dataDir, { recursive: true });
-  const database = new BetterSqlite3(config.file);
+  const database = openSqliteDatabase(config.file);
   // Durability: WAL with synchronous=NORMAL. A committed write survives a crash or kill of the process
   // (it is in the WAL file, which the OS holds); it may not survive a power cut or kernel crash, where the
   // last transactions before the cut can be lost. synchronous=FULL would survive that too, at the cost of
   // an fsync per write on the request path.
-  database.pragma('journal_mode = WAL');
-  database.pragma('synchronous = NORMAL');
+  database.exec('PRAGMA journal_mode = WAL');
+  database.exec('PRAGMA synchronous = NORMAL');
   // The CLI and the service share the file: wait for the other writer instead of failing at once.
-  database.pragma('busy_timeout = 5000');
+  database.exec('PRAGMA busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
   return migrated(db, new KyselyStore(db, { kind: 'sqlite', ...bounds }), SQLITE_MIGRATION_ATTEMPTS);
 }

@@ -4,7 +4,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import BetterSqlite3 from 'better-sqlite3';
 import { expect } from 'chai';
 import { Client } from 'pg';
 import { parseStoreConfig, type StoreConfig } from '../../src/store/config';
@@ -12,6 +11,7 @@ import { openStore } from '../../src/store/open';
 import type { NewEvent, NewQuarantine, Store, StoredEvent } from '../../src/store/types';
 import { APP_TOKEN, chatBotMessage, CRM_DEAL_ADD, everyShape, TASK_ADD, WEBHOOK_TOKEN, withoutToken } from '../support/bitrix-bodies';
 import { startPostgres, type TestPostgres } from '../support/postgres';
+import { openSqliteFile } from '../support/sqlite-file';
 
 const CHILD = path.resolve(__dirname, 'support/store-child.js');
 const ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
@@ -20,7 +20,7 @@ const T0 = Date.UTC(2026, 0, 10, 12, 0, 0);
 const DAY = 24 * 60 * 60 * 1000;
 const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest('hex');
 
-interface Adapter {
+export interface Adapter {
   name: 'sqlite' | 'postgres';
   /** A fresh, empty store configuration (its own file or database). */
   freshConfig(env?: Record<string, string>): Promise<StoreConfig>;
@@ -32,7 +32,7 @@ let postgres: TestPostgres | undefined;
 let databases = 0;
 const tempDirs: string[] = [];
 
-const ADAPTERS: Adapter[] = [
+export const ADAPTERS: Adapter[] = [
   {
     name: 'sqlite',
     async freshConfig(env = {}) {
@@ -41,7 +41,7 @@ const ADAPTERS: Adapter[] = [
       return parseStoreConfig({ DATA_DIR: path.join(dir, 'data'), ...env });
     },
     async dumpTables(config) {
-      const database = new BetterSqlite3((config as { file: string }).file, { readonly: true });
+      const database = openSqliteFile((config as { file: string }).file, { readonly: true });
       try {
         const tables = database.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>;
         return Object.fromEntries(tables.map(({ name }) => [name, database.prepare(`SELECT * FROM "${name}"`).all()]));
@@ -162,7 +162,8 @@ async function nextLine(lines: AsyncIterableIterator<string>, exited: Promise<{ 
   return next.value;
 }
 
-for (const adapter of ADAPTERS) {
+/** The store contract against one adapter: SQLite here (fast tier), PostgreSQL in test/process/store-postgres.test.ts. */
+export function describeStore(adapter: Adapter): void {
   describe(`store (${adapter.name})`, function () {
     this.timeout(60_000);
     let config: StoreConfig;
@@ -535,6 +536,8 @@ for (const adapter of ADAPTERS) {
     }
   });
 }
+
+describeStore(ADAPTERS.find((adapter) => adapter.name === 'sqlite')!);
 
 describe('store (STORE=none)', () => {
   it('accepts every write and keeps nothing', async () => {

@@ -3,9 +3,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
 import { Client } from 'pg';
 import { startPostgres, type TestPostgres } from './postgres';
+import { openSqliteFile } from './sqlite-file';
 
 export interface StoreAdapter {
   name: 'sqlite' | 'postgres';
@@ -28,7 +28,7 @@ export const STORE_ADAPTERS: StoreAdapter[] = [
       return { DATA_DIR: path.join(dir, 'data') };
     },
     async dumpTables(env) {
-      const database = new BetterSqlite3(path.join(env.DATA_DIR!, 'bitrix24-webhook-guard.sqlite'), { readonly: true });
+      const database = openSqliteFile(path.join(env.DATA_DIR!, 'bitrix24-webhook-guard.sqlite'), { readonly: true });
       try {
         const tables = database.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>;
         return Object.fromEntries(tables.map(({ name }) => [name, database.prepare(`SELECT * FROM "${name}"`).all()]));

@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import { freePort, LoopbackHttpServer } from '../support/loopback-http';
 import { OtlpReceiver } from '../support/otlp-receiver';
 import { spawnService, type RunningService } from '../support/spawn-service';
-import { startProxy } from './body-stripping-proxy';
-import { runCli } from './run-cli';
+import { startProxy } from '../cli/body-stripping-proxy';
+import { runCli } from '../cli/run-cli';
 
 const TOKEN = 'jvh9y1ulvt2m6k5or90v9mg8nn32ozas'; // fingerprint ce338b01
 const OTHER = '51856fefc120afa4b628cc82d3935cce'; // fingerprint 0813e009

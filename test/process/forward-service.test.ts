@@ -6,7 +6,7 @@ import { parseStoreConfig } from '../../src/store/config';
 import { openStore } from '../../src/store/open';
 import type { Store } from '../../src/store/types';
 import { spawnService, type RunningService } from '../support/spawn-service';
-import { dealEvent, SIGNING_SECRET, Upstream } from './support/upstream';
+import { dealEvent, SIGNING_SECRET, Upstream } from '../forward/support/upstream';
 
 // The service process with forwarding configured: what it says at start-up, what /metrics shows, SIGTERM.
 

@@ -7,7 +7,7 @@ import { openStore } from '../../src/store/open';
 import type { Store } from '../../src/store/types';
 import { startPostgres, type TestPostgres } from '../support/postgres';
 import { spawnService, type RunningService } from '../support/spawn-service';
-import { dealEvent, SIGNING_SECRET, Upstream } from './support/upstream';
+import { dealEvent, SIGNING_SECRET, Upstream } from '../forward/support/upstream';
 
 // Real service processes (as `npm start` runs them) forwarding from a real store to one upstream on loopback.
 
