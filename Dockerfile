@@ -19,13 +19,16 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/scripts ./dist/scripts
-# The embedded store (SQLite) lives here: a volume, so that it outlives the container. Without a volume
-# (or DATABASE_URL), every kept event and quarantined delivery is lost with the container.
+# The embedded store (SQLite) lives here: mount a volume at /app/data (Railway: Settings > Volumes, mount path
+# /app/data), or set DATABASE_URL. Without either, every kept event is lost with the container. No VOLUME line:
+# Railway refuses it, and an anonymous volume per container would hide the loss rather than prevent it.
 ENV DATA_DIR=/app/data
 RUN mkdir -p /app/data && chown node:node /app/data
-VOLUME ["/app/data"]
-# The official Node images ship an unprivileged `node` user (uid 1000).
-USER node
+# The container starts as root only so that the entrypoint can give a root-owned mounted volume to `node`;
+# it then runs the service (and the CLI below) as `node` (uid 1000) with setpriv.
+COPY docker/entrypoint.sh docker/bitrix24-webhook-guard /app/docker/
+RUN ln -s /app/docker/bitrix24-webhook-guard /usr/local/bin/bitrix24-webhook-guard
+ENTRYPOINT ["/app/docker/entrypoint.sh"]
 EXPOSE 3000
 # Slim images have no curl: probe /healthz with Node itself.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \

@@ -98,16 +98,26 @@ describe('stack: Dockerfile', () => {
     }
   });
 
-  it('declares the data directory of the embedded store as a volume the non-root user can write', () => {
+  it('keeps the store in /app/data without a VOLUME line (Railway refuses one; the platform mounts the volume)', () => {
     expect(all(runtime, 'ENV')).to.include('DATA_DIR=/app/data');
-    expect(all(runtime, 'VOLUME')).to.deep.equal(['["/app/data"]']);
+    expect(all(runtime, 'VOLUME')).to.deep.equal([]);
     expect(all(runtime, 'RUN').join('\n')).to.include('mkdir -p /app/data && chown node:node /app/data');
   });
 
-  it('runs as a non-root user', () => {
-    const users = all(runtime, 'USER');
-    expect(users, 'USER in the final stage').to.not.be.empty;
-    expect(users.at(-1)!.split(':')[0]).to.not.be.oneOf(['root', '0']);
+  it('runs the service as the non-root `node` user: the entrypoint prepares DATA_DIR as root, then drops with setpriv', () => {
+    expect(all(runtime, 'USER').filter((user) => !/^(root|0)(:|$)/.test(user))).to.deep.equal([]);
+    expect(execForm(all(runtime, 'ENTRYPOINT').at(-1) ?? '')).to.deep.equal(['/app/docker/entrypoint.sh']);
+    const entrypoint = readText('docker/entrypoint.sh');
+    expect(entrypoint).to.match(/^run_as=node$/m);
+    expect(entrypoint).to.include('exec setpriv --reuid="$run_as" --regid="$(id -g "$run_as")" --clear-groups -- "$@"');
+    expect(fs.statSync(repoPath('docker/entrypoint.sh')).mode & 0o111).to.equal(0o111);
+  });
+
+  it('puts the CLI on PATH as bitrix24-webhook-guard, run through the entrypoint', () => {
+    expect(all(runtime, 'COPY')).to.include('docker/entrypoint.sh docker/bitrix24-webhook-guard /app/docker/');
+    expect(all(runtime, 'RUN').join('\n')).to.include('ln -s /app/docker/bitrix24-webhook-guard /usr/local/bin/bitrix24-webhook-guard');
+    expect(readText('docker/bitrix24-webhook-guard')).to.include('exec /app/docker/entrypoint.sh node /app/dist/src/cli/index.js "$@"');
+    expect(fs.statSync(repoPath('docker/bitrix24-webhook-guard')).mode & 0o111).to.equal(0o111);
   });
 
   it('starts the service exactly as `npm start` does, with the OpenTelemetry preload', () => {
