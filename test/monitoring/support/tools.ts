@@ -107,7 +107,7 @@ export function needsTools(): void {
 }
 
 /**
- * Root hook for the whole run (loaded by .mocharc.json): tools are in place before the first test. When
+ * Root hook for the full tier (`npm run test:all` requires this file; `npm test` does not): tools are in place before the first test. When
  * they cannot be obtained it says so once and lets the run go on: only the tests that need a tool fail
  * (their `needsTools()` hook repeats the instruction), the others still run.
  */
