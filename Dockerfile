@@ -16,7 +16,9 @@ FROM node:24.21.0-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev && npm cache clean --force
+# --omit=optional: better-sqlite3 is for Node 20 only; Node 24 uses the built-in node:sqlite, so the image
+# carries no native addon (and pg's optional Cloudflare socket is for Workers).
+RUN npm ci --omit=dev --omit=optional && npm cache clean --force
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/scripts ./dist/scripts
 # The embedded store (SQLite) lives here: mount a volume at /app/data (Railway: Settings > Volumes, mount path

@@ -91,7 +91,7 @@ describe('stack: Dockerfile', () => {
     expect(build, `stage ${copiedFrom[0]}`).to.exist;
     expect(all(build, 'RUN').join('\n')).to.match(/\bnpm ci(?!\s+--omit)/).and.to.include('npm run build');
     const runtimeRuns = all(runtime, 'RUN').join('\n');
-    expect(runtimeRuns).to.include('npm ci --omit=dev');
+    expect(runtimeRuns).to.include('npm ci --omit=dev --omit=optional'); // Node 24: node:sqlite, no native better-sqlite3
     expect(runtimeRuns).to.not.include('npm run build');
     for (const args of all(runtime, 'COPY').filter((a) => a.includes('--from='))) {
       expect(args, 'the runtime stage copies compiled output, never sources or node_modules').to.match(/\/app\/dist\//);
