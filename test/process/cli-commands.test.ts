@@ -1,9 +1,12 @@
 import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import readline from 'node:readline';
 import { expect } from 'chai';
 import { OtlpReceiver } from '../support/otlp-receiver';
 import { appTest } from '../support/bitrix-bodies';
-import { CLI, runCli, SERVICE_MAIN } from './run-cli';
+import { CLI, runCli, SERVICE_MAIN } from '../cli/run-cli';
 
 const TOKEN = 'jvh9y1ulvt2m6k5or90v9mg8nn32ozas';
 
@@ -88,7 +91,8 @@ describe('--help, unknown arguments and serve', () => {
   /** The bin started with `args`; resolves with its URL once it logs "listening". */
   async function startBin(args: string[], env: Record<string, string>) {
     const child = spawn(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', HOST: '127.0.0.1', ...env },
+      // Its own temporary DATA_DIR: without one the service would create ./data in the repository.
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', HOST: '127.0.0.1', DATA_DIR: path.join(mkdtempSync(path.join(os.tmpdir(), 'cli-serve-')), 'data'), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
