@@ -423,10 +423,11 @@ for (const adapter of ADAPTERS) {
       expect((await store.claimDue('a', 1000, 5, new Date(T0))).map((event) => event.id)).to.deep.equal([id]);
       expect(await store.claimDue('b', 1000, 5, new Date(T0 + 999))).to.deep.equal([]);
       const [taken] = await store.claimDue('b', 1000, 5, new Date(T0 + 1000));
-      expect(taken).to.deep.equal(expectedEvent(id, { leaseOwner: 'b', leaseUntil: new Date(T0 + 2000) }));
+      // Counted at each claim: a's lease ran out without a result, which counts as an attempt.
+      expect(taken).to.deep.equal(expectedEvent(id, { attempts: 2, leaseOwner: 'b', leaseUntil: new Date(T0 + 2000) }));
       expect(await store.recordAttempt(id, 'a', { result: 'delivered' }, new Date(T0 + 1001))).to.equal(false);
       expect(await store.recordAttempt(id, 'b', { result: 'delivered' }, new Date(T0 + 1002))).to.equal(true);
-      expect(await store.getEvent(id)).to.deep.equal(expectedEvent(id, { status: 'delivered', attempts: 1, deliveredAt: new Date(T0 + 1002) }));
+      expect(await store.getEvent(id)).to.deep.equal(expectedEvent(id, { status: 'delivered', attempts: 2, deliveredAt: new Date(T0 + 1002) }));
       expect(await store.recordAttempt(id, 'b', { result: 'delivered' }, new Date(T0 + 1003))).to.equal(false);
     });
 
@@ -440,6 +441,15 @@ for (const adapter of ADAPTERS) {
       expect(await store.recordAttempt(id, 'a', { result: 'dead', error: 'HTTP 410' }, new Date(T0 + 30_010))).to.equal(true);
       expect(await store.getEvent(id)).to.deep.equal(expectedEvent(id, { status: 'dead', attempts: 2, nextAttemptAt: new Date(T0 + 30_000), lastError: 'HTTP 410' }));
       expect(await store.claimDue('a', 1000, 1, new Date(T0 + DAY))).to.deep.equal([]);
+    });
+
+    it('counts an attempt at the claim; a send stopped by the shutdown takes it back and is due at once', async () => {
+      const id = await store.saveAccepted(accepted());
+      const [claimed] = await store.claimDue('a', 60_000, 1, new Date(T0));
+      expect(claimed!.attempts).to.equal(1);
+      expect(await store.recordAttempt(id, 'a', { result: 'aborted' }, new Date(T0 + 10))).to.equal(true);
+      expect(await store.getEvent(id)).to.deep.equal(expectedEvent(id));
+      expect((await store.claimDue('b', 60_000, 1, new Date(T0 + 20))).map((event) => [event.id, event.attempts])).to.deep.equal([[id, 1]]);
     });
 
     it('expires quarantine after 30 days and delivered events after 7; pending and dead events stay', async () => {
