@@ -38,6 +38,9 @@ export interface RenderedMetrics {
   body: string;
 }
 
+/** Longest wait for the store's quarantine count during a scrape. */
+const QUARANTINE_SIZE_READ_MS = 250;
+
 export interface ServiceMetrics {
   recordExtraction(source: TokenSource, found: boolean): void;
   recordVerification(result: VerificationResult, source: VerificationSource, webhook: string, traceId?: string): void;
@@ -161,7 +164,11 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
     async collect() {
       if (!readQuarantineSize) return;
       try {
-        this.set(await readQuarantineSize());
+        // /metrics answers promptly whatever the store does: a read that takes longer keeps the last value.
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), QUARANTINE_SIZE_READ_MS)));
+        const size = await Promise.race([readQuarantineSize(), late]).finally(() => clearTimeout(timer));
+        if (size !== undefined) this.set(size);
       } catch {
         // The store is unreachable: keep the last value; the store-write counters and their alert say why.
       }
