@@ -24,6 +24,9 @@ export interface GuardOptions {
 }
 
 const COMMITS = new Set(['saveAccepted', 'release', 'redeliver']);
+// Reads succeed while writes wait for a lock (SQLite's WAL lets readers on): only a write, or the probe, shows
+// that the store takes writes again.
+const READS = new Set(['listQuarantine', 'getQuarantined', 'listEvents', 'getEvent', 'quarantineSize', 'forwardStats']);
 /** Between two tries of an operation that met another SQLite writer's lock (each try waits the busy timeout). */
 const BUSY_RETRY_MS = 20;
 const PROBE_INTERVAL_MS = 1_000;
@@ -57,7 +60,7 @@ export function guardStore(inner: Store, options: GuardOptions): Store {
         const result = await withDeadline(call(), deadline, operation, timeoutMs);
         // A write that landed in a file deleted or replaced meanwhile is not kept: say so instead of a 200.
         options.check?.();
-        health.recordSuccess();
+        if (!READS.has(operation)) health.recordSuccess();
         if (COMMITS.has(operation)) options.onCommit?.();
         return result;
       } catch (error) {

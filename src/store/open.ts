@@ -1,5 +1,4 @@
 import { mkdirSync } from 'node:fs';
-import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, sql, SqliteDialect } from 'kysely';
 import { Pool } from 'pg';
 import { STORE_DEFAULTS, type StoreConfig } from './config';
@@ -10,6 +9,7 @@ import { KyselyStore } from './kysely-store';
 import { migrate } from './migrations';
 import { NullStore } from './null-store';
 import type { Database } from './schema';
+import { openSqliteDatabase } from './sqlite-driver';
 import { fileIdentity, sameFileCheck, StoreCorruptError } from './sqlite-file';
 import type { Store } from './types';
 
@@ -69,7 +69,7 @@ export async function openStore(config: StoreConfig, options: OpenOptions): Prom
     });
   }
   mkdirSync(config.dataDir, { recursive: true });
-  const database = new BetterSqlite3(config.file);
+  const database = openSqliteDatabase(config.file);
   const opened = fileIdentity(config.file);
   database.exec(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
@@ -115,7 +115,7 @@ async function prepared(db: Kysely<Database>, prepare: () => Promise<void>, atte
       await prepare();
       return;
     } catch (error) {
-      if (attempt >= attempts || error instanceof StoreCorruptError) {
+      if (attempt >= attempts || error instanceof StoreCorruptError || /malformed|not a database/.test(String((error as Error)?.message))) {
         await db.destroy().catch(() => {});
         throw error;
       }
