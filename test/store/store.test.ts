@@ -156,9 +156,13 @@ function child(args: string[]): { lines: AsyncIterableIterator<string>; send(lin
   };
 }
 
-async function nextLine(lines: AsyncIterableIterator<string>, exited: Promise<{ stderr: string }>): Promise<string> {
-  const next = await Promise.race([lines.next(), exited.then(({ stderr }) => ({ done: true as const, value: stderr }))]);
-  if (next.done) throw new Error(`the child exited early: ${next.value}`);
+async function nextLine(lines: AsyncIterableIterator<string>, exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>): Promise<string> {
+  const next = await Promise.race([lines.next(), exited.then(() => ({ done: true as const, value: undefined }))]);
+  if (next.done) {
+    // Its stdout may close before the exit is seen: wait for the exit, so the message shows the child's error.
+    const { code, signal, stderr } = await exited;
+    throw new Error(`the child exited early (code ${code}, signal ${signal}): ${stderr.trim() || '(nothing on stderr)'}`);
+  }
   return next.value;
 }
 
