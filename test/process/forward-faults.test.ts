@@ -89,6 +89,20 @@ describe('forwarding faults of the service process', function () {
     expect(upstream.received.length).to.equal(2);
   });
 
+  it('the application down: /readyz stays ready and reports forwarding apart', async () => {
+    upstream.reply = () => ({ status: 503, body: 'maintenance' });
+    const service = await spawnService({ env: env({ FORWARD_BACKOFF_BASE_SECONDS: '0.05', FORWARD_BACKOFF_MAX_SECONDS: '0.1' }) });
+    services.push(service);
+    expect((await deliver(service, 1)).status).to.equal(200);
+    await upstream.waitFor(() => upstream.received.length >= 2, 15_000, 'two failed sends');
+    const readyz = await fetch(`${service.url}/readyz`);
+    const body = (await readyz.json()) as { status: string; store: unknown; forwarding: { status: string; consecutive_failures: number; last_error: string } };
+    expect([readyz.status, body.status, body.store]).to.deep.equal([200, 'ready', { status: 'ok' }]);
+    expect(body.forwarding.status).to.equal('failing');
+    expect(body.forwarding.consecutive_failures).to.be.at.least(1);
+    expect(body.forwarding.last_error).to.equal('HTTP 503: maintenance');
+  });
+
   it('the port taken, forwarding on: exit 1 at once with one line naming the port', async () => {
     const holder = net.createServer();
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
