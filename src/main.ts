@@ -13,13 +13,18 @@ import { createMetrics } from './telemetry/metrics';
 import { guardConnections } from './serve/connection-guards';
 import { serveTraced } from './telemetry/tracing';
 import { fingerprint } from './verify/fingerprint';
-import { parseStoreConfig, type StoreConfig } from './store/config';
+import { parseStoreConfig, parseStoreTimeouts, type StoreConfig, type StoreTimeouts } from './store/config';
 import { openStore } from './store/open';
+import { StoreHealth } from './store/health';
+import { StoreCorruptError } from './store/sqlite-file';
+import { openWhenReachable } from './store/wait-for-store';
 import { startRetention } from './serve/retention';
 import type { Store } from './store/types';
 import { parseForwardConfig, type ForwardConfig } from './forward/config';
 import { registerForwardMetrics, type ForwardMetrics } from './forward/metrics';
-import { startForwarding } from './forward/start';
+import { createForwarding } from './forward/start';
+import type { ForwardWorker } from './forward/worker';
+import type { ServiceMetrics } from './telemetry/metrics';
 
 /**
  * Node's server timeouts: a trickled or never-finished request is cut off instead of holding a socket. The
@@ -40,9 +45,11 @@ export function main(): void {
   let config: Config;
   let storeConfig: StoreConfig;
   let forwardConfig: ForwardConfig | undefined;
+  let storeTimeouts: StoreTimeouts;
   try {
     config = loadConfig(process.env, (path) => readFileSync(path, 'utf8'));
     storeConfig = parseStoreConfig(process.env);
+    storeTimeouts = parseStoreTimeouts(process.env);
     forwardConfig = parseForwardConfig(process.env, (path) => readFileSync(path, 'utf8'));
     if (forwardConfig && storeConfig.kind === 'none') throw new ConfigError(ENV.store, `none keeps no event to forward; unset it or unset ${ENV.forwardUrl}/${ENV.forwardUrls}`);
   } catch (error) {
@@ -55,8 +62,27 @@ export function main(): void {
   }
   const logger = createLogger(config.logLevel);
   installTelemetryDiagnostics(logger, telemetry.plan.description);
-  openStore(storeConfig, { bodyLimitBytes: config.bodyLimitBytes }).then(
-    (store) => serve(config, storeConfig, forwardConfig, store, logger),
+  let forwardMetrics: ForwardMetrics | undefined;
+  const metrics = createMetrics({
+    webhookNames: config.tokens.map(({ name }) => name),
+    tokensConfigured: config.tokens.length,
+    register: forwardConfig ? (registry) => (forwardMetrics = registerForwardMetrics(registry)) : undefined,
+  });
+  const storeHealth = new StoreHealth({ logger, onTimeout: () => metrics.recordStoreTimeout() });
+  storeHealth.onChange(() => metrics.setStoreUp(!storeHealth.failing));
+  // The forwarder is woken by each commit instead of waiting for its next poll.
+  let wakeForwarder: (() => void) | undefined;
+  const open = () => openStore(storeConfig, { bodyLimitBytes: config.bodyLimitBytes, timeoutMs: storeTimeouts.timeoutMs, health: storeHealth, onCommit: () => wakeForwarder?.() });
+  openWhenReachable(open, {
+    startupTimeoutMs: storeTimeouts.startupTimeoutMs,
+    // A database server may come up after the service; a SQLite file that cannot be opened, or is damaged, will not fix itself.
+    retryable: (error) => storeConfig.kind === 'postgres' && !(error instanceof StoreCorruptError),
+    warn: (message, fields) => logger.warn(`${message} (${describeStore(storeConfig)}; ${ENV.storeStartupTimeout}=${storeTimeouts.startupTimeoutMs / 1000})`, fields),
+  }).then(
+    (store) => {
+      const forwarding = serve({ config, storeConfig, forwardConfig, store, logger, metrics, forwardMetrics, storeHealth });
+      if (forwarding) wakeForwarder = () => forwarding.notify();
+    },
     (error: unknown) => {
       // Listening without the store would answer 503 store_unavailable to every delivery: refuse to start.
       logger.error(`cannot open the store (${describeStore(storeConfig)}): ${error instanceof Error ? error.message : String(error)}`);
@@ -78,19 +104,25 @@ function describeStore(storeConfig: StoreConfig): string {
   }
 }
 
-function serve(config: Config, storeConfig: StoreConfig, forwardConfig: ForwardConfig | undefined, store: Store, logger: Logger): void {
-  let forwardMetrics: ForwardMetrics | undefined;
-  const metrics = createMetrics({
-    webhookNames: config.tokens.map(({ name }) => name),
-    tokensConfigured: config.tokens.length,
-    register: forwardConfig ? (registry) => (forwardMetrics = registerForwardMetrics(registry)) : undefined,
-  });
-  const retention = startRetention(store, metrics, logger);
-  // The forwarder reads the store, never the request: it sends what the request path committed.
-  const forwarding = forwardConfig ? startForwarding(store, forwardConfig, config.tokens, logger, forwardMetrics) : undefined;
+interface ServeDeps {
+  config: Config;
+  storeConfig: StoreConfig;
+  forwardConfig: ForwardConfig | undefined;
+  store: Store;
+  logger: Logger;
+  metrics: ServiceMetrics;
+  forwardMetrics: ForwardMetrics | undefined;
+  storeHealth: StoreHealth;
+}
+
+function serve({ config, storeConfig, forwardConfig, store, logger, metrics, forwardMetrics, storeHealth }: ServeDeps): ForwardWorker | undefined {
+  // The forwarder reads the store, never the request: it sends what the request path committed. It and the
+  // retention start once the port is ours: a process that cannot listen exits at once instead of working on.
+  const forwarding = forwardConfig ? createForwarding(store, forwardConfig, config.tokens, logger, forwardMetrics) : undefined;
+  let retention: { stop(): void } = { stop() {} };
   let forwardingStopped: Promise<void> = Promise.resolve();
   const lifecycle: Lifecycle = { shuttingDown: false };
-  const app = createApp({ config, metrics, logger, lifecycle, store });
+  const app = createApp({ config, metrics, logger, lifecycle, store, storeHealth: () => storeHealth.state(), forwardingHealth: forwarding && (() => forwarding.health()) });
   const timeouts = serverTimeouts(config.bodyTimeoutMs);
   const server = http.createServer(timeouts, serveTraced(app.callback(), telemetry.plan));
   server.keepAliveTimeout = timeouts.keepAliveTimeout;
@@ -100,12 +132,21 @@ function serve(config: Config, storeConfig: StoreConfig, forwardConfig: ForwardC
   server.listen(config.port, config.host, () => {
     const { port } = server.address() as AddressInfo;
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    retention = startRetention(store, metrics, logger);
+    forwarding?.start();
     logger.info('listening', { url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, port, webhook_path: config.webhookPath });
   });
   server.on('error', (error) => {
     logger.error(`cannot listen on ${config.host}:${config.port}: ${error.message}`);
-    process.exitCode = 1;
-    void telemetry.shutdown().finally(() => logger.end());
+    // Nothing else was started: close the store, flush and exit non-zero now.
+    void store
+      .close()
+      .catch(() => {})
+      .then(() => telemetry.shutdown())
+      .finally(() => {
+        logger.on('finish', () => process.exit(1));
+        logger.end();
+      });
   });
 
   // SIGTERM: /readyz says shutting_down and every answer closes its connection for the drain, so load
@@ -152,6 +193,7 @@ function serve(config: Config, storeConfig: StoreConfig, forwardConfig: ForwardC
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  return forwarding;
 }
 
 /** One line that states the configuration, plus a paragraph no one can miss when nothing is configured. */

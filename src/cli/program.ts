@@ -53,6 +53,14 @@ export function createProgram(): Command {
     });
 
   addStoreCommands(program);
+  program
+    .command('store')
+    .description('the store itself')
+    .command('backup <file>')
+    .description('copy the SQLite store to <file> while the service runs (VACUUM INTO); restore while it is stopped (README)')
+    .action((file: string) => {
+      process.exitCode = (require('./store/backup') as typeof import('./store/backup')).storeBackup(file);
+    });
   return program;
 }
 

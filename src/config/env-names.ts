@@ -20,6 +20,8 @@ export const ENV = {
   quarantineRetentionDays: 'QUARANTINE_RETENTION_DAYS',
   eventRetentionDays: 'EVENT_RETENTION_DAYS',
   quarantineMaxRows: 'QUARANTINE_MAX_ROWS',
+  storeTimeout: 'STORE_TIMEOUT_SECONDS',
+  storeStartupTimeout: 'STORE_STARTUP_TIMEOUT_SECONDS',
   forwardUrl: 'FORWARD_URL',
   forwardUrls: 'FORWARD_URLS',
   forwardSigningSecret: 'FORWARD_SIGNING_SECRET',

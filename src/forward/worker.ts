@@ -30,7 +30,7 @@ export interface WorkerOptions {
 }
 
 interface AttemptResult {
-  outcome: AttemptOutcome;
+  outcome: Exclude<AttemptOutcome, { result: 'aborted' }>;
   status?: number;
 }
 
@@ -51,6 +51,9 @@ export class ForwardWorker {
   private statsTimer: NodeJS.Timeout | undefined;
   private lastClaimError = -Infinity;
   private suppressedClaimErrors = 0;
+  /** A commit arrived while the loop was busy: its next sleep ends at once. */
+  private woken = false;
+  private upstream: { failingSince?: Date; consecutiveFailures: number; lastError?: string; lastDeliveredAt?: Date } = { consecutiveFailures: 0 };
 
   constructor(private readonly options: WorkerOptions) {}
 
@@ -88,6 +91,22 @@ export class ForwardWorker {
       this.abort.abort();
       await Promise.allSettled([...this.inFlight]);
     }
+  }
+
+  /** An event was committed: claim now instead of at the next poll. */
+  notify(): void {
+    this.woken = true;
+    this.wake?.();
+  }
+
+  /** The upstream as the last attempts saw it (for /readyz, which reports it apart from readiness). */
+  health(): Record<string, unknown> {
+    const { failingSince, consecutiveFailures, lastError, lastDeliveredAt } = this.upstream;
+    return {
+      status: consecutiveFailures > 0 ? 'failing' : 'ok',
+      ...(failingSince ? { failing_since: failingSince.toISOString(), consecutive_failures: consecutiveFailures, last_error: lastError } : {}),
+      ...(lastDeliveredAt ? { last_delivered_at: lastDeliveredAt.toISOString() } : {}),
+    };
   }
 
   private async run(): Promise<void> {
@@ -135,20 +154,34 @@ export class ForwardWorker {
   }
 
   private sleep(ms: number): Promise<void> {
+    if (this.woken) {
+      this.woken = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
+      const done = () => {
         clearTimeout(timer);
         resolve();
-      }
+      };
+      const timer = setTimeout(done, ms);
       this.wake = done;
     });
   }
 
   private async forward(event: StoredEvent): Promise<void> {
     const { store, owner, logger, metrics } = this.options;
-    const attempt = event.attempts + 1;
+    // The claim counted this attempt already (see Store.claimDue).
+    const attempt = event.attempts;
     const url = upstreamFor(this.options.config, event.webhook);
+    if (attempt > this.options.config.maxAttempts) {
+      // Claimed more often than allowed without a result recorded: earlier sends ended the process (or outlived
+      // their lease). Sending it again could do the same.
+      const error = `gave up after ${attempt - 1} attempts without a recorded result (the process stopped during each send: a poison event?)`;
+      const recorded = await store.recordAttempt(event.id, owner, { result: 'dead', error }).catch(() => false);
+      if (recorded) metrics?.recordAttempt('dead');
+      logger.error('forwarding gave up: event is a dead letter (events redeliver after fixing the cause)', { event_id: event.id, webhook: event.webhook, error });
+      return;
+    }
     if (url === undefined) {
       const error = `no upstream for webhook ${event.webhook}: add it to FORWARD_URLS (or set FORWARD_URL), then events redeliver`;
       const recorded = await store.recordAttempt(event.id, owner, { result: 'dead', error }).catch(() => false);
@@ -178,15 +211,19 @@ export class ForwardWorker {
       span.setAttribute(FORWARD_ATTR.errorType, result.status !== undefined ? String(result.status) : 'network');
     }
     span.end();
-    if (this.abort.signal.aborted) return; // shutting down: the lease expires and the event is sent again
+    // Stopped by the shutdown: not the application's answer, so not an attempt; due again at once.
+    const outcome: AttemptOutcome = this.abort.signal.aborted ? { result: 'aborted' } : result.outcome;
     let recorded: boolean;
     try {
-      recorded = await store.recordAttempt(event.id, owner, result.outcome);
+      recorded = await store.recordAttempt(event.id, owner, outcome);
     } catch (error) {
       logger.error(`forwarding: cannot record an attempt in the store: ${(error as Error).message}`, { event_id: event.id });
       return;
     }
+    if (outcome.result === 'aborted') return;
     metrics?.recordAttempt(result.outcome.result as ForwardResult);
+    if (result.outcome.result === 'delivered') this.upstream = { consecutiveFailures: 0, lastDeliveredAt: new Date() };
+    else this.upstream = { ...this.upstream, failingSince: this.upstream.failingSince ?? new Date(), consecutiveFailures: this.upstream.consecutiveFailures + 1, lastError: result.outcome.error };
     const fields = {
       event_id: event.id,
       webhook: event.webhook,

@@ -161,6 +161,21 @@ export const ALERTS: readonly AlertSpec[] = [
       'kind="quarantine": refused deliveries are not kept for replay. Check the disk under DATA_DIR or the database behind DATABASE_URL.',
   },
   {
+    name: 'BitrixWebhookStoreTimeouts',
+    anchor: 'bitrixwebhookstoretimeouts',
+    severity: 'critical',
+    query: sumIncrease(METRIC.storeTimeouts, {}, STORE_WINDOW, ['job']),
+    comparison: '>',
+    threshold: 0,
+    for: '1m',
+    valueFormat: 'count',
+    summary: 'Store operations of the webhook guard run past STORE_TIMEOUT_SECONDS: deliveries are answered 503 store_unavailable.',
+    description: (value) =>
+      `${value} store operations of {{ $labels.job }} took longer than STORE_TIMEOUT_SECONDS in the last ${STORE_WINDOW}. ` +
+      'The database answers too slowly or not at all (a paused or overloaded PostgreSQL, a lock held by another writer of the SQLite file): ' +
+      'verified deliveries meanwhile get 503 store_unavailable and /readyz is not ready. See /readyz for the cause.',
+  },
+  {
     name: 'BitrixWebhookQuarantineGrowing',
     anchor: 'bitrixwebhookquarantinegrowing',
     severity: 'warning',

@@ -5,7 +5,7 @@ import type { Config } from '../config/load';
 import type { Logger } from '../telemetry/logger';
 import type { ServiceMetrics } from '../telemetry/metrics';
 import { nameServerRoute } from '../telemetry/server-span';
-import { healthz, readyz, type Lifecycle } from './health';
+import { healthz, readyz, type Lifecycle, type ReadinessSources } from './health';
 import { guardBody, REFUSAL_LOG_INTERVAL_MS } from './limits';
 import { boundText } from '../telemetry/bound-text';
 import { rateLimitedWarn } from './rate-limited-log';
@@ -21,9 +21,12 @@ export interface AppDeps {
   /** Accepted events are committed here before their 200; refused deliveries are quarantined here. */
   store: Store;
   lifecycle?: Lifecycle;
+  /** What /readyz reports besides the configuration: the store (decides readiness) and forwarding (informs). */
+  storeHealth?: ReadinessSources['store'];
+  forwardingHealth?: ReadinessSources['forwarding'];
 }
 
-export function createApp({ config, metrics, logger, store, lifecycle = { shuttingDown: false } }: AppDeps): Koa {
+export function createApp({ config, metrics, logger, store, lifecycle = { shuttingDown: false }, storeHealth, forwardingHealth }: AppDeps): Koa {
   const app = new Koa();
   // Koa's default error log would print to stderr with no JSON and no trace id; the boundary below logs.
   app.silent = true;
@@ -38,7 +41,7 @@ export function createApp({ config, metrics, logger, store, lifecycle = { shutti
     ctx.body = rendered.body;
   });
   router.get('/healthz', healthz);
-  router.get('/readyz', readyz(config.tokens, lifecycle));
+  router.get('/readyz', readyz(config.tokens, lifecycle, { store: storeHealth, forwarding: forwardingHealth }));
 
   const warnNotFound = rateLimitedWarn(logger, REFUSAL_LOG_INTERVAL_MS);
 

@@ -1,6 +1,7 @@
 import type { Middleware } from 'koa';
 import { ENV } from '../config/env-names';
 import type { NamedToken } from '../config/tokens';
+import type { StoreHealthState } from '../store/health';
 import { fingerprint } from '../verify/fingerprint';
 
 export interface Lifecycle {
@@ -12,8 +13,19 @@ export const healthz: Middleware = (ctx) => {
   ctx.body = { status: 'ok' };
 };
 
-/** Ready when a token is configured; lists each token's name and fingerprint (never the token). */
-export function readyz(tokens: readonly NamedToken[], lifecycle: Lifecycle): Middleware {
+export interface ReadinessSources {
+  /** The store's health: not ready while its writes fail or time out. */
+  store?: () => StoreHealthState;
+  /** Forwarding's health, reported apart: an upstream outage never makes the receiver unready. */
+  forwarding?: () => Record<string, unknown>;
+}
+
+/**
+ * Ready when a token is configured and the store takes writes; lists each token's name and fingerprint (never
+ * the token). Answers from state kept in memory, never by asking the store, so it is prompt whatever the
+ * store does.
+ */
+export function readyz(tokens: readonly NamedToken[], lifecycle: Lifecycle, sources: ReadinessSources = {}): Middleware {
   const tokensConfigured = tokens.length;
   const listed = tokens.map(({ name, token }) => ({ name, fingerprint: fingerprint(token) }));
   return (ctx) => {
@@ -27,8 +39,25 @@ export function readyz(tokens: readonly NamedToken[], lifecycle: Lifecycle): Mid
         reason: 'not_configured',
         detail: `no webhook token configured: set ${ENV.token} (or ${ENV.tokens}); every delivery is refused with 503`,
       };
+    } else if (sources.store?.().status === 'failing') {
+      const store = sources.store();
+      ctx.status = 503;
+      ctx.set('Retry-After', '5');
+      ctx.body = {
+        status: 'not_ready',
+        reason: 'store_unavailable',
+        detail: `store writes fail (${store.cause}) since ${store.since}: ${store.detail}`,
+        store,
+        ...(sources.forwarding ? { forwarding: sources.forwarding() } : {}),
+      };
     } else {
-      ctx.body = { status: 'ready', tokens_configured: tokensConfigured, tokens: listed };
+      ctx.body = {
+        status: 'ready',
+        tokens_configured: tokensConfigured,
+        tokens: listed,
+        ...(sources.store ? { store: sources.store() } : {}),
+        ...(sources.forwarding ? { forwarding: sources.forwarding() } : {}),
+      };
     }
   };
 }

@@ -28,6 +28,9 @@ export interface WebhookDeps {
   refuse: RefusalRecorder;
 }
 
+/** A store that failed or timed out is usually back within seconds (a restart, a failover, a lock released). */
+const STORE_RETRY_AFTER_SECONDS = '5';
+
 /** request → extract → verify → store → answer + record, for POST WEBHOOK_PATH. */
 export function createWebhookHandler({ config, metrics, logger, store, refuse }: WebhookDeps): Middleware {
   const parseBody = createBodyParser(config.bodyLimit);
@@ -100,6 +103,7 @@ export function createWebhookHandler({ config, metrics, logger, store, refuse }:
       // Never a 200 for an event that was not kept: the portal's log shows the failure instead.
       metrics.recordRejection('store_unavailable');
       refuse(ctx, { stage: 'store', reason: 'store_unavailable', detail: `the store refused the write: ${written.error}`, body, run: { ...run, diagnosis: undefined }, facts });
+      ctx.set('Retry-After', STORE_RETRY_AFTER_SECONDS);
       return answerRejected(ctx, 'store_unavailable');
     }
     metrics.recordAcceptedEvent(facts.event, verdict.webhook);

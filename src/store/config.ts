@@ -25,7 +25,25 @@ export const STORE_DEFAULTS = {
   quarantineRetentionDays: 30,
   eventRetentionDays: 7,
   quarantineMaxRows: 100_000,
+  timeoutSeconds: 5,
+  startupTimeoutSeconds: 60,
 } as const;
+
+/** How long the store may take: each operation, and the whole wait for the database at start-up. */
+export interface StoreTimeouts {
+  /** STORE_TIMEOUT_SECONDS: connect, pool wait and statement (PostgreSQL), lock wait (SQLite), per operation. */
+  timeoutMs: number;
+  /** STORE_STARTUP_TIMEOUT_SECONDS: how long start-up keeps retrying an unreachable database before exiting. */
+  startupTimeoutMs: number;
+}
+
+/** Reads STORE_TIMEOUT_SECONDS and STORE_STARTUP_TIMEOUT_SECONDS (pure); throws ConfigError naming the variable. */
+export function parseStoreTimeouts(env: Env): StoreTimeouts {
+  return {
+    timeoutMs: positiveInteger(env, ENV.storeTimeout, STORE_DEFAULTS.timeoutSeconds, 300) * 1000,
+    startupTimeoutMs: positiveInteger(env, ENV.storeStartupTimeout, STORE_DEFAULTS.startupTimeoutSeconds, 3600) * 1000,
+  };
+}
 
 /** Reads the store settings from the environment (pure); throws ConfigError naming the variable at fault. */
 export function parseStoreConfig(env: Env): StoreConfig {

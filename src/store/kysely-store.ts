@@ -186,13 +186,15 @@ export class KyselyStore implements Store {
     return Number(row.count);
   }
 
-  async claimDue(owner: string, leaseMs: number, limit: number, now: Date = new Date()): Promise<StoredEvent[]> {
-    const at = now.getTime();
+  async claimDue(owner: string, leaseMs: number, limit: number, now?: Date): Promise<StoredEvent[]> {
+    const at = this.clock(now);
     // One statement, so the claim is atomic on its own. On PostgreSQL, replicas skip the rows another one is
-    // claiming instead of waiting for them; SQLite has one writer at a time.
+    // claiming instead of waiting for them; SQLite has one writer at a time. The attempt is counted here,
+    // before the send: a send that ends the process still counts, so a poison event is dead-lettered after
+    // FORWARD_MAX_ATTEMPTS instead of being tried for ever.
     const rows = await this.db
       .updateTable('events')
-      .set({ lease_owner: owner, lease_until: at + leaseMs })
+      .set({ lease_owner: owner, lease_until: typeof at === 'number' ? at + leaseMs : sql<number>`${at} + ${leaseMs}`, attempts: sql<number>`attempts + 1` })
       .where('id', 'in', (eb) => {
         const due = eb
           .selectFrom('events')
@@ -210,15 +212,20 @@ export class KyselyStore implements Store {
     return rows.map(toEvent).sort((a, b) => a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime() || compare(a.id, b.id));
   }
 
-  async recordAttempt(id: string, owner: string, outcome: AttemptOutcome, now: Date = new Date()): Promise<boolean> {
-    const at = now.getTime();
-    const base = { attempts: sql<number>`attempts + 1`, lease_owner: null, lease_until: null };
+  async recordAttempt(id: string, owner: string, outcome: AttemptOutcome, now?: Date): Promise<boolean> {
+    const at = this.clock(now);
+    const base = { lease_owner: null, lease_until: null };
+    // The retry's delay, applied to the same clock as the claims (the database's on PostgreSQL).
+    const retryAt = (next: Date) => (typeof at === 'number' ? next.getTime() : sql<number>`${at} + ${Math.max(next.getTime() - Date.now(), 0)}`);
     const set =
       outcome.result === 'delivered'
         ? { ...base, status: 'delivered' satisfies EventStatus, delivered_at: at, last_error: null }
         : outcome.result === 'dead'
           ? { ...base, status: 'dead' satisfies EventStatus, last_error: outcome.error.slice(0, MAX_ERROR_LENGTH) }
-          : { ...base, next_attempt_at: outcome.nextAttemptAt.getTime(), last_error: outcome.error.slice(0, MAX_ERROR_LENGTH) };
+          : outcome.result === 'aborted'
+            ? // Stopped by the shutdown, not by the application: the claim's count is taken back and the event is due at once.
+              { ...base, attempts: sql<number>`attempts - 1` }
+            : { ...base, next_attempt_at: retryAt(outcome.nextAttemptAt), last_error: outcome.error.slice(0, MAX_ERROR_LENGTH) };
     const result = await this.db
       .updateTable('events')
       .set(set)
@@ -227,6 +234,15 @@ export class KyselyStore implements Store {
       .where('lease_owner', '=', owner)
       .executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
+  }
+
+  /**
+   * Now, in milliseconds: the given time (tests), else the database's clock on PostgreSQL, so that replicas
+   * whose clocks disagree still agree on when a lease ends; SQLite is one machine's clock anyway.
+   */
+  private clock(now: Date | undefined) {
+    if (now !== undefined || this.kind !== 'postgres') return (now ?? new Date()).getTime();
+    return sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint`;
   }
 
   async forwardStats(): Promise<ForwardStats> {

@@ -125,7 +125,9 @@ export type ReleaseResult =
 export type AttemptOutcome =
   | { result: 'delivered' }
   | { result: 'retry'; error: string; nextAttemptAt: Date }
-  | { result: 'dead'; error: string };
+  | { result: 'dead'; error: string }
+  /** The send was stopped by the shutdown: not an attempt (the claim's count is taken back), due again at once. */
+  | { result: 'aborted' };
 
 export interface RetentionResult {
   quarantineExpired: number;
@@ -168,7 +170,10 @@ export interface Store {
    * Two owners never get the same event while its lease lasts.
    */
   claimDue(owner: string, leaseMs: number, limit: number, now?: Date): Promise<StoredEvent[]>;
-  /** Records one forwarding attempt of a leased event; false when `owner` no longer holds its lease. */
+  /**
+   * Records the result of a forwarding attempt of a leased event (the claim counted the attempt); false when
+   * `owner` no longer holds its lease.
+   */
   recordAttempt(id: string, owner: string, outcome: AttemptOutcome, now?: Date): Promise<boolean>;
   /** Counts for the forwarding metrics. */
   forwardStats(): Promise<ForwardStats>;

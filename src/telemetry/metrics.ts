@@ -38,6 +38,9 @@ export interface RenderedMetrics {
   body: string;
 }
 
+/** Longest wait for the store's quarantine count during a scrape. */
+const QUARANTINE_SIZE_READ_MS = 250;
+
 export interface ServiceMetrics {
   recordExtraction(source: TokenSource, found: boolean): void;
   recordVerification(result: VerificationResult, source: VerificationSource, webhook: string, traceId?: string): void;
@@ -47,6 +50,10 @@ export interface ServiceMetrics {
   recordAcceptedEvent(event: unknown, webhook: string): void;
   observeRequest(method: string, route: string, statusCode: number, seconds: number, traceId?: string): void;
   recordStoreWrite(kind: StoreWriteKind, result: StoreWriteResult): void;
+  /** A store operation past STORE_TIMEOUT_SECONDS. */
+  recordStoreTimeout(): void;
+  /** The store's health as /readyz reports it. */
+  setStoreUp(up: boolean): void;
   recordQuarantined(reason: QuarantineReason): void;
   recordQuarantineEvictions(count: number): void;
   /** Where the quarantine-size gauge reads from on each scrape (the store); 0 until set. */
@@ -128,6 +135,16 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
     labelNames: ['kind', 'result'] as const,
     registers,
   });
+  const storeTimeouts = new client.Counter({
+    name: METRIC.storeTimeouts,
+    help: 'Store operations that took longer than STORE_TIMEOUT_SECONDS (connect, pool wait, statement or lock wait).',
+    registers,
+  });
+  const storeUp = new client.Gauge({
+    name: METRIC.storeUp,
+    help: '1 while store operations succeed, 0 while they fail or time out (then /readyz is not ready).',
+    registers,
+  });
   const quarantined = new client.Counter({
     name: METRIC.quarantined,
     help: 'Refused deliveries kept in quarantine, by the reason they were refused.',
@@ -147,7 +164,11 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
     async collect() {
       if (!readQuarantineSize) return;
       try {
-        this.set(await readQuarantineSize());
+        // /metrics answers promptly whatever the store does: a read that takes longer keeps the last value.
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), QUARANTINE_SIZE_READ_MS)));
+        const size = await Promise.race([readQuarantineSize(), late]).finally(() => clearTimeout(timer));
+        if (size !== undefined) this.set(size);
       } catch {
         // The store is unreachable: keep the last value; the store-write counters and their alert say why.
       }
@@ -185,6 +206,8 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
   for (const kind of STORE_WRITE_KINDS) for (const result of STORE_WRITE_RESULTS) storeWrites.inc({ kind, result }, 0);
   for (const reason of QUARANTINE_REASONS) quarantined.inc({ reason }, 0);
   evictions.inc(0);
+  storeTimeouts.inc(0);
+  storeUp.set(1);
 
   const seenEvents = new Set<string>();
   const eventLabel = (event: unknown): string => {
@@ -224,6 +247,12 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
     },
     recordStoreWrite(kind, result) {
       storeWrites.inc({ kind, result });
+    },
+    recordStoreTimeout() {
+      storeTimeouts.inc();
+    },
+    setStoreUp(up) {
+      storeUp.set(up ? 1 : 0);
     },
     recordQuarantined(reason) {
       quarantined.inc({ reason });

@@ -19,6 +19,10 @@ export const METRIC = {
   quarantineEvictions: 'bitrix_webhook_quarantine_evictions_total',
   /** Rows in quarantine (released ones too, until purged or expired), read from the store on each scrape. */
   quarantineSize: 'bitrix_webhook_quarantine_size',
+  /** Store operations that ran past STORE_TIMEOUT_SECONDS (answered 503 store_unavailable on the request path). */
+  storeTimeouts: 'bitrix_webhook_store_timeouts_total',
+  /** 1 while the store's last operations succeed, 0 while they fail or time out (as /readyz says). */
+  storeUp: 'bitrix_webhook_store_up',
 } as const;
 
 export const STORE_WRITE_KINDS = ['accepted', 'quarantine'] as const;

@@ -17,6 +17,8 @@ const REQUIRED_ALERTS = [
   'BitrixWebhookDeliveriesStopped',
   'BitrixWebhookRequestsRejected',
   'BitrixWebhookStoreFailing',
+  // issue #17: store operations past STORE_TIMEOUT_SECONDS
+  'BitrixWebhookStoreTimeouts',
   'BitrixWebhookQuarantineGrowing',
   'BitrixWebhookServiceDown',
   // issue #11: forwarding

@@ -74,7 +74,7 @@ describe('--help, unknown arguments and serve', () => {
     expect(await runCli(['doktor'])).to.deep.equal({
       code: 1,
       stdout: '',
-      stderr: "error: unknown command 'doktor' (commands: serve, doctor, fingerprint, quarantine, events, help)\n(add --help for usage)\n",
+      stderr: "error: unknown command 'doktor' (commands: serve, doctor, fingerprint, quarantine, events, store, help)\n(add --help for usage)\n",
     });
     expect(await runCli(['--port', '8080'], {}, '', SERVICE_MAIN)).to.deep.equal({
       code: 1,
@@ -131,7 +131,7 @@ describe('--help, unknown arguments and serve', () => {
         const service = await startBin(args, env);
         try {
           const ready = await fetch(`${service.url}/readyz`);
-          expect(await ready.json()).to.deep.equal({ status: 'ready', tokens_configured: 1, tokens: [{ name: 'default', fingerprint: 'ce338b01' }] });
+          expect(await ready.json()).to.deep.equal({ status: 'ready', tokens_configured: 1, tokens: [{ name: 'default', fingerprint: 'ce338b01' }], store: { status: 'ok' } });
           const answer = await fetch(`${service.url}/api/bitrix/webhook`, {
             method: 'POST',
             headers: { 'content-type': 'application/x-www-form-urlencoded' },

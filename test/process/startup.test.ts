@@ -38,6 +38,7 @@ describe('start-up of the real process', () => {
         { name: 'default', fingerprint: '6b761cf1' },
         { name: 'crm', fingerprint: 'ce338b01' },
       ],
+      store: { status: 'ok' },
     });
   });
 

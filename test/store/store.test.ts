@@ -156,9 +156,13 @@ function child(args: string[]): { lines: AsyncIterableIterator<string>; send(lin
   };
 }
 
-async function nextLine(lines: AsyncIterableIterator<string>, exited: Promise<{ stderr: string }>): Promise<string> {
-  const next = await Promise.race([lines.next(), exited.then(({ stderr }) => ({ done: true as const, value: stderr }))]);
-  if (next.done) throw new Error(`the child exited early: ${next.value}`);
+async function nextLine(lines: AsyncIterableIterator<string>, exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>): Promise<string> {
+  const next = await Promise.race([lines.next(), exited.then(() => ({ done: true as const, value: undefined }))]);
+  if (next.done) {
+    // Its stdout may close before the exit is seen: wait for the exit, so the message shows the child's error.
+    const { code, signal, stderr } = await exited;
+    throw new Error(`the child exited early (code ${code}, signal ${signal}): ${stderr.trim() || '(nothing on stderr)'}`);
+  }
   return next.value;
 }
 
@@ -424,10 +428,11 @@ export function describeStore(adapter: Adapter): void {
       expect((await store.claimDue('a', 1000, 5, new Date(T0))).map((event) => event.id)).to.deep.equal([id]);
       expect(await store.claimDue('b', 1000, 5, new Date(T0 + 999))).to.deep.equal([]);
       const [taken] = await store.claimDue('b', 1000, 5, new Date(T0 + 1000));
-      expect(taken).to.deep.equal(expectedEvent(id, { leaseOwner: 'b', leaseUntil: new Date(T0 + 2000) }));
+      // Counted at each claim: a's lease ran out without a result, which counts as an attempt.
+      expect(taken).to.deep.equal(expectedEvent(id, { attempts: 2, leaseOwner: 'b', leaseUntil: new Date(T0 + 2000) }));
       expect(await store.recordAttempt(id, 'a', { result: 'delivered' }, new Date(T0 + 1001))).to.equal(false);
       expect(await store.recordAttempt(id, 'b', { result: 'delivered' }, new Date(T0 + 1002))).to.equal(true);
-      expect(await store.getEvent(id)).to.deep.equal(expectedEvent(id, { status: 'delivered', attempts: 1, deliveredAt: new Date(T0 + 1002) }));
+      expect(await store.getEvent(id)).to.deep.equal(expectedEvent(id, { status: 'delivered', attempts: 2, deliveredAt: new Date(T0 + 1002) }));
       expect(await store.recordAttempt(id, 'b', { result: 'delivered' }, new Date(T0 + 1003))).to.equal(false);
     });
 
@@ -441,6 +446,15 @@ export function describeStore(adapter: Adapter): void {
       expect(await store.recordAttempt(id, 'a', { result: 'dead', error: 'HTTP 410' }, new Date(T0 + 30_010))).to.equal(true);
       expect(await store.getEvent(id)).to.deep.equal(expectedEvent(id, { status: 'dead', attempts: 2, nextAttemptAt: new Date(T0 + 30_000), lastError: 'HTTP 410' }));
       expect(await store.claimDue('a', 1000, 1, new Date(T0 + DAY))).to.deep.equal([]);
+    });
+
+    it('counts an attempt at the claim; a send stopped by the shutdown takes it back and is due at once', async () => {
+      const id = await store.saveAccepted(accepted());
+      const [claimed] = await store.claimDue('a', 60_000, 1, new Date(T0));
+      expect(claimed!.attempts).to.equal(1);
+      expect(await store.recordAttempt(id, 'a', { result: 'aborted' }, new Date(T0 + 10))).to.equal(true);
+      expect(await store.getEvent(id)).to.deep.equal(expectedEvent(id));
+      expect((await store.claimDue('b', 60_000, 1, new Date(T0 + 20))).map((event) => [event.id, event.attempts])).to.deep.equal([[id, 1]]);
     });
 
     it('expires quarantine after 30 days and delivered events after 7; pending and dead events stay', async () => {

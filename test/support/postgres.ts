@@ -2,7 +2,7 @@
 // loopback port, stop and delete afterwards. Uses Debian's binaries (postgresql-15); installs them once as
 // root when they are missing.
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -14,6 +14,11 @@ export interface TestPostgres {
   /** Creates an empty database and returns its URL. */
   createDatabase(name: string): Promise<string>;
   stop(): Promise<void>;
+  /** Stops the server (fast: connections are cut) and starts it again on the same port and data. */
+  restart(): Promise<void>;
+  /** SIGSTOP / SIGCONT to every process of the server: it keeps its sockets open and answers nothing. */
+  pause(): void;
+  resume(): void;
 }
 
 const INSTALL_HINT = 'PostgreSQL server binaries (initdb, pg_ctl) are missing: run `apt-get install -y --no-install-recommends postgresql-15` as root';
@@ -74,10 +79,27 @@ export async function startPostgres(): Promise<TestPostgres> {
     execFileSync(command, fullArgs, { cwd: dir, stdio: 'pipe', env: { ...process.env, LC_ALL: 'C' } });
   };
   const port = await freePort();
+  const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`;
+  const startServer = () => run('pg_ctl', ['start', '-w', '-t', '60', '-D', data, '-l', path.join(dir, 'server.log'), '-o', serverOptions]);
+  // The postmaster and its children (backends, checkpointer, …): pausing only the postmaster would leave
+  // open connections answering.
+  const serverPids = (): number[] => {
+    const postmaster = Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(postmaster)], { encoding: 'utf8' }).split('\n').map((line) => Number(line.trim())).filter((pid) => pid > 0);
+    return [postmaster, ...children];
+  };
+  const signalServer = (signal: NodeJS.Signals) => {
+    for (const pid of serverPids()) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // a backend that just ended
+      }
+    }
+  };
   try {
     run('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8', '--locale', 'C']);
-    const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`;
-    run('pg_ctl', ['start', '-w', '-t', '60', '-D', data, '-l', path.join(dir, 'server.log'), '-o', serverOptions]);
+    startServer();
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? '';
@@ -96,6 +118,12 @@ export async function startPostgres(): Promise<TestPostgres> {
       }
       return url(name);
     },
+    async restart() {
+      run('pg_ctl', ['stop', '-m', 'fast', '-w', '-D', data]);
+      startServer();
+    },
+    pause: () => signalServer('SIGSTOP'),
+    resume: () => signalServer('SIGCONT'),
     async stop() {
       try {
         run('pg_ctl', ['stop', '-m', 'immediate', '-w', '-D', data]);

@@ -33,6 +33,10 @@ export const EXPECTED_ALERTS: Record<string, ExpectedAlert> = {
     query: 'sum by (job, kind) (increase(bitrix_webhook_store_writes_total{result="error"}[5m]))',
     comparison: '>', threshold: 0, for: '1m', severity: 'critical',
   },
+  BitrixWebhookStoreTimeouts: {
+    query: 'sum by (job) (increase(bitrix_webhook_store_timeouts_total[5m]))',
+    comparison: '>', threshold: 0, for: '1m', severity: 'critical',
+  },
   BitrixWebhookQuarantineGrowing: {
     query: 'sum by (job, reason) (increase(bitrix_webhook_quarantined_total[30m]))',
     comparison: '>', threshold: 5, for: '10m', severity: 'warning',
