@@ -84,7 +84,7 @@ export async function openStore(config: StoreConfig, options: OpenOptions): Prom
       // an fsync per write on the request path.
       database.exec('PRAGMA journal_mode = WAL');
       database.exec('PRAGMA synchronous = NORMAL');
-      const problems = (database.prepare('PRAGMA quick_check').all() as Array<Record<string, unknown>>).map((row) => String(Object.values(row)[0]));
+      const problems = (database.prepare('PRAGMA quick_check').all([]) as Array<Record<string, unknown>>).map((row) => String(Object.values(row)[0]));
       if (problems.length !== 1 || problems[0] !== 'ok') throw new StoreCorruptError(config.file, problems);
       await migrate(db);
     },

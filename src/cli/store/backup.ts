@@ -35,7 +35,7 @@ export function storeBackup(target: string, env: Env = process.env): number {
   const database = openSqliteDatabase(config.file);
   try {
     database.exec('PRAGMA busy_timeout = 5000');
-    database.prepare('VACUUM INTO ?').run(destination);
+    database.prepare('VACUUM INTO ?').run([destination]);
   } finally {
     database.close();
   }
