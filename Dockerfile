@@ -19,6 +19,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/scripts ./dist/scripts
+# The operator console shows each diagnosis's cause and fix from the runbook itself.
+COPY docs/runbooks.md ./docs/runbooks.md
 # The embedded store (SQLite) lives here: a volume, so that it outlives the container. Without a volume
 # (or DATABASE_URL), every kept event and quarantined delivery is lost with the container.
 ENV DATA_DIR=/app/data

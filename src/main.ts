@@ -20,6 +20,10 @@ import type { Store } from './store/types';
 import { parseForwardConfig, type ForwardConfig } from './forward/config';
 import { registerForwardMetrics, type ForwardMetrics } from './forward/metrics';
 import { startForwarding } from './forward/start';
+import { parseAutoReplay } from './recover/config';
+import { autoReplay } from './recover/auto-replay';
+import { registerRecoverMetrics, type RecoverMetrics } from './recover/metrics';
+import { createReleaseRecorder } from './recover/release-recorder';
 
 /**
  * Node's server timeouts: a trickled or never-finished request is cut off instead of holding a socket. The
@@ -40,7 +44,9 @@ export function main(): void {
   let config: Config;
   let storeConfig: StoreConfig;
   let forwardConfig: ForwardConfig | undefined;
+  let autoReplayOn: boolean;
   try {
+    autoReplayOn = parseAutoReplay(process.env);
     config = loadConfig(process.env, (path) => readFileSync(path, 'utf8'));
     storeConfig = parseStoreConfig(process.env);
     forwardConfig = parseForwardConfig(process.env, (path) => readFileSync(path, 'utf8'));
@@ -56,7 +62,7 @@ export function main(): void {
   const logger = createLogger(config.logLevel);
   installTelemetryDiagnostics(logger, telemetry.plan.description);
   openStore(storeConfig, { bodyLimitBytes: config.bodyLimitBytes }).then(
-    (store) => serve(config, storeConfig, forwardConfig, store, logger),
+    (store) => serve(config, storeConfig, forwardConfig, store, logger, autoReplayOn),
     (error: unknown) => {
       // Listening without the store would answer 503 store_unavailable to every delivery: refuse to start.
       logger.error(`cannot open the store (${describeStore(storeConfig)}): ${error instanceof Error ? error.message : String(error)}`);
@@ -78,13 +84,18 @@ function describeStore(storeConfig: StoreConfig): string {
   }
 }
 
-function serve(config: Config, storeConfig: StoreConfig, forwardConfig: ForwardConfig | undefined, store: Store, logger: Logger): void {
+function serve(config: Config, storeConfig: StoreConfig, forwardConfig: ForwardConfig | undefined, store: Store, logger: Logger, autoReplayOn: boolean): void {
   let forwardMetrics: ForwardMetrics | undefined;
+  let recoverMetrics: RecoverMetrics | undefined;
   const metrics = createMetrics({
     webhookNames: config.tokens.map(({ name }) => name),
     tokensConfigured: config.tokens.length,
-    register: forwardConfig ? (registry) => (forwardMetrics = registerForwardMetrics(registry)) : undefined,
+    register: (registry) => {
+      if (forwardConfig) forwardMetrics = registerForwardMetrics(registry);
+      recoverMetrics = registerRecoverMetrics(registry);
+    },
   });
+  const recordRelease = createReleaseRecorder(logger, recoverMetrics);
   const retention = startRetention(store, metrics, logger);
   // The forwarder reads the store, never the request: it sends what the request path committed.
   const forwarding = forwardConfig ? startForwarding(store, forwardConfig, config.tokens, logger, forwardMetrics) : undefined;
@@ -97,6 +108,12 @@ function serve(config: Config, storeConfig: StoreConfig, forwardConfig: ForwardC
   guardConnections(server, metrics, logger, config.maxConnections);
 
   logStartup(logger, config, storeConfig);
+  if (autoReplayOn) {
+    // Tokens are read at start-up, so a restart with a new token is when they change: release what now matches.
+    autoReplay({ store, tokens: config.tokens, sources: config.sources, logger, record: recordRelease }).catch((error: unknown) =>
+      logger.error(`automatic replay of the quarantine failed: ${error instanceof Error ? error.message : String(error)}`),
+    );
+  }
   server.listen(config.port, config.host, () => {
     const { port } = server.address() as AddressInfo;
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
