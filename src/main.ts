@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { ConfigError } from './config/errors';
-import { ENV } from './config/env-names';
+import { ADMIN_ENV, ENV } from './config/env-names';
 import { loadConfig, type Config } from './config/load';
 import { createApp } from './receive/app';
 import type { Lifecycle } from './receive/health';
@@ -24,6 +24,10 @@ import { parseAutoReplay } from './recover/config';
 import { autoReplay } from './recover/auto-replay';
 import { registerRecoverMetrics, type RecoverMetrics } from './recover/metrics';
 import { createReleaseRecorder } from './recover/release-recorder';
+import { parseAdminConfig, type AdminConfig } from './admin/config';
+import { registerAdminMetrics, type AdminMetrics } from './admin/metrics';
+import { createAdminRouter } from './admin/router';
+import { createManagementApp } from './admin/management-app';
 
 /**
  * Node's server timeouts: a trickled or never-finished request is cut off instead of holding a socket. The
@@ -45,8 +49,10 @@ export function main(): void {
   let storeConfig: StoreConfig;
   let forwardConfig: ForwardConfig | undefined;
   let autoReplayOn: boolean;
+  let adminConfig: AdminConfig;
   try {
     autoReplayOn = parseAutoReplay(process.env);
+    adminConfig = parseAdminConfig(process.env, (path) => readFileSync(path, 'utf8'));
     config = loadConfig(process.env, (path) => readFileSync(path, 'utf8'));
     storeConfig = parseStoreConfig(process.env);
     forwardConfig = parseForwardConfig(process.env, (path) => readFileSync(path, 'utf8'));
@@ -62,7 +68,7 @@ export function main(): void {
   const logger = createLogger(config.logLevel);
   installTelemetryDiagnostics(logger, telemetry.plan.description);
   openStore(storeConfig, { bodyLimitBytes: config.bodyLimitBytes }).then(
-    (store) => serve(config, storeConfig, forwardConfig, store, logger, autoReplayOn),
+    (store) => serve(config, storeConfig, forwardConfig, store, logger, autoReplayOn, adminConfig),
     (error: unknown) => {
       // Listening without the store would answer 503 store_unavailable to every delivery: refuse to start.
       logger.error(`cannot open the store (${describeStore(storeConfig)}): ${error instanceof Error ? error.message : String(error)}`);
@@ -84,15 +90,17 @@ function describeStore(storeConfig: StoreConfig): string {
   }
 }
 
-function serve(config: Config, storeConfig: StoreConfig, forwardConfig: ForwardConfig | undefined, store: Store, logger: Logger, autoReplayOn: boolean): void {
+function serve(config: Config, storeConfig: StoreConfig, forwardConfig: ForwardConfig | undefined, store: Store, logger: Logger, autoReplayOn: boolean, adminConfig: AdminConfig): void {
   let forwardMetrics: ForwardMetrics | undefined;
   let recoverMetrics: RecoverMetrics | undefined;
+  let adminMetrics: AdminMetrics | undefined;
   const metrics = createMetrics({
     webhookNames: config.tokens.map(({ name }) => name),
     tokensConfigured: config.tokens.length,
     register: (registry) => {
       if (forwardConfig) forwardMetrics = registerForwardMetrics(registry);
       recoverMetrics = registerRecoverMetrics(registry);
+      if (adminConfig.token !== undefined) adminMetrics = registerAdminMetrics(registry);
     },
   });
   const recordRelease = createReleaseRecorder(logger, recoverMetrics);
@@ -101,7 +109,24 @@ function serve(config: Config, storeConfig: StoreConfig, forwardConfig: ForwardC
   const forwarding = forwardConfig ? startForwarding(store, forwardConfig, config.tokens, logger, forwardMetrics) : undefined;
   let forwardingStopped: Promise<void> = Promise.resolve();
   const lifecycle: Lifecycle = { shuttingDown: false };
-  const app = createApp({ config, metrics, logger, lifecycle, store });
+  const admin =
+    adminConfig.token === undefined
+      ? undefined
+      : createAdminRouter({
+          admin: { ...adminConfig, token: adminConfig.token },
+          config,
+          store,
+          logger,
+          record: recordRelease,
+          forwardConfig,
+          storeDescription: describeStore(storeConfig),
+          telemetryDescription: telemetry.plan.description,
+          autoReplay: autoReplayOn,
+          ...(adminMetrics ? { metrics: adminMetrics } : {}),
+        });
+  const managementElsewhere = adminConfig.managementPort !== undefined;
+  const app = createApp({ config, metrics, logger, lifecycle, store, ...(admin && !managementElsewhere ? { admin } : {}), managementElsewhere });
+  if (managementElsewhere) serveManagement(createManagementApp({ config, metrics, logger, lifecycle, ...(admin ? { admin } : {}) }), config, adminConfig.managementPort!, logger);
   const timeouts = serverTimeouts(config.bodyTimeoutMs);
   const server = http.createServer(timeouts, serveTraced(app.callback(), telemetry.plan));
   server.keepAliveTimeout = timeouts.keepAliveTimeout;
@@ -169,6 +194,21 @@ function serve(config: Config, storeConfig: StoreConfig, forwardConfig: ForwardC
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/** The management listener (MANAGEMENT_PORT): same host as the service; closed with the process. */
+function serveManagement(app: ReturnType<typeof createManagementApp>, config: Config, port: number, logger: Logger): void {
+  const server = http.createServer(serverTimeouts(config.bodyTimeoutMs), serveTraced(app.callback(), telemetry.plan));
+  server.listen(port, config.host, () => {
+    const address = server.address() as AddressInfo;
+    const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    logger.info('management listening', { url: `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`, port: address.port, serves: ['/admin', '/metrics', '/readyz'] });
+  });
+  server.unref();
+  server.on('error', (error) => {
+    logger.error(`cannot listen on ${config.host}:${port} (${ADMIN_ENV.managementPort}): ${error.message}`);
+    process.exitCode = 1;
+  });
 }
 
 /** One line that states the configuration, plus a paragraph no one can miss when nothing is configured. */

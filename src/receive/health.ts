@@ -13,7 +13,7 @@ export const healthz: Middleware = (ctx) => {
 };
 
 /** Ready when a token is configured; lists each token's name and fingerprint (never the token). */
-export function readyz(tokens: readonly NamedToken[], lifecycle: Lifecycle): Middleware {
+export function readyz(tokens: readonly NamedToken[], lifecycle: Lifecycle, detail: 'detailed' | 'brief' = 'detailed'): Middleware {
   const tokensConfigured = tokens.length;
   const listed = tokens.map(({ name, token }) => ({ name, fingerprint: fingerprint(token) }));
   return (ctx) => {
@@ -22,13 +22,14 @@ export function readyz(tokens: readonly NamedToken[], lifecycle: Lifecycle): Mid
       ctx.body = { status: 'not_ready', reason: 'shutting_down' };
     } else if (tokensConfigured === 0) {
       ctx.status = 503;
-      ctx.body = {
+      ctx.body = detail === 'brief' ? { status: 'not_ready', reason: 'not_configured' } : {
         status: 'not_ready',
         reason: 'not_configured',
         detail: `no webhook token configured: set ${ENV.token} (or ${ENV.tokens}); every delivery is refused with 503`,
       };
     } else {
-      ctx.body = { status: 'ready', tokens_configured: tokensConfigured, tokens: listed };
+      // With MANAGEMENT_PORT the public port says only whether it is ready; the token list is on the other.
+      ctx.body = detail === 'brief' ? { status: 'ready' } : { status: 'ready', tokens_configured: tokensConfigured, tokens: listed };
     }
   };
 }
