@@ -114,6 +114,10 @@ describe('the operator console in chromium: the incident recovered with three cl
     expect(new Set(upstream.deliveredIds()).size).to.equal(3);
     expect(upstream.received.every((received) => received.verified)).to.equal(true);
     expect(violations).to.deep.equal([]);
+    // Each release logged and counted as the console's.
+    expect(service.logs.filter((line) => line.message === 'quarantined delivery replayed: now an accepted event').map((line) => line.how)).to.deep.equal(['console', 'console', 'console']);
+    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    expect(metrics).to.include('bitrix_webhook_quarantine_releases_total{how="console"} 3');
     await page.close();
     rmSync(dir, { recursive: true, force: true });
   });

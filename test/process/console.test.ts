@@ -196,6 +196,15 @@ for (const adapter of STORE_ADAPTERS) {
       expect(status.json.last_accepted).to.have.length(1);
       expect(status.json.last_accepted[0]).to.deep.include({ webhook: 'default', portal: 'some-domain.bitrix24.com' });
       expect(status.json.forwarding.upstreams['*']).to.match(/\?key=REDACTED$/);
+      const metrics = clean(await client.request('/metrics')).text;
+      expect(metrics.split('\n').filter((line) => line.startsWith('bitrix_webhook_admin_'))).to.deep.equal([
+        // One wrong token, four more, then the rate-limited attempt.
+        'bitrix_webhook_admin_sign_in_failures_total 6',
+        'bitrix_webhook_admin_actions_total{action="sign_in"} 1',
+        'bitrix_webhook_admin_actions_total{action="sign_out"} 0',
+        'bitrix_webhook_admin_actions_total{action="replay"} 0',
+        'bitrix_webhook_admin_actions_total{action="redeliver"} 2',
+      ]);
     });
   });
 }
