@@ -132,7 +132,10 @@ function serve(config: Config, storeConfig: StoreConfig, forwardConfig: ForwardC
   server.keepAliveTimeout = timeouts.keepAliveTimeout;
   guardConnections(server, metrics, logger, config.maxConnections);
 
-  logStartup(logger, config, storeConfig);
+  logStartup(logger, config, storeConfig, {
+    quarantine_auto_replay: autoReplayOn ? 'on' : 'off',
+    admin_console: !admin ? 'off' : managementElsewhere ? `on, port ${adminConfig.managementPort}` : 'on',
+  });
   if (autoReplayOn) {
     // Tokens are read at start-up, so a restart with a new token is when they change: release what now matches.
     autoReplay({ store, tokens: config.tokens, sources: config.sources, logger, record: recordRelease }).catch((error: unknown) =>
@@ -212,8 +215,9 @@ function serveManagement(app: ReturnType<typeof createManagementApp>, config: Co
 }
 
 /** One line that states the configuration, plus a paragraph no one can miss when nothing is configured. */
-function logStartup(logger: Logger, config: Config, storeConfig: StoreConfig): void {
+function logStartup(logger: Logger, config: Config, storeConfig: StoreConfig, recovery: Record<string, string>): void {
   logger.info('bitrix24-webhook-guard starting', {
+    ...recovery,
     tokens: config.tokens.map(({ name, token }) => ({ name, fingerprint: fingerprint(token) })),
     token_sources: config.sources,
     webhook_path: config.webhookPath,

@@ -23,6 +23,8 @@ describe('docs/admin-api.openapi.json against the running service', function () 
 
   /** Checks one answer against the document (path template, method, status, content type, schema). */
   function conforms(template: string, method: string, answer: Answer): Answer {
+    const whole = `${[...answer.headers.entries()].map(([k, v]) => `${k}: ${v}`).join('\n')}\n${answer.text}`;
+    for (const secret of [WEBHOOK_TOKEN, ADMIN_TOKEN, SIGNING_SECRET]) expect(whole.includes(secret), `${method} ${template} holds a secret`).to.equal(false);
     const operation = DOCUMENT.paths[template]?.[method];
     expect(operation, `${method} ${template} is not in the document`).to.exist;
     const response = operation.responses[String(answer.status)];

@@ -81,6 +81,7 @@ for (const adapter of STORE_ADAPTERS) {
       const quarantined = await outage(env);
 
       const service = await start({ ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS });
+      expect(service.logs.find((line) => line.message === 'bitrix24-webhook-guard starting')).to.deep.include({ quarantine_auto_replay: 'on' });
       const done = await service.waitForLog((line) => line.message === DONE, 30_000);
       expect(done).to.deep.include({ level: 'info', how: 'auto', released: shapes.length, would_release: 0, already_released: 0, mismatch: 2, no_token: 1, not_replayable: 0 });
       const logged = service.logs.filter((line) => line.message === RELEASED);
@@ -118,6 +119,7 @@ for (const adapter of STORE_ADAPTERS) {
       await outage(env);
       const service = await start({ ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS, QUARANTINE_AUTO_REPLAY: 'off' });
       await sleep(1_500);
+      expect(service.logs.find((line) => line.message === 'bitrix24-webhook-guard starting')).to.deep.include({ quarantine_auto_replay: 'off', admin_console: 'off' });
       expect(service.logs.filter((line) => line.message === DONE || line.message === RELEASED)).to.deep.equal([]);
       expect(ndjson((await runCli(['events', 'list', '--json'], env)).stdout)).to.deep.equal([]);
       expect(upstream.received).to.deep.equal([]);

@@ -216,6 +216,7 @@ describe('MANAGEMENT_PORT', function () {
     const service = await spawnService({ env: { BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN, ADMIN_TOKEN, MANAGEMENT_PORT: String(managementPort) } });
     try {
       await service.waitForLog((line) => line.message === 'management listening');
+      expect(service.logs.find((line) => line.message === 'bitrix24-webhook-guard starting')).to.deep.include({ admin_console: `on, port ${managementPort}` });
       const management = `http://127.0.0.1:${managementPort}`;
       const pub = new AdminClient(service.url);
       expect(clean(await pub.request('/admin')).status).to.equal(404);
