@@ -10,6 +10,7 @@ import { runCli } from '../cli/run-cli';
 import { SIGNING_SECRET, Upstream } from '../forward/support/upstream';
 import { spawnService, type RunningService } from '../support/spawn-service';
 import { cleanUpStores, STORE_ADAPTERS } from '../support/store-adapters';
+import { traceReceiver } from '../support/trace-receiver';
 
 const PATH = '/api/bitrix/webhook';
 const TOKENS = `default=${WEBHOOK_TOKEN},app=${APP_TOKEN}`;
@@ -80,7 +81,9 @@ for (const adapter of STORE_ADAPTERS) {
       const env = forwarding(await adapter.freshEnv());
       const quarantined = await outage(env);
 
-      const service = await start({ ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS });
+      const traces = await traceReceiver();
+      after(() => traces.receiver.stop());
+      const service = await start({ ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS, ...traces.env });
       expect(service.logs.find((line) => line.message === 'bitrix24-webhook-guard starting')).to.deep.include({ quarantine_auto_replay: 'on' });
       const done = await service.waitForLog((line) => line.message === DONE, 30_000);
       expect(done).to.deep.include({ level: 'info', how: 'auto', released: shapes.length, would_release: 0, already_released: 0, mismatch: 2, no_token: 1, not_replayable: 0 });
@@ -107,6 +110,11 @@ for (const adapter of STORE_ADAPTERS) {
 
       // A second restart: nothing more is released or sent.
       expect(await service.stop()).to.equal(0);
+      // Each release traced (exported at the stop's flush at the latest), with how and both ids.
+      const releaseSpans = traces.receiver.spans.filter((span) => span.name === 'bitrix.quarantine.release');
+      expect(releaseSpans.map((span) => [span.attributes['bitrix.quarantine.how'], span.attributes['bitrix.event.id']]).sort()).to.deep.equal(
+        logged.map((line) => ['auto', line.event_id]).sort(),
+      );
       const again = await start({ ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS });
       expect(await again.waitForLog((line) => line.message === DONE, 30_000)).to.deep.include({ released: 0, mismatch: 2, no_token: 1 });
       await sleep(800);
