@@ -67,10 +67,14 @@ export function mountPages(router: Router, deps: AdminDeps, sessions: Sessions, 
       return render(ctx, 'Sign in', signInForm('Wrong admin token.'), 401);
     }
     const { cookieValue, session } = sessions.create();
+    const secure = cookieIsSecure(ctx, deps.admin.trustProxy);
+    // Koa believes X-Forwarded-Proto only with app.proxy, which would also trust X-Forwarded-Host for the whole
+    // app; the console decides itself (TRUST_PROXY) and tells the cookie jar the connection is secure.
+    if (secure) ctx.cookies.secure = true;
     ctx.cookies.set(SESSION_COOKIE, cookieValue, {
       httpOnly: true,
       sameSite: 'strict',
-      secure: cookieIsSecure(ctx, deps.admin.trustProxy),
+      secure,
       path: '/admin',
       expires: new Date(session.expiresAt),
       overwrite: true,

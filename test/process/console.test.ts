@@ -115,7 +115,8 @@ for (const adapter of STORE_ADAPTERS) {
       expect(wrong.headers.get('set-cookie')).to.equal(null);
       const failed = await service.waitForLog((line) => line.message === 'admin sign-in failed');
       expect(failed).to.deep.include({ level: 'warn', client: '127.0.0.1' });
-      const signed = clean(await client.signIn());
+      // Without TRUST_PROXY a client's X-Forwarded-Proto is not believed: no Secure flag over plain HTTP.
+      const signed = clean(await client.signIn(ADMIN_TOKEN, { 'x-forwarded-proto': 'https' }));
       expect(signed.status).to.equal(303);
       expect(signed.headers.get('location')).to.equal('/admin');
       const cookie = signed.headers.get('set-cookie')!;
@@ -213,7 +214,7 @@ describe('MANAGEMENT_PORT', function () {
   this.timeout(60_000);
   it('serves /admin, /metrics and the detailed /readyz on its own port; the public port has none of them', async () => {
     const managementPort = await freePort();
-    const service = await spawnService({ env: { BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN, ADMIN_TOKEN, MANAGEMENT_PORT: String(managementPort) } });
+    const service = await spawnService({ env: { BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN, ADMIN_TOKEN, MANAGEMENT_PORT: String(managementPort), TRUST_PROXY: 'on' } });
     try {
       await service.waitForLog((line) => line.message === 'management listening');
       expect(service.logs.find((line) => line.message === 'bitrix24-webhook-guard starting')).to.deep.include({ admin_console: `on, port ${managementPort}` });
@@ -224,6 +225,9 @@ describe('MANAGEMENT_PORT', function () {
       expect(clean(await pub.request('/readyz')).json).to.deep.equal({ status: 'ready' });
       const mgmt = new AdminClient(management);
       expect(clean(await mgmt.request('/admin')).status).to.equal(200);
+      // Behind a trusted proxy that terminated HTTPS, the session cookie is Secure.
+      const secure = clean(await mgmt.signIn(ADMIN_TOKEN, { 'x-forwarded-proto': 'https' }));
+      expect(secure.headers.get('set-cookie')).to.match(/; samesite=strict; secure; httponly$/);
       expect(clean(await mgmt.request('/metrics')).text).to.include('bitrix_webhook_quarantine_releases_total{how="console"} 0');
       expect(clean(await mgmt.request('/readyz')).json).to.deep.include({ status: 'ready', tokens_configured: 1 });
       expect(clean(await mgmt.request('/admin/api/status', { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status).to.equal(200);

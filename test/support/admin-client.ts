@@ -37,8 +37,8 @@ export class AdminClient {
     return { status: response.status, headers: response.headers, text, json };
   }
 
-  async signIn(token = ADMIN_TOKEN): Promise<Answer> {
-    const answer = await this.request('/admin/session', { method: 'POST', form: { token } });
+  async signIn(token = ADMIN_TOKEN, headers: Record<string, string> = {}): Promise<Answer> {
+    const answer = await this.request('/admin/session', { method: 'POST', form: { token }, headers });
     const setCookie = answer.headers.get('set-cookie');
     if (answer.status === 303 && setCookie) this.cookie = setCookie.split(';')[0];
     return answer;
