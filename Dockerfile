@@ -21,6 +21,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --omit=optional && npm cache clean --force
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/scripts ./dist/scripts
+# The operator console shows each diagnosis's cause and fix from the runbook itself.
+COPY docs/runbooks.md ./docs/runbooks.md
 # The embedded store (SQLite) lives here: mount a volume at /app/data (Railway: Settings > Volumes, mount path
 # /app/data), or set DATABASE_URL. Without either, every kept event is lost with the container. No VOLUME line:
 # Railway refuses it, and an anonymous volume per container would hide the loss rather than prevent it.

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { ConfigError } from './config/errors';
-import { ENV } from './config/env-names';
+import { ADMIN_ENV, ENV } from './config/env-names';
 import { loadConfig, type Config } from './config/load';
 import { createApp } from './receive/app';
 import type { Lifecycle } from './receive/health';
@@ -25,6 +25,14 @@ import { registerForwardMetrics, type ForwardMetrics } from './forward/metrics';
 import { createForwarding } from './forward/start';
 import type { ForwardWorker } from './forward/worker';
 import type { ServiceMetrics } from './telemetry/metrics';
+import { parseAutoReplay } from './recover/config';
+import { autoReplay } from './recover/auto-replay';
+import { registerRecoverMetrics, type RecoverMetrics } from './recover/metrics';
+import { createReleaseRecorder } from './recover/release-recorder';
+import { parseAdminConfig, type AdminConfig } from './admin/config';
+import { registerAdminMetrics, type AdminMetrics } from './admin/metrics';
+import { createAdminRouter } from './admin/router';
+import { createManagementApp } from './admin/management-app';
 
 /**
  * Node's server timeouts: a trickled or never-finished request is cut off instead of holding a socket. The
@@ -46,7 +54,11 @@ export function main(): void {
   let storeConfig: StoreConfig;
   let forwardConfig: ForwardConfig | undefined;
   let storeTimeouts: StoreTimeouts;
+  let autoReplayOn: boolean;
+  let adminConfig: AdminConfig;
   try {
+    autoReplayOn = parseAutoReplay(process.env);
+    adminConfig = parseAdminConfig(process.env, (path) => readFileSync(path, 'utf8'));
     config = loadConfig(process.env, (path) => readFileSync(path, 'utf8'));
     storeConfig = parseStoreConfig(process.env);
     storeTimeouts = parseStoreTimeouts(process.env);
@@ -63,10 +75,16 @@ export function main(): void {
   const logger = createLogger(config.logLevel);
   installTelemetryDiagnostics(logger, telemetry.plan.description);
   let forwardMetrics: ForwardMetrics | undefined;
+  let recoverMetrics: RecoverMetrics | undefined;
+  let adminMetrics: AdminMetrics | undefined;
   const metrics = createMetrics({
     webhookNames: config.tokens.map(({ name }) => name),
     tokensConfigured: config.tokens.length,
-    register: forwardConfig ? (registry) => (forwardMetrics = registerForwardMetrics(registry)) : undefined,
+    register: (registry) => {
+      if (forwardConfig) forwardMetrics = registerForwardMetrics(registry);
+      recoverMetrics = registerRecoverMetrics(registry);
+      if (adminConfig.token !== undefined) adminMetrics = registerAdminMetrics(registry);
+    },
   });
   const storeHealth = new StoreHealth({ logger, onTimeout: () => metrics.recordStoreTimeout() });
   storeHealth.onChange(() => metrics.setStoreUp(!storeHealth.failing));
@@ -80,7 +98,7 @@ export function main(): void {
     warn: (message, fields) => logger.warn(`${message} (${describeStore(storeConfig)}; ${ENV.storeStartupTimeout}=${storeTimeouts.startupTimeoutMs / 1000})`, fields),
   }).then(
     (store) => {
-      const forwarding = serve({ config, storeConfig, forwardConfig, store, logger, metrics, forwardMetrics, storeHealth });
+      const forwarding = serve({ config, storeConfig, forwardConfig, store, logger, metrics, forwardMetrics, storeHealth, recoverMetrics, adminMetrics, autoReplayOn, adminConfig });
       if (forwarding) wakeForwarder = () => forwarding.notify();
     },
     (error: unknown) => {
@@ -113,22 +131,57 @@ interface ServeDeps {
   metrics: ServiceMetrics;
   forwardMetrics: ForwardMetrics | undefined;
   storeHealth: StoreHealth;
+  recoverMetrics: RecoverMetrics | undefined;
+  adminMetrics: AdminMetrics | undefined;
+  autoReplayOn: boolean;
+  adminConfig: AdminConfig;
 }
 
-function serve({ config, storeConfig, forwardConfig, store, logger, metrics, forwardMetrics, storeHealth }: ServeDeps): ForwardWorker | undefined {
+function serve(deps: ServeDeps): ForwardWorker | undefined {
+  const { config, storeConfig, forwardConfig, store, logger, metrics, forwardMetrics, storeHealth, recoverMetrics, adminMetrics, autoReplayOn, adminConfig } = deps;
+  const recordRelease = createReleaseRecorder(logger, recoverMetrics);
   // The forwarder reads the store, never the request: it sends what the request path committed. It and the
   // retention start once the port is ours: a process that cannot listen exits at once instead of working on.
   const forwarding = forwardConfig ? createForwarding(store, forwardConfig, config.tokens, logger, forwardMetrics) : undefined;
   let retention: { stop(): void } = { stop() {} };
   let forwardingStopped: Promise<void> = Promise.resolve();
   const lifecycle: Lifecycle = { shuttingDown: false };
-  const app = createApp({ config, metrics, logger, lifecycle, store, storeHealth: () => storeHealth.state(), forwardingHealth: forwarding && (() => forwarding.health()) });
+  const admin =
+    adminConfig.token === undefined
+      ? undefined
+      : createAdminRouter({
+          admin: { ...adminConfig, token: adminConfig.token },
+          config,
+          store,
+          logger,
+          record: recordRelease,
+          forwardConfig,
+          storeDescription: describeStore(storeConfig),
+          telemetryDescription: telemetry.plan.description,
+          autoReplay: autoReplayOn,
+          ...(adminMetrics ? { metrics: adminMetrics } : {}),
+        });
+  const managementElsewhere = adminConfig.managementPort !== undefined;
+  const readiness = { storeHealth: () => storeHealth.state(), forwardingHealth: forwarding && (() => forwarding.health()) };
+  const app = createApp({ config, metrics, logger, lifecycle, store, ...readiness, ...(admin && !managementElsewhere ? { admin } : {}), managementElsewhere });
+  if (managementElsewhere) {
+    serveManagement(createManagementApp({ config, metrics, logger, lifecycle, ...readiness, ...(admin ? { admin } : {}) }), config, adminConfig.managementPort!, logger);
+  }
   const timeouts = serverTimeouts(config.bodyTimeoutMs);
   const server = http.createServer(timeouts, serveTraced(app.callback(), telemetry.plan));
   server.keepAliveTimeout = timeouts.keepAliveTimeout;
   guardConnections(server, metrics, logger, config.maxConnections);
 
-  logStartup(logger, config, storeConfig);
+  logStartup(logger, config, storeConfig, {
+    quarantine_auto_replay: autoReplayOn ? 'on' : 'off',
+    admin_console: !admin ? 'off' : managementElsewhere ? `on, port ${adminConfig.managementPort}` : 'on',
+  });
+  if (autoReplayOn) {
+    // Tokens are read at start-up, so a restart with a new token is when they change: release what now matches.
+    autoReplay({ store, tokens: config.tokens, sources: config.sources, logger, record: recordRelease }).catch((error: unknown) =>
+      logger.error(`automatic replay of the quarantine failed: ${error instanceof Error ? error.message : String(error)}`),
+    );
+  }
   server.listen(config.port, config.host, () => {
     const { port } = server.address() as AddressInfo;
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
@@ -196,9 +249,25 @@ function serve({ config, storeConfig, forwardConfig, store, logger, metrics, for
   return forwarding;
 }
 
+/** The management listener (MANAGEMENT_PORT): same host as the service; closed with the process. */
+function serveManagement(app: ReturnType<typeof createManagementApp>, config: Config, port: number, logger: Logger): void {
+  const server = http.createServer(serverTimeouts(config.bodyTimeoutMs), serveTraced(app.callback(), telemetry.plan));
+  server.listen(port, config.host, () => {
+    const address = server.address() as AddressInfo;
+    const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    logger.info('management listening', { url: `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`, port: address.port, serves: ['/admin', '/metrics', '/readyz'] });
+  });
+  server.unref();
+  server.on('error', (error) => {
+    logger.error(`cannot listen on ${config.host}:${port} (${ADMIN_ENV.managementPort}): ${error.message}`);
+    process.exitCode = 1;
+  });
+}
+
 /** One line that states the configuration, plus a paragraph no one can miss when nothing is configured. */
-function logStartup(logger: Logger, config: Config, storeConfig: StoreConfig): void {
+function logStartup(logger: Logger, config: Config, storeConfig: StoreConfig, recovery: Record<string, string>): void {
   logger.info('bitrix24-webhook-guard starting', {
+    ...recovery,
     tokens: config.tokens.map(({ name, token }) => ({ name, fingerprint: fingerprint(token) })),
     token_sources: config.sources,
     webhook_path: config.webhookPath,

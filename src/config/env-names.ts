@@ -51,3 +51,19 @@ export const TRACING_ENV = {
 } as const;
 // Known names, so that the unknown-variable warning does not name them (kept apart from ENV to append only).
 (CONFIG_ENV_NAMES as string[]).push(...Object.values(TRACING_ENV));
+
+/** Recovery and the operator console (issue 19). */
+export const ADMIN_ENV = {
+  /** `on` (default): quarantined deliveries whose stored token digest matches a configured token are released at start-up. */
+  quarantineAutoReplay: 'QUARANTINE_AUTO_REPLAY',
+  /** Enables the operator console under /admin; without it every /admin path answers 404. */
+  adminToken: 'ADMIN_TOKEN',
+  adminTokenFile: 'ADMIN_TOKEN_FILE',
+  /** Serve /admin, /metrics and the detailed /readyz on this port instead of the public one. */
+  managementPort: 'MANAGEMENT_PORT',
+  /** `on`: trust X-Forwarded-Proto from the proxy in front (the session cookie is then Secure behind HTTPS). */
+  trustProxy: 'TRUST_PROXY',
+  /** How long a console session lasts (default 8 hours). */
+  adminSessionHours: 'ADMIN_SESSION_HOURS',
+} as const;
+(CONFIG_ENV_NAMES as string[]).push(...Object.values(ADMIN_ENV));

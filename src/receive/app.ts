@@ -24,9 +24,23 @@ export interface AppDeps {
   /** What /readyz reports besides the configuration: the store (decides readiness) and forwarding (informs). */
   storeHealth?: ReadinessSources['store'];
   forwardingHealth?: ReadinessSources['forwarding'];
+  /** The operator console (src/admin/), when ADMIN_TOKEN is set and MANAGEMENT_PORT is not. */
+  admin?: Router;
+  /** MANAGEMENT_PORT is set: /metrics and the detailed /readyz are served there, not here. */
+  managementElsewhere?: boolean;
 }
 
-export function createApp({ config, metrics, logger, store, lifecycle = { shuttingDown: false }, storeHealth, forwardingHealth }: AppDeps): Koa {
+export function createApp({
+  config,
+  metrics,
+  logger,
+  store,
+  lifecycle = { shuttingDown: false },
+  storeHealth,
+  forwardingHealth,
+  admin,
+  managementElsewhere = false,
+}: AppDeps): Koa {
   const app = new Koa();
   // Koa's default error log would print to stderr with no JSON and no trace id; the boundary below logs.
   app.silent = true;
@@ -35,13 +49,9 @@ export function createApp({ config, metrics, logger, store, lifecycle = { shutti
   const refuse = createRefusalRecorder({ metrics, logger, sources: config.sources, store });
   const router = new Router();
   router.post(config.webhookPath, guardBody({ config, metrics, refuse }), createWebhookHandler({ config, metrics, logger, store, refuse }));
-  router.get('/metrics', async (ctx) => {
-    const rendered = await metrics.render(ctx.get('accept'));
-    ctx.type = rendered.contentType;
-    ctx.body = rendered.body;
-  });
+  if (!managementElsewhere) router.get('/metrics', metricsRoute(metrics));
   router.get('/healthz', healthz);
-  router.get('/readyz', readyz(config.tokens, lifecycle, { store: storeHealth, forwarding: forwardingHealth }));
+  router.get('/readyz', readyz(config.tokens, lifecycle, { store: storeHealth, forwarding: forwardingHealth }, managementElsewhere ? 'brief' : 'detailed'));
 
   const warnNotFound = rateLimitedWarn(logger, REFUSAL_LOG_INTERVAL_MS);
 
@@ -84,7 +94,16 @@ export function createApp({ config, metrics, logger, store, lifecycle = { shutti
       );
     }
   });
+  if (admin) app.use(admin.routes());
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;
+}
+
+export function metricsRoute(metrics: ServiceMetrics): Koa.Middleware {
+  return async (ctx) => {
+    const rendered = await metrics.render(ctx.get('accept'));
+    ctx.type = rendered.contentType;
+    ctx.body = rendered.body;
+  };
 }

@@ -23,9 +23,15 @@ export interface ReadinessSources {
 /**
  * Ready when a token is configured and the store takes writes; lists each token's name and fingerprint (never
  * the token). Answers from state kept in memory, never by asking the store, so it is prompt whatever the
- * store does.
+ * store does. With MANAGEMENT_PORT set the public port says only whether it is ready ('brief'); the details
+ * are on the management port.
  */
-export function readyz(tokens: readonly NamedToken[], lifecycle: Lifecycle, sources: ReadinessSources = {}): Middleware {
+export function readyz(
+  tokens: readonly NamedToken[],
+  lifecycle: Lifecycle,
+  sources: ReadinessSources = {},
+  detail: 'detailed' | 'brief' = 'detailed',
+): Middleware {
   const tokensConfigured = tokens.length;
   const listed = tokens.map(({ name, token }) => ({ name, fingerprint: fingerprint(token) }));
   return (ctx) => {
@@ -34,7 +40,7 @@ export function readyz(tokens: readonly NamedToken[], lifecycle: Lifecycle, sour
       ctx.body = { status: 'not_ready', reason: 'shutting_down' };
     } else if (tokensConfigured === 0) {
       ctx.status = 503;
-      ctx.body = {
+      ctx.body = detail === 'brief' ? { status: 'not_ready', reason: 'not_configured' } : {
         status: 'not_ready',
         reason: 'not_configured',
         detail: `no webhook token configured: set ${ENV.token} (or ${ENV.tokens}); every delivery is refused with 503`,
@@ -43,7 +49,7 @@ export function readyz(tokens: readonly NamedToken[], lifecycle: Lifecycle, sour
       const store = sources.store();
       ctx.status = 503;
       ctx.set('Retry-After', '5');
-      ctx.body = {
+      ctx.body = detail === 'brief' ? { status: 'not_ready', reason: 'store_unavailable' } : {
         status: 'not_ready',
         reason: 'store_unavailable',
         detail: `store writes fail (${store.cause}) since ${store.since}: ${store.detail}`,
@@ -51,13 +57,16 @@ export function readyz(tokens: readonly NamedToken[], lifecycle: Lifecycle, sour
         ...(sources.forwarding ? { forwarding: sources.forwarding() } : {}),
       };
     } else {
-      ctx.body = {
-        status: 'ready',
-        tokens_configured: tokensConfigured,
-        tokens: listed,
-        ...(sources.store ? { store: sources.store() } : {}),
-        ...(sources.forwarding ? { forwarding: sources.forwarding() } : {}),
-      };
+      ctx.body =
+        detail === 'brief'
+          ? { status: 'ready' }
+          : {
+              status: 'ready',
+              tokens_configured: tokensConfigured,
+              tokens: listed,
+              ...(sources.store ? { store: sources.store() } : {}),
+              ...(sources.forwarding ? { forwarding: sources.forwarding() } : {}),
+            };
     }
   };
 }

@@ -26,7 +26,19 @@ export interface GuardOptions {
 const COMMITS = new Set(['saveAccepted', 'release', 'redeliver']);
 // Reads succeed while writes wait for a lock (SQLite's WAL lets readers on): only a write, or the probe, shows
 // that the store takes writes again.
-const READS = new Set(['listQuarantine', 'getQuarantined', 'listEvents', 'getEvent', 'quarantineSize', 'forwardStats']);
+const READS = new Set([
+  'listQuarantine',
+  'getQuarantined',
+  'listEvents',
+  'getEvent',
+  'quarantineSize',
+  'forwardStats',
+  'countQuarantine',
+  'countEvents',
+  'quarantineGroups',
+  'lastAccepted',
+  'quarantinedPerBucket',
+]);
 /** Between two tries of an operation that met another SQLite writer's lock (each try waits the busy timeout). */
 const BUSY_RETRY_MS = 20;
 const PROBE_INTERVAL_MS = 1_000;

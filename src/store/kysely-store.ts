@@ -274,6 +274,61 @@ export class KyselyStore implements Store {
     return rows.map((row) => row.id).sort(compare);
   }
 
+  async countQuarantine(filter: QuarantineFilter = {}): Promise<number> {
+    let query = quarantineWhere(this.db.selectFrom('quarantine').select((eb) => eb.fn.countAll().as('count')), filter);
+    if (filter.from !== undefined) query = query.where('received_at', '>=', filter.from.getTime());
+    if (filter.to !== undefined) query = query.where('received_at', '<', filter.to.getTime());
+    return Number((await query.executeTakeFirstOrThrow()).count);
+  }
+
+  async countEvents(filter: EventFilter = {}): Promise<number> {
+    let query = this.db.selectFrom('events').select((eb) => eb.fn.countAll().as('count'));
+    if (filter.status !== undefined) query = query.where('status', '=', filter.status);
+    if (filter.webhook !== undefined) query = query.where('webhook', '=', filter.webhook);
+    if (filter.portal !== undefined) query = query.where('portal_domain', '=', filter.portal);
+    if (filter.event !== undefined) query = query.where('event', '=', filter.event);
+    return Number((await query.executeTakeFirstOrThrow()).count);
+  }
+
+  async quarantineGroups(): Promise<Array<{ diagnosis: string | null; reason: string; count: number }>> {
+    const rows = await this.db
+      .selectFrom('quarantine')
+      .select((eb) => ['diagnosis', 'reason', eb.fn.countAll().as('count')])
+      .where('released_event_id', 'is', null)
+      .groupBy(['diagnosis', 'reason'])
+      .execute();
+    return rows
+      .map((row) => ({ diagnosis: row.diagnosis, reason: row.reason, count: Number(row.count) }))
+      .sort((a, b) => b.count - a.count || compare(a.diagnosis ?? '', b.diagnosis ?? '') || compare(a.reason, b.reason));
+  }
+
+  async lastAccepted(): Promise<Array<{ webhook: string; portal: string | null; receivedAt: Date }>> {
+    const rows = await this.db
+      .selectFrom('events')
+      .select((eb) => ['webhook', 'portal_domain', eb.fn.max('received_at').as('last')])
+      .groupBy(['webhook', 'portal_domain'])
+      .limit(500)
+      .execute();
+    return rows
+      .map((row) => ({ webhook: row.webhook, portal: row.portal_domain, receivedAt: time(row.last as number | string) }))
+      .sort((a, b) => compare(a.webhook, b.webhook) || compare(a.portal ?? '', b.portal ?? ''));
+  }
+
+  async quarantinedPerBucket(from: Date, bucketMs: number): Promise<Array<{ start: Date; count: number }>> {
+    const start = from.getTime();
+    // Literals, not parameters: PostgreSQL must see the same expression in SELECT and GROUP BY (both are numbers).
+    const bucket = sql<number>`(received_at - ${sql.lit(Math.floor(start))}) / ${sql.lit(Math.max(1, Math.floor(bucketMs)))}`;
+    const rows = await this.db
+      .selectFrom('quarantine')
+      .select((eb) => [bucket.as('bucket'), eb.fn.countAll().as('count')])
+      .where('received_at', '>=', start)
+      .groupBy(bucket)
+      .execute();
+    return rows
+      .map((row) => ({ start: new Date(start + Math.floor(Number(row.bucket)) * bucketMs), count: Number(row.count) }))
+      .sort((a, b) => a.start.getTime() - b.start.getTime());
+  }
+
   async close(): Promise<void> {
     await this.db.destroy();
   }

@@ -65,5 +65,25 @@ export class NullStore implements Store {
     return [];
   }
 
+  async countQuarantine(): Promise<number> {
+    return 0;
+  }
+
+  async countEvents(): Promise<number> {
+    return 0;
+  }
+
+  async quarantineGroups() {
+    return [];
+  }
+
+  async lastAccepted() {
+    return [];
+  }
+
+  async quarantinedPerBucket() {
+    return [];
+  }
+
   async close(): Promise<void> {}
 }

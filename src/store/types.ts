@@ -145,7 +145,19 @@ export interface ForwardStats {
 
 export type StoreKind = 'none' | 'sqlite' | 'postgres';
 
-export interface Store {
+/** What the operator console shows at a glance (issue 19): counts and groups, computed by the store. */
+export interface StoreOverview {
+  countQuarantine(filter?: QuarantineFilter): Promise<number>;
+  countEvents(filter?: EventFilter): Promise<number>;
+  /** Unreleased quarantined deliveries by diagnosis and reason, largest group first. */
+  quarantineGroups(): Promise<Array<{ diagnosis: string | null; reason: string; count: number }>>;
+  /** The latest accepted event per token name and portal domain. */
+  lastAccepted(): Promise<Array<{ webhook: string; portal: string | null; receivedAt: Date }>>;
+  /** Refused deliveries kept in quarantine since `from`, counted per `bucketMs` (buckets without any left out). */
+  quarantinedPerBucket(from: Date, bucketMs: number): Promise<Array<{ start: Date; count: number }>>;
+}
+
+export interface Store extends StoreOverview {
   readonly kind: StoreKind;
   /** Commits an accepted event (status pending, due now); resolves with its id once it is durable. */
   saveAccepted(event: NewEvent): Promise<string>;

@@ -187,3 +187,27 @@ export const FORWARD_ATTR = {
   httpStatus: 'http.response.status_code',
   errorType: 'error.type',
 } as const;
+
+/** Recovery of quarantined deliveries (src/recover/): releases as accepted events, by `how` (RELEASE_HOWS). */
+export const RECOVER_METRIC = {
+  releases: 'bitrix_webhook_quarantine_releases_total',
+} as const;
+/** `auto`: QUARANTINE_AUTO_REPLAY at start-up; `cli`: `quarantine replay --apply`; `console`: the operator console. */
+export const RELEASE_HOWS = ['auto', 'cli', 'console'] as const;
+export type ReleaseHow = (typeof RELEASE_HOWS)[number];
+/** One span per release, linked to the trace of the refused delivery. */
+export const RELEASE_SPAN = 'bitrix.quarantine.release';
+export const RELEASE_ATTR = {
+  how: 'bitrix.quarantine.how',
+  quarantineId: 'bitrix.quarantine.id',
+  eventId: 'bitrix.event.id',
+  webhookName: 'bitrix.webhook.name',
+} as const;
+
+/** The operator console (src/admin/): failed sign-ins, and every action an operator took, by `action`. */
+export const ADMIN_METRIC = {
+  signInFailures: 'bitrix_webhook_admin_sign_in_failures_total',
+  actions: 'bitrix_webhook_admin_actions_total',
+} as const;
+export const ADMIN_ACTIONS = ['sign_in', 'sign_out', 'replay', 'redeliver'] as const;
+export type AdminAction = (typeof ADMIN_ACTIONS)[number];

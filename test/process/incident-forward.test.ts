@@ -83,7 +83,7 @@ for (const adapter of STORE_ADAPTERS) {
       service = undefined;
 
       // The token fixed; the service restarted (its forwarder polling), then one replay.
-      service = await spawnService({ env: { ...forwarding, BITRIX24_WEBHOOK_TOKENS: TOKENS } });
+      service = await spawnService({ env: { ...forwarding, BITRIX24_WEBHOOK_TOKENS: TOKENS, QUARANTINE_AUTO_REPLAY: 'off' } });
       await service.waitForLog((line) => line.message === 'forwarding accepted events');
       expect(upstream.received).to.deep.equal([]);
       const replay = await runCli(['quarantine', 'replay', '--apply', '--json'], { ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS });

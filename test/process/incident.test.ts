@@ -62,7 +62,7 @@ for (const adapter of STORE_ADAPTERS) {
     });
 
     it('after the restart with the token, a dry run changes nothing; two replays at once release each exactly once; a third changes nothing', async () => {
-      service = await spawnService({ env: { ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS } });
+      service = await spawnService({ env: { ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS, QUARANTINE_AUTO_REPLAY: 'off' } });
       const quarantined = ndjson((await runCli(['quarantine', 'list', '--json'], env)).stdout);
       expect(quarantined).to.have.length(shapes.length);
 
@@ -111,7 +111,7 @@ for (const adapter of STORE_ADAPTERS) {
     });
 
     it('keeps a delivery without a token until the operator releases it with a reason (logged); a wrong token stays', async () => {
-      service = await spawnService({ env: { ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS } });
+      service = await spawnService({ env: { ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS, QUARANTINE_AUTO_REPLAY: 'off' } });
       expect(await post(service, withoutToken(CRM_DEAL_ADD))).to.deep.equal({ status: 401, body: { status: 'rejected', reason: 'token_missing' } });
       expect(await post(service, CRM_DEAL_ADD.replace(WEBHOOK_TOKEN, WRONG_TOKEN))).to.deep.equal({ status: 403, body: { status: 'rejected', reason: 'token_mismatch' } });
       const withTokens = { ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS };
@@ -131,7 +131,7 @@ for (const adapter of STORE_ADAPTERS) {
     });
 
     it('holds no token in any table after a mixed run through the real HTTP stack', async () => {
-      service = await spawnService({ env: { ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS } });
+      service = await spawnService({ env: { ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS, QUARANTINE_AUTO_REPLAY: 'off' } });
       for (const shape of shapes) expect((await post(service, shape.body)).status).to.equal(200);
       expect((await post(service, CRM_DEAL_ADD.replace(WEBHOOK_TOKEN, WRONG_TOKEN))).status).to.equal(403);
       const query = await fetch(`${service.url}${PATH}?token=${WRONG_TOKEN}`, { method: 'POST', headers: { 'content-type': FORM, 'x-bitrix24-token': APP_TOKEN, authorization: `Bearer ${WEBHOOK_TOKEN}`, cookie: `s=${BOT_TOKEN}` }, body: withoutToken(CRM_DEAL_ADD) });

@@ -95,6 +95,10 @@ describe('the store under the real service process (SQLite)', function () {
     expect(metrics.split('\n').filter((line) => line.startsWith('bitrix_webhook_quarantine_'))).to.deep.equal([
       'bitrix_webhook_quarantine_evictions_total 3',
       'bitrix_webhook_quarantine_size 2',
+      // Nothing was released: the quarantined deliveries carried no token (automatic replay never releases those).
+      'bitrix_webhook_quarantine_releases_total{how="auto"} 0',
+      'bitrix_webhook_quarantine_releases_total{how="cli"} 0',
+      'bitrix_webhook_quarantine_releases_total{how="console"} 0',
     ]);
     expect(ndjson((await runCli(['quarantine', 'list', '--json'], env)).stdout).map((row) => row.id)).to.deep.equal(before.slice(3));
   });

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../../config/errors';
 import { loadConfig, type Env } from '../../config/load';
 import { exportPlan } from '../../telemetry/tracing';
-import { renderCheck, type Check } from './checks';
-import { configurationChecks, summarize, type ConfigurationSummary } from './config-checks';
+import { renderCheck, type Check } from '../../checklist/checks';
+import { configurationChecks, summarize, type ConfigurationSummary } from '../../checklist/config-checks';
 import { otlpTargets, probeOtlp } from './otlp-probe';
 import { deliveryLabel, describeAnswer, selfTest, type SelfTest } from './self-test';
 

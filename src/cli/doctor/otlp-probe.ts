@@ -1,5 +1,5 @@
 import net from 'node:net';
-import type { Check } from './checks';
+import type { Check } from '../../checklist/checks';
 
 type Env = Record<string, string | undefined>;
 type Signal = 'traces' | 'logs';

@@ -7,9 +7,10 @@ import { jsonText } from '../../store/json-text';
 import { openStore } from '../../store/open';
 import type { EventFilter, QuarantinedDelivery, QuarantineFilter, Store, StoredEvent } from '../../store/types';
 import { createLogger, type Logger } from '../../telemetry/logger';
-import { UNKNOWN_WEBHOOK } from '../../telemetry/names';
 import { createDigestMatcher } from '../../verify/verify';
-import { decideReplay, releasedEvent, type ReplayDecision } from './replay-decision';
+import { allQuarantined } from '../../recover/pages';
+import { createReleaseRecorder } from '../../recover/release-recorder';
+import { emptyTotals, replayOne, type ReplayItem } from '../../recover/replay';
 
 export interface ListOptions {
   reason?: string;
@@ -54,19 +55,6 @@ function quarantineFilter(options: ListOptions): QuarantineFilter {
     ...(options.since !== undefined ? { from: options.since } : {}),
     ...(options.until !== undefined ? { to: options.until } : {}),
   };
-}
-
-/** Every row the filter selects, page by page (ids sort by receive time). */
-async function* allQuarantined(store: Store, filter: QuarantineFilter, max = Infinity): AsyncGenerator<QuarantinedDelivery> {
-  let afterId: string | undefined;
-  let seen = 0;
-  for (;;) {
-    const page = await store.listQuarantine({ ...filter, limit: Math.min(PAGE, max - seen), ...(afterId !== undefined ? { afterId } : {}) });
-    for (const row of page) yield row;
-    seen += page.length;
-    if (page.length < PAGE || seen >= max) return;
-    afterId = page[page.length - 1]!.id;
-  }
 }
 
 function out(line: string): void {
@@ -168,30 +156,16 @@ export async function quarantineReplay(options: ReplayOptions, env: Env = proces
   }
   const match = createDigestMatcher(config.tokens);
   const logger = cliLogger();
-  const totals: Record<string, number> = { released: 0, would_release: 0, already_released: 0, mismatch: 0, no_token: 0, not_replayable: 0 };
+  // Counted in the service's metric only where a registry is scraped; the CLI logs and traces its releases.
+  const record = createReleaseRecorder(logger);
+  const totals: Record<string, number> = emptyTotals();
+  const withoutToken = options.releaseWithoutToken ? { reason: options.note!.trim() } : undefined;
   try {
     await withStore(env, async (store) => {
       for await (const row of allQuarantined(store, { ...quarantineFilter(options), released: false })) {
-        const decision = decideReplay(row, config.sources, match);
-        const webhook = decision.action === 'release' ? decision.webhook : decision.action === 'no_token' && options.releaseWithoutToken ? UNKNOWN_WEBHOOK : undefined;
-        let outcome: string = decision.action;
-        let eventId: string | undefined;
-        if (webhook !== undefined) {
-          const note = decision.action === 'no_token' ? `released without a token: ${options.note!.trim().slice(0, 500)}` : undefined;
-          if (!options.apply) outcome = 'would_release';
-          else {
-            const result = await store.release(row.id, releasedEvent(row, webhook, note));
-            outcome = result.result === 'not_found' ? 'not_replayable' : result.result;
-            if (result.result !== 'not_found') eventId = result.eventId;
-            if (result.result === 'released') {
-              const fields = { quarantine_id: row.id, event_id: result.eventId, webhook, reason: row.reason, diagnosis: row.diagnosis, trace_id: row.traceId ?? undefined };
-              if (note) logger.warn('quarantined delivery released WITHOUT a token by the operator', { ...fields, operator_reason: options.note!.trim().slice(0, 500) });
-              else logger.info('quarantined delivery replayed: now an accepted event', fields);
-            }
-          }
-        }
-        totals[outcome] = (totals[outcome] ?? 0) + 1;
-        report(row, decision, outcome, eventId, webhook, options.json);
+        const item = await replayOne(store, row, { sources: config.sources, match, apply: options.apply === true, how: 'cli', record, ...(withoutToken ? { withoutToken } : {}) });
+        totals[item.outcome] = (totals[item.outcome] ?? 0) + 1;
+        report(item, options.json);
       }
     });
   } finally {
@@ -215,13 +189,13 @@ const EXPLAIN: Record<string, string> = {
   not_replayable: 'stays: refused for its body, not its token',
 };
 
-function report(row: QuarantinedDelivery, decision: ReplayDecision, outcome: string, eventId: string | undefined, webhook: string | undefined, json?: boolean): void {
+function report(item: ReplayItem, json?: boolean): void {
   if (json) {
-    out(JSON.stringify({ id: row.id, outcome, ...(webhook !== undefined ? { webhook } : {}), ...(eventId !== undefined ? { event_id: eventId } : {}), reason: row.reason }));
+    out(JSON.stringify({ id: item.id, outcome: item.outcome, ...(item.webhook !== undefined ? { webhook: item.webhook } : {}), ...(item.event_id !== undefined ? { event_id: item.event_id } : {}), reason: item.reason }));
     return;
   }
-  const target = eventId ? ` ${eventId}` : webhook ? ` (webhook ${webhook})` : '';
-  out(`${row.id}  ${row.reason}  ${EXPLAIN[outcome] ?? outcome}${target}${decision.action === 'mismatch' ? ` (${decision.source})` : ''}`);
+  const target = item.event_id ? ` ${item.event_id}` : item.webhook ? ` (webhook ${item.webhook})` : '';
+  out(`${item.id}  ${item.reason}  ${EXPLAIN[item.outcome] ?? item.outcome}${target}${item.outcome === 'mismatch' && item.source ? ` (${item.source})` : ''}`);
 }
 
 export async function quarantinePurge(options: ListOptions & { apply?: boolean; released?: boolean }, env: Env = process.env): Promise<number> {

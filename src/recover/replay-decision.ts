@@ -1,8 +1,8 @@
-import type { QuarantinedDelivery, ReleasedEvent, TokenCandidate } from '../../store/types';
-import { deliveryFacts, eventData } from '../../receive/delivery';
-import { FORM_PARSE_OPTIONS } from '../../receive/body';
-import type { DigestMatcher } from '../../verify/verify';
-import type { TokenSource } from '../../telemetry/names';
+import type { QuarantinedDelivery, ReleasedEvent, TokenCandidate } from '../store/types';
+import { deliveryFacts, eventData } from '../receive/delivery';
+import { FORM_PARSE_OPTIONS } from '../receive/body';
+import type { DigestMatcher } from '../verify/verify';
+import type { TokenSource } from '../telemetry/names';
 import qs from 'qs';
 
 /** Refusals a replay can turn into events: the token ones. A body refused for its shape stays refused. */

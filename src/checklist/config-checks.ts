@@ -1,6 +1,6 @@
-import { ENV } from '../../config/env-names';
-import type { Config } from '../../config/load';
-import { fingerprint } from '../../verify/fingerprint';
+import { ENV } from '../config/env-names';
+import type { Config } from '../config/load';
+import { fingerprint } from '../verify/fingerprint';
 import type { Check } from './checks';
 
 export interface ConfigurationSummary {
