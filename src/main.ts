@@ -53,9 +53,10 @@ export function main(): void {
     logger.end();
     return;
   }
-  const logger = createLogger(config.logLevel);
+  const secrets = config.tokens.map(({ token }) => token);
+  const logger = createLogger(config.logLevel, undefined, secrets);
   installTelemetryDiagnostics(logger, telemetry.plan.description);
-  openStore(storeConfig, { bodyLimitBytes: config.bodyLimitBytes }).then(
+  openStore(storeConfig, { bodyLimitBytes: config.bodyLimitBytes, secrets }).then(
     (store) => serve(config, storeConfig, forwardConfig, store, logger),
     (error: unknown) => {
       // Listening without the store would answer 503 store_unavailable to every delivery: refuse to start.

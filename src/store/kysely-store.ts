@@ -3,8 +3,11 @@ import { newId } from './ids';
 import type { Database, EventsTable, QuarantineTable } from './schema';
 import { jsonText } from './json-text';
 import { scrubBody } from './scrub';
+import { scrubSecrets } from '../receive/scrub';
+import type { SecretGuard } from './secret-guard';
 import type {
   AttemptOutcome,
+  EventFacts,
   EventFilter,
   EventStatus,
   ForwardStats,
@@ -33,6 +36,8 @@ export interface KyselyStoreOptions extends StoreBounds {
   kind: Exclude<StoreKind, 'none'>;
   /** Longest stored body in bytes (BODY_LIMIT); longer scrubbed bodies are cut and marked truncated. */
   bodyLimitBytes: number;
+  /** The last guard over every text written: the configured tokens' values, in any encoding, replaced. */
+  guard?: SecretGuard;
 }
 
 /** The store over Kysely: the same queries for SQLite and PostgreSQL. */
@@ -52,12 +57,14 @@ export class KyselyStore implements Store {
   async quarantine(delivery: NewQuarantine): Promise<string> {
     const id = newId(delivery.receivedAt.getTime());
     const scrubbed = delivery.rawBody === undefined ? undefined : scrubBody(delivery.rawBody);
-    const body = scrubbed === undefined ? null : truncateUtf8(scrubbed.body, this.options.bodyLimitBytes);
+    const body = scrubbed === undefined ? null : truncateUtf8(storableBody(this.guard(scrubbed.body)), this.options.bodyLimitBytes);
+    // Tokens the receiver read (delivery.candidates) first; of those the raw scan saw, only the others.
+    const read = new Set(delivery.candidates.map((candidate) => candidate.digest));
     const candidates: TokenCandidate[] = [
-      ...(scrubbed?.candidates ?? []).map((candidate) => ({ source: 'body' as const, ...candidate })),
       ...delivery.candidates,
+      ...(scrubbed?.candidates ?? []).filter((candidate) => !read.has(candidate.digest)).map((candidate) => ({ source: 'body' as const, ...candidate })),
     ];
-    const { names, harmless } = keptHeaders(delivery.headers);
+    const { names, harmless } = keptHeaders(delivery.headers, (text) => this.guard(text));
     await this.db
       .insertInto('quarantine')
       .values({
@@ -67,12 +74,8 @@ export class KyselyStore implements Store {
         reason: delivery.reason,
         diagnosis: delivery.diagnosis ?? null,
         trace_id: delivery.traceId ?? null,
-        event: delivery.event ?? null,
-        event_handler_id: delivery.eventHandlerId ?? null,
-        ts: delivery.ts ?? null,
-        portal_domain: delivery.domain ?? null,
-        member_id: delivery.memberId ?? null,
-        header_names: JSON.stringify(names),
+        ...this.factColumns(delivery),
+        header_names: this.guard(JSON.stringify(names)),
         headers: JSON.stringify(harmless),
         body: body?.text ?? null,
         body_truncated: body?.truncated ? 1 : 0,
@@ -217,8 +220,8 @@ export class KyselyStore implements Store {
       outcome.result === 'delivered'
         ? { ...base, status: 'delivered' satisfies EventStatus, delivered_at: at, last_error: null }
         : outcome.result === 'dead'
-          ? { ...base, status: 'dead' satisfies EventStatus, last_error: outcome.error.slice(0, MAX_ERROR_LENGTH) }
-          : { ...base, next_attempt_at: outcome.nextAttemptAt.getTime(), last_error: outcome.error.slice(0, MAX_ERROR_LENGTH) };
+          ? { ...base, status: 'dead' satisfies EventStatus, last_error: this.errorText(outcome.error) }
+          : { ...base, next_attempt_at: outcome.nextAttemptAt.getTime(), last_error: this.errorText(outcome.error) };
     const result = await this.db
       .updateTable('events')
       .set(set)
@@ -262,20 +265,36 @@ export class KyselyStore implements Store {
     await this.db.destroy();
   }
 
+  /** Redaction first, then the cut: a cut first could keep the head of a token the guard no longer recognises. */
+  private errorText(error: string): string {
+    return storableBody(this.guard(error)).slice(0, MAX_ERROR_LENGTH);
+  }
+
+  private guard(text: string): string {
+    return this.options.guard ? this.options.guard(text) : text;
+  }
+
+  private factColumns(facts: EventFacts) {
+    const text = (value: string | undefined) => (value === undefined ? null : storableBody(this.guard(value)));
+    return {
+      event: text(facts.event),
+      event_handler_id: text(facts.eventHandlerId),
+      ts: text(facts.ts),
+      portal_domain: text(facts.domain),
+      member_id: text(facts.memberId),
+    };
+  }
+
   private eventRow(id: string, event: NewEvent, quarantineId: string | null, due: Date = event.receivedAt) {
-    const body = event.rawBody === undefined ? null : scrubBody(event.rawBody).body;
+    const body = event.rawBody === undefined ? null : storableBody(this.guard(scrubBody(event.rawBody).body));
     return {
       id,
       received_at: event.receivedAt.getTime(),
       trace_id: event.traceId ?? null,
       webhook: event.webhook,
-      event: event.event ?? null,
-      event_handler_id: event.eventHandlerId ?? null,
-      ts: event.ts ?? null,
-      portal_domain: event.domain ?? null,
-      member_id: event.memberId ?? null,
-      // Serialised, then scrubbed as JSON text: the chat-bot token inside data[BOT] goes too.
-      data: scrubBody(jsonText(event.data ?? null)).body,
+      ...this.factColumns(event),
+      // Scrubbed as a structure, then serialised: a message text that contains `&access_token=` stays whole.
+      data: this.guard(jsonText(scrubSecrets(event.data ?? null))),
       body,
       content_type: event.contentType ?? null,
       status: 'pending' satisfies EventStatus,
@@ -311,14 +330,23 @@ function page<T extends 'events' | 'quarantine', O>(query: SelectQueryBuilder<Da
   return paged.orderBy('id').limit(Math.min(Math.max(filter.limit ?? 100, 1), 1000));
 }
 
-function keptHeaders(headers: NewQuarantine['headers']): { names: string[]; harmless: Record<string, string> } {
+/**
+ * A raw NUL byte as `%00`: PostgreSQL's text cannot hold it (the write failed: an accepted event became a 503,
+ * a refusal went unkept), and SQLite keeps the same text so both stores agree. In a form body `%00` parses to
+ * the same value; a JSON body cannot contain a raw NUL (it would not have parsed).
+ */
+export function storableBody(text: string): string {
+  return text.includes('\u0000') ? text.split('\u0000').join('%00') : text;
+}
+
+function keptHeaders(headers: NewQuarantine['headers'], guard: (text: string) => string): { names: string[]; harmless: Record<string, string> } {
   const names: string[] = [];
   const harmless: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || names.length >= MAX_HEADER_NAMES) continue;
     const lower = name.toLowerCase().slice(0, 100);
     names.push(lower);
-    if (HARMLESS_HEADERS.includes(lower)) harmless[lower] = (Array.isArray(value) ? value.join(', ') : value).slice(0, MAX_HEADER_VALUE);
+    if (HARMLESS_HEADERS.includes(lower)) harmless[lower] = guard(Array.isArray(value) ? value.join(', ') : value).slice(0, MAX_HEADER_VALUE);
   }
   return { names, harmless };
 }

@@ -5,6 +5,7 @@ import { Pool } from 'pg';
 import type { StoreConfig } from './config';
 import { KyselyStore } from './kysely-store';
 import { migrate } from './migrations';
+import { createSecretGuard } from './secret-guard';
 import { NullStore } from './null-store';
 import type { Database } from './schema';
 import type { Store } from './types';
@@ -12,6 +13,8 @@ import type { Store } from './types';
 export interface OpenOptions {
   /** BODY_LIMIT in bytes: the longest body a quarantine row keeps. */
   bodyLimitBytes: number;
+  /** The configured tokens' values: the last guard replaces them in every text the store writes. */
+  secrets?: readonly string[];
 }
 
 /** Opens (and migrates) the store the configuration names. */
@@ -22,6 +25,7 @@ export async function openStore(config: StoreConfig, options: OpenOptions): Prom
     eventRetentionDays: config.eventRetentionDays,
     quarantineMaxRows: config.quarantineMaxRows,
     bodyLimitBytes: options.bodyLimitBytes,
+    guard: createSecretGuard(options.secrets ?? []),
   };
   if (config.kind === 'postgres') {
     const pool = new Pool({ connectionString: config.url, max: 10 });
