@@ -58,11 +58,11 @@ export class KyselyStore implements Store {
     const id = newId(delivery.receivedAt.getTime());
     const scrubbed = delivery.rawBody === undefined ? undefined : scrubBody(delivery.rawBody);
     const body = scrubbed === undefined ? null : truncateUtf8(storableBody(this.guard(scrubbed.body)), this.options.bodyLimitBytes);
-    // Tokens the receiver read (delivery.candidates) first; of those the raw scan saw, only the others.
-    const read = new Set(delivery.candidates.map((candidate) => candidate.digest));
+    // What the raw scan saw, except the body tokens the receiver itself read (those come with the delivery).
+    const read = new Set(delivery.candidates.filter((candidate) => candidate.source === 'body').map((candidate) => candidate.digest));
     const candidates: TokenCandidate[] = [
-      ...delivery.candidates,
       ...(scrubbed?.candidates ?? []).filter((candidate) => !read.has(candidate.digest)).map((candidate) => ({ source: 'body' as const, ...candidate })),
+      ...delivery.candidates,
     ];
     const { names, harmless } = keptHeaders(delivery.headers, (text) => this.guard(text));
     await this.db

@@ -3,6 +3,7 @@ import { ConfigError } from '../../config/errors';
 import { loadConfig, type Env } from '../../config/load';
 import { exportPlan } from '../../telemetry/tracing';
 import { renderCheck, type Check } from './checks';
+import { terminalSafe } from '../terminal-text';
 import { configurationChecks, summarize, type ConfigurationSummary } from './config-checks';
 import { otlpTargets, probeOtlp } from './otlp-probe';
 import { deliveryLabel, describeAnswer, selfTest, type SelfTest } from './self-test';
@@ -52,7 +53,7 @@ function render(report: DoctorReport): string {
   const lines = ['Configuration (read from this environment, as the service reads it)', ...report.checks.map(renderCheck)];
   let failed = report.checks.filter((check) => check.status === 'fail').length;
   if (report.self_test) {
-    lines.push(`Self-test deliveries to ${report.self_test.url}`);
+    lines.push(`Self-test deliveries to ${terminalSafe(report.self_test.url)}`);
     for (const result of report.self_test.deliveries) {
       const expected = `${result.expected.status} ${result.expected.reason}`;
       const detail = result.ok ? describeAnswer(result.got) : `expected ${expected}, got ${describeAnswer(result.got)}`;

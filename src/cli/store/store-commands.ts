@@ -10,6 +10,7 @@ import { createLogger, type Logger } from '../../telemetry/logger';
 import { UNKNOWN_WEBHOOK } from '../../telemetry/names';
 import { createDigestMatcher } from '../../verify/verify';
 import { decideReplay, releasedEvent, type ReplayDecision } from './replay-decision';
+import { terminalSafe } from '../terminal-text';
 
 export interface ListOptions {
   reason?: string;
@@ -75,7 +76,7 @@ function out(line: string): void {
 
 function quarantineLine(row: QuarantinedDelivery): string {
   const released = row.releasedEventId ? `released→${row.releasedEventId}` : 'quarantined';
-  return [row.id, row.receivedAt.toISOString(), String(row.status), row.reason, row.diagnosis ?? '-', row.event ?? '-', row.domain ?? '-', released].join('  ');
+  return [row.id, row.receivedAt.toISOString(), String(row.status), row.reason, row.diagnosis ?? '-', row.event ?? '-', row.domain ?? '-', released].map(terminalSafe).join('  ');
 }
 
 export async function quarantineList(options: ListOptions, env: Env = process.env): Promise<number> {
@@ -101,24 +102,26 @@ export async function quarantineShow(id: string, options: { json?: boolean }, en
       out(jsonText(row));
       return 0;
     }
-    out(`id:           ${row.id}`);
-    out(`received:     ${row.receivedAt.toISOString()}`);
-    out(`answered:     ${row.status} ${row.reason}`);
-    out(`diagnosis:    ${row.diagnosis ?? '-'}  (docs/runbooks.md#diagnosis-${row.diagnosis ?? 'unknown'})`);
-    out(`trace id:     ${row.traceId ?? '-'}`);
-    out(`event:        ${row.event ?? '-'}  portal ${row.domain ?? '-'}  member ${row.memberId ?? '-'}`);
-    out(`headers:      ${row.headerNames.join(', ')}`);
-    for (const [name, value] of Object.entries(row.headers)) out(`  ${name}: ${value}`);
-    out(`tokens seen:  ${row.candidates.map((candidate) => `${candidate.location} (sha256 ${candidate.digest.slice(0, 8)}…)`).join(', ') || 'none'}`);
-    out(`released:     ${row.releasedEventId ? `${row.releasedAt!.toISOString()} as event ${row.releasedEventId}${row.releaseNote ? ` (${row.releaseNote})` : ''}` : 'no'}`);
-    out(`body${row.bodyTruncated ? ' (cut at BODY_LIMIT)' : ''}:`);
-    out(row.body ?? '(none)');
+    // Every value may come from the client: each printed line is escaped for the terminal (shown()).
+    const shown = (line: string) => out(terminalSafe(line));
+    shown(`id:           ${row.id}`);
+    shown(`received:     ${row.receivedAt.toISOString()}`);
+    shown(`answered:     ${row.status} ${row.reason}`);
+    shown(`diagnosis:    ${row.diagnosis ?? '-'}  (docs/runbooks.md#diagnosis-${row.diagnosis ?? 'unknown'})`);
+    shown(`trace id:     ${row.traceId ?? '-'}`);
+    shown(`event:        ${row.event ?? '-'}  portal ${row.domain ?? '-'}  member ${row.memberId ?? '-'}`);
+    shown(`headers:      ${row.headerNames.join(', ')}`);
+    for (const [name, value] of Object.entries(row.headers)) shown(`  ${name}: ${value}`);
+    shown(`tokens seen:  ${row.candidates.map((candidate) => `${candidate.location} (sha256 ${candidate.digest.slice(0, 8)}…)`).join(', ') || 'none'}`);
+    shown(`released:     ${row.releasedEventId ? `${row.releasedAt!.toISOString()} as event ${row.releasedEventId}${row.releaseNote ? ` (${row.releaseNote})` : ''}` : 'no'}`);
+    shown(`body${row.bodyTruncated ? ' (cut at BODY_LIMIT)' : ''}:`);
+    shown(row.body ?? '(none)');
     return 0;
   });
 }
 
 function eventLine(event: StoredEvent): string {
-  return [event.id, event.receivedAt.toISOString(), event.webhook, event.event ?? '-', event.domain ?? '-', event.status, `attempts=${event.attempts}`, event.quarantineId ? `from ${event.quarantineId}` : ''].join('  ').trimEnd();
+  return [event.id, event.receivedAt.toISOString(), event.webhook, event.event ?? '-', event.domain ?? '-', event.status, `attempts=${event.attempts}`, event.quarantineId ? `from ${event.quarantineId}` : ''].map(terminalSafe).join('  ').trimEnd();
 }
 
 export async function eventsList(options: ListOptions & { status?: string; event?: string }, env: Env = process.env): Promise<number> {
@@ -221,7 +224,7 @@ function report(row: QuarantinedDelivery, decision: ReplayDecision, outcome: str
     return;
   }
   const target = eventId ? ` ${eventId}` : webhook ? ` (webhook ${webhook})` : '';
-  out(`${row.id}  ${row.reason}  ${EXPLAIN[outcome] ?? outcome}${target}${decision.action === 'mismatch' ? ` (${decision.source})` : ''}`);
+  out(terminalSafe(`${row.id}  ${row.reason}  ${EXPLAIN[outcome] ?? outcome}${target}${decision.action === 'mismatch' ? ` (${decision.source})` : ''}`));
 }
 
 export async function quarantinePurge(options: ListOptions & { apply?: boolean; released?: boolean }, env: Env = process.env): Promise<number> {
