@@ -148,6 +148,17 @@ export class ForwardWorker {
   private async forward(event: StoredEvent): Promise<void> {
     const { store, owner, logger, metrics } = this.options;
     const attempt = event.attempts + 1;
+    if (event.unreadable !== undefined) {
+      // Retrying cannot make it readable: a dead letter at once, so it never holds up the queue.
+      const error = `the stored event cannot be read: ${event.unreadable}`;
+      const recorded = await store.recordAttempt(event.id, owner, { result: 'dead', error }).catch(() => false);
+      if (recorded) {
+        metrics?.recordAttempt('dead');
+        metrics?.recordUnreadable();
+      }
+      logger.error('forwarding gave up: the stored event cannot be read; it is a dead letter', { event_id: event.id, webhook: event.webhook, error });
+      return;
+    }
     const url = upstreamFor(this.options.config, event.webhook);
     if (url === undefined) {
       const error = `no upstream for webhook ${event.webhook}: add it to FORWARD_URLS (or set FORWARD_URL), then events redeliver`;

@@ -378,14 +378,50 @@ function facts(row: Selectable<EventsTable> | Selectable<QuarantineTable>) {
   };
 }
 
+/**
+ * Deepest nesting of stored event data that is read back: deeper data would overflow the stack of the
+ * recursive JSON.stringify that formats it for forwarding (the receiver accepts any depth: jsonText is not
+ * recursive). Far beyond any real Bitrix24 event (form bodies nest at most 10 levels).
+ */
+export const MAX_STORED_DEPTH = 256;
+
+/** The stored data parsed, or why it cannot be: one row never fails the reading of others. */
+function readData(text: string): { data: unknown; unreadable?: string } {
+  if (nestingDepth(text) > MAX_STORED_DEPTH) return { data: null, unreadable: `data nested deeper than ${MAX_STORED_DEPTH} levels` };
+  try {
+    return { data: JSON.parse(text) as unknown };
+  } catch {
+    // The parser's message quotes the text; the reason names only the kind of fault.
+    return { data: null, unreadable: 'data is not valid JSON' };
+  }
+}
+
+/** Deepest bracket nesting outside string literals; one pass. */
+function nestingDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) deepest = Math.max(deepest, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return deepest;
+}
+
 function toEvent(row: Selectable<EventsTable>): StoredEvent {
+  const read = readData(row.data);
   return {
     id: row.id,
     receivedAt: time(row.received_at),
     traceId: row.trace_id,
     webhook: row.webhook,
     ...facts(row),
-    data: JSON.parse(row.data),
+    data: read.data,
     body: row.body,
     contentType: row.content_type,
     status: row.status as EventStatus,
@@ -396,6 +432,7 @@ function toEvent(row: Selectable<EventsTable>): StoredEvent {
     lastError: row.last_error,
     deliveredAt: timeOrNull(row.delivered_at),
     quarantineId: row.quarantine_id,
+    ...(read.unreadable !== undefined ? { unreadable: read.unreadable } : {}),
   };
 }
 

@@ -43,6 +43,12 @@ export interface StoredEvent extends EventFacts {
   deliveredAt: Date | null;
   /** The quarantined delivery this event was released from, if any. */
   quarantineId: string | null;
+  /**
+   * Why the stored row cannot be read back (its data is not valid JSON, or nested deeper than
+   * MAX_STORED_DEPTH); `data` is then null. The forwarder dead-letters such an event instead of failing the
+   * claim of the others; `events list` shows it.
+   */
+  unreadable?: string;
 }
 
 /** A token offered by a refused delivery, kept only as its SHA-256 so replay can verify it later. */

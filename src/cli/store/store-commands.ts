@@ -121,7 +121,7 @@ export async function quarantineShow(id: string, options: { json?: boolean }, en
 }
 
 function eventLine(event: StoredEvent): string {
-  return [event.id, event.receivedAt.toISOString(), event.webhook, event.event ?? '-', event.domain ?? '-', event.status, `attempts=${event.attempts}`, event.quarantineId ? `from ${event.quarantineId}` : ''].map(terminalSafe).join('  ').trimEnd();
+  return [event.id, event.receivedAt.toISOString(), event.webhook, event.event ?? '-', event.domain ?? '-', event.status, `attempts=${event.attempts}`, event.quarantineId ? `from ${event.quarantineId}` : '', event.unreadable ? `unreadable: ${event.unreadable}` : ''].map(terminalSafe).join('  ').trimEnd();
 }
 
 export async function eventsList(options: ListOptions & { status?: string; event?: string }, env: Env = process.env): Promise<number> {
