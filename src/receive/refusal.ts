@@ -1,3 +1,4 @@
+import { isSelfTest } from './self-test';
 import { trace } from '@opentelemetry/api';
 import type { Context } from 'koa';
 import { boundText } from '../telemetry/bound-text';
@@ -120,6 +121,7 @@ export function createRefusalRecorder(deps: { metrics: ServiceMetrics; logger: L
         headers: ctx.req.headers,
         rawBody: refusal.raw,
         candidates: receivedCandidates(ctx, refusal.body),
+        ...(isSelfTest(ctx.req.headers) ? { selfTest: true } : {}),
       }),
     );
     if (written.ok) {

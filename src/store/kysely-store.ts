@@ -83,6 +83,7 @@ export class KyselyStore implements Store {
         released_at: null,
         released_event_id: null,
         release_note: null,
+        self_test: delivery.selfTest ? 1 : 0,
       })
       .execute();
     return id;
@@ -305,6 +306,7 @@ export class KyselyStore implements Store {
       last_error: null,
       delivered_at: null,
       quarantine_id: quarantineId,
+      self_test: event.selfTest ? 1 : 0,
     };
   }
 }
@@ -424,6 +426,7 @@ function toEvent(row: Selectable<EventsTable>): StoredEvent {
     data: read.data,
     body: row.body,
     contentType: row.content_type,
+    ...(Number(row.self_test) === 1 ? { selfTest: true as const } : {}),
     status: row.status as EventStatus,
     attempts: Number(row.attempts),
     nextAttemptAt: time(row.next_attempt_at),
@@ -450,6 +453,7 @@ function toQuarantined(row: Selectable<QuarantineTable>): QuarantinedDelivery {
     body: row.body,
     bodyTruncated: Number(row.body_truncated) === 1,
     candidates: JSON.parse(row.candidates) as TokenCandidate[],
+    ...(Number(row.self_test) === 1 ? { selfTest: true as const } : {}),
     releasedAt: timeOrNull(row.released_at),
     releasedEventId: row.released_event_id,
     releaseNote: row.release_note,

@@ -30,6 +30,8 @@ export type ReplayDecision =
 export function decideReplay(delivery: QuarantinedDelivery, sources: readonly TokenSource[], match: DigestMatcher): ReplayDecision {
   if (delivery.releasedEventId !== null) return { action: 'already_released', eventId: delivery.releasedEventId };
   if (!REPLAYABLE_REASONS.includes(delivery.reason)) return { action: 'not_replayable', reason: delivery.reason };
+  // A delivery `doctor --url` sent tests the deployment; it is never an event, whatever the token.
+  if (delivery.selfTest) return { action: 'not_replayable', reason: 'self_test' };
   for (const source of sources) {
     const found = candidatesOf(delivery.candidates, source);
     // A repeated key is not a token (as at receive time): that source holds none.

@@ -224,7 +224,8 @@ function report(row: QuarantinedDelivery, decision: ReplayDecision, outcome: str
     return;
   }
   const target = eventId ? ` ${eventId}` : webhook ? ` (webhook ${webhook})` : '';
-  out(terminalSafe(`${row.id}  ${row.reason}  ${EXPLAIN[outcome] ?? outcome}${target}${decision.action === 'mismatch' ? ` (${decision.source})` : ''}`));
+  const explained = decision.action === 'not_replayable' && decision.reason === 'self_test' ? 'stays: a self-test delivery sent by doctor --url, never released' : (EXPLAIN[outcome] ?? outcome);
+  out(terminalSafe(`${row.id}  ${row.reason}  ${explained}${target}${decision.action === 'mismatch' ? ` (${decision.source})` : ''}`));
 }
 
 export async function quarantinePurge(options: ListOptions & { apply?: boolean; released?: boolean }, env: Env = process.env): Promise<number> {
