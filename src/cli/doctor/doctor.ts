@@ -1,3 +1,4 @@
+import { parseForwardConfig } from '../../forward/config';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../../config/errors';
 import { loadConfig, type Env } from '../../config/load';
@@ -28,6 +29,8 @@ export async function doctor(options: DoctorOptions, env: Env = process.env): Pr
   let config;
   try {
     config = loadConfig(env, (path) => readFileSync(path, 'utf8'));
+    // Forwarding's variables are refused at start-up like the rest (a URL with user:password@, for one).
+    parseForwardConfig(env, (path) => readFileSync(path, 'utf8'));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     if (options.json) print({ ok: false, error: { variable: error.variable, message: error.message } });
