@@ -72,7 +72,8 @@ export function main(): void {
     logger.end();
     return;
   }
-  const logger = createLogger(config.logLevel);
+  const secrets = config.tokens.map(({ token }) => token);
+  const logger = createLogger(config.logLevel, undefined, secrets);
   installTelemetryDiagnostics(logger, telemetry.plan.description);
   let forwardMetrics: ForwardMetrics | undefined;
   let recoverMetrics: RecoverMetrics | undefined;
@@ -90,7 +91,7 @@ export function main(): void {
   storeHealth.onChange(() => metrics.setStoreUp(!storeHealth.failing));
   // The forwarder is woken by each commit instead of waiting for its next poll.
   let wakeForwarder: (() => void) | undefined;
-  const open = () => openStore(storeConfig, { bodyLimitBytes: config.bodyLimitBytes, timeoutMs: storeTimeouts.timeoutMs, health: storeHealth, onCommit: () => wakeForwarder?.() });
+  const open = () => openStore(storeConfig, { bodyLimitBytes: config.bodyLimitBytes, secrets, timeoutMs: storeTimeouts.timeoutMs, health: storeHealth, onCommit: () => wakeForwarder?.() });
   openWhenReachable(open, {
     startupTimeoutMs: storeTimeouts.startupTimeoutMs,
     // A database server may come up after the service; a SQLite file that cannot be opened, or is damaged, will not fix itself.

@@ -1,3 +1,4 @@
+import { terminalSafe } from './terminal-text';
 /** One line of the doctor's checklist. `fail` makes the command exit non-zero; `warn` does not. */
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -12,6 +13,7 @@ export interface Check {
 const LABELS: Record<CheckStatus, string> = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' };
 
 export function renderCheck({ status, check, detail, likely }: Check): string {
-  const line = `  ${LABELS[status]}  ${check}: ${detail}`;
-  return likely ? `${line}\n        likely: ${likely}` : line;
+  // Details may quote what a remote server answered: escaped for the terminal.
+  const line = `  ${LABELS[status]}  ${terminalSafe(check)}: ${terminalSafe(detail)}`;
+  return likely ? `${line}\n        likely: ${terminalSafe(likely)}` : line;
 }

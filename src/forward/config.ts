@@ -117,6 +117,11 @@ function parseUrl(raw: string, where: string): string {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new ConfigError(where, `the scheme ${JSON.stringify(url.protocol.slice(0, 20))} is not http: or https:`);
   }
+  // Refused rather than moved into a header: fetch refuses such URLs (every event would end dead), and a
+  // password in a URL ends up in logs. The value is not shown.
+  if (url.username !== '' || url.password !== '') {
+    throw new ConfigError(where, 'holds a user name or password (user:password@), which is never sent; pass the credential as a query parameter or path segment instead (both redacted in logs); the value is not shown');
+  }
   return url.href;
 }
 

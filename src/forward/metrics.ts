@@ -4,6 +4,8 @@ import type { ForwardStats } from '../store/types';
 
 export interface ForwardMetrics {
   recordAttempt(result: ForwardResult): void;
+  /** One stored event that could not be read back and was dead-lettered. */
+  recordUnreadable(): void;
   /** The store-wide backlog (every replica reports the same value; alerts take the max). */
   setStats(stats: ForwardStats, now: Date): void;
 }
@@ -32,10 +34,18 @@ export function registerForwardMetrics(registry: client.Registry): ForwardMetric
     help: 'Events the application refused for good or that ran out of attempts (status dead), in the whole store.',
     registers,
   });
+  const unreadable = new client.Counter({
+    name: FORWARD_METRIC.unreadable,
+    help: 'Stored events that could not be read back (invalid JSON, nested too deep) and were dead-lettered at once.',
+    registers,
+  });
   for (const result of FORWARD_RESULTS) attempts.inc({ result }, 0);
   return {
     recordAttempt(result) {
       attempts.inc({ result });
+    },
+    recordUnreadable() {
+      unreadable.inc();
     },
     setStats(stats, now) {
       backlog.set(stats.pending);

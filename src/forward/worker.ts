@@ -16,6 +16,11 @@ const STATS_INTERVAL_MS = 5_000;
 const CLAIM_ERROR_LOG_INTERVAL_MS = 10_000;
 /** Most bytes of an upstream's answer kept as the event's last error. */
 const ERROR_BODY_BYTES = 200;
+/**
+ * Read past ERROR_BODY_BYTES before redaction, then cut: a token that straddles the cut is whole when it is
+ * redacted (cutting first kept its head). Longer than any configured token in any encoding.
+ */
+const REDACTION_MARGIN_BYTES = 1024;
 
 export interface WorkerOptions {
   store: Store;
@@ -172,6 +177,17 @@ export class ForwardWorker {
     const { store, owner, logger, metrics } = this.options;
     // The claim counted this attempt already (see Store.claimDue).
     const attempt = event.attempts;
+    if (event.unreadable !== undefined) {
+      // Retrying cannot make it readable: a dead letter at once, so it never holds up the queue.
+      const error = `the stored event cannot be read: ${event.unreadable}`;
+      const recorded = await store.recordAttempt(event.id, owner, { result: 'dead', error }).catch(() => false);
+      if (recorded) {
+        metrics?.recordAttempt('dead');
+        metrics?.recordUnreadable();
+      }
+      logger.error('forwarding gave up: the stored event cannot be read; it is a dead letter', { event_id: event.id, webhook: event.webhook, error });
+      return;
+    }
     const url = upstreamFor(this.options.config, event.webhook);
     if (attempt > this.options.config.maxAttempts) {
       // Claimed more often than allowed without a result recorded: earlier sends ended the process (or outlived
@@ -257,11 +273,12 @@ export class ForwardWorker {
       response = await fetch(url, { method: 'POST', headers, body: formatted.body, signal, redirect: 'manual' });
       answer = await readBounded(response);
     } catch (error) {
-      return this.retryOrDead(event, attempt, describe(error, config.timeoutMs), undefined);
+      return this.retryOrDead(event, attempt, withoutUrl(describe(error, config.timeoutMs), url), undefined);
     }
     const verdict = verdictForStatus(response.status);
     if (verdict === 'delivered') return { outcome: { result: 'delivered' }, status: response.status };
-    const error = `HTTP ${response.status}${answer ? `: ${withoutTokens(answer, tokens)}` : ''}`;
+    const clean = cutUtf8(withoutTokens(answer, tokens), ERROR_BODY_BYTES);
+    const error = `HTTP ${response.status}${clean ? `: ${clean}` : ''}`;
     if (verdict === 'dead') return { outcome: { result: 'dead', error }, status: response.status };
     const retryAfter = retryAfterMs(response.headers.get('retry-after'), new Date(), config.backoffMaxMs);
     return { ...this.retryOrDead(event, attempt, error, retryAfter), status: response.status };
@@ -303,7 +320,7 @@ export function redactedUrl(url: URL): string {
 function withoutTokens(text: string, tokens: readonly NamedToken[]): string {
   let clean = text;
   for (const { token } of tokens) {
-    for (const form of new Set([token, encodeURIComponent(token)])) clean = clean.split(form).join('REDACTED');
+    for (const form of new Set([token, encodeURIComponent(token), JSON.stringify(token).slice(1, -1)])) clean = clean.split(form).join('REDACTED');
   }
   return clean;
 }
@@ -317,12 +334,26 @@ async function readBounded(response: Response): Promise<string> {
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    if (size < ERROR_BODY_BYTES) {
+    if (size < ERROR_BODY_BYTES + REDACTION_MARGIN_BYTES) {
       chunks.push(value);
       size += value.length;
     }
   }
-  return Buffer.concat(chunks).subarray(0, ERROR_BODY_BYTES).toString('utf8').replace(/\s+/g, ' ').trim();
+  return Buffer.concat(chunks).subarray(0, ERROR_BODY_BYTES + REDACTION_MARGIN_BYTES).toString('utf8').replace(/\s+/g, ' ').trim();
+}
+
+/** At most `limit` UTF-8 bytes, never half a character. */
+function cutUtf8(text: string, limit: number): string {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= limit) return text;
+  let end = limit;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end -= 1;
+  return bytes.subarray(0, end).toString('utf8');
+}
+
+/** A network error's text with the upstream URL (which may hold a query secret) replaced by its redacted form. */
+function withoutUrl(text: string, url: string): string {
+  return text.includes(url) ? text.split(url).join(redactedUrl(new URL(url))) : text;
 }
 
 function describe(error: unknown, timeoutMs: number): string {

@@ -59,6 +59,8 @@ const upSelector = selector('up', { job: SCRAPE_JOB });
 
 /** Any failed store write in this window pages: each one is an event refused or a delivery not kept. */
 const STORE_WINDOW = '5m';
+/** An unreadable stored event is rare and each one is a lost forward: any in the last hour warns. */
+const UNREADABLE_WINDOW = '1h';
 const QUARANTINE_WINDOW = '30m';
 /** More quarantined deliveries than this in the window is a cause to fix, not a stray scanner. */
 const MIN_QUARANTINED_IN_WINDOW = 5;
@@ -246,6 +248,20 @@ export const ALERTS: readonly AlertSpec[] = [
     description: (value) =>
       `{{ $labels.job }} holds ${value} dead-letter events: the application answered a permanent 4xx, or the attempts or age ran out. ` +
       'They are kept; list them with `events list --status dead`, fix the cause, then `events redeliver --all-dead`.',
+  },
+  {
+    name: 'BitrixWebhookForwardUnreadableEvents',
+    anchor: 'bitrixwebhookforwardunreadableevents',
+    severity: 'warning',
+    query: sumIncrease(FORWARD_METRIC.unreadable, {}, UNREADABLE_WINDOW, serviceLevel),
+    comparison: '>',
+    threshold: 0,
+    for: '0m',
+    valueFormat: 'count',
+    summary: 'Stored events could not be read back and were dead-lettered at once (invalid JSON or nested too deep).',
+    description: (value) =>
+      `{{ $labels.job }} dead-lettered ${value} stored events in the last ${UNREADABLE_WINDOW} because they could not be read back. ` +
+      'The other events are forwarded as usual; `events list --status dead` shows these with `unreadable:` and the reason.',
   },
 ];
 

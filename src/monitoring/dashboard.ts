@@ -151,6 +151,7 @@ function forwardingPanels(y: number) {
   const backlog = alertByName('BitrixWebhookForwardBacklogGrowing');
   const failing = alertByName('BitrixWebhookForwardingFailing');
   const dead = alertByName('BitrixWebhookForwardDeadLetters');
+  const unreadable = alertByName('BitrixWebhookForwardUnreadableEvents');
   // Every replica reports the store-wide gauges: the max is the store's value.
   const storeWide = (metric: string) => `max(${selector(metric, job)})`;
   return [
@@ -164,7 +165,8 @@ function forwardingPanels(y: number) {
     traceSearchTable({ x: 18, y: y + 1, w: 6, h: 5 }, 'Failed forwards (Tempo)', `Spans ${FORWARD_SPAN} with status ERROR; each links to the delivery's trace.`,
       `{ name = "${FORWARD_SPAN}" && status = error }`),
     withLinks(timeseries({ x: 0, y: y + 6, w: 12, h: 8 }, { title: 'Forward attempts by result', unit: 'reqps', stack: true },
-      [promTarget('A', sumRate(FORWARD_METRIC.attempts, job, RATE, ['result']), '{{result}}')]), [failing]),
+      [promTarget('A', sumRate(FORWARD_METRIC.attempts, job, RATE, ['result']), '{{result}}'),
+        promTarget('B', sumRate(FORWARD_METRIC.unreadable, job, RATE, []), 'unreadable (dead-lettered at once)')]), [failing, unreadable]),
     withLinks(timeseries({ x: 12, y: y + 6, w: 12, h: 8 }, { title: 'Forward backlog over time', min: 0 },
       [promTarget('A', storeWide(FORWARD_METRIC.backlog), 'pending'), promTarget('B', storeWide(FORWARD_METRIC.deadLetters), 'dead')]), [backlog, dead]),
   ];

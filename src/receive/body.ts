@@ -19,6 +19,7 @@ export const FORM_PARSE_OPTIONS = {
   parameterLimit: 1000,
   arrayLimit: 1000,
   throwOnLimitExceeded: true,
+  strictDepth: true,
   parseArrays: false,
   plainObjects: true,
   allowPrototypes: false,

@@ -1,3 +1,4 @@
+import { isSelfTest } from './self-test';
 import { trace } from '@opentelemetry/api';
 import type { Context } from 'koa';
 import { boundText } from '../telemetry/bound-text';
@@ -119,7 +120,8 @@ export function createRefusalRecorder(deps: { metrics: ServiceMetrics; logger: L
         traceId: traceContext && trace.isSpanContextValid(traceContext) ? traceContext.traceId : undefined,
         headers: ctx.req.headers,
         rawBody: refusal.raw,
-        candidates: outsideBodyCandidates(ctx),
+        candidates: receivedCandidates(ctx, refusal.body),
+        ...(isSelfTest(ctx.req.headers) ? { selfTest: true } : {}),
       }),
     );
     if (written.ok) {
@@ -140,15 +142,14 @@ function quarantineReason(refusal: Refusal): QuarantineReason | undefined {
 }
 
 /**
- * Tokens on the URL and in headers, from every source (not only the configured ones: a replay after
- * BITRIX24_TOKEN_SOURCES changes should find them), as digests. Body candidates are found by the store
- * when it scrubs the body.
+ * The tokens the receiver reads, from every source (not only the configured ones: a replay after
+ * BITRIX24_TOKEN_SOURCES changes should find them), as digests, read by the receiver's own extractor: a
+ * replay decides from these only. (The store adds what its raw-body scan saw, for the operator's eyes.)
  */
-function outsideBodyCandidates(ctx: Context): TokenCandidate[] {
+function receivedCandidates(ctx: Context, body: unknown): TokenCandidate[] {
   const candidates: TokenCandidate[] = [];
   for (const source of TOKEN_SOURCES) {
-    if (source === 'body') continue;
-    const extraction = extractToken(source, { body: undefined, query: ctx.query, headers: tokenHeaders(ctx.req.rawHeaders) });
+    const extraction = extractToken(source, { body, query: ctx.query, headers: tokenHeaders(ctx.req.rawHeaders) });
     if (extraction.token !== undefined) candidates.push({ source, location: extraction.location, digest: sha256Hex(extraction.token) });
   }
   return candidates;

@@ -1,10 +1,11 @@
-/** Field names that hold a credential wherever they appear (a chat-bot event carries its bot's token in data). */
-const SECRET_FIELDS = ['application_token', 'access_token', 'refresh_token'];
+import { isSecretKey } from '../store/scrub';
 
-/** True for a key that names a credential, whatever its case, or a flat key that ends in one (`x[access_token]`). */
+/**
+ * True for a key that names a credential (a chat-bot event carries its bot's token in data): the same rule as
+ * for the raw body, whatever the case, percent-encoding depth or flat shape (`x[access_token][]`).
+ */
 export function isSecretField(key: string): boolean {
-  const lower = key.toLowerCase();
-  return SECRET_FIELDS.some((field) => lower.includes(field));
+  return isSecretKey(key);
 }
 
 /**
@@ -23,9 +24,9 @@ export function scrubSecrets(value: unknown): unknown {
     } else if (typeof from === 'object' && from !== null) {
       const copy = Object.getPrototypeOf(from) === null ? (Object.create(null) as Record<string, unknown>) : {};
       into[key] = copy;
-      for (const field of Object.keys(from)) {
-        if (!isSecretField(field)) stack.push({ from: (from as Record<string, unknown>)[field], into: copy, key: field });
-      }
+      // Copied in reverse, so that popping the stack fills the copy in the original key order.
+      const fields = Object.keys(from).filter((field) => !isSecretField(field));
+      for (let i = fields.length - 1; i >= 0; i--) stack.push({ from: (from as Record<string, unknown>)[fields[i]!], into: copy, key: fields[i]! });
     } else {
       into[key] = from;
     }

@@ -1,3 +1,4 @@
+import { isSelfTest } from './self-test';
 import { trace, type Context as OtelContext } from '@opentelemetry/api';
 import type { Context, Middleware } from 'koa';
 import type { Config } from '../config/load';
@@ -97,6 +98,7 @@ export function createWebhookHandler({ config, metrics, logger, store, refuse }:
         data: eventData(body),
         rawBody: raw,
         contentType: ctx.get('content-type') || undefined,
+        ...(isSelfTest(ctx.req.headers) ? { selfTest: true } : {}),
       }),
     );
     if (!written.ok) {

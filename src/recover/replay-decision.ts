@@ -2,14 +2,18 @@ import type { QuarantinedDelivery, ReleasedEvent, TokenCandidate } from '../stor
 import { deliveryFacts, eventData } from '../receive/delivery';
 import { FORM_PARSE_OPTIONS } from '../receive/body';
 import type { DigestMatcher } from '../verify/verify';
+import { BODY_TOKEN_LOCATIONS } from '../verify/extract';
 import type { TokenSource } from '../telemetry/names';
 import qs from 'qs';
 
 /** Refusals a replay can turn into events: the token ones. A body refused for its shape stays refused. */
 export const REPLAYABLE_REASONS: readonly string[] = ['token_missing', 'token_mismatch', 'not_configured'];
 
-/** Where the service reads a body token (the scrubber's names for them): a chat-bot's own token does not count. */
-const BODY_TOKEN_LOCATIONS: ReadonlySet<string> = new Set(['auth[application_token]', 'auth.application_token']);
+/**
+ * Where the service reads a body token, as the receiver's own reader names them: a candidate elsewhere (a
+ * dotted key, a JSON fragment, a chat bot's token, what the raw-body scan saw) never decides a replay.
+ */
+const READ_BODY_LOCATIONS: ReadonlySet<string> = new Set(BODY_TOKEN_LOCATIONS);
 
 export type ReplayDecision =
   | { action: 'release'; webhook: string; source: TokenSource }
@@ -26,6 +30,8 @@ export type ReplayDecision =
 export function decideReplay(delivery: QuarantinedDelivery, sources: readonly TokenSource[], match: DigestMatcher): ReplayDecision {
   if (delivery.releasedEventId !== null) return { action: 'already_released', eventId: delivery.releasedEventId };
   if (!REPLAYABLE_REASONS.includes(delivery.reason)) return { action: 'not_replayable', reason: delivery.reason };
+  // A delivery `doctor --url` sent tests the deployment; it is never an event, whatever the token.
+  if (delivery.selfTest) return { action: 'not_replayable', reason: 'self_test' };
   for (const source of sources) {
     const found = candidatesOf(delivery.candidates, source);
     // A repeated key is not a token (as at receive time): that source holds none.
@@ -38,7 +44,7 @@ export function decideReplay(delivery: QuarantinedDelivery, sources: readonly To
 
 function candidatesOf(candidates: readonly TokenCandidate[], source: TokenSource): TokenCandidate[] {
   if (source !== 'body') return candidates.filter((candidate) => candidate.source === source).slice(0, 1);
-  return candidates.filter((candidate) => candidate.source === 'body' && BODY_TOKEN_LOCATIONS.has(candidate.location));
+  return candidates.filter((candidate) => candidate.source === 'body' && READ_BODY_LOCATIONS.has(candidate.location));
 }
 
 /** The event a released delivery becomes: facts and data read back from its stored (scrubbed) body. */

@@ -39,6 +39,9 @@ export const WHY: Record<ReplayOutcome, string> = {
   not_replayable: 'stays: refused for its body, not its token',
 };
 
+/** Why a delivery that `doctor --url` sent stays quarantined whatever the tokens. */
+export const SELF_TEST_WHY = 'stays: a self-test delivery sent by doctor --url, never released';
+
 export function emptyTotals(): Record<ReplayOutcome, number> {
   return Object.fromEntries(REPLAY_OUTCOMES.map((outcome) => [outcome, 0])) as Record<ReplayOutcome, number>;
 }
@@ -58,7 +61,7 @@ export async function replayOne(store: Store, row: QuarantinedDelivery, options:
       outcome,
       ...(decision.action === 'already_released' ? { event_id: decision.eventId } : {}),
       ...(decision.action === 'mismatch' ? { source: decision.source } : {}),
-      why: WHY[outcome],
+      why: decision.action === 'not_replayable' && decision.reason === 'self_test' ? SELF_TEST_WHY : WHY[outcome],
     };
   }
   if (!options.apply) return { ...base, outcome: 'would_release', webhook, why: WHY.would_release };

@@ -3,8 +3,11 @@ import { newId } from './ids';
 import type { Database, EventsTable, QuarantineTable } from './schema';
 import { jsonText } from './json-text';
 import { scrubBody } from './scrub';
+import { scrubSecrets } from '../receive/scrub';
+import type { SecretGuard } from './secret-guard';
 import type {
   AttemptOutcome,
+  EventFacts,
   EventFilter,
   EventStatus,
   ForwardStats,
@@ -33,6 +36,8 @@ export interface KyselyStoreOptions extends StoreBounds {
   kind: Exclude<StoreKind, 'none'>;
   /** Longest stored body in bytes (BODY_LIMIT); longer scrubbed bodies are cut and marked truncated. */
   bodyLimitBytes: number;
+  /** The last guard over every text written: the configured tokens' values, in any encoding, replaced. */
+  guard?: SecretGuard;
 }
 
 /** The store over Kysely: the same queries for SQLite and PostgreSQL. */
@@ -52,12 +57,14 @@ export class KyselyStore implements Store {
   async quarantine(delivery: NewQuarantine): Promise<string> {
     const id = newId(delivery.receivedAt.getTime());
     const scrubbed = delivery.rawBody === undefined ? undefined : scrubBody(delivery.rawBody);
-    const body = scrubbed === undefined ? null : truncateUtf8(scrubbed.body, this.options.bodyLimitBytes);
+    const body = scrubbed === undefined ? null : truncateUtf8(storableBody(this.guard(scrubbed.body)), this.options.bodyLimitBytes);
+    // What the raw scan saw, except the body tokens the receiver itself read (those come with the delivery).
+    const read = new Set(delivery.candidates.filter((candidate) => candidate.source === 'body').map((candidate) => candidate.digest));
     const candidates: TokenCandidate[] = [
-      ...(scrubbed?.candidates ?? []).map((candidate) => ({ source: 'body' as const, ...candidate })),
+      ...(scrubbed?.candidates ?? []).filter((candidate) => !read.has(candidate.digest)).map((candidate) => ({ source: 'body' as const, ...candidate })),
       ...delivery.candidates,
     ];
-    const { names, harmless } = keptHeaders(delivery.headers);
+    const { names, harmless } = keptHeaders(delivery.headers, (text) => this.guard(text));
     await this.db
       .insertInto('quarantine')
       .values({
@@ -67,12 +74,8 @@ export class KyselyStore implements Store {
         reason: delivery.reason,
         diagnosis: delivery.diagnosis ?? null,
         trace_id: delivery.traceId ?? null,
-        event: delivery.event ?? null,
-        event_handler_id: delivery.eventHandlerId ?? null,
-        ts: delivery.ts ?? null,
-        portal_domain: delivery.domain ?? null,
-        member_id: delivery.memberId ?? null,
-        header_names: JSON.stringify(names),
+        ...this.factColumns(delivery),
+        header_names: this.guard(JSON.stringify(names)),
         headers: JSON.stringify(harmless),
         body: body?.text ?? null,
         body_truncated: body?.truncated ? 1 : 0,
@@ -80,6 +83,7 @@ export class KyselyStore implements Store {
         released_at: null,
         released_event_id: null,
         release_note: null,
+        self_test: delivery.selfTest ? 1 : 0,
       })
       .execute();
     return id;
@@ -221,11 +225,11 @@ export class KyselyStore implements Store {
       outcome.result === 'delivered'
         ? { ...base, status: 'delivered' satisfies EventStatus, delivered_at: at, last_error: null }
         : outcome.result === 'dead'
-          ? { ...base, status: 'dead' satisfies EventStatus, last_error: outcome.error.slice(0, MAX_ERROR_LENGTH) }
+          ? { ...base, status: 'dead' satisfies EventStatus, last_error: this.errorText(outcome.error) }
           : outcome.result === 'aborted'
             ? // Stopped by the shutdown, not by the application: the claim's count is taken back and the event is due at once.
               { ...base, attempts: sql<number>`attempts - 1` }
-            : { ...base, next_attempt_at: retryAt(outcome.nextAttemptAt), last_error: outcome.error.slice(0, MAX_ERROR_LENGTH) };
+            : { ...base, next_attempt_at: retryAt(outcome.nextAttemptAt), last_error: this.errorText(outcome.error) };
     const result = await this.db
       .updateTable('events')
       .set(set)
@@ -333,20 +337,36 @@ export class KyselyStore implements Store {
     await this.db.destroy();
   }
 
+  /** Redaction first, then the cut: a cut first could keep the head of a token the guard no longer recognises. */
+  private errorText(error: string): string {
+    return storableBody(this.guard(error)).slice(0, MAX_ERROR_LENGTH);
+  }
+
+  private guard(text: string): string {
+    return this.options.guard ? this.options.guard(text) : text;
+  }
+
+  private factColumns(facts: EventFacts) {
+    const text = (value: string | undefined) => (value === undefined ? null : storableBody(this.guard(value)));
+    return {
+      event: text(facts.event),
+      event_handler_id: text(facts.eventHandlerId),
+      ts: text(facts.ts),
+      portal_domain: text(facts.domain),
+      member_id: text(facts.memberId),
+    };
+  }
+
   private eventRow(id: string, event: NewEvent, quarantineId: string | null, due: Date = event.receivedAt) {
-    const body = event.rawBody === undefined ? null : scrubBody(event.rawBody).body;
+    const body = event.rawBody === undefined ? null : storableBody(this.guard(scrubBody(event.rawBody).body));
     return {
       id,
       received_at: event.receivedAt.getTime(),
       trace_id: event.traceId ?? null,
       webhook: event.webhook,
-      event: event.event ?? null,
-      event_handler_id: event.eventHandlerId ?? null,
-      ts: event.ts ?? null,
-      portal_domain: event.domain ?? null,
-      member_id: event.memberId ?? null,
-      // Serialised, then scrubbed as JSON text: the chat-bot token inside data[BOT] goes too.
-      data: scrubBody(jsonText(event.data ?? null)).body,
+      ...this.factColumns(event),
+      // Scrubbed as a structure, then serialised: a message text that contains `&access_token=` stays whole.
+      data: this.guard(jsonText(scrubSecrets(event.data ?? null))),
       body,
       content_type: event.contentType ?? null,
       status: 'pending' satisfies EventStatus,
@@ -357,6 +377,7 @@ export class KyselyStore implements Store {
       last_error: null,
       delivered_at: null,
       quarantine_id: quarantineId,
+      self_test: event.selfTest ? 1 : 0,
     };
   }
 }
@@ -382,14 +403,23 @@ function page<T extends 'events' | 'quarantine', O>(query: SelectQueryBuilder<Da
   return paged.orderBy('id').limit(Math.min(Math.max(filter.limit ?? 100, 1), 1000));
 }
 
-function keptHeaders(headers: NewQuarantine['headers']): { names: string[]; harmless: Record<string, string> } {
+/**
+ * A raw NUL byte as `%00`: PostgreSQL's text cannot hold it (the write failed: an accepted event became a 503,
+ * a refusal went unkept), and SQLite keeps the same text so both stores agree. In a form body `%00` parses to
+ * the same value; a JSON body cannot contain a raw NUL (it would not have parsed).
+ */
+export function storableBody(text: string): string {
+  return text.includes('\u0000') ? text.split('\u0000').join('%00') : text;
+}
+
+function keptHeaders(headers: NewQuarantine['headers'], guard: (text: string) => string): { names: string[]; harmless: Record<string, string> } {
   const names: string[] = [];
   const harmless: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || names.length >= MAX_HEADER_NAMES) continue;
     const lower = name.toLowerCase().slice(0, 100);
     names.push(lower);
-    if (HARMLESS_HEADERS.includes(lower)) harmless[lower] = (Array.isArray(value) ? value.join(', ') : value).slice(0, MAX_HEADER_VALUE);
+    if (HARMLESS_HEADERS.includes(lower)) harmless[lower] = guard(Array.isArray(value) ? value.join(', ') : value).slice(0, MAX_HEADER_VALUE);
   }
   return { names, harmless };
 }
@@ -421,16 +451,53 @@ function facts(row: Selectable<EventsTable> | Selectable<QuarantineTable>) {
   };
 }
 
+/**
+ * Deepest nesting of stored event data that is read back: deeper data would overflow the stack of the
+ * recursive JSON.stringify that formats it for forwarding (the receiver accepts any depth: jsonText is not
+ * recursive). Far beyond any real Bitrix24 event (form bodies nest at most 10 levels).
+ */
+export const MAX_STORED_DEPTH = 256;
+
+/** The stored data parsed, or why it cannot be: one row never fails the reading of others. */
+function readData(text: string): { data: unknown; unreadable?: string } {
+  if (nestingDepth(text) > MAX_STORED_DEPTH) return { data: null, unreadable: `data nested deeper than ${MAX_STORED_DEPTH} levels` };
+  try {
+    return { data: JSON.parse(text) as unknown };
+  } catch {
+    // The parser's message quotes the text; the reason names only the kind of fault.
+    return { data: null, unreadable: 'data is not valid JSON' };
+  }
+}
+
+/** Deepest bracket nesting outside string literals; one pass. */
+function nestingDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) deepest = Math.max(deepest, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return deepest;
+}
+
 function toEvent(row: Selectable<EventsTable>): StoredEvent {
+  const read = readData(row.data);
   return {
     id: row.id,
     receivedAt: time(row.received_at),
     traceId: row.trace_id,
     webhook: row.webhook,
     ...facts(row),
-    data: JSON.parse(row.data),
+    data: read.data,
     body: row.body,
     contentType: row.content_type,
+    ...(Number(row.self_test) === 1 ? { selfTest: true as const } : {}),
     status: row.status as EventStatus,
     attempts: Number(row.attempts),
     nextAttemptAt: time(row.next_attempt_at),
@@ -439,6 +506,7 @@ function toEvent(row: Selectable<EventsTable>): StoredEvent {
     lastError: row.last_error,
     deliveredAt: timeOrNull(row.delivered_at),
     quarantineId: row.quarantine_id,
+    ...(read.unreadable !== undefined ? { unreadable: read.unreadable } : {}),
   };
 }
 
@@ -456,6 +524,7 @@ function toQuarantined(row: Selectable<QuarantineTable>): QuarantinedDelivery {
     body: row.body,
     bodyTruncated: Number(row.body_truncated) === 1,
     candidates: JSON.parse(row.candidates) as TokenCandidate[],
+    ...(Number(row.self_test) === 1 ? { selfTest: true as const } : {}),
     releasedAt: timeOrNull(row.released_at),
     releasedEventId: row.released_event_id,
     releaseNote: row.release_note,

@@ -65,6 +65,20 @@ const MIGRATIONS: Record<string, Migration> = {
       await db.schema.dropTable('events').execute();
     },
   },
+  // Deliveries `doctor --url` sends are marked, so that no replay ever releases one as genuine.
+  '0002_self_test_marks': {
+    async up(db: Kysely<any>) {
+      for (const table of ['events', 'quarantine']) {
+        // SQLite has no ADD COLUMN IF NOT EXISTS: look first (a racing process retries, see open.ts).
+        const tables = await db.introspection.getTables();
+        if (tables.find((found) => found.name === table)?.columns.some((column) => column.name === 'self_test')) continue;
+        await db.schema.alterTable(table).addColumn('self_test', 'integer', (column) => column.notNull().defaultTo(0)).execute();
+      }
+    },
+    async down(db: Kysely<any>) {
+      for (const table of ['events', 'quarantine']) await db.schema.alterTable(table).dropColumn('self_test').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

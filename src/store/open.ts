@@ -7,6 +7,7 @@ import { guardStore } from './guarded-store';
 import { StoreHealth } from './health';
 import { KyselyStore } from './kysely-store';
 import { migrate } from './migrations';
+import { createSecretGuard } from './secret-guard';
 import { NullStore } from './null-store';
 import type { Database } from './schema';
 import { openSqliteDatabase } from './sqlite-driver';
@@ -22,6 +23,8 @@ export interface OpenOptions {
   health?: StoreHealth;
   /** After a commit that makes an event due: the forwarder's wake-up. */
   onCommit?: () => void;
+  /** The configured tokens' values: the last guard replaces them in every text the store writes. */
+  secrets?: readonly string[];
 }
 
 /**
@@ -40,6 +43,7 @@ export async function openStore(config: StoreConfig, options: OpenOptions): Prom
     eventRetentionDays: config.eventRetentionDays,
     quarantineMaxRows: config.quarantineMaxRows,
     bodyLimitBytes: options.bodyLimitBytes,
+    guard: createSecretGuard(options.secrets ?? []),
   };
   if (config.kind === 'postgres') {
     const pool = new Pool({

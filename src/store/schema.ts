@@ -1,3 +1,4 @@
+import type { ColumnType } from 'kysely';
 // Row shapes as stored. Times are milliseconds since the epoch (BIGINT on both databases: portable,
 // sortable, no time-zone conversion); JSON is text.
 export interface EventsTable {
@@ -21,6 +22,8 @@ export interface EventsTable {
   last_error: string | null;
   delivered_at: number | string | null;
   quarantine_id: string | null;
+  /** 1 for a delivery `doctor --url` sent (migration 0002_self_test_marks). */
+  self_test: ColumnType<number, number | undefined, number>;
 }
 
 export interface QuarantineTable {
@@ -43,6 +46,8 @@ export interface QuarantineTable {
   released_at: number | string | null;
   released_event_id: string | null;
   release_note: string | null;
+  /** 1 for a delivery `doctor --url` sent (migration 0002_self_test_marks). */
+  self_test: ColumnType<number, number | undefined, number>;
 }
 
 export interface Database {

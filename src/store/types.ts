@@ -22,6 +22,8 @@ export interface NewEvent extends EventFacts {
   /** The body as it arrived (for FORWARD_FORMAT=bitrix24); kept with every token value replaced. */
   rawBody: string | undefined;
   contentType: string | undefined;
+  /** Sent by `doctor --url` (SELF_TEST_HEADER): kept, marked, never released as genuine. */
+  selfTest?: boolean;
 }
 
 export interface StoredEvent extends EventFacts {
@@ -34,6 +36,8 @@ export interface StoredEvent extends EventFacts {
   /** The raw body with every token value replaced by SECRET_MARKER. */
   body: string | null;
   contentType: string | null;
+  /** Sent by `doctor --url` (present only then). */
+  selfTest?: true;
   status: EventStatus;
   attempts: number;
   nextAttemptAt: Date;
@@ -43,6 +47,12 @@ export interface StoredEvent extends EventFacts {
   deliveredAt: Date | null;
   /** The quarantined delivery this event was released from, if any. */
   quarantineId: string | null;
+  /**
+   * Why the stored row cannot be read back (its data is not valid JSON, or nested deeper than
+   * MAX_STORED_DEPTH); `data` is then null. The forwarder dead-letters such an event instead of failing the
+   * claim of the others; `events list` shows it.
+   */
+  unreadable?: string;
 }
 
 /** A token offered by a refused delivery, kept only as its SHA-256 so replay can verify it later. */
@@ -64,8 +74,10 @@ export interface NewQuarantine extends EventFacts {
   /** The request's headers; only names are kept, plus the values of HARMLESS_HEADERS. */
   headers: Record<string, string | string[] | undefined>;
   rawBody: string | undefined;
-  /** Candidates outside the body (query, header). Body candidates are found by the store when it scrubs the body. */
+  /** The tokens the receiver read (body, query, header), as digests. The store adds what its raw-body scan saw. */
   candidates: TokenCandidate[];
+  /** Sent by `doctor --url` (SELF_TEST_HEADER): kept, marked, never released. */
+  selfTest?: boolean;
 }
 
 export interface QuarantinedDelivery extends EventFacts {
@@ -80,6 +92,8 @@ export interface QuarantinedDelivery extends EventFacts {
   body: string | null;
   bodyTruncated: boolean;
   candidates: TokenCandidate[];
+  /** Sent by `doctor --url` (present only then): never released, not even by --release-without-token. */
+  selfTest?: true;
   releasedAt: Date | null;
   releasedEventId: string | null;
   releaseNote: string | null;

@@ -3,6 +3,7 @@ import winston from 'winston';
 import { linkableSpanContext } from './trace-links';
 
 import type { LogLevel } from '../config/load';
+import { createSecretGuard, type SecretGuard } from '../store/secret-guard';
 
 export type Logger = winston.Logger;
 
@@ -19,20 +20,21 @@ const traceContext = winston.format((info) => {
 
 /**
  * JSON lines on stdout: `timestamp`, `level`, `message`, then the fields of the call. `transports` replaces
- * stdout (tests capture lines that way).
+ * stdout (tests capture lines that way). `secrets` (the configured tokens) are replaced in every line, in any
+ * encoding, as a last guard.
  */
-export function createLogger(level: LogLevel, transports?: winston.transport[]): Logger {
+export function createLogger(level: LogLevel, transports?: winston.transport[], secrets: readonly string[] = []): Logger {
   return winston.createLogger({
     level,
-    format: winston.format.combine(traceContext(), winston.format.timestamp(), orderedJson()),
+    format: winston.format.combine(traceContext(), winston.format.timestamp(), orderedJson(createSecretGuard(secrets))),
     transports: transports ?? [new winston.transports.Console()],
   });
 }
 
 /** `timestamp`, `level`, `message` first: what a person scanning the lines reads first. */
-function orderedJson(): winston.Logform.Format {
+function orderedJson(guard: SecretGuard): winston.Logform.Format {
   return winston.format.printf((info) => {
     const { timestamp, level, message, ...fields } = info;
-    return JSON.stringify({ timestamp, level, message, ...fields });
+    return guard(JSON.stringify({ timestamp, level, message, ...fields }));
   });
 }

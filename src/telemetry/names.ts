@@ -166,6 +166,8 @@ export const FORWARD_METRIC = {
   backlog: 'bitrix_webhook_forward_backlog',
   oldestPendingAge: 'bitrix_webhook_forward_oldest_pending_age_seconds',
   deadLetters: 'bitrix_webhook_forward_dead_letters',
+  /** Stored events that could not be read back (bad JSON, nested too deep): each is dead-lettered at once. */
+  unreadable: 'bitrix_webhook_forward_unreadable_events_total',
 } as const;
 
 /** `result` label of FORWARD_METRIC.attempts. */

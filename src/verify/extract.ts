@@ -30,6 +30,12 @@ const BODY_NESTED = 'auth[application_token]';
 const BODY_FLAT = 'auth[application_token] (flat key)';
 
 /**
+ * The places in a parsed body the receiver reads a token from: the only body locations a stored candidate
+ * may name for a replay to count it (src/cli/store/replay-decision.ts).
+ */
+export const BODY_TOKEN_LOCATIONS: readonly string[] = [BODY_NESTED, BODY_FLAT];
+
+/**
  * Looks for the token in one source. Pure: the same carrier always yields the same extraction.
  * A value counts only when it is one non-empty string; a repeated key (an array) is not a token.
  */

@@ -104,6 +104,7 @@ describe('metric names and label values against a real scrape of the service', f
       'bitrix_webhook_forward_backlog',
       'bitrix_webhook_forward_dead_letters',
       'bitrix_webhook_forward_oldest_pending_age_seconds',
+      'bitrix_webhook_forward_unreadable_events_total',
       'bitrix_webhook_last_accepted_timestamp_seconds',
       'bitrix_webhook_quarantine_evictions_total',
       'bitrix_webhook_quarantine_size',

@@ -8,7 +8,7 @@ import { prometheusRulesOnDisk, readYamlFile } from './support/generated-express
 import { needsTools, promtool, repoPath } from './support/tools';
 
 const RULES = 'prometheus/rules/bitrix-webhook.rules.yml';
-const TEST_FILES = ['prometheus/tests/bitrix-webhook.rules.test.yml', 'prometheus/tests/bitrix-webhook.deliveries.test.yml', 'prometheus/tests/bitrix-webhook.store.test.yml'];
+const TEST_FILES = ['prometheus/tests/bitrix-webhook.rules.test.yml', 'prometheus/tests/bitrix-webhook.deliveries.test.yml', 'prometheus/tests/bitrix-webhook.store.test.yml', 'prometheus/tests/bitrix-webhook.unreadable.test.yml'];
 /** The alerts issues #3, #10 and #11 ask for. */
 const REQUIRED_ALERTS = [
   'BitrixWebhookTokenMissingSpike',
@@ -25,6 +25,8 @@ const REQUIRED_ALERTS = [
   'BitrixWebhookForwardBacklogGrowing',
   'BitrixWebhookForwardingFailing',
   'BitrixWebhookForwardDeadLetters',
+  // issue #16: an event that cannot be read never blocks others
+  'BitrixWebhookForwardUnreadableEvents',
 ];
 
 interface RuleTestFile { tests: Array<{ alert_rule_test?: Array<{ alertname: string; exp_alerts?: unknown[] }> }> }

@@ -69,6 +69,7 @@ describe('forward: the service process', function () {
       'bitrix_webhook_forward_backlog 0',
       'bitrix_webhook_forward_oldest_pending_age_seconds 0',
       'bitrix_webhook_forward_dead_letters 1',
+      'bitrix_webhook_forward_unreadable_events_total 0',
     ]);
   });
 

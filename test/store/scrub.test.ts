@@ -21,7 +21,7 @@ describe('secrets scrubber', () => {
   it('replaces the token of the verbatim deal body and keeps every other byte', () => {
     expect(scrubBody(CRM_DEAL_ADD)).to.deep.equal({
       body: CRM_DEAL_ADD.replace('auth%5Bapplication_token%5D=jvh9y1ulvt2m6k5or90v9mg8nn32ozas', 'auth%5Bapplication_token%5D=REDACTED'),
-      candidates: [{ location: 'auth[application_token]', digest: digest(WEBHOOK_TOKEN) }],
+      candidates: [{ location: 'raw body auth[application_token]', digest: digest(WEBHOOK_TOKEN) }],
     });
   });
 
@@ -30,7 +30,7 @@ describe('secrets scrubber', () => {
       .replace('auth%5Brefresh_token%5D=4s386p3q0tr8dy89xvmt96234v3dljg8', 'auth%5Brefresh_token%5D=REDACTED')
       .replace(`auth%5Bapplication_token%5D=${APP_TOKEN}`, 'auth%5Bapplication_token%5D=REDACTED');
     expect(expected).to.not.equal(TASK_ADD);
-    expect(scrubBody(TASK_ADD)).to.deep.equal({ body: expected, candidates: [{ location: 'auth[application_token]', digest: digest(APP_TOKEN) }] });
+    expect(scrubBody(TASK_ADD)).to.deep.equal({ body: expected, candidates: [{ location: 'raw body auth[application_token]', digest: digest(APP_TOKEN) }] });
   });
 
   it('replaces the chat-bot tokens inside data[BOT][567] too, and reports both application tokens', () => {
@@ -43,8 +43,8 @@ describe('secrets scrubber', () => {
     expect(scrubBody(body)).to.deep.equal({
       body: expected,
       candidates: [
-        { location: 'data[BOT][567][AUTH][application_token]', digest: digest(BOT_TOKEN) },
-        { location: 'auth[application_token]', digest: digest(APP_TOKEN) },
+        { location: 'raw body data[BOT][567][AUTH][application_token]', digest: digest(BOT_TOKEN) },
+        { location: 'raw body auth[application_token]', digest: digest(APP_TOKEN) },
       ],
     });
   });
@@ -58,8 +58,8 @@ describe('secrets scrubber', () => {
     expect(scrubBody(repeatedTokenKey(WEBHOOK_TOKEN, 'other'))).to.deep.equal({
       body: `${withoutToken(CRM_DEAL_ADD)}&auth%5Bapplication_token%5D=REDACTED&auth%5Bapplication_token%5D=REDACTED`,
       candidates: [
-        { location: 'auth[application_token]', digest: digest(WEBHOOK_TOKEN) },
-        { location: 'auth[application_token]', digest: digest('other') },
+        { location: 'raw body auth[application_token]', digest: digest(WEBHOOK_TOKEN) },
+        { location: 'raw body auth[application_token]', digest: digest('other') },
       ],
     });
   });
@@ -67,7 +67,7 @@ describe('secrets scrubber', () => {
   it('decodes a + and percent-encoded token before taking its digest', () => {
     expect(scrubBody('auth[application_token]=a%2Bb+c&x=1')).to.deep.equal({
       body: 'auth[application_token]=REDACTED&x=1',
-      candidates: [{ location: 'auth[application_token]', digest: digest('a+b c') }],
+      candidates: [{ location: 'raw body auth[application_token]', digest: digest('a+b c') }],
     });
   });
 
@@ -75,14 +75,14 @@ describe('secrets scrubber', () => {
     const body = JSON.stringify(JSON.parse(dealAsJson()), null, 2);
     expect(scrubBody(body)).to.deep.equal({
       body: body.replace(`"application_token": "${WEBHOOK_TOKEN}"`, '"application_token": "REDACTED"'),
-      candidates: [{ location: 'auth.application_token', digest: digest(WEBHOOK_TOKEN) }],
+      candidates: [{ location: 'raw body auth.application_token', digest: digest(WEBHOOK_TOKEN) }],
     });
   });
 
   it('replaces the flat key of a body a flat parser re-sent as JSON', () => {
     expect(scrubBody(flatParsedAsJson())).to.deep.equal({
       body: flatParsedAsJson().replace(`"auth[application_token]":"${WEBHOOK_TOKEN}"`, '"auth[application_token]":"REDACTED"'),
-      candidates: [{ location: 'auth[application_token]', digest: digest(WEBHOOK_TOKEN) }],
+      candidates: [{ location: 'raw body auth[application_token]', digest: digest(WEBHOOK_TOKEN) }],
     });
   });
 
@@ -97,22 +97,22 @@ describe('secrets scrubber', () => {
   it('replaces a token in malformed JSON (a quarantined body) up to where it breaks off', () => {
     expect(scrubBody('{"auth":{"application_token":"tok')).to.deep.equal({
       body: '{"auth":{"application_token":"REDACTED"',
-      candidates: [{ location: 'auth.application_token', digest: digest('tok') }],
+      candidates: [{ location: 'raw body auth.application_token', digest: digest('tok') }],
     });
     expect(scrubBody('{"auth":{"application_token":"tok"}, ,, }}]]')).to.deep.equal({
       body: '{"auth":{"application_token":"REDACTED"}, ,, }}]]',
-      candidates: [{ location: 'auth.application_token', digest: digest('tok') }],
+      candidates: [{ location: 'raw body auth.application_token', digest: digest('tok') }],
     });
   });
 
   it('finds the token of JSON behind a garbage prefix, and of a form pair after a stray quote', () => {
     expect(scrubBody('xx{"auth":{"application_token":"tok"}}')).to.deep.equal({
       body: 'xx{"auth":{"application_token":"REDACTED"}}',
-      candidates: [{ location: 'auth.application_token', digest: digest('tok') }],
+      candidates: [{ location: 'raw body auth.application_token', digest: digest('tok') }],
     });
     expect(scrubBody('data[X]=say "hi&auth[application_token]=tok&z=1')).to.deep.equal({
       body: 'data[X]=say "hi&auth[application_token]=REDACTED&z=1',
-      candidates: [{ location: 'auth[application_token]', digest: digest('tok') }],
+      candidates: [{ location: 'raw body auth[application_token]', digest: digest('tok') }],
     });
   });
 

@@ -210,7 +210,8 @@ export function describeStore(adapter: Adapter): void {
         webhook: 'bots',
         event: 'ONIMBOTMESSAGEADD',
         eventHandlerId: undefined,
-        data: { BOT: { 567: { access_token: 'REDACTED', BOT_ID: '567', AUTH: { domain: 'some-domain.bitrix24.com', application_token: 'REDACTED' } } }, PARAMS: { MESSAGE: 'Добрый день!' } },
+        // Scrubbed as a structure: the credential keys are gone, the rest is as it came.
+        data: { BOT: { 567: { BOT_ID: '567', AUTH: { domain: 'some-domain.bitrix24.com' } } }, PARAMS: { MESSAGE: 'Добрый день!' } },
         body: body
           .replace('data%5BBOT%5D%5B567%5D%5Baccess_token%5D=x1y2z3', 'data%5BBOT%5D%5B567%5D%5Baccess_token%5D=REDACTED')
           .replace(`%5Bapplication_token%5D=${BOT_TOKEN}`, '%5Bapplication_token%5D=REDACTED')
@@ -271,7 +272,7 @@ export function describeStore(adapter: Adapter): void {
         body: TASK_ADD.replace('s6p6eclrvim6da22ft9ch94ekreb52lv', 'REDACTED').replace('4s386p3q0tr8dy89xvmt96234v3dljg8', 'REDACTED').replace(APP_TOKEN, 'REDACTED'),
         bodyTruncated: false,
         candidates: [
-          { source: 'body', location: 'auth[application_token]', digest: digest(APP_TOKEN) },
+          { source: 'body', location: 'raw body auth[application_token]', digest: digest(APP_TOKEN) },
           { source: 'header', location: 'header x-bitrix24-token', digest: digest(APP_TOKEN) },
           { source: 'query', location: 'query token', digest: digest('q') },
         ],

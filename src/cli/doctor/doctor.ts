@@ -1,9 +1,11 @@
+import { parseForwardConfig } from '../../forward/config';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../../config/errors';
 import { loadConfig, type Env } from '../../config/load';
 import { exportPlan } from '../../telemetry/tracing';
 import { renderCheck, type Check } from '../../checklist/checks';
 import { configurationChecks, summarize, type ConfigurationSummary } from '../../checklist/config-checks';
+import { terminalSafe } from '../../checklist/terminal-text';
 import { otlpTargets, probeOtlp } from './otlp-probe';
 import { deliveryLabel, describeAnswer, selfTest, type SelfTest } from './self-test';
 
@@ -27,6 +29,8 @@ export async function doctor(options: DoctorOptions, env: Env = process.env): Pr
   let config;
   try {
     config = loadConfig(env, (path) => readFileSync(path, 'utf8'));
+    // Forwarding's variables are refused at start-up like the rest (a URL with user:password@, for one).
+    parseForwardConfig(env, (path) => readFileSync(path, 'utf8'));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     if (options.json) print({ ok: false, error: { variable: error.variable, message: error.message } });
@@ -52,7 +56,7 @@ function render(report: DoctorReport): string {
   const lines = ['Configuration (read from this environment, as the service reads it)', ...report.checks.map(renderCheck)];
   let failed = report.checks.filter((check) => check.status === 'fail').length;
   if (report.self_test) {
-    lines.push(`Self-test deliveries to ${report.self_test.url}`);
+    lines.push(`Self-test deliveries to ${terminalSafe(report.self_test.url)}`);
     for (const result of report.self_test.deliveries) {
       const expected = `${result.expected.status} ${result.expected.reason}`;
       const detail = result.ok ? describeAnswer(result.got) : `expected ${expected}, got ${describeAnswer(result.got)}`;

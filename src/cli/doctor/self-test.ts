@@ -1,3 +1,4 @@
+import { SELF_TEST_HEADER } from '../../receive/self-test';
 import { randomInt } from 'node:crypto';
 import { ENV } from '../../config/env-names';
 import type { NamedToken } from '../../config/tokens';
@@ -104,7 +105,7 @@ async function deliver(url: string, body: string, timeoutMs: number): Promise<An
   try {
     const response = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'bitrix24-webhook-guard doctor' },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'bitrix24-webhook-guard doctor', [SELF_TEST_HEADER]: 'doctor' },
       body,
       redirect: 'manual',
       signal: AbortSignal.timeout(timeoutMs),

@@ -10,7 +10,8 @@ import { createLogger, type Logger } from '../../telemetry/logger';
 import { createDigestMatcher } from '../../verify/verify';
 import { allQuarantined } from '../../recover/pages';
 import { createReleaseRecorder } from '../../recover/release-recorder';
-import { emptyTotals, replayOne, type ReplayItem } from '../../recover/replay';
+import { emptyTotals, replayOne, SELF_TEST_WHY, type ReplayItem } from '../../recover/replay';
+import { terminalSafe } from '../../checklist/terminal-text';
 
 export interface ListOptions {
   reason?: string;
@@ -63,7 +64,7 @@ function out(line: string): void {
 
 function quarantineLine(row: QuarantinedDelivery): string {
   const released = row.releasedEventId ? `released→${row.releasedEventId}` : 'quarantined';
-  return [row.id, row.receivedAt.toISOString(), String(row.status), row.reason, row.diagnosis ?? '-', row.event ?? '-', row.domain ?? '-', released].join('  ');
+  return [row.id, row.receivedAt.toISOString(), String(row.status), row.reason, row.diagnosis ?? '-', row.event ?? '-', row.domain ?? '-', released].map(terminalSafe).join('  ');
 }
 
 export async function quarantineList(options: ListOptions, env: Env = process.env): Promise<number> {
@@ -89,24 +90,26 @@ export async function quarantineShow(id: string, options: { json?: boolean }, en
       out(jsonText(row));
       return 0;
     }
-    out(`id:           ${row.id}`);
-    out(`received:     ${row.receivedAt.toISOString()}`);
-    out(`answered:     ${row.status} ${row.reason}`);
-    out(`diagnosis:    ${row.diagnosis ?? '-'}  (docs/runbooks.md#diagnosis-${row.diagnosis ?? 'unknown'})`);
-    out(`trace id:     ${row.traceId ?? '-'}`);
-    out(`event:        ${row.event ?? '-'}  portal ${row.domain ?? '-'}  member ${row.memberId ?? '-'}`);
-    out(`headers:      ${row.headerNames.join(', ')}`);
-    for (const [name, value] of Object.entries(row.headers)) out(`  ${name}: ${value}`);
-    out(`tokens seen:  ${row.candidates.map((candidate) => `${candidate.location} (sha256 ${candidate.digest.slice(0, 8)}…)`).join(', ') || 'none'}`);
-    out(`released:     ${row.releasedEventId ? `${row.releasedAt!.toISOString()} as event ${row.releasedEventId}${row.releaseNote ? ` (${row.releaseNote})` : ''}` : 'no'}`);
-    out(`body${row.bodyTruncated ? ' (cut at BODY_LIMIT)' : ''}:`);
-    out(row.body ?? '(none)');
+    // Every value may come from the client: each printed line is escaped for the terminal (shown()).
+    const shown = (line: string) => out(terminalSafe(line));
+    shown(`id:           ${row.id}`);
+    shown(`received:     ${row.receivedAt.toISOString()}`);
+    shown(`answered:     ${row.status} ${row.reason}`);
+    shown(`diagnosis:    ${row.diagnosis ?? '-'}  (docs/runbooks.md#diagnosis-${row.diagnosis ?? 'unknown'})`);
+    shown(`trace id:     ${row.traceId ?? '-'}`);
+    shown(`event:        ${row.event ?? '-'}  portal ${row.domain ?? '-'}  member ${row.memberId ?? '-'}`);
+    shown(`headers:      ${row.headerNames.join(', ')}`);
+    for (const [name, value] of Object.entries(row.headers)) shown(`  ${name}: ${value}`);
+    shown(`tokens seen:  ${row.candidates.map((candidate) => `${candidate.location} (sha256 ${candidate.digest.slice(0, 8)}…)`).join(', ') || 'none'}`);
+    shown(`released:     ${row.releasedEventId ? `${row.releasedAt!.toISOString()} as event ${row.releasedEventId}${row.releaseNote ? ` (${row.releaseNote})` : ''}` : 'no'}`);
+    shown(`body${row.bodyTruncated ? ' (cut at BODY_LIMIT)' : ''}:`);
+    shown(row.body ?? '(none)');
     return 0;
   });
 }
 
 function eventLine(event: StoredEvent): string {
-  return [event.id, event.receivedAt.toISOString(), event.webhook, event.event ?? '-', event.domain ?? '-', event.status, `attempts=${event.attempts}`, event.quarantineId ? `from ${event.quarantineId}` : ''].join('  ').trimEnd();
+  return [event.id, event.receivedAt.toISOString(), event.webhook, event.event ?? '-', event.domain ?? '-', event.status, `attempts=${event.attempts}`, event.quarantineId ? `from ${event.quarantineId}` : '', event.unreadable ? `unreadable: ${event.unreadable}` : ''].map(terminalSafe).join('  ').trimEnd();
 }
 
 export async function eventsList(options: ListOptions & { status?: string; event?: string }, env: Env = process.env): Promise<number> {
@@ -195,7 +198,8 @@ function report(item: ReplayItem, json?: boolean): void {
     return;
   }
   const target = item.event_id ? ` ${item.event_id}` : item.webhook ? ` (webhook ${item.webhook})` : '';
-  out(`${item.id}  ${item.reason}  ${EXPLAIN[item.outcome] ?? item.outcome}${target}${item.outcome === 'mismatch' && item.source ? ` (${item.source})` : ''}`);
+  const explained = item.why === SELF_TEST_WHY ? item.why : (EXPLAIN[item.outcome] ?? item.outcome);
+  out(terminalSafe(`${item.id}  ${item.reason}  ${explained}${target}${item.outcome === 'mismatch' && item.source ? ` (${item.source})` : ''}`));
 }
 
 export async function quarantinePurge(options: ListOptions & { apply?: boolean; released?: boolean }, env: Env = process.env): Promise<number> {

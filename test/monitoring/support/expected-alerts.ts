@@ -58,4 +58,8 @@ export const EXPECTED_ALERTS: Record<string, ExpectedAlert> = {
     query: 'max by (job) (bitrix_webhook_forward_dead_letters)',
     comparison: '>', threshold: 0, for: '1m', severity: 'warning',
   },
+  BitrixWebhookForwardUnreadableEvents: {
+    query: 'sum by (job) (increase(bitrix_webhook_forward_unreadable_events_total[1h]))',
+    comparison: '>', threshold: 0, for: '0m', severity: 'warning',
+  },
 };
