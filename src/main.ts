@@ -85,7 +85,7 @@ function serve(config: Config, storeConfig: StoreConfig, forwardConfig: ForwardC
     tokensConfigured: config.tokens.length,
     register: forwardConfig ? (registry) => (forwardMetrics = registerForwardMetrics(registry)) : undefined,
   });
-  const retention = startRetention(store, metrics, logger);
+  const retention = startRetention(store, logger);
   // The forwarder reads the store, never the request: it sends what the request path committed.
   const forwarding = forwardConfig ? startForwarding(store, forwardConfig, config.tokens, logger, forwardMetrics) : undefined;
   let forwardingStopped: Promise<void> = Promise.resolve();

@@ -20,6 +20,14 @@ export const ENV = {
   quarantineRetentionDays: 'QUARANTINE_RETENTION_DAYS',
   eventRetentionDays: 'EVENT_RETENTION_DAYS',
   quarantineMaxRows: 'QUARANTINE_MAX_ROWS',
+  /** Bytes the quarantine may hold (bodies, headers, candidates); beyond it junk is evicted first. */
+  quarantineMaxBytes: 'QUARANTINE_MAX_BYTES',
+  /** Longest body one quarantine row keeps; a longer one is cut and marked truncated. */
+  quarantineMaxBodyBytes: 'QUARANTINE_MAX_BODY_BYTES',
+  /** Quarantine writes per second for deliveries that are not plausible (unknown portal or no Bitrix24-shaped token). */
+  quarantineWritesPerSecond: 'QUARANTINE_WRITES_PER_SECOND',
+  /** SQLite: free disk space under DATA_DIR below which the quarantine stops writing, kept for accepted events. */
+  quarantineDiskReserve: 'QUARANTINE_DISK_RESERVE',
   forwardUrl: 'FORWARD_URL',
   forwardUrls: 'FORWARD_URLS',
   forwardSigningSecret: 'FORWARD_SIGNING_SECRET',

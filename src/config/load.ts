@@ -201,11 +201,11 @@ function parseSeconds(value: string | undefined, variable: string, fallback: num
   return seconds;
 }
 
-const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2 };
+const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 
 /** `256kb`, `1mb`, `4096` → bytes. Bounded (100mb for a body): anything larger is a mistake for a webhook. */
 export function parseByteSize(value: string, variable: string = ENV.bodyLimit, maxMb = 100): number {
-  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb)?$/i.exec(value.trim());
+  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(value.trim());
   if (!match) throw new ConfigError(variable, `${JSON.stringify(value)} is not a size like 256kb or 1mb`);
   const bytes = Math.floor(Number(match[1]) * UNITS[(match[2] ?? 'b').toLowerCase()]!);
   if (bytes < 1 || bytes > maxMb * 1024 ** 2) throw new ConfigError(variable, `${value} must be between 1b and ${maxMb}mb`);

@@ -21,6 +21,10 @@ export async function openStore(config: StoreConfig, options: OpenOptions): Prom
     quarantineRetentionDays: config.quarantineRetentionDays,
     eventRetentionDays: config.eventRetentionDays,
     quarantineMaxRows: config.quarantineMaxRows,
+    quarantineMaxBytes: config.quarantineMaxBytes,
+    quarantineMaxBodyBytes: config.quarantineMaxBodyBytes,
+    quarantineWritesPerSecond: config.quarantineWritesPerSecond,
+    quarantineDiskReserveBytes: config.quarantineDiskReserveBytes,
     bodyLimitBytes: options.bodyLimitBytes,
   };
   if (config.kind === 'postgres') {
@@ -41,7 +45,7 @@ export async function openStore(config: StoreConfig, options: OpenOptions): Prom
   // The CLI and the service share the file: wait for the other writer instead of failing at once.
   database.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
-  return migrated(db, new KyselyStore(db, { kind: 'sqlite', ...bounds }), SQLITE_MIGRATION_ATTEMPTS);
+  return migrated(db, new KyselyStore(db, { kind: 'sqlite', dataDir: config.dataDir, ...bounds }), SQLITE_MIGRATION_ATTEMPTS);
 }
 
 // The service and the CLI may open a fresh SQLite file at the same moment; the loser of that race sees the
@@ -53,6 +57,7 @@ async function migrated(db: Kysely<Database>, store: KyselyStore, attempts = 1):
   for (let attempt = 1; ; attempt++) {
     try {
       await migrate(db);
+      await store.warmUp();
       return store;
     } catch (error) {
       if (attempt >= attempts) {
