@@ -23,6 +23,8 @@ const REQUIRED_ALERTS = [
   'BitrixWebhookForwardBacklogGrowing',
   'BitrixWebhookForwardingFailing',
   'BitrixWebhookForwardDeadLetters',
+  // issue #16: genuine deliveries crowded out of the quarantine
+  'BitrixWebhookQuarantinePlausibleEvicted',
 ];
 
 interface RuleTestFile { tests: Array<{ alert_rule_test?: Array<{ alertname: string; exp_alerts?: unknown[] }> }> }
