@@ -13,6 +13,8 @@ export const ENV = {
   maxConnections: 'MAX_CONNECTIONS',
   bodyMemoryLimit: 'BODY_MEMORY_LIMIT',
   bodyTimeout: 'BODY_TIMEOUT_SECONDS',
+  /** Slowest a body may arrive (bytes a second, averaged from the headers on) before it is cut with 408. */
+  bodyMinRate: 'BODY_MIN_BYTES_PER_SECOND',
   shutdownDrain: 'SHUTDOWN_DRAIN_SECONDS',
   dataDir: 'DATA_DIR',
   databaseUrl: 'DATABASE_URL',

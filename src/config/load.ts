@@ -20,13 +20,15 @@ export interface Config {
   /** Open connections past which new ones are closed at once. */
   maxConnections: number;
   /**
-   * Bytes that request bodies being read or handled may hold at once. A plain body counts its Content-Length;
-   * a compressed or chunked one counts BODY_LIMIT (it may inflate to that), and those together may hold at
+   * Bytes that request bodies being read or handled may hold at once, counted as they arrive (after
+   * decompression), never reserved from a declaration; compressed or chunked bodies together may hold at
    * most half of it, so a flood of them leaves room for plain deliveries.
    */
   bodyMemoryLimitBytes: number;
   /** How long a body may take to arrive once the headers are in. */
   bodyTimeoutMs: number;
+  /** Slowest average rate a body may arrive at (after a short grace) before it is cut. */
+  bodyMinBytesPerSecond: number;
   /** After SIGTERM: how long /readyz says shutting_down while requests are still served. */
   shutdownDrainMs: number;
   /** Hygiene findings to report at start-up (never containing a token). */
@@ -46,6 +48,8 @@ export const DEFAULTS = {
   maxConnections: 2048,
   bodyMemoryLimit: '64mb',
   bodyTimeoutSeconds: 10,
+  // A Bitrix24 delivery (a few KB from a data centre) arrives in milliseconds; 1 KB/s cuts only tricklers.
+  bodyMinBytesPerSecond: 1024,
   shutdownDrainSeconds: 5,
 };
 
@@ -75,6 +79,7 @@ export function loadConfig(env: Env, readFile: ReadFile): Config {
     maxConnections: parseCount(env[ENV.maxConnections], ENV.maxConnections, DEFAULTS.maxConnections, 1, 1_000_000),
     bodyMemoryLimitBytes,
     bodyTimeoutMs: parseSeconds(env[ENV.bodyTimeout], ENV.bodyTimeout, DEFAULTS.bodyTimeoutSeconds, 0.1, 300) * 1000,
+    bodyMinBytesPerSecond: parseCount(env[ENV.bodyMinRate], ENV.bodyMinRate, DEFAULTS.bodyMinBytesPerSecond, 0, 1024 ** 3),
     shutdownDrainMs: parseSeconds(env[ENV.shutdownDrain], ENV.shutdownDrain, DEFAULTS.shutdownDrainSeconds, 0, 300) * 1000,
     warnings,
   };

@@ -36,6 +36,7 @@ export interface Refusal {
 export const REFUSAL_MESSAGE = 'webhook delivery refused';
 export const QUARANTINE_DROPPED_MESSAGE = 'refused delivery not kept in quarantine';
 const DROPPED_LOG_INTERVAL_MS = 1000;
+const OVERLOADED_LOG_INTERVAL_MS = 1000;
 
 /** The diagnosis of a refused request, from what the request showed (never from a token's value). */
 export function diagnoseRefusal(ctx: Context, refusal: Refusal, sources: readonly TokenSource[]): DiagnosisResult {
@@ -75,12 +76,22 @@ export function refusalLogFields(ctx: Context, refusal: Refusal, diagnosis: Diag
     not_a_token: run?.extractions.flatMap((extraction) => extraction.rejected) ?? [],
     conflict: verdict?.conflict ?? false,
     path: boundText(ctx.path),
-    header_names: headerNames(ctx.req).sort().map((name) => boundText(name, 64)),
+    ...loggedHeaderNames(headerNames(ctx.req)),
     content_type: boundText(ctx.get('content-type')) || 'none',
     content_length: boundText(ctx.get('content-length'), 32) || 'none',
     event: facts?.event,
     portal_domain: facts?.domain,
   };
+}
+
+/** Header names a refusal's line lists at most: enough for any real client, and a bound on what junk costs. */
+export const MAX_LOGGED_HEADER_NAMES = 32;
+
+/** The names, sorted and cut, and how many were left out (a request may send hundreds). */
+function loggedHeaderNames(names: string[]): { header_names: string[]; header_names_omitted?: number } {
+  const sorted = names.sort();
+  const kept = sorted.slice(0, MAX_LOGGED_HEADER_NAMES).map((name) => boundText(name, 64));
+  return sorted.length > kept.length ? { header_names: kept, header_names_omitted: sorted.length - kept.length } : { header_names: kept };
 }
 
 export type RefusalLog = (message: string, fields: Record<string, unknown>) => void;
@@ -149,7 +160,10 @@ export function createRefusalRecorder(deps: { metrics: ServiceMetrics; logger: L
     }
     return diagnosis;
   };
-  return Object.assign(record, { logger: deps.logger, keep });
+  // One limiter for every `overloaded` refusal, at the door (limits.ts) or mid-body (the body reader): a flood
+  // of them costs one line a second, however they are cut.
+  const warnOverloaded = rateLimitedWarn(deps.logger, OVERLOADED_LOG_INTERVAL_MS);
+  return Object.assign(record, { logger: deps.logger, keep, warnOverloaded });
 }
 
 /**
