@@ -67,6 +67,8 @@ function metered(source: Readable, meter: BodyMeter): Transform {
     },
   });
   source.on('error', (error) => counter.destroy(error));
+  // raw-body listens while it reads; an error after it gave up (the request cut later) must not crash the process.
+  counter.on('error', () => undefined);
   return counter;
 }
 
