@@ -1,5 +1,5 @@
 import zlib from 'node:zlib';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import bourne from '@hapi/bourne';
 import qs from 'qs';
 import getRawBody from 'raw-body';
@@ -46,7 +46,8 @@ export function createBodyParser(limit: string): (ctx: Context, decision: BodyDe
       const length = coding === 'identity' ? ctx.get('content-length') : '';
       const meter = ctx.state[BODY_METER_STATE] as BodyMeter | undefined;
       const source = decoded(ctx.req, coding);
-      text = await getRawBody(meter ? source.pipe(metered(source, meter)) : source, { limit, encoding: 'utf8', ...(length !== '' ? { length: Number(length) } : {}) });
+      if (meter) meterBody(source, meter);
+      text = await getRawBody(source, { limit, encoding: 'utf8', ...(length !== '' ? { length: Number(length) } : {}) });
     } catch (error) {
       return { ok: false, ...classifyReadError(error, coding) };
     }
@@ -58,18 +59,19 @@ export function createBodyParser(limit: string): (ctx: Context, decision: BodyDe
   };
 }
 
-/** Charges the body budget for every byte as it arrives; past the budget, the read fails as overloaded. */
-function metered(source: Readable, meter: BodyMeter): Transform {
-  const counter = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      if (meter.charge(chunk.length)) callback(null, chunk);
-      else callback(Object.assign(new Error('body memory budget exhausted'), { type: 'body.overloaded' }));
-    },
-  });
-  source.on('error', (error) => counter.destroy(error));
-  // raw-body listens while it reads; an error after it gave up (the request cut later) must not crash the process.
-  counter.on('error', () => undefined);
-  return counter;
+/**
+ * Charges the body budget for every byte as it arrives; past the budget, the read fails as overloaded. A
+ * second 'data' listener beside raw-body's (added in the same tick, so no chunk is missed): a piped
+ * Transform cost a junk flood 30 times the latency of genuine deliveries.
+ */
+function meterBody(source: Readable, meter: BodyMeter): void {
+  const onData = (chunk: Buffer | string) => {
+    if (meter.charge(typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length)) return;
+    source.off('data', onData);
+    source.emit('error', Object.assign(new Error('body memory budget exhausted'), { type: 'body.overloaded' }));
+  };
+  source.on('data', onData);
+  source.once('end', () => source.off('data', onData));
 }
 
 function decoded(request: Readable, coding: ContentCoding): Readable {
