@@ -186,7 +186,7 @@ function serve(deps: ServeDeps): ForwardWorker | undefined {
   server.listen(config.port, config.host, () => {
     const { port } = server.address() as AddressInfo;
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-    retention = startRetention(store, metrics, logger);
+    retention = startRetention(store, logger);
     forwarding?.start();
     logger.info('listening', { url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, port, webhook_path: config.webhookPath });
   });

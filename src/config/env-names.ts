@@ -13,6 +13,8 @@ export const ENV = {
   maxConnections: 'MAX_CONNECTIONS',
   bodyMemoryLimit: 'BODY_MEMORY_LIMIT',
   bodyTimeout: 'BODY_TIMEOUT_SECONDS',
+  /** Slowest a body may arrive (bytes a second, averaged from the headers on) before it is cut with 408. */
+  bodyMinRate: 'BODY_MIN_BYTES_PER_SECOND',
   shutdownDrain: 'SHUTDOWN_DRAIN_SECONDS',
   dataDir: 'DATA_DIR',
   databaseUrl: 'DATABASE_URL',
@@ -22,6 +24,14 @@ export const ENV = {
   quarantineMaxRows: 'QUARANTINE_MAX_ROWS',
   storeTimeout: 'STORE_TIMEOUT_SECONDS',
   storeStartupTimeout: 'STORE_STARTUP_TIMEOUT_SECONDS',
+  /** Bytes the quarantine may hold (bodies, headers, candidates); beyond it junk is evicted first. */
+  quarantineMaxBytes: 'QUARANTINE_MAX_BYTES',
+  /** Longest body one quarantine row keeps; a longer one is cut and marked truncated. */
+  quarantineMaxBodyBytes: 'QUARANTINE_MAX_BODY_BYTES',
+  /** Quarantine writes per second for deliveries that are not plausible (unknown portal or no Bitrix24-shaped token). */
+  quarantineWritesPerSecond: 'QUARANTINE_WRITES_PER_SECOND',
+  /** SQLite: free disk space under DATA_DIR below which the quarantine stops writing, kept for accepted events. */
+  quarantineDiskReserve: 'QUARANTINE_DISK_RESERVE',
   forwardUrl: 'FORWARD_URL',
   forwardUrls: 'FORWARD_URLS',
   forwardSigningSecret: 'FORWARD_SIGNING_SECRET',

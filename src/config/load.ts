@@ -20,13 +20,15 @@ export interface Config {
   /** Open connections past which new ones are closed at once. */
   maxConnections: number;
   /**
-   * Bytes that request bodies being read or handled may hold at once. A plain body counts its Content-Length;
-   * a compressed or chunked one counts BODY_LIMIT (it may inflate to that), and those together may hold at
+   * Bytes that request bodies being read or handled may hold at once, counted as they arrive (after
+   * decompression), never reserved from a declaration; compressed or chunked bodies together may hold at
    * most half of it, so a flood of them leaves room for plain deliveries.
    */
   bodyMemoryLimitBytes: number;
   /** How long a body may take to arrive once the headers are in. */
   bodyTimeoutMs: number;
+  /** Slowest average rate a body may arrive at (after a short grace) before it is cut. */
+  bodyMinBytesPerSecond: number;
   /** After SIGTERM: how long /readyz says shutting_down while requests are still served. */
   shutdownDrainMs: number;
   /** Hygiene findings to report at start-up (never containing a token). */
@@ -46,6 +48,8 @@ export const DEFAULTS = {
   maxConnections: 2048,
   bodyMemoryLimit: '64mb',
   bodyTimeoutSeconds: 10,
+  // A Bitrix24 delivery (a few KB from a data centre) arrives in milliseconds; 1 KB/s cuts only tricklers.
+  bodyMinBytesPerSecond: 1024,
   shutdownDrainSeconds: 5,
 };
 
@@ -75,6 +79,7 @@ export function loadConfig(env: Env, readFile: ReadFile): Config {
     maxConnections: parseCount(env[ENV.maxConnections], ENV.maxConnections, DEFAULTS.maxConnections, 1, 1_000_000),
     bodyMemoryLimitBytes,
     bodyTimeoutMs: parseSeconds(env[ENV.bodyTimeout], ENV.bodyTimeout, DEFAULTS.bodyTimeoutSeconds, 0.1, 300) * 1000,
+    bodyMinBytesPerSecond: parseCount(env[ENV.bodyMinRate], ENV.bodyMinRate, DEFAULTS.bodyMinBytesPerSecond, 0, 1024 ** 3),
     shutdownDrainMs: parseSeconds(env[ENV.shutdownDrain], ENV.shutdownDrain, DEFAULTS.shutdownDrainSeconds, 0, 300) * 1000,
     warnings,
   };
@@ -201,11 +206,11 @@ function parseSeconds(value: string | undefined, variable: string, fallback: num
   return seconds;
 }
 
-const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2 };
+const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 
 /** `256kb`, `1mb`, `4096` → bytes. Bounded (100mb for a body): anything larger is a mistake for a webhook. */
 export function parseByteSize(value: string, variable: string = ENV.bodyLimit, maxMb = 100): number {
-  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb)?$/i.exec(value.trim());
+  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(value.trim());
   if (!match) throw new ConfigError(variable, `${JSON.stringify(value)} is not a size like 256kb or 1mb`);
   const bytes = Math.floor(Number(match[1]) * UNITS[(match[2] ?? 'b').toLowerCase()]!);
   if (bytes < 1 || bytes > maxMb * 1024 ** 2) throw new ConfigError(variable, `${value} must be between 1b and ${maxMb}mb`);

@@ -62,6 +62,8 @@ const STORE_WINDOW = '5m';
 /** An unreadable stored event is rare and each one is a lost forward: any in the last hour warns. */
 const UNREADABLE_WINDOW = '1h';
 const QUARANTINE_WINDOW = '30m';
+/** Any plausible delivery evicted in this window pages: it may be a genuine event lost. */
+const QUARANTINE_EVICTION_WINDOW = '15m';
 /** More quarantined deliveries than this in the window is a cause to fix, not a stray scanner. */
 const MIN_QUARANTINED_IN_WINDOW = 5;
 /** Forwarding: every replica reports the same store-wide gauges, so the job's max is the store's value. */
@@ -190,6 +192,20 @@ export const ALERTS: readonly AlertSpec[] = [
     description: (value) =>
       `${value} deliveries refused with reason "{{ $labels.reason }}" were quarantined by {{ $labels.job }} in the last ${QUARANTINE_WINDOW}. ` +
       'They are kept, not lost: read the diagnosis (bitrix24-webhook-guard quarantine list), fix the configuration, restart, then run bitrix24-webhook-guard quarantine replay --apply.',
+  },
+  {
+    name: 'BitrixWebhookQuarantinePlausibleEvicted',
+    anchor: 'bitrixwebhookquarantineplausibleevicted',
+    severity: 'critical',
+    query: sumIncrease(METRIC.quarantinePlausibleEvictions, {}, QUARANTINE_EVICTION_WINDOW, serviceLevel),
+    comparison: '>',
+    threshold: 0,
+    for: '1m',
+    valueFormat: 'count',
+    summary: 'The quarantine is full of likely genuine deliveries: plausible ones (known portal, Bitrix24-shaped token) are being evicted before anyone replayed them.',
+    description: (value) =>
+      `${value} plausible quarantined deliveries were evicted by {{ $labels.job }} in the last ${QUARANTINE_EVICTION_WINDOW}: every junk row had gone already, so these were known portals' events refused by a token that was probably rotated. ` +
+      'Each one is a Bitrix24 event lost for good (Bitrix24 does not retry). Configure the new token, run bitrix24-webhook-guard quarantine replay --apply now, and raise QUARANTINE_MAX_BYTES / QUARANTINE_MAX_ROWS.',
   },
   {
     name: 'BitrixWebhookServiceDown',

@@ -92,6 +92,7 @@ function verificationPanels(y: number) {
 function storePanels(y: number) {
   const failing = alertByName('BitrixWebhookStoreFailing');
   const growing = alertByName('BitrixWebhookQuarantineGrowing');
+  const plausibleEvicted = alertByName('BitrixWebhookQuarantinePlausibleEvicted');
   return [
     row(y, 'Store and quarantine'),
     withLinks(timeseries({ x: 0, y: y + 1, w: 8, h: 8 }, { title: 'Store writes by kind and result', unit: 'reqps', description: `result="error" on kind="accepted" means 503 store_unavailable: see ${failing.name}.` },
@@ -100,8 +101,12 @@ function storePanels(y: number) {
       [promTarget('A', sumIncrease(METRIC.quarantined, job, '30m', ['reason']), '{{reason}}')]), [growing]),
     withLinks(stat({ x: 16, y: y + 1, w: 4, h: 8 }, { title: 'Quarantine size', description: 'Rows in quarantine (released ones too, until purged or expired).' },
       [promTarget('A', `max(${selector(METRIC.quarantineSize, job)})`, 'rows', { instant: true })]), [growing]),
-    stat({ x: 20, y: y + 1, w: 4, h: 8 }, { title: 'Quarantine evictions (24h)', description: 'Oldest quarantined deliveries deleted because QUARANTINE_MAX_ROWS was reached.' },
-      [promTarget('A', sumIncrease(METRIC.quarantineEvictions, job, '24h', []), 'evicted', { instant: true })]),
+    withLinks(stat({ x: 20, y: y + 1, w: 4, h: 8 }, { title: 'Quarantine evictions and refusals not kept (24h)', description: `Rows deleted by QUARANTINE_MAX_ROWS / QUARANTINE_MAX_BYTES (released, then junk, then plausible); plausible ones page (${plausibleEvicted.name}). Not kept: refusals past QUARANTINE_WRITES_PER_SECOND or below QUARANTINE_DISK_RESERVE.` },
+      [
+        promTarget('A', sumIncrease(METRIC.quarantineEvictions, job, '24h', []), 'evicted', { instant: true }),
+        promTarget('B', sumIncrease(METRIC.quarantinePlausibleEvictions, job, '24h', []), 'plausible evicted', { instant: true }),
+        promTarget('C', sumIncrease(METRIC.quarantineDropped, job, '24h', ['reason']), 'not kept: {{reason}}', { instant: true }),
+      ]), [plausibleEvicted]),
   ];
 }
 

@@ -6,6 +6,7 @@ import getRawBody from 'raw-body';
 import type { Context } from 'koa';
 import type { RejectionReason } from '../telemetry/names';
 import type { ContentCoding } from './media';
+import { BODY_METER_STATE, type BodyMeter } from './limits';
 
 /**
  * qs options for Bitrix24 form bodies (PHP http_build_query): bracket keys nest; numeric keys stay object
@@ -44,7 +45,10 @@ export function createBodyParser(limit: string): (ctx: Context, decision: BodyDe
     let text: string;
     try {
       const length = coding === 'identity' ? ctx.get('content-length') : '';
-      text = await getRawBody(decoded(ctx.req, coding), { limit, encoding: 'utf8', ...(length !== '' ? { length: Number(length) } : {}) });
+      const meter = ctx.state[BODY_METER_STATE] as BodyMeter | undefined;
+      const source = decoded(ctx.req, coding);
+      if (meter) meterBody(source, meter);
+      text = await getRawBody(source, { limit, encoding: 'utf8', ...(length !== '' ? { length: Number(length) } : {}) });
     } catch (error) {
       return { ok: false, ...classifyReadError(error, coding) };
     }
@@ -54,6 +58,21 @@ export function createBodyParser(limit: string): (ctx: Context, decision: BodyDe
       return { ok: false, reason: 'malformed_body', detail: parseErrorDetail(kind, error), raw: text };
     }
   };
+}
+
+/**
+ * Charges the body budget for every byte as it arrives; past the budget, the read fails as overloaded. A
+ * second 'data' listener beside raw-body's (added in the same tick, so no chunk is missed): a piped
+ * Transform cost a junk flood 30 times the latency of genuine deliveries.
+ */
+function meterBody(source: Readable, meter: BodyMeter): void {
+  const onData = (chunk: Buffer | string) => {
+    if (meter.charge(typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length)) return;
+    source.off('data', onData);
+    source.emit('error', Object.assign(new Error('body memory budget exhausted'), { type: 'body.overloaded' }));
+  };
+  source.on('data', onData);
+  source.once('end', () => source.off('data', onData));
 }
 
 function decoded(request: Readable, coding: ContentCoding): Readable {
@@ -85,6 +104,7 @@ function parseErrorDetail(kind: 'form' | 'json', error: unknown): string {
 function classifyReadError(error: unknown, coding: ContentCoding): { reason: RejectionReason; detail: string } {
   const { type } = (error ?? {}) as { type?: string };
   if (type === 'entity.too.large') return { reason: 'payload_too_large', detail: 'body over BODY_LIMIT' };
+  if (type === 'body.overloaded') return { reason: 'overloaded', detail: 'bodies in flight hold all of BODY_MEMORY_LIMIT' };
   // raw-body's own errors have a type; a decoder's (zlib's) have none.
   if (type === undefined && coding !== 'identity') return { reason: 'malformed_body', detail: `body does not decode as ${coding}` };
   // A body shorter than its Content-Length, an aborted upload, bad chunked encoding.

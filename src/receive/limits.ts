@@ -13,30 +13,53 @@ export const RETRY_AFTER_SECONDS = 5;
 /** At most one warn line per this many ms for each kind of refusal here; the rest are counted in it. */
 export const REFUSAL_LOG_INTERVAL_MS = 1000;
 
+/** What one body has taken from the budget; the body reader charges it as bytes arrive. */
+export interface BodyMeter {
+  /** Takes `bytes` more; false (and nothing taken) when the budget has no room for them. */
+  charge(bytes: number): boolean;
+  /** Bytes this body has received so far. */
+  readonly received: number;
+  /** Gives everything back (once). */
+  release(): void;
+}
+
 /**
- * Bytes that bodies being read or handled may hold at once. A plain body counts its Content-Length. A
- * compressed or chunked one counts BODY_LIMIT, since a few hundred gzip bytes may inflate to that; such
- * bodies together may hold at most half the budget, so a flood of them leaves room for plain deliveries
- * (Bitrix24 sends plain form bodies with a Content-Length).
+ * Bytes that bodies being read or handled may hold at once, counted as they actually arrive (after
+ * decompression), never reserved up front: a connection that declares 256 KB and trickles a few bytes holds
+ * a few bytes, so hundreds of slow clients cannot starve a genuine delivery. Compressed or chunked bodies
+ * together may hold at most half the budget, so a flood of them leaves room for plain deliveries (Bitrix24
+ * sends plain form bodies with a Content-Length).
  */
-export function createBodyBudget(totalBytes: number, bodyLimitBytes: number) {
+export function createBodyBudget(totalBytes: number) {
   const unsizedShare = Math.floor(totalBytes / 2);
   let held = 0;
   let unsizedHeld = 0;
   return {
-    /** Reserves the body's worst case, or says no; the returned function gives it back (once). */
-    reserve(declaredLength: number | undefined, encoded: boolean): (() => void) | undefined {
-      const unsized = encoded || declaredLength === undefined;
-      const cost = unsized ? bodyLimitBytes : Math.min(declaredLength, bodyLimitBytes);
-      if (held + cost > totalBytes || (unsized && unsizedHeld + cost > unsizedShare)) return undefined;
-      held += cost;
-      if (unsized) unsizedHeld += cost;
+    /** Whether a new body may start at all (the budget is not already full). */
+    get full(): boolean {
+      return held >= totalBytes;
+    },
+    open(unsized: boolean): BodyMeter {
+      let received = 0;
       let released = false;
-      return () => {
-        if (released) return;
-        released = true;
-        held -= cost;
-        if (unsized) unsizedHeld -= cost;
+      return {
+        charge(bytes) {
+          if (released) return false;
+          if (held + bytes > totalBytes || (unsized && unsizedHeld + bytes > unsizedShare)) return false;
+          held += bytes;
+          if (unsized) unsizedHeld += bytes;
+          received += bytes;
+          return true;
+        },
+        get received() {
+          return received;
+        },
+        release() {
+          if (released) return;
+          released = true;
+          held -= received;
+          if (unsized) unsizedHeld -= received;
+        },
       };
     },
     get heldBytes() {
@@ -44,6 +67,12 @@ export function createBodyBudget(totalBytes: number, bodyLimitBytes: number) {
     },
   };
 }
+
+/** Key of ctx.state under which the guard hands the body's meter to the body reader. */
+export const BODY_METER_STATE = 'bodyMeter';
+/** A body is measured against BODY_MIN_BYTES_PER_SECOND only after this long (a slow start is not a trickle). */
+export const MIN_RATE_GRACE_MS = 2000;
+const MIN_RATE_CHECK_MS = 500;
 
 export interface BodyGuardDeps {
   config: Config;
@@ -57,15 +86,15 @@ export interface BodyGuardDeps {
  * the body is in has no deadline here.
  */
 export function guardBody({ config, metrics, refuse }: BodyGuardDeps): Middleware {
-  const budget = createBodyBudget(config.bodyMemoryLimitBytes, config.bodyLimitBytes);
-  const warnOverloaded = rateLimitedWarn(refuse.logger, REFUSAL_LOG_INTERVAL_MS);
+  const budget = createBodyBudget(config.bodyMemoryLimitBytes);
+  const warnOverloaded = refuse.warnOverloaded;
   const warnTimeout = rateLimitedWarn(refuse.logger, REFUSAL_LOG_INTERVAL_MS);
 
   return async (ctx, next) => {
     if (!hasBody(ctx)) return next();
     const encoding = ctx.get('content-encoding').trim().toLowerCase();
-    const release = budget.reserve(ctx.request.length, encoding !== '' && encoding !== 'identity');
-    if (!release) {
+    const unsized = (encoding !== '' && encoding !== 'identity') || ctx.get('content-length') === '';
+    if (budget.full) {
       metrics.recordRejection('overloaded');
       refuse(ctx, {
         stage: 'limits',
@@ -77,21 +106,36 @@ export function guardBody({ config, metrics, refuse }: BodyGuardDeps): Middlewar
       return answerRejected(ctx, 'overloaded');
     }
 
+    const meter = budget.open(unsized);
+    ctx.state[BODY_METER_STATE] = meter;
     ctx.req.once('close', () => {
       if (!ctx.req.complete) endPipedReaders(ctx.req);
     });
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => {
+    let rateTimer: NodeJS.Timeout | undefined;
+    const started = Date.now();
+    const late = new Promise<'late' | 'slow'>((resolve) => {
       timer = setTimeout(() => {
         if (!ctx.req.complete) resolve('late');
       }, config.bodyTimeoutMs);
+      if (config.bodyMinBytesPerSecond > 0) {
+        rateTimer = setInterval(() => {
+          const elapsedMs = Date.now() - started;
+          if (ctx.req.complete || elapsedMs < MIN_RATE_GRACE_MS) return;
+          if ((meter.received * 1000) / elapsedMs < config.bodyMinBytesPerSecond) resolve('slow');
+        }, MIN_RATE_CHECK_MS);
+        rateTimer.unref();
+      }
     });
     const handled = next().finally(() => {
       clearTimeout(timer);
-      release();
+      clearInterval(rateTimer);
+      meter.release();
     });
     const outcome = await Promise.race([handled.then(() => 'done' as const), late]);
     if (outcome === 'done') return;
+    clearTimeout(timer);
+    clearInterval(rateTimer);
     // The handler is still waiting for the body. Node does not abort a request whose answer is out, so the
     // read would wait forever and keep the budget: end it once this answer is written; the handler then
     // records nothing more (the answer is out) and gives the budget back.
@@ -101,7 +145,9 @@ export function guardBody({ config, metrics, refuse }: BodyGuardDeps): Middlewar
     refuse(ctx, {
       stage: 'limits',
       reason: 'request_timeout',
-      detail: `body not complete ${config.bodyTimeoutMs / 1000} s after the headers (BODY_TIMEOUT_SECONDS)`,
+      detail: outcome === 'slow'
+        ? `body arriving slower than ${config.bodyMinBytesPerSecond} bytes a second (BODY_MIN_BYTES_PER_SECOND)`
+        : `body not complete ${config.bodyTimeoutMs / 1000} s after the headers (BODY_TIMEOUT_SECONDS)`,
     }, (message, fields) => warnTimeout(message, { ...fields, content_encoding: boundText(ctx.get('content-encoding')) || 'none' }));
     ctx.set('Connection', 'close');
     answerRejected(ctx, 'request_timeout');

@@ -8,11 +8,12 @@ import { sha256Hex } from '../store/scrub';
 import type { Store, TokenCandidate } from '../store/types';
 import { ATTR, QUARANTINE_REASONS, TOKEN_SOURCES, type QuarantineReason, type TokenSource } from '../telemetry/names';
 import { extractToken } from '../verify/extract';
-import { diagnose, RAW_PREFIX_LENGTH, type DiagnosisResult, type RefusalOutcome } from '../verify/diagnose';
+import { diagnose, looksLikeBitrix24Token, RAW_PREFIX_LENGTH, type DiagnosisResult, type RefusalOutcome } from '../verify/diagnose';
 import { fingerprint } from '../verify/fingerprint';
 import { deliveryFacts, type DeliveryFacts } from './delivery';
 import { STATUS_FOR } from './answers';
 import { writeToStore } from './store-write';
+import { rateLimitedWarn } from './rate-limited-log';
 import { headerNames, tokenHeaders } from './request-headers';
 import type { VerificationRun } from './verify-request';
 
@@ -34,6 +35,9 @@ export interface Refusal {
 }
 
 export const REFUSAL_MESSAGE = 'webhook delivery refused';
+export const QUARANTINE_DROPPED_MESSAGE = 'refused delivery not kept in quarantine';
+const DROPPED_LOG_INTERVAL_MS = 1000;
+const OVERLOADED_LOG_INTERVAL_MS = 1000;
 
 /** The diagnosis of a refused request, from what the request showed (never from a token's value). */
 export function diagnoseRefusal(ctx: Context, refusal: Refusal, sources: readonly TokenSource[]): DiagnosisResult {
@@ -73,12 +77,22 @@ export function refusalLogFields(ctx: Context, refusal: Refusal, diagnosis: Diag
     not_a_token: run?.extractions.flatMap((extraction) => extraction.rejected) ?? [],
     conflict: verdict?.conflict ?? false,
     path: boundText(ctx.path),
-    header_names: headerNames(ctx.req).sort().map((name) => boundText(name, 64)),
+    ...loggedHeaderNames(headerNames(ctx.req)),
     content_type: boundText(ctx.get('content-type')) || 'none',
     content_length: boundText(ctx.get('content-length'), 32) || 'none',
     event: facts?.event,
     portal_domain: facts?.domain,
   };
+}
+
+/** Header names a refusal's line lists at most: enough for any real client, and a bound on what junk costs. */
+export const MAX_LOGGED_HEADER_NAMES = 32;
+
+/** The names, sorted and cut, and how many were left out (a request may send hundreds). */
+function loggedHeaderNames(names: string[]): { header_names: string[]; header_names_omitted?: number } {
+  const sorted = names.sort();
+  const kept = sorted.slice(0, MAX_LOGGED_HEADER_NAMES).map((name) => boundText(name, 64));
+  return sorted.length > kept.length ? { header_names: kept, header_names_omitted: sorted.length - kept.length } : { header_names: kept };
 }
 
 export type RefusalLog = (message: string, fields: Record<string, unknown>) => void;
@@ -103,11 +117,26 @@ export function createRefusalRecorder(deps: { metrics: ServiceMetrics; logger: L
     else deps.logger.warn(REFUSAL_MESSAGE, fields);
     return diagnosis;
   };
+  // One line a second for deliveries not kept, however many: the counter has the exact number.
+  const warnDropped = rateLimitedWarn(deps.logger, DROPPED_LOG_INTERVAL_MS);
+  deps.store.onQuarantineEvicted(({ evicted, plausibleEvicted }) => {
+    deps.metrics.recordQuarantineEvictions(evicted, plausibleEvicted);
+    const fields = { evicted, plausible_evicted: plausibleEvicted };
+    if (plausibleEvicted > 0) deps.logger.error('quarantine full: plausible deliveries (known portal, Bitrix24-shaped token) evicted', fields);
+    else deps.logger.warn('quarantine full: released and junk deliveries evicted, oldest first', fields);
+  });
   const keep = async (ctx: Context, refusal: Refusal): Promise<DiagnosisResult> => {
     const diagnosis = record(ctx, refusal);
     const reason = quarantineReason(refusal);
     if (reason === undefined) return diagnosis;
     const facts = refusal.facts ?? deliveryFacts(refusal.body);
+    const plausible = isPlausible(deps.store, facts, refusal.run);
+    const dropped = deps.store.admitQuarantine(plausible);
+    if (dropped !== undefined) {
+      deps.metrics.recordQuarantineDropped(dropped);
+      warnDropped(QUARANTINE_DROPPED_MESSAGE, { reason, dropped, diagnosis: diagnosis.diagnosis, plausible });
+      return diagnosis;
+    }
     const serverContext = ctx.state.serverContext;
     const traceContext = (serverContext ? trace.getSpan(serverContext) : trace.getActiveSpan())?.spanContext();
     const written = await writeToStore(deps.store, 'quarantine', deps.metrics, serverContext, () =>
@@ -122,6 +151,7 @@ export function createRefusalRecorder(deps: { metrics: ServiceMetrics; logger: L
         rawBody: refusal.raw,
         candidates: receivedCandidates(ctx, refusal.body),
         ...(isSelfTest(ctx.req.headers) ? { selfTest: true } : {}),
+        plausible,
       }),
     );
     if (written.ok) {
@@ -132,7 +162,19 @@ export function createRefusalRecorder(deps: { metrics: ServiceMetrics; logger: L
     }
     return diagnosis;
   };
-  return Object.assign(record, { logger: deps.logger, keep });
+  // One limiter for every `overloaded` refusal, at the door (limits.ts) or mid-body (the body reader): a flood
+  // of them costs one line a second, however they are cut.
+  const warnOverloaded = rateLimitedWarn(deps.logger, OVERLOADED_LOG_INTERVAL_MS);
+  return Object.assign(record, { logger: deps.logger, keep, warnOverloaded });
+}
+
+/**
+ * Likely genuine: a portal the service has accepted events from, with a token of Bitrix24's shape (a rotated
+ * or mistyped token). Everything else (no token, an unknown portal, a token of another shape) is evicted first.
+ */
+function isPlausible(store: Store, facts: DeliveryFacts, run: VerificationRun | undefined): boolean {
+  if (!store.isKnownPortal({ memberId: facts.memberId, domain: facts.domain })) return false;
+  return run?.extractions.some((extraction) => extraction.token !== undefined && looksLikeBitrix24Token(extraction.token)) ?? false;
 }
 
 function quarantineReason(refusal: Refusal): QuarantineReason | undefined {

@@ -9,6 +9,8 @@ import type { Logger } from '../telemetry/logger';
 import type { RejectionReason } from '../telemetry/names';
 import { answerAccepted, answerRejected } from './answers';
 import { createBodyParser } from './body';
+import { RETRY_AFTER_SECONDS } from './limits';
+import { boundText } from '../telemetry/bound-text';
 import { deliveryFacts, eventData } from './delivery';
 import { decideMedia } from './media';
 import { diagnoseRefusal, type Refusal, type RefusalRecorder } from './refusal';
@@ -44,6 +46,15 @@ export function createWebhookHandler({ config, metrics, logger, store, refuse }:
     // A body left unread (too large, wrong type, cut short) would make the connection unusable for the
     // next request on it; say so, rather than have the client's next delivery hit a reset.
     if (!ctx.req.complete) ctx.set('Connection', 'close');
+    if (reason === 'overloaded') {
+      // A body cut because bodies in flight filled BODY_MEMORY_LIMIT: the same answer, and the same
+      // rate-limited line, as at the door (limits.ts); nothing to quarantine, the body is incomplete.
+      ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+      ctx.set('Connection', 'close');
+      refuse(ctx, { stage: 'limits', reason, detail }, (message, fields) =>
+        refuse.warnOverloaded(message, { ...fields, content_encoding: boundText(ctx.get('content-encoding')) || 'none' }));
+      return answerRejected(ctx, reason);
+    }
     await refuse.keep(ctx, { stage: 'parse', reason, detail, ...(raw !== undefined ? { raw } : {}) });
     answerRejected(ctx, reason);
   };

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { ENV } from '../config/env-names';
 import { ConfigError } from '../config/errors';
+import { parseByteSize } from '../config/load';
 
 export type Env = Record<string, string | undefined>;
 
@@ -9,8 +10,16 @@ export interface StoreBounds {
   quarantineRetentionDays: number;
   /** Delivered events older than this are deleted (pending and dead ones are kept). */
   eventRetentionDays: number;
-  /** Most quarantine rows kept; beyond it the oldest are evicted. */
+  /** Most quarantine rows kept; beyond it rows are evicted, junk (not plausible) first, oldest first. */
   quarantineMaxRows: number;
+  /** Most bytes the quarantine keeps (QUARANTINE_MAX_BYTES), evicted in the same order. */
+  quarantineMaxBytes: number;
+  /** Longest body one quarantine row keeps (QUARANTINE_MAX_BODY_BYTES). */
+  quarantineMaxBodyBytes: number;
+  /** Quarantine writes per second for deliveries that are not plausible; beyond it they are counted and logged only. */
+  quarantineWritesPerSecond: number;
+  /** SQLite: free bytes under DATA_DIR below which the quarantine stops writing (QUARANTINE_DISK_RESERVE). */
+  quarantineDiskReserveBytes: number;
 }
 
 export type StoreConfig =
@@ -27,6 +36,13 @@ export const STORE_DEFAULTS = {
   quarantineMaxRows: 100_000,
   timeoutSeconds: 5,
   startupTimeoutSeconds: 60,
+  // A small volume (1 GB on a PaaS) keeps three quarters for accepted events and the database's own overhead.
+  quarantineMaxBytes: 256 * 1024 ** 2,
+  // Real Bitrix24 events are a few KB (a chat message with attachments' metadata tens of KB): 64 KB keeps
+  // every one whole while a flood of 256 KB junk bodies costs a quarter per row.
+  quarantineMaxBodyBytes: 64 * 1024,
+  quarantineWritesPerSecond: 20,
+  quarantineDiskReserveBytes: 64 * 1024 ** 2,
 } as const;
 
 /** How long the store may take: each operation, and the whole wait for the database at start-up. */
@@ -55,6 +71,10 @@ export function parseStoreConfig(env: Env): StoreConfig {
     quarantineRetentionDays: positiveInteger(env, ENV.quarantineRetentionDays, STORE_DEFAULTS.quarantineRetentionDays, 36_500),
     eventRetentionDays: positiveInteger(env, ENV.eventRetentionDays, STORE_DEFAULTS.eventRetentionDays, 36_500),
     quarantineMaxRows: positiveInteger(env, ENV.quarantineMaxRows, STORE_DEFAULTS.quarantineMaxRows, 100_000_000),
+    quarantineMaxBytes: byteSize(env, ENV.quarantineMaxBytes, STORE_DEFAULTS.quarantineMaxBytes, 1024 * 1024),
+    quarantineMaxBodyBytes: byteSize(env, ENV.quarantineMaxBodyBytes, STORE_DEFAULTS.quarantineMaxBodyBytes, 100),
+    quarantineWritesPerSecond: positiveInteger(env, ENV.quarantineWritesPerSecond, STORE_DEFAULTS.quarantineWritesPerSecond, 1_000_000),
+    quarantineDiskReserveBytes: byteSize(env, ENV.quarantineDiskReserve, STORE_DEFAULTS.quarantineDiskReserveBytes, 1024 * 1024),
   };
   const url = nonEmpty(env[ENV.databaseUrl]);
   if (store === 'none') {
@@ -69,6 +89,11 @@ export function parseStoreConfig(env: Env): StoreConfig {
 function nonEmpty(value: string | undefined): string | undefined {
   const trimmed = value?.trim();
   return trimmed ? trimmed : undefined;
+}
+
+function byteSize(env: Env, variable: string, fallback: number, maxMb: number): number {
+  const raw = nonEmpty(env[variable]);
+  return raw === undefined ? fallback : parseByteSize(raw, variable, maxMb);
 }
 
 function positiveInteger(env: Env, variable: string, fallback: number, max: number): number {

@@ -39,6 +39,8 @@ const READS = new Set([
   'lastAccepted',
   'quarantinedPerBucket',
 ]);
+/** Synchronous, in-memory answers of the store (no I/O): passed through as they are, never made async. */
+const IN_MEMORY = new Set(['isKnownPortal', 'admitQuarantine', 'onQuarantineEvicted']);
 /** Between two tries of an operation that met another SQLite writer's lock (each try waits the busy timeout). */
 const BUSY_RETRY_MS = 20;
 const PROBE_INTERVAL_MS = 1_000;
@@ -107,6 +109,7 @@ export function guardStore(inner: Store, options: GuardOptions): Store {
     get(target, property) {
       const value = Reflect.get(target, property, target) as unknown;
       if (typeof value !== 'function') return value;
+      if (typeof property === 'string' && IN_MEMORY.has(property)) return (value as (...args: unknown[]) => unknown).bind(target);
       if (!wrapped.has(property)) {
         const method = value as (...args: unknown[]) => Promise<unknown>;
         wrapped.set(

@@ -1,5 +1,8 @@
+import { statfsSync } from 'node:fs';
 import { type Kysely, type SelectQueryBuilder, type Selectable, sql } from 'kysely';
 import { newId } from './ids';
+import { KnownPortals } from './known-portals';
+import { createWriteBudget } from './write-budget';
 import type { Database, EventsTable, QuarantineTable } from './schema';
 import { jsonText } from './json-text';
 import { scrubBody } from './scrub';
@@ -9,10 +12,13 @@ import type {
   AttemptOutcome,
   EventFacts,
   EventFilter,
+  EvictionResult,
   EventStatus,
   ForwardStats,
   NewEvent,
   NewQuarantine,
+  PortalIdentity,
+  QuarantineDropReason,
   QuarantinedDelivery,
   QuarantineFilter,
   ReleasedEvent,
@@ -31,6 +37,11 @@ const MAX_HEADER_VALUE = 512;
 const MAX_HEADER_NAMES = 100;
 const MAX_ERROR_LENGTH = 1000;
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** What a quarantine row costs besides its text columns (ids, times, facts, index entries), for the byte budget. */
+const QUARANTINE_ROW_OVERHEAD_BYTES = 512;
+/** A write past the budget starts an eviction at most this often (each one reads the table's totals). */
+const EVICTION_MIN_INTERVAL_MS = 1000;
+const EVICTION_BATCH = 500;
 
 export interface KyselyStoreOptions extends StoreBounds {
   kind: Exclude<StoreKind, 'none'>;
@@ -38,26 +49,77 @@ export interface KyselyStoreOptions extends StoreBounds {
   bodyLimitBytes: number;
   /** The last guard over every text written: the configured tokens' values, in any encoding, replaced. */
   guard?: SecretGuard;
+  /** SQLite: the directory whose free space QUARANTINE_DISK_RESERVE keeps. */
+  dataDir?: string;
+}
+
+/** Rows and bytes of the quarantine as last counted, plus what this process wrote since. */
+interface QuarantineUsage {
+  rows: number;
+  bytes: number;
 }
 
 /** The store over Kysely: the same queries for SQLite and PostgreSQL. */
 export class KyselyStore implements Store {
   readonly kind: Exclude<StoreKind, 'none'>;
 
+  private readonly knownPortals: KnownPortals;
+  private readonly evictionListeners: Array<(result: EvictionResult) => void> = [];
+  // One object, mutated in place: a view of this store made with Object.create (tests watch writes that way)
+  // shares it, so there is still one eviction at a time and one usage count per process.
+  private readonly budget: { usage?: QuarantineUsage; eviction?: Promise<EvictionResult>; lastEvictionAt: number } = { lastEvictionAt: -Infinity };
+  private readonly junkWrites: { take(): boolean };
+
   constructor(private readonly db: Kysely<Database>, private readonly options: KyselyStoreOptions) {
     this.kind = options.kind;
+    this.knownPortals = new KnownPortals(db);
+    this.junkWrites = createWriteBudget(options.quarantineWritesPerSecond);
+  }
+
+  /** Loads what must be in memory before the first request (the known portals). */
+  async warmUp(): Promise<void> {
+    await this.knownPortals.ready();
   }
 
   async saveAccepted(event: NewEvent): Promise<string> {
     const id = newId(event.receivedAt.getTime());
     await this.db.insertInto('events').values(this.eventRow(id, event, null)).execute();
+    // Once per portal per process, after the commit, not awaited: the answer never waits for it.
+    if (!this.knownPortals.isKnown(event)) void this.knownPortals.remember(event, event.receivedAt);
     return id;
+  }
+
+  isKnownPortal(portal: PortalIdentity): boolean {
+    return this.knownPortals.isKnown(portal);
+  }
+
+  admitQuarantine(plausible: boolean): QuarantineDropReason | undefined {
+    if (this.diskBelowReserve()) return 'disk_reserve';
+    // Plausible deliveries are bounded by the real portal's traffic (and the byte budget), not by this.
+    if (!plausible && !this.junkWrites.take()) return 'write_budget';
+    return undefined;
+  }
+
+  private diskBelowReserve(): boolean {
+    const dir = this.options.dataDir;
+    if (dir === undefined) return false;
+    // A statfs per refusal kept: a few microseconds, and exact even when writes come fast.
+    try {
+      const stats = statfsSync(dir);
+      return Number(stats.bavail) * Number(stats.bsize) < this.options.quarantineDiskReserveBytes;
+    } catch {
+      return false;
+    }
+  }
+
+  onQuarantineEvicted(listener: (result: EvictionResult) => void): void {
+    this.evictionListeners.push(listener);
   }
 
   async quarantine(delivery: NewQuarantine): Promise<string> {
     const id = newId(delivery.receivedAt.getTime());
     const scrubbed = delivery.rawBody === undefined ? undefined : scrubBody(delivery.rawBody);
-    const body = scrubbed === undefined ? null : truncateUtf8(storableBody(this.guard(scrubbed.body)), this.options.bodyLimitBytes);
+    const body = scrubbed === undefined ? null : truncateUtf8(storableBody(this.guard(scrubbed.body)), Math.min(this.options.bodyLimitBytes, this.options.quarantineMaxBodyBytes));
     // What the raw scan saw, except the body tokens the receiver itself read (those come with the delivery).
     const read = new Set(delivery.candidates.filter((candidate) => candidate.source === 'body').map((candidate) => candidate.digest));
     const candidates: TokenCandidate[] = [
@@ -65,6 +127,13 @@ export class KyselyStore implements Store {
       ...delivery.candidates,
     ];
     const { names, harmless } = keptHeaders(delivery.headers, (text) => this.guard(text));
+    const texts = { header_names: this.guard(JSON.stringify(names)), headers: JSON.stringify(harmless), candidates: JSON.stringify(candidates) };
+    const sizeBytes =
+      QUARANTINE_ROW_OVERHEAD_BYTES +
+      Buffer.byteLength(body?.text ?? '') +
+      Buffer.byteLength(texts.header_names) +
+      Buffer.byteLength(texts.headers) +
+      Buffer.byteLength(texts.candidates);
     await this.db
       .insertInto('quarantine')
       .values({
@@ -75,18 +144,42 @@ export class KyselyStore implements Store {
         diagnosis: delivery.diagnosis ?? null,
         trace_id: delivery.traceId ?? null,
         ...this.factColumns(delivery),
-        header_names: this.guard(JSON.stringify(names)),
-        headers: JSON.stringify(harmless),
+        ...texts,
         body: body?.text ?? null,
         body_truncated: body?.truncated ? 1 : 0,
-        candidates: JSON.stringify(candidates),
         released_at: null,
         released_event_id: null,
         release_note: null,
         self_test: delivery.selfTest ? 1 : 0,
+        size_bytes: sizeBytes,
+        plausible: delivery.plausible ? 1 : 0,
       })
       .execute();
+    await this.countWrite(sizeBytes);
     return id;
+  }
+
+  /** Adds a write to the usage; past a budget, starts an eviction (at most one at a time, one a second). */
+  private async countWrite(sizeBytes: number): Promise<void> {
+    const budget = this.budget;
+    if (budget.usage === undefined) {
+      budget.usage = await this.measureQuarantine();
+    } else {
+      budget.usage.rows += 1;
+      budget.usage.bytes += sizeBytes;
+    }
+    const over = budget.usage.rows > this.options.quarantineMaxRows || budget.usage.bytes > this.options.quarantineMaxBytes;
+    if (!over || budget.eviction !== undefined || Date.now() - budget.lastEvictionAt < EVICTION_MIN_INTERVAL_MS) return;
+    // Not awaited by the write: the refused delivery's answer does not wait for the eviction.
+    void this.enforceQuarantineCap().catch(() => undefined);
+  }
+
+  private async measureQuarantine(): Promise<QuarantineUsage> {
+    const row = await this.db
+      .selectFrom('quarantine')
+      .select((eb) => [eb.fn.countAll().as('rows'), eb.fn.sum<number | string | null>('size_bytes').as('bytes')])
+      .executeTakeFirstOrThrow();
+    return { rows: Number(row.rows), bytes: Number(row.bytes ?? 0) };
   }
 
   async listQuarantine(filter: QuarantineFilter = {}): Promise<QuarantinedDelivery[]> {
@@ -164,25 +257,64 @@ export class KyselyStore implements Store {
       .where('status', '=', 'delivered')
       .where('received_at', '<', now.getTime() - this.options.eventRetentionDays * DAY_MS)
       .executeTakeFirst();
+    // Portals other replicas have remembered since.
+    await this.knownPortals.refresh().catch(() => undefined);
+    const evicted = await this.enforceQuarantineCap();
     return {
       quarantineExpired: Number(quarantine.numDeletedRows),
       eventsExpired: Number(events.numDeletedRows),
-      quarantineEvicted: await this.enforceQuarantineCap(),
+      quarantineEvicted: evicted.evicted,
+      quarantinePlausibleEvicted: evicted.plausibleEvicted,
     };
   }
 
-  async enforceQuarantineCap(): Promise<number> {
-    // The newest row beyond the cap; it and everything older goes. Ids sort by receive time.
-    const boundary = await this.db
-      .selectFrom('quarantine')
-      .select('id')
-      .orderBy('id', 'desc')
-      .offset(this.options.quarantineMaxRows)
-      .limit(1)
-      .executeTakeFirst();
-    if (!boundary) return 0;
-    const result = await this.db.deleteFrom('quarantine').where('id', '<=', boundary.id).executeTakeFirst();
-    return Number(result.numDeletedRows);
+  enforceQuarantineCap(): Promise<EvictionResult> {
+    const budget = this.budget;
+    budget.eviction ??= this.evictBeyondBudget().finally(() => {
+      budget.eviction = undefined;
+      budget.lastEvictionAt = Date.now();
+    });
+    return budget.eviction;
+  }
+
+  /**
+   * Evicts until both budgets hold: rows already released first (they live on as events), then junk, then
+   * plausible deliveries; oldest first within each class (ids sort by receive time).
+   */
+  private async evictBeyondBudget(): Promise<EvictionResult> {
+    const usage = await this.measureQuarantine();
+    let excessRows = usage.rows - this.options.quarantineMaxRows;
+    let excessBytes = usage.bytes - this.options.quarantineMaxBytes;
+    const result: EvictionResult = { evicted: 0, plausibleEvicted: 0 };
+    const classes = [
+      { released: true, plausible: undefined },
+      { released: false, plausible: 0 },
+      { released: false, plausible: 1 },
+    ] as const;
+    for (const rank of classes) {
+      while (excessRows > 0 || excessBytes > 0) {
+        let query = this.db
+          .selectFrom('quarantine')
+          .select(['id', 'size_bytes'])
+          .where('released_event_id', rank.released ? 'is not' : 'is', null);
+        if (rank.plausible !== undefined) query = query.where('plausible', '=', rank.plausible);
+        const rows = await query.orderBy('id').limit(EVICTION_BATCH).execute();
+        if (rows.length === 0) break;
+        const ids: string[] = [];
+        for (const row of rows) {
+          if (excessRows <= 0 && excessBytes <= 0) break;
+          ids.push(row.id);
+          excessRows -= 1;
+          excessBytes -= Number(row.size_bytes);
+        }
+        const deleted = Number((await this.db.deleteFrom('quarantine').where('id', 'in', ids).executeTakeFirst()).numDeletedRows);
+        result.evicted += deleted;
+        if (rank.plausible === 1) result.plausibleEvicted += deleted;
+      }
+    }
+    this.budget.usage = await this.measureQuarantine();
+    if (result.evicted > 0) for (const listener of this.evictionListeners) listener(result);
+    return result;
   }
 
   async quarantineSize(): Promise<number> {

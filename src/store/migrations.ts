@@ -1,4 +1,5 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import { QUARANTINE_BUDGET_MIGRATION } from './migration-0003-quarantine-budget';
 
 // One set of migrations for SQLite and PostgreSQL: only types both understand (text, integer, bigint).
 // Never edit a migration that has shipped; add the next one. Every step is idempotent (IF NOT EXISTS):
@@ -79,6 +80,7 @@ const MIGRATIONS: Record<string, Migration> = {
       for (const table of ['events', 'quarantine']) await db.schema.alterTable(table).dropColumn('self_test').execute();
     },
   },
+  '0003_quarantine_budget_and_known_portals': QUARANTINE_BUDGET_MIGRATION,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

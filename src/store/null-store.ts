@@ -1,5 +1,5 @@
 import { newId } from './ids';
-import type { RetentionResult, Store } from './types';
+import type { EvictionResult, QuarantineDropReason, RetentionResult, Store } from './types';
 
 /** STORE=none: verification and telemetry only. Every write succeeds and keeps nothing. */
 export class NullStore implements Store {
@@ -38,11 +38,21 @@ export class NullStore implements Store {
   }
 
   async applyRetention(): Promise<RetentionResult> {
-    return { quarantineExpired: 0, eventsExpired: 0, quarantineEvicted: 0 };
+    return { quarantineExpired: 0, eventsExpired: 0, quarantineEvicted: 0, quarantinePlausibleEvicted: 0 };
   }
 
-  async enforceQuarantineCap(): Promise<number> {
-    return 0;
+  async enforceQuarantineCap(): Promise<EvictionResult> {
+    return { evicted: 0, plausibleEvicted: 0 };
+  }
+
+  onQuarantineEvicted(): void {}
+
+  isKnownPortal(): boolean {
+    return false;
+  }
+
+  admitQuarantine(): QuarantineDropReason | undefined {
+    return undefined;
   }
 
   async quarantineSize(): Promise<number> {

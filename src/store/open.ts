@@ -42,6 +42,10 @@ export async function openStore(config: StoreConfig, options: OpenOptions): Prom
     quarantineRetentionDays: config.quarantineRetentionDays,
     eventRetentionDays: config.eventRetentionDays,
     quarantineMaxRows: config.quarantineMaxRows,
+    quarantineMaxBytes: config.quarantineMaxBytes,
+    quarantineMaxBodyBytes: config.quarantineMaxBodyBytes,
+    quarantineWritesPerSecond: config.quarantineWritesPerSecond,
+    quarantineDiskReserveBytes: config.quarantineDiskReserveBytes,
     bodyLimitBytes: options.bodyLimitBytes,
     guard: createSecretGuard(options.secrets ?? []),
   };
@@ -64,7 +68,9 @@ export async function openStore(config: StoreConfig, options: OpenOptions): Prom
     pool.on('connect', (client) => client.on('error', onClientError));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     await prepared(db, () => migrate(db));
-    return guardStore(new KyselyStore(db, { kind: 'postgres', ...bounds }), {
+    const store = new KyselyStore(db, { kind: 'postgres', ...bounds });
+    await store.warmUp();
+    return guardStore(store, {
       timeoutMs,
       health,
       classify: classifyPostgresError,
@@ -94,7 +100,9 @@ export async function openStore(config: StoreConfig, options: OpenOptions): Prom
     },
     SQLITE_OPEN_ATTEMPTS,
   );
-  return guardStore(new KyselyStore(db, { kind: 'sqlite', ...bounds }), {
+  const store = new KyselyStore(db, { kind: 'sqlite', dataDir: config.dataDir, ...bounds });
+  await store.warmUp();
+  return guardStore(store, {
     timeoutMs,
     health,
     classify: classifySqliteError,

@@ -48,9 +48,21 @@ export interface QuarantineTable {
   release_note: string | null;
   /** 1 for a delivery `doctor --url` sent (migration 0002_self_test_marks). */
   self_test: ColumnType<number, number | undefined, number>;
+  /** Bytes the row keeps (body, headers, candidates): what QUARANTINE_MAX_BYTES counts. */
+  size_bytes: number | string;
+  /** 1: a known portal's delivery with a Bitrix24-shaped token, evicted only after every other row. */
+  plausible: number;
+}
+
+/** Portals (member_id and domain) the service has accepted an event from: what makes a refusal plausible. */
+export interface KnownPortalsTable {
+  member_id: string;
+  domain: string;
+  first_accepted_at: number | string;
 }
 
 export interface Database {
   events: EventsTable;
   quarantine: QuarantineTable;
+  known_portals: KnownPortalsTable;
 }

@@ -1,4 +1,4 @@
-import type { TokenSource } from '../telemetry/names';
+import type { QuarantineDropReason, TokenSource } from '../telemetry/names';
 
 export type EventStatus = 'pending' | 'delivered' | 'dead';
 export const EVENT_STATUSES: readonly EventStatus[] = ['pending', 'delivered', 'dead'];
@@ -78,6 +78,11 @@ export interface NewQuarantine extends EventFacts {
   candidates: TokenCandidate[];
   /** Sent by `doctor --url` (SELF_TEST_HEADER): kept, marked, never released. */
   selfTest?: boolean;
+  /**
+   * A known portal's delivery (one the service has accepted events from) carrying a Bitrix24-shaped token:
+   * likely genuine (a rotated or mistyped token), so evicted only after every other row.
+   */
+  plausible?: boolean;
 }
 
 export interface QuarantinedDelivery extends EventFacts {
@@ -147,6 +152,23 @@ export interface RetentionResult {
   quarantineExpired: number;
   eventsExpired: number;
   quarantineEvicted: number;
+  /** Of quarantineEvicted: plausible deliveries not yet released (each one may be a genuine event lost). */
+  quarantinePlausibleEvicted: number;
+}
+
+/** Rows the quarantine's budgets (QUARANTINE_MAX_ROWS, QUARANTINE_MAX_BYTES) evicted in one run. */
+export interface EvictionResult {
+  evicted: number;
+  /** Of `evicted`: plausible deliveries not yet released. */
+  plausibleEvicted: number;
+}
+
+/** Why a refused delivery was not written to the quarantine (it is still counted and logged). */
+export type { QuarantineDropReason } from '../telemetry/names';
+
+export interface PortalIdentity {
+  memberId: string | undefined;
+  domain: string | undefined;
 }
 
 /** What the forwarding metrics show: the whole store's backlog, not one process's. */
@@ -188,8 +210,21 @@ export interface Store extends StoreOverview {
   purgeQuarantine(filter?: QuarantineFilter): Promise<number>;
   /** Deletes expired quarantine rows and delivered events, then enforces the quarantine cap. */
   applyRetention(now: Date): Promise<RetentionResult>;
-  /** Deletes the oldest quarantine rows beyond the cap; returns how many. */
-  enforceQuarantineCap(): Promise<number>;
+  /**
+   * Deletes quarantine rows beyond QUARANTINE_MAX_ROWS or QUARANTINE_MAX_BYTES: released ones first, then
+   * junk, then plausible deliveries, oldest first within each; reports to the eviction listeners.
+   */
+  enforceQuarantineCap(): Promise<EvictionResult>;
+  /** Called after every eviction run that deleted rows (retention or a write past the budget). */
+  onQuarantineEvicted(listener: (result: EvictionResult) => void): void;
+  /** Whether the service has accepted an event from this portal (memory only: cheap on the refusal path). */
+  isKnownPortal(portal: PortalIdentity): boolean;
+  /**
+   * Asks to write one refused delivery to the quarantine: undefined when it may (and the write is counted),
+   * else why not: free disk below QUARANTINE_DISK_RESERVE, or (for a delivery that is not plausible) past
+   * QUARANTINE_WRITES_PER_SECOND.
+   */
+  admitQuarantine(plausible: boolean): QuarantineDropReason | undefined;
   quarantineSize(): Promise<number>;
   /**
    * Leases up to `limit` pending events that are due (and not leased by a live owner) to `owner` for `leaseMs`.

@@ -13,7 +13,7 @@ const MAX_TRACKED_KINDS = 100;
 export function createThrottledReporter(logger: Logger, destination: string, now: () => number = Date.now) {
   const kinds = new Map<string, { lastReported: number; suppressed: number }>();
   return (kind: string, message: string): void => {
-    const key = kind + ':' + message.replace(/\d+/g, '#').slice(0, 120);
+    const key = kind + ':' + kindOf(message);
     const entry = kinds.get(key);
     const time = now();
     if (entry && time - entry.lastReported < REPORT_INTERVAL_MS) {
@@ -33,6 +33,20 @@ export function createThrottledReporter(logger: Logger, destination: string, now
       }),
     );
   };
+}
+
+/**
+ * What makes two messages the same trouble: the text without its numbers, hex ids and quoted or braced
+ * values. "Can not execute the operation on ended Span {traceId: …, spanId: …}" names a fresh span each
+ * time; keyed on the whole text it was never throttled (one line per refusal under a flood).
+ */
+function kindOf(message: string): string {
+  return message
+    .replace(/\{[^{}]*\}/g, '{…}')
+    .replace(/"[^"]*"|'[^']*'/g, '…')
+    .replace(/\b[0-9a-f]{8,}\b/gi, '#')
+    .replace(/\d+/g, '#')
+    .slice(0, 120);
 }
 
 /**

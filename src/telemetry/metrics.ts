@@ -15,6 +15,8 @@ import {
   VERIFICATION_SOURCES,
   type Diagnosis,
   type QuarantineReason,
+  QUARANTINE_DROP_REASONS,
+  type QuarantineDropReason,
   type StoreWriteKind,
   type StoreWriteResult,
   type RejectionReason,
@@ -55,7 +57,9 @@ export interface ServiceMetrics {
   /** The store's health as /readyz reports it. */
   setStoreUp(up: boolean): void;
   recordQuarantined(reason: QuarantineReason): void;
-  recordQuarantineEvictions(count: number): void;
+  /** Rows a quarantine eviction run deleted, and of them the plausible deliveries not yet released. */
+  recordQuarantineEvictions(count: number, plausible?: number): void;
+  recordQuarantineDropped(reason: QuarantineDropReason): void;
   /** Where the quarantine-size gauge reads from on each scrape (the store); 0 until set. */
   setQuarantineSizeSource(read: () => Promise<number>): void;
   /** Prometheus text, or OpenMetrics with exemplars when the Accept header asks for it. */
@@ -153,7 +157,18 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
   });
   const evictions = new client.Counter({
     name: METRIC.quarantineEvictions,
-    help: 'Quarantined deliveries deleted because the quarantine reached QUARANTINE_MAX_ROWS (oldest first).',
+    help: 'Quarantined deliveries deleted because the quarantine reached QUARANTINE_MAX_ROWS or QUARANTINE_MAX_BYTES (released, then junk, then plausible; oldest first).',
+    registers,
+  });
+  const plausibleEvictions = new client.Counter({
+    name: METRIC.quarantinePlausibleEvictions,
+    help: 'Plausible quarantined deliveries (known portal, Bitrix24-shaped token, not released) evicted by the quarantine budgets: each may be a genuine event lost.',
+    registers,
+  });
+  const dropped = new client.Counter({
+    name: METRIC.quarantineDropped,
+    help: 'Refused deliveries counted and logged but not written to the quarantine, by reason (write_budget, disk_reserve).',
+    labelNames: ['reason'] as const,
     registers,
   });
   let readQuarantineSize: (() => Promise<number>) | undefined;
@@ -208,6 +223,8 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
   evictions.inc(0);
   storeTimeouts.inc(0);
   storeUp.set(1);
+  plausibleEvictions.inc(0);
+  for (const reason of QUARANTINE_DROP_REASONS) dropped.inc({ reason }, 0);
 
   const seenEvents = new Set<string>();
   const eventLabel = (event: unknown): string => {
@@ -257,8 +274,12 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
     recordQuarantined(reason) {
       quarantined.inc({ reason });
     },
-    recordQuarantineEvictions(count) {
+    recordQuarantineEvictions(count, plausible = 0) {
       if (count > 0) evictions.inc(count);
+      if (plausible > 0) plausibleEvictions.inc(plausible);
+    },
+    recordQuarantineDropped(reason) {
+      dropped.inc({ reason });
     },
     setQuarantineSizeSource(read) {
       readQuarantineSize = read;

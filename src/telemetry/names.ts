@@ -15,8 +15,15 @@ export const METRIC = {
   storeWrites: 'bitrix_webhook_store_writes_total',
   /** Refused deliveries kept in quarantine, by `reason`. */
   quarantined: 'bitrix_webhook_quarantined_total',
-  /** Quarantine rows deleted by the size cap (oldest first). */
+  /** Quarantine rows deleted by its budgets (QUARANTINE_MAX_ROWS, QUARANTINE_MAX_BYTES): released first, then junk, oldest first. */
   quarantineEvictions: 'bitrix_webhook_quarantine_evictions_total',
+  /**
+   * Of those, plausible deliveries not yet released: a known portal's delivery with a Bitrix24-shaped token,
+   * evicted only once no junk was left to evict. Each one may be a genuine event lost.
+   */
+  quarantinePlausibleEvictions: 'bitrix_webhook_quarantine_plausible_evictions_total',
+  /** Refused deliveries counted and logged but not written to the quarantine, by `reason` (QUARANTINE_DROP_REASONS). */
+  quarantineDropped: 'bitrix_webhook_quarantine_dropped_total',
   /** Rows in quarantine (released ones too, until purged or expired), read from the store on each scrape. */
   quarantineSize: 'bitrix_webhook_quarantine_size',
   /** Store operations that ran past STORE_TIMEOUT_SECONDS (answered 503 store_unavailable on the request path). */
@@ -32,6 +39,12 @@ export type StoreWriteResult = (typeof STORE_WRITE_RESULTS)[number];
 /** `reason` of a quarantined delivery: the token reasons, and the body refusals when a body was read. */
 export const QUARANTINE_REASONS = ['token_missing', 'token_mismatch', 'not_configured', 'unsupported_media_type', 'malformed_body'] as const;
 export type QuarantineReason = (typeof QUARANTINE_REASONS)[number];
+/**
+ * `reason` of METRIC.quarantineDropped: `write_budget`: past QUARANTINE_WRITES_PER_SECOND (deliveries that
+ * are not plausible only); `disk_reserve`: free disk under DATA_DIR below QUARANTINE_DISK_RESERVE.
+ */
+export const QUARANTINE_DROP_REASONS = ['write_budget', 'disk_reserve'] as const;
+export type QuarantineDropReason = (typeof QUARANTINE_DROP_REASONS)[number];
 
 /** Names of prom-client's default metrics that the dashboard relies on. */
 export const PROCESS_METRIC = {

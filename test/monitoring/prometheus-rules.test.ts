@@ -20,6 +20,8 @@ const REQUIRED_ALERTS = [
   // issue #17: store operations past STORE_TIMEOUT_SECONDS
   'BitrixWebhookStoreTimeouts',
   'BitrixWebhookQuarantineGrowing',
+  // issue #16: genuine deliveries crowded out of the quarantine
+  'BitrixWebhookQuarantinePlausibleEvicted',
   'BitrixWebhookServiceDown',
   // issue #11: forwarding
   'BitrixWebhookForwardBacklogGrowing',

@@ -90,10 +90,13 @@ describe('the store under the real service process (SQLite)', function () {
     const before = ndjson((await runCli(['quarantine', 'list', '--json'], env)).stdout).map((row) => row.id);
     await service.stop();
     service = await spawnService({ env: { ...env, QUARANTINE_MAX_ROWS: '2' } });
-    await service.waitForLog((line) => line.message === 'quarantine full: oldest quarantined deliveries evicted');
+    await service.waitForLog((line) => line.message === 'quarantine full: released and junk deliveries evicted, oldest first');
     const metrics = await (await fetch(`${service.url}/metrics`)).text();
     expect(metrics.split('\n').filter((line) => line.startsWith('bitrix_webhook_quarantine_'))).to.deep.equal([
       'bitrix_webhook_quarantine_evictions_total 3',
+      'bitrix_webhook_quarantine_plausible_evictions_total 0',
+      'bitrix_webhook_quarantine_dropped_total{reason="write_budget"} 0',
+      'bitrix_webhook_quarantine_dropped_total{reason="disk_reserve"} 0',
       'bitrix_webhook_quarantine_size 2',
       // Nothing was released: the quarantined deliveries carried no token (automatic replay never releases those).
       'bitrix_webhook_quarantine_releases_total{how="auto"} 0',

@@ -10,6 +10,10 @@ describe('store configuration', () => {
       quarantineRetentionDays: 30,
       eventRetentionDays: 7,
       quarantineMaxRows: 100000,
+      quarantineMaxBytes: 256 * 1024 * 1024,
+      quarantineMaxBodyBytes: 64 * 1024,
+      quarantineWritesPerSecond: 20,
+      quarantineDiskReserveBytes: 64 * 1024 * 1024,
     });
   });
 
@@ -21,6 +25,10 @@ describe('store configuration', () => {
       quarantineRetentionDays: 90,
       eventRetentionDays: 1,
       quarantineMaxRows: 500,
+      quarantineMaxBytes: 256 * 1024 * 1024,
+      quarantineMaxBodyBytes: 64 * 1024,
+      quarantineWritesPerSecond: 20,
+      quarantineDiskReserveBytes: 64 * 1024 * 1024,
     });
   });
 
@@ -31,6 +39,19 @@ describe('store configuration', () => {
       quarantineRetentionDays: 30,
       eventRetentionDays: 7,
       quarantineMaxRows: 100000,
+      quarantineMaxBytes: 256 * 1024 * 1024,
+      quarantineMaxBodyBytes: 64 * 1024,
+      quarantineWritesPerSecond: 20,
+      quarantineDiskReserveBytes: 64 * 1024 * 1024,
+    });
+  });
+
+  it('reads the quarantine budgets', () => {
+    expect(parseStoreConfig({ QUARANTINE_MAX_BYTES: '1gb', QUARANTINE_MAX_BODY_BYTES: '32kb', QUARANTINE_WRITES_PER_SECOND: '7', QUARANTINE_DISK_RESERVE: '10mb' })).to.include({
+      quarantineMaxBytes: 1024 ** 3,
+      quarantineMaxBodyBytes: 32 * 1024,
+      quarantineWritesPerSecond: 7,
+      quarantineDiskReserveBytes: 10 * 1024 ** 2,
     });
   });
 
@@ -46,6 +67,9 @@ describe('store configuration', () => {
     [{ QUARANTINE_RETENTION_DAYS: '0' }, 'QUARANTINE_RETENTION_DAYS: "0" must be a whole number from 1 to 36500'],
     [{ EVENT_RETENTION_DAYS: '7.5' }, 'EVENT_RETENTION_DAYS: "7.5" must be a whole number from 1 to 36500'],
     [{ QUARANTINE_MAX_ROWS: '-1' }, 'QUARANTINE_MAX_ROWS: "-1" must be a whole number from 1 to 100000000'],
+    [{ QUARANTINE_MAX_BYTES: 'lots' }, 'QUARANTINE_MAX_BYTES: "lots" is not a size like 256kb or 1mb'],
+    [{ QUARANTINE_MAX_BODY_BYTES: '1gb' }, 'QUARANTINE_MAX_BODY_BYTES: 1gb must be between 1b and 100mb'],
+    [{ QUARANTINE_WRITES_PER_SECOND: '0' }, 'QUARANTINE_WRITES_PER_SECOND: "0" must be a whole number from 1 to 1000000'],
   ];
   for (const [env, message] of refused) {
     it(`refuses ${JSON.stringify(env)}`, () => {

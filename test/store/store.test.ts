@@ -472,11 +472,11 @@ export function describeStore(adapter: Adapter): void {
       expect(await store.recordAttempt(newDelivered, 'w', { result: 'delivered' }, now)).to.equal(true);
       expect(await store.recordAttempt(oldDead, 'w', { result: 'dead', error: 'HTTP 410' }, now)).to.equal(true);
       expect(await store.recordAttempt(oldPending, 'w', { result: 'retry', error: 'HTTP 500', nextAttemptAt: new Date(now.getTime() + DAY) }, now)).to.equal(true);
-      expect(await store.applyRetention(now)).to.deep.equal({ quarantineExpired: 1, eventsExpired: 1, quarantineEvicted: 0 });
+      expect(await store.applyRetention(now)).to.deep.equal({ quarantineExpired: 1, eventsExpired: 1, quarantineEvicted: 0, quarantinePlausibleEvicted: 0 });
       expect((await store.listQuarantine()).map((row) => row.id)).to.deep.equal([edgeQ]);
       expect((await store.listEvents()).map((event) => event.id).sort()).to.deep.equal([oldPending, oldDead, newDelivered].sort());
       expect(oldQ).to.match(ID);
-      expect(await store.applyRetention(now)).to.deep.equal({ quarantineExpired: 0, eventsExpired: 0, quarantineEvicted: 0 });
+      expect(await store.applyRetention(now)).to.deep.equal({ quarantineExpired: 0, eventsExpired: 0, quarantineEvicted: 0, quarantinePlausibleEvicted: 0 });
     });
 
     it('reads the retention days and the quarantine cap from the environment', async () => {
@@ -484,7 +484,7 @@ export function describeStore(adapter: Adapter): void {
       const now = new Date(T0 + 10 * DAY);
       await store.quarantine(refused({ receivedAt: new Date(now.getTime() - 2 * DAY - 1) }));
       const kept = await store.quarantine(refused({ receivedAt: new Date(now.getTime() - 2 * DAY) }));
-      expect(await store.applyRetention(now)).to.deep.equal({ quarantineExpired: 1, eventsExpired: 0, quarantineEvicted: 0 });
+      expect(await store.applyRetention(now)).to.deep.equal({ quarantineExpired: 1, eventsExpired: 0, quarantineEvicted: 0, quarantinePlausibleEvicted: 0 });
       expect((await store.listQuarantine()).map((row) => row.id)).to.deep.equal([kept]);
     });
 
@@ -492,12 +492,16 @@ export function describeStore(adapter: Adapter): void {
       await fresh({ QUARANTINE_MAX_ROWS: '3' });
       const ids: string[] = [];
       for (let i = 0; i < 5; i++) ids.push(await store.quarantine(refused({ receivedAt: new Date(T0 + i * 1000) })));
-      expect(await store.enforceQuarantineCap()).to.equal(2);
+      // The first write past the cap started an eviction of its own (at most one a second); the first call
+      // may be that one still running, the second runs after it.
+      await store.enforceQuarantineCap();
+      await store.enforceQuarantineCap();
       expect((await store.listQuarantine()).map((row) => row.id)).to.deep.equal(ids.slice(2));
       expect(await store.quarantineSize()).to.equal(3);
-      expect(await store.enforceQuarantineCap()).to.equal(0);
+      expect(await store.enforceQuarantineCap()).to.deep.equal({ evicted: 0, plausibleEvicted: 0 });
       ids.push(await store.quarantine(refused({ receivedAt: new Date(T0 + 9000) })));
-      expect(await store.applyRetention(new Date(T0 + 10_000))).to.deep.equal({ quarantineExpired: 0, eventsExpired: 0, quarantineEvicted: 1 });
+      await store.applyRetention(new Date(T0 + 10_000));
+      await store.enforceQuarantineCap();
       expect((await store.listQuarantine()).map((row) => row.id)).to.deep.equal(ids.slice(3));
     });
 

@@ -151,8 +151,11 @@ describe('configuration', () => {
       maxConnections: 2048,
       bodyMemoryLimitBytes: 64 * 1024 * 1024,
       bodyTimeoutMs: 10_000,
+      bodyMinBytesPerSecond: 1024,
       shutdownDrainMs: 5_000,
     });
+    expect(load({ BODY_MIN_BYTES_PER_SECOND: '0' }).bodyMinBytesPerSecond).to.equal(0);
+    expect(configError(() => load({ BODY_MIN_BYTES_PER_SECOND: 'fast' })).variable).to.equal('BODY_MIN_BYTES_PER_SECOND');
   });
 
   it('checks MAX_CONNECTIONS, BODY_MEMORY_LIMIT, BODY_TIMEOUT_SECONDS and SHUTDOWN_DRAIN_SECONDS', () => {

@@ -33,4 +33,18 @@ describe('telemetry trouble reporting', () => {
     expect(sink.lines).to.have.length(3);
     expect(sink.lines[2]!.repeats_since_last_report).to.equal(499);
   });
+
+  it('throttles the SDK\'s "ended Span" warning, which names a different span each time', () => {
+    const sink = new Lines();
+    const now = 1_000_000;
+    const report = createThrottledReporter(createLogger('info', [sink]), 'traces: none', () => now);
+    for (let i = 0; i < 1000; i++) {
+      const traceId = (i * 7919).toString(16).padStart(32, 'a');
+      const spanId = (i * 104729).toString(16).padStart(16, 'b');
+      report('telemetry export or SDK problem', `Can not execute the operation on ended Span {traceId: ${traceId}, spanId: ${spanId}}`);
+    }
+    expect(sink.lines).to.have.length(1);
+    expect(sink.lines[0]!.message).to.match(/^telemetry export or SDK problem: Can not execute the operation on ended Span/);
+  });
 });
+

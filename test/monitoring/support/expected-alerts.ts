@@ -41,6 +41,10 @@ export const EXPECTED_ALERTS: Record<string, ExpectedAlert> = {
     query: 'sum by (job, reason) (increase(bitrix_webhook_quarantined_total[30m]))',
     comparison: '>', threshold: 5, for: '10m', severity: 'warning',
   },
+  BitrixWebhookQuarantinePlausibleEvicted: {
+    query: 'sum by (job) (increase(bitrix_webhook_quarantine_plausible_evictions_total[15m]))',
+    comparison: '>', threshold: 0, for: '1m', severity: 'critical',
+  },
   BitrixWebhookServiceDown: {
     query: 'up{job="bitrix24-webhook-guard"} or on () (absent(up{job="bitrix24-webhook-guard"}) - 1)',
     comparison: '<', threshold: 1, for: '1m', severity: 'critical',
