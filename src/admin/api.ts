@@ -7,6 +7,7 @@ import type { AdminDeps } from './deps';
 import { caller, clientAddress, csrfHolds, UNAUTHORIZED } from './guard';
 import type { Sessions } from './session';
 import { readStatus } from './status';
+import { adminBody } from './body';
 
 const BAD = (detail: string) => ({ status: 'rejected', reason: 'bad_request', detail });
 
@@ -67,7 +68,7 @@ export function mountApi(router: Router, deps: AdminDeps, sessions: Sessions): v
 
   router.post('/admin/api/quarantine/replay', async (ctx) => {
     if (!authorized(ctx, true)) return;
-    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+    const body = adminBody(ctx);
     if (typeof body.apply !== 'boolean') return answer(ctx, BAD('apply must be true or false'), 400);
     const ids = body.ids === undefined ? undefined : validIds(body.ids);
     if (body.ids !== undefined && ids === undefined) return answer(ctx, BAD('ids must be an array of at most 1000 delivery ids'), 400);
@@ -87,7 +88,7 @@ export function mountApi(router: Router, deps: AdminDeps, sessions: Sessions): v
 
   router.post('/admin/api/events/redeliver', async (ctx) => {
     if (!authorized(ctx, true)) return;
-    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+    const body = adminBody(ctx);
     const ids = body.ids === undefined ? undefined : validIds(body.ids);
     if (body.all_dead === true && body.ids === undefined) return answer(ctx, { reset: (await redeliverAction(deps, 'all-dead', clientAddress(ctx, deps.admin.trustProxy))).length });
     if (ids === undefined || body.all_dead !== undefined) return answer(ctx, BAD('give {"ids": [...]} or {"all_dead": true}'), 400);

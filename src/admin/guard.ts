@@ -1,6 +1,7 @@
 import type { Context, Next } from 'koa';
 import { CONTENT_SECURITY_POLICY } from './html';
 import { CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, type Session, type Sessions } from './session';
+import { adminBody } from './body';
 
 export type Caller = { kind: 'bearer' } | { kind: 'session'; session: Session };
 
@@ -35,7 +36,7 @@ export function caller(ctx: Context, sessions: Sessions): Caller | undefined {
 export function csrfHolds(ctx: Context, who: Caller, sessions: Sessions): boolean {
   if (who.kind === 'bearer') return true;
   if (ctx.get('sec-fetch-site') === 'cross-site') return false;
-  const body = ctx.request.body as Record<string, unknown> | undefined;
+  const body = adminBody(ctx);
   const field = body && typeof body[CSRF_FIELD] === 'string' ? (body[CSRF_FIELD] as string) : undefined;
   return sessions.csrfMatches(who.session, ctx.get(CSRF_HEADER) || field);
 }

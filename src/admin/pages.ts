@@ -12,6 +12,7 @@ import { wordsFor, type DiagnosisWords } from './runbook-words';
 import { CSRF_FIELD, SESSION_COOKIE, type Session, type Sessions } from './session';
 import type { SignInLimiter } from './sign-in-limiter';
 import { readStatus } from './status';
+import { adminBody } from './body';
 
 const HOUR_MS = 3_600_000;
 const BUCKET_MS = 5 * 60_000;
@@ -58,7 +59,7 @@ export function mountPages(router: Router, deps: AdminDeps, sessions: Sessions, 
       ctx.set('Retry-After', String(wait));
       return render(ctx, 'Sign in', signInForm(`Too many failed attempts: wait ${wait} seconds.`), 429);
     }
-    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+    const body = adminBody(ctx);
     const offered = typeof body.token === 'string' ? body.token : '';
     if (ctx.get('sec-fetch-site') === 'cross-site' || !sessions.tokenMatches(offered)) {
       limiter.recordFailure(from);
@@ -105,7 +106,7 @@ export function mountPages(router: Router, deps: AdminDeps, sessions: Sessions, 
   router.post('/admin/replay', async (ctx) => {
     const session = changeAllowed(ctx);
     if (!session) return;
-    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+    const body = adminBody(ctx);
     const apply = body.apply === '1';
     const ids = body.ids === undefined ? undefined : validIds(Array.isArray(body.ids) ? body.ids : [body.ids]);
     const selected = ids ?? (typeof body.diagnosis === 'string' ? await idsOfGroup(deps, body.diagnosis, body.reason) : undefined);
@@ -115,7 +116,7 @@ export function mountPages(router: Router, deps: AdminDeps, sessions: Sessions, 
 
   router.post('/admin/redeliver', async (ctx) => {
     if (!changeAllowed(ctx)) return;
-    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+    const body = adminBody(ctx);
     const ids = body.all_dead === '1' ? 'all-dead' : validIds(Array.isArray(body.ids) ? body.ids : body.ids === undefined ? [] : [body.ids]);
     if (ids === undefined || (ids !== 'all-dead' && ids.length === 0)) {
       return render(ctx, 'Redeliver', html`<main><h1>Redeliver</h1><p class="error">No dead letter chosen.</p><p><a href="/admin">Back to the console</a></p></main>`, 400);

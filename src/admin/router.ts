@@ -1,6 +1,6 @@
 import Router from '@koa/router';
-import bodyParser from 'koa-bodyparser';
 import { mountApi } from './api';
+import { readAdminBody } from './body';
 import type { AdminDeps } from './deps';
 import { securityHeaders } from './guard';
 import { mountPages } from './pages';
@@ -29,8 +29,7 @@ export function createAdminRouter(deps: AdminDeps): Router {
       ctx.body = { status: 'rejected', reason: 'bad_request' };
     }
   });
-  const parse = bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '64kb', formLimit: '64kb', strict: true });
-  router.use(async (ctx, next) => (posted(ctx.path) && ctx.method === 'POST' ? parse(ctx, next) : next()));
+  router.use(async (ctx, next) => (posted(ctx.path) && ctx.method === 'POST' ? readAdminBody(ctx, next) : next()));
   mountApi(router, deps, sessions);
   mountPages(router, deps, sessions, limiter, words);
   return router;
