@@ -2,7 +2,7 @@ import { TOKEN_SOURCES, type TokenSource } from '../telemetry/names';
 import { ENV } from './env-names';
 import { ConfigError } from './errors';
 import { unknownVariableWarnings } from './hygiene';
-import { cleanToken, DEFAULT_TOKEN_NAME, parseTokenList, type NamedToken } from './tokens';
+import { cleanToken, DEFAULT_TOKEN_NAME, parseTokenList, type NamedToken, type TokenFault } from './tokens';
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -29,8 +29,10 @@ export interface Config {
   bodyTimeoutMs: number;
   /** After SIGTERM: how long /readyz says shutting_down while requests are still served. */
   shutdownDrainMs: number;
-  /** Hygiene findings to report at start-up (never containing a token). */
+  /** Hygiene findings to report at start-up, on /readyz and by doctor (never containing a token). */
   warnings: string[];
+  /** Configured tokens unlike a Bitrix24 token: named in the diagnosis of every refused delivery. */
+  tokenFaults: TokenFault[];
 }
 
 export type Env = Record<string, string | undefined>;
@@ -52,9 +54,10 @@ export const DEFAULTS = {
 /** Reads the whole configuration from the environment; throws ConfigError naming the variable at fault. */
 export function loadConfig(env: Env, readFile: ReadFile): Config {
   const warnings = unknownVariableWarnings(Object.keys(env).filter((name) => env[name] !== undefined));
+  const tokenFaults: TokenFault[] = [];
   const tokens = [
-    ...singleToken(env, ENV.token, ENV.tokenFile, readFile, warnings),
-    ...tokenList(env, ENV.tokens, ENV.tokensFile, readFile, warnings),
+    ...singleToken(env, ENV.token, ENV.tokenFile, readFile, warnings, tokenFaults),
+    ...tokenList(env, ENV.tokens, ENV.tokensFile, readFile, warnings, tokenFaults),
   ];
   warnings.push(...rotationWarnings(tokens));
   const bodyLimit = nonEmpty(env[ENV.bodyLimit]) ?? DEFAULTS.bodyLimit;
@@ -77,6 +80,7 @@ export function loadConfig(env: Env, readFile: ReadFile): Config {
     bodyTimeoutMs: parseSeconds(env[ENV.bodyTimeout], ENV.bodyTimeout, DEFAULTS.bodyTimeoutSeconds, 0.1, 300) * 1000,
     shutdownDrainMs: parseSeconds(env[ENV.shutdownDrain], ENV.shutdownDrain, DEFAULTS.shutdownDrainSeconds, 0, 300) * 1000,
     warnings,
+    tokenFaults,
   };
 }
 
@@ -103,7 +107,7 @@ function valueOrFile(env: Env, variable: string, fileVariable: string, readFile:
   return direct === undefined ? undefined : { value: direct, from: variable };
 }
 
-function singleToken(env: Env, variable: string, fileVariable: string, readFile: ReadFile, warnings: string[]): NamedToken[] {
+function singleToken(env: Env, variable: string, fileVariable: string, readFile: ReadFile, warnings: string[], faults: TokenFault[]): NamedToken[] {
   const found = valueOrFile(env, variable, fileVariable, readFile);
   if (!found) return [];
   // A secrets file conventionally ends with a newline; that is not a copy-paste mistake worth a warning.
@@ -113,16 +117,18 @@ function singleToken(env: Env, variable: string, fileVariable: string, readFile:
   const raw = fromFile ? found.value.replace(/\r?\n$/, '') : found.value;
   const cleaned = cleanToken(raw, found.from);
   warnings.push(...cleaned.warnings);
+  if (cleaned.shapeProblem) faults.push({ name: DEFAULT_TOKEN_NAME, where: found.from, problem: cleaned.shapeProblem });
   return [{ name: DEFAULT_TOKEN_NAME, token: cleaned.token }];
 }
 
-function tokenList(env: Env, variable: string, fileVariable: string, readFile: ReadFile, warnings: string[]): NamedToken[] {
+function tokenList(env: Env, variable: string, fileVariable: string, readFile: ReadFile, warnings: string[], faults: TokenFault[]): NamedToken[] {
   const found = valueOrFile(env, variable, fileVariable, readFile);
   if (!found) return [];
   const parsed = parseTokenList(found.value, found.from);
   if (parsed.tokens.length === 0) throw new ConfigError(found.from, 'is set but holds no name=token entry');
   if (found.from !== variable && found.value.includes('\r\n')) warnings.push(windowsLineEndings(found.from));
   warnings.push(...parsed.warnings);
+  faults.push(...parsed.faults);
   return parsed.tokens;
 }
 

@@ -29,7 +29,7 @@ export function createApp({ config, metrics, logger, store, lifecycle = { shutti
   app.silent = true;
 
   metrics.setQuarantineSizeSource(() => store.quarantineSize());
-  const refuse = createRefusalRecorder({ metrics, logger, sources: config.sources, store });
+  const refuse = createRefusalRecorder({ metrics, logger, setup: { sources: config.sources, tokenFaults: config.tokenFaults }, store });
   const router = new Router();
   router.post(config.webhookPath, guardBody({ config, metrics, refuse }), createWebhookHandler({ config, metrics, logger, store, refuse }));
   router.get('/metrics', async (ctx) => {
@@ -38,7 +38,7 @@ export function createApp({ config, metrics, logger, store, lifecycle = { shutti
     ctx.body = rendered.body;
   });
   router.get('/healthz', healthz);
-  router.get('/readyz', readyz(config.tokens, lifecycle));
+  router.get('/readyz', readyz(config.tokens, lifecycle, config.warnings));
 
   const warnNotFound = rateLimitedWarn(logger, REFUSAL_LOG_INTERVAL_MS);
 

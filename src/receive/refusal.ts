@@ -7,7 +7,7 @@ import { sha256Hex } from '../store/scrub';
 import type { Store, TokenCandidate } from '../store/types';
 import { ATTR, QUARANTINE_REASONS, TOKEN_SOURCES, type QuarantineReason, type TokenSource } from '../telemetry/names';
 import { extractToken } from '../verify/extract';
-import { diagnose, RAW_PREFIX_LENGTH, type DiagnosisResult, type RefusalOutcome } from '../verify/diagnose';
+import { diagnose, RAW_PREFIX_LENGTH, type ConfiguredTokenFault, type DiagnosisResult, type RefusalOutcome } from '../verify/diagnose';
 import { fingerprint } from '../verify/fingerprint';
 import { deliveryFacts, type DeliveryFacts } from './delivery';
 import { STATUS_FOR } from './answers';
@@ -34,8 +34,14 @@ export interface Refusal {
 
 export const REFUSAL_MESSAGE = 'webhook delivery refused';
 
+/** What the configuration contributes to every diagnosis: where tokens are looked for, and its token faults. */
+export interface DiagnosisSetup {
+  sources: readonly TokenSource[];
+  tokenFaults: readonly ConfiguredTokenFault[];
+}
+
 /** The diagnosis of a refused request, from what the request showed (never from a token's value). */
-export function diagnoseRefusal(ctx: Context, refusal: Refusal, sources: readonly TokenSource[]): DiagnosisResult {
+export function diagnoseRefusal(ctx: Context, refusal: Refusal, { sources, tokenFaults }: DiagnosisSetup): DiagnosisResult {
   const declared = ctx.get('content-length');
   return diagnose({
     outcome: refusal.reason,
@@ -48,6 +54,7 @@ export function diagnoseRefusal(ctx: Context, refusal: Refusal, sources: readonl
     headerNames: headerNames(ctx.req),
     sources,
     extractions: refusal.run?.extractions ?? [],
+    configuredTokenFaults: tokenFaults,
   });
 }
 
@@ -55,7 +62,7 @@ export function diagnoseRefusal(ctx: Context, refusal: Refusal, sources: readonl
  * The one warn line of a refused delivery, whatever the stage that refused it: the same fields every time,
  * so a developer reads every refusal the same way. Header names only: their values may hold the token.
  */
-export function refusalLogFields(ctx: Context, refusal: Refusal, diagnosis: DiagnosisResult): Record<string, unknown> {
+export function refusalLogFields(ctx: Context, refusal: Refusal, diagnosis: DiagnosisResult, tokenFaults: readonly ConfiguredTokenFault[] = []): Record<string, unknown> {
   const { run, facts } = refusal;
   const verdict = run?.verdict;
   return {
@@ -77,6 +84,8 @@ export function refusalLogFields(ctx: Context, refusal: Refusal, diagnosis: Diag
     content_length: boundText(ctx.get('content-length'), 32) || 'none',
     event: facts?.event,
     portal_domain: facts?.domain,
+    // Whatever refused it, a configured token that can match no Bitrix24 delivery is worth reading first.
+    ...(tokenFaults.length > 0 ? { configured_token_faults: tokenFaults.map(({ where, problem }) => `${where}: the token ${problem}`) } : {}),
   };
 }
 
@@ -91,13 +100,13 @@ export type RefusalLog = (message: string, fields: Record<string, unknown>) => v
  * and a body refusal whose body was read. Refusals at the limits and route stages (overloaded,
  * request_timeout, not_found) read no body and are not kept.
  */
-export function createRefusalRecorder(deps: { metrics: ServiceMetrics; logger: Logger; sources: readonly TokenSource[]; store: Store }) {
+export function createRefusalRecorder(deps: { metrics: ServiceMetrics; logger: Logger; setup: DiagnosisSetup; store: Store }) {
   const record = (ctx: Context, refusal: Refusal, log?: RefusalLog): DiagnosisResult => {
-    const diagnosis = refusal.run?.diagnosis ?? diagnoseRefusal(ctx, refusal, deps.sources);
+    const diagnosis = refusal.run?.diagnosis ?? diagnoseRefusal(ctx, refusal, deps.setup);
     deps.metrics.recordDiagnosis(diagnosis.diagnosis);
     const serverSpan = ctx.state.serverContext ? trace.getSpan(ctx.state.serverContext) : trace.getActiveSpan();
     serverSpan?.setAttribute(ATTR.diagnosis, diagnosis.diagnosis);
-    const fields = refusalLogFields(ctx, refusal, diagnosis);
+    const fields = refusalLogFields(ctx, refusal, diagnosis, deps.setup.tokenFaults);
     if (log) log(REFUSAL_MESSAGE, fields);
     else deps.logger.warn(REFUSAL_MESSAGE, fields);
     return diagnosis;

@@ -69,7 +69,7 @@ export function createWebhookHandler({ config, metrics, logger, store, refuse }:
       facts,
     });
     const run = verifyRequest(carrier, config.sources, match, facts, metrics, ctx.state.serverContext, (unaccepted) =>
-      diagnoseRefusal(ctx, refusalOf(unaccepted), config.sources),
+      diagnoseRefusal(ctx, refusalOf(unaccepted), { sources: config.sources, tokenFaults: config.tokenFaults }),
     );
     const { verdict } = run;
 

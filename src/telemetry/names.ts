@@ -127,6 +127,7 @@ export const DIAGNOSES = [
   'auth_without_token',
   'json_without_auth',
   'no_auth_block',
+  'configured_token_malformed',
   'mismatch_bitrix24_shaped',
   'mismatch_not_bitrix24_shaped',
   'wrong_path_bitrix24_body',

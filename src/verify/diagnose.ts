@@ -28,6 +28,18 @@ export interface DiagnosisInput {
   sources: readonly TokenSource[];
   /** One extraction per configured source, in order. A mismatch's token is read for its shape only. */
   extractions: readonly Extraction[];
+  /**
+   * Configured tokens that failed hygiene (a URL, a wrong length or alphabet): where each is configured and
+   * what is off, never the token. A mismatch is then blamed on the configuration, not on the delivery.
+   */
+  configuredTokenFaults?: readonly ConfiguredTokenFault[];
+}
+
+export interface ConfiguredTokenFault {
+  /** The variable (and entry) holding the token, e.g. `BITRIX24_WEBHOOK_TOKENS entry 1 (crm)`. */
+  where: string;
+  /** What is off, in lengths and kinds of characters only. */
+  problem: string;
 }
 
 export interface DiagnosisResult {
@@ -80,7 +92,7 @@ export function diagnose(input: DiagnosisInput): DiagnosisResult {
     case 'not_found':
       return { diagnosis: looksLikeBitrix24Delivery(input) ? 'wrong_path_bitrix24_body' : 'wrong_path' };
     case 'token_mismatch':
-      return diagnoseMismatch(input.extractions);
+      return configuredTokenMalformed(input.configuredTokenFaults) ?? diagnoseMismatch(input.extractions);
     case 'token_missing':
       for (const check of MISSING_CHECKS) {
         const found = check(input);
@@ -200,7 +212,16 @@ function withoutAuth({ body, contentType }: DiagnosisInput): DiagnosisResult | u
   return { diagnosis: isJson(contentType) ? 'json_without_auth' : 'no_auth_block' };
 }
 
-function diagnoseMismatch(extractions: readonly Extraction[]): DiagnosisResult {
+/**
+ * A configured token unlike any Bitrix24 token can match no real delivery: the fault is the configuration's,
+ * whatever was received. The detail names the variable and what is off (never the token).
+ */
+function configuredTokenMalformed(faults: readonly ConfiguredTokenFault[] | undefined): DiagnosisResult | undefined {
+  if (!faults || faults.length === 0) return undefined;
+  return { diagnosis: 'configured_token_malformed', detail: faults.map(({ where, problem }) => `${where}: the token ${problem}`).join('; ') };
+}
+
+export function diagnoseMismatch(extractions: readonly Extraction[]): DiagnosisResult {
   // The deciding token is the first one found, as in decide(); read for its shape, never kept.
   const deciding = extractions.find((extraction) => extraction.token !== undefined);
   if (!deciding) return { diagnosis: 'unknown' };

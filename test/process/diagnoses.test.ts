@@ -34,10 +34,13 @@ const BODY_TIMEOUT_SECONDS = 4;
 const RATE_LIMIT_MS = 1000;
 const BOT_TOKEN = 'b0770ken0000000000000000000000aa';
 const PLACEHOLDER = 'YOUR_TOKEN_HERE';
+/** A handler URL pasted as the token (with an inbound webhook's secret in it). */
+const URL_AS_TOKEN = 'https://some-domain.bitrix24.com/rest/1/k3v9x2m7q1w8z4p6/';
+const URL_FAULT = 'BITRIX24_WEBHOOK_TOKENS entry 1 (crm): the token looks like a URL, not a token (a handler or REST URL pasted instead of the "Application token" field?)';
 /** Every token any case sends (TASK_ADD and the chat-bot message carry access and refresh tokens too). */
-const TOKENS_SENT = [WEBHOOK_TOKEN, APP_TOKEN, BOT_TOKEN, PLACEHOLDER, 's6p6eclrvim6da22ft9ch94ekreb52lv', '4s386p3q0tr8dy89xvmt96234v3dljg8', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'];
+const TOKENS_SENT = [WEBHOOK_TOKEN, APP_TOKEN, BOT_TOKEN, PLACEHOLDER, URL_AS_TOKEN, 'k3v9x2m7q1w8z4p6', 's6p6eclrvim6da22ft9ch94ekreb52lv', '4s386p3q0tr8dy89xvmt96234v3dljg8', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'];
 
-type ProcessName = 'main' | 'unconfigured' | 'bodyOnly';
+type ProcessName = 'main' | 'unconfigured' | 'bodyOnly' | 'urlConfigured';
 
 interface Answer {
   status: number;
@@ -255,6 +258,10 @@ const CASES: Case[] = [
     process: 'unconfigured', send: post(CRM_DEAL_ADD, FORM), status: 503, answer: { status: 'rejected', reason: 'not_configured' }, stage: 'verify', reason: 'not_configured', diagnosis: 'not_configured',
   },
   {
+    name: 'the verbatim deal to a service configured with a handler URL as its token',
+    process: 'urlConfigured', send: post(CRM_DEAL_ADD, FORM), ...forbidden, diagnosis: 'configured_token_malformed', detail: URL_FAULT,
+  },
+  {
     name: '?application_token= on the URL while BITRIX24_TOKEN_SOURCES=body',
     process: 'bodyOnly', send: post(withoutToken(CRM_DEAL_ADD), FORM, `${PATH}?application_token=${WEBHOOK_TOKEN}`), ...unauthorized, diagnosis: 'token_in_unchecked_source', detail: 'query application_token',
   },
@@ -295,7 +302,7 @@ describe('every diagnosis from the real process, for its real-shaped delivery', 
 
   before(async () => {
     await receiver.start();
-    const [main, unconfigured, bodyOnly] = await Promise.all([
+    const [main, unconfigured, bodyOnly, urlConfigured] = await Promise.all([
       spawnService({
         env: {
           BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
@@ -309,8 +316,9 @@ describe('every diagnosis from the real process, for its real-shaped delivery', 
       }),
       spawnService({ env: {} }),
       spawnService({ env: { BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN, BITRIX24_TOKEN_SOURCES: 'body' } }),
+      spawnService({ env: { BITRIX24_WEBHOOK_TOKENS: `crm=${URL_AS_TOKEN}` } }),
     ]);
-    Object.assign(services, { main, unconfigured, bodyOnly });
+    Object.assign(services, { main, unconfigured, bodyOnly, urlConfigured });
   });
   after(async () => {
     await Promise.all(Object.values(services).map((service) => service.stop()));
@@ -348,6 +356,17 @@ describe('every diagnosis from the real process, for its real-shaped delivery', 
       if (testCase.refusalDetail !== undefined) expect(line.detail).to.equal(testCase.refusalDetail);
     });
   }
+
+  it('names the configuration\'s token fault in every refusal of a misconfigured service, and on /readyz', async () => {
+    const service = services.urlConfigured;
+    const lines = service.logs.filter(isRefusal);
+    expect(lines).to.have.length.above(0);
+    for (const line of lines) expect(line.configured_token_faults).to.deep.equal([URL_FAULT]);
+    for (const line of services.main.logs.filter(isRefusal)) expect(line).not.to.have.property('configured_token_faults');
+    const ready = await fetch(`${service.url}/readyz`);
+    expect(ready.status).to.equal(200);
+    expect(((await ready.json()) as { warnings: string[] }).warnings).to.deep.equal([URL_FAULT]);
+  });
 
   it('wrote exactly one warn line per refused delivery, in each process', async () => {
     // A line written late (a second one for a delivery) would show up here.

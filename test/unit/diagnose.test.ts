@@ -9,6 +9,7 @@ import { DIAGNOSES, TOKEN_SOURCES, type TokenSource } from '../../src/telemetry/
 import { diagnose, looksLikeBitrix24Token, RAW_PREFIX_LENGTH, type DiagnosisInput, type DiagnosisResult, type RefusalOutcome } from '../../src/verify/diagnose';
 import { extractToken, type TokenCarrier } from '../../src/verify/extract';
 import { createTokenMatcher, decide } from '../../src/verify/verify';
+import { tokenShapeProblem } from '../../src/config/hygiene';
 import {
   APP_TOKEN,
   CRM_DEAL_ADD,
@@ -109,8 +110,12 @@ function refuse(delivery: Delivery): DiagnosisInput {
   const headersDistinct = Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, typeof value === 'string' ? [value] : value]));
   const carrier: TokenCarrier = { body, query, headers: headersDistinct };
   const extractions = sources.map((source) => extractToken(source, carrier));
-  const input = { ...base, body, rawPrefix, extractions };
   const tokens = delivery.tokens ?? [WEBHOOK_TOKEN];
+  const configuredTokenFaults = tokens.flatMap((token, i) => {
+    const problem = tokenShapeProblem(token);
+    return problem === undefined ? [] : [{ where: `BITRIX24_WEBHOOK_TOKENS entry ${i + 1} (t${i})`, problem }];
+  });
+  const input = { ...base, body, rawPrefix, extractions, configuredTokenFaults };
   if (tokens.length === 0) return { ...input, outcome: 'not_configured' };
   const verdict = decide(extractions, createTokenMatcher(tokens.map((token, i) => ({ name: `t${i}`, token }))));
   if (verdict.result === 'accepted') throw new Error('the delivery was accepted: not a refusal');
@@ -308,6 +313,39 @@ const CASES: Case[] = [
     expected: { diagnosis: 'store_unavailable' },
   },
   {
+    name: 'a handler URL configured as the token: the configuration is blamed, not the delivery',
+    delivery: { body: CRM_DEAL_ADD, contentType: FORM, tokens: ['https://some-domain.bitrix24.com/rest/1/k3v9x2m7q1w8z4p6/'] },
+    expected: {
+      diagnosis: 'configured_token_malformed',
+      detail: 'BITRIX24_WEBHOOK_TOKENS entry 1 (t0): the token looks like a URL, not a token (a handler or REST URL pasted instead of the "Application token" field?)',
+    },
+  },
+  {
+    name: "the inbound webhook's 16-character secret configured instead of the outgoing token",
+    delivery: { body: CRM_DEAL_ADD, contentType: FORM, tokens: [APP_TOKEN, 'k3v9x2m7q1w8z4p6'] },
+    expected: {
+      diagnosis: 'configured_token_malformed',
+      detail:
+        'BITRIX24_WEBHOOK_TOKENS entry 2 (t1): the token is 16 characters long, like the secret of an inbound webhook (the code in ' +
+        'https://<portal>/rest/<user>/<secret>/); the outgoing webhook\'s "Application token" is 32 characters of 0-9 and a-z',
+    },
+  },
+  {
+    name: 'a malformed configured token does not change a 401: the delivery held no token',
+    delivery: { body: withoutToken(CRM_DEAL_ADD), contentType: FORM, tokens: ['k3v9x2m7q1w8z4p6'] },
+    expected: { diagnosis: 'auth_without_token' },
+  },
+  {
+    name: 'the deciding (first) token diagnosed, not the last one found: a Bitrix24 token in the body, a gateway JWT in a header',
+    delivery: { body: TASK_ADD, contentType: FORM, headers: { authorization: `Bearer ${jwt}` } },
+    expected: { diagnosis: 'mismatch_bitrix24_shaped', detail: 'auth[application_token]' },
+  },
+  {
+    name: 'the deciding (first) token diagnosed: a placeholder on the URL decides before a Bitrix24 token in a header',
+    delivery: { body: withoutToken(CRM_DEAL_ADD), contentType: FORM, query: 'token=YOUR_TOKEN_HERE', headers: { 'x-bitrix24-token': APP_TOKEN }, sources: ['query', 'header'] },
+    expected: { diagnosis: 'mismatch_not_bitrix24_shaped', detail: 'query token' },
+  },
+  {
     name: 'precedence: a JSON body labelled form holding application_token',
     delivery: { body: JSON.stringify({ event: 'ONCRMDEALADD', application_token: WEBHOOK_TOKEN }), contentType: FORM },
     expected: { diagnosis: 'json_body_labelled_form' },
@@ -315,7 +353,7 @@ const CASES: Case[] = [
 ];
 
 /** Every token the cases send or configure: none may appear in a detail. */
-const TOKENS_SENT = [WEBHOOK_TOKEN, APP_TOKEN, jwt, 'YOUR_TOKEN_HERE', 's6p6eclrvim6da22ft9ch94ekreb52lv', '4s386p3q0tr8dy89xvmt96234v3dljg8'];
+const TOKENS_SENT = [WEBHOOK_TOKEN, APP_TOKEN, jwt, 'YOUR_TOKEN_HERE', 'k3v9x2m7q1w8z4p6', 's6p6eclrvim6da22ft9ch94ekreb52lv', '4s386p3q0tr8dy89xvmt96234v3dljg8'];
 
 describe('diagnosis of a refused delivery (pure)', () => {
   for (const { name, delivery, expected } of CASES) {
