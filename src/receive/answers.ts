@@ -14,6 +14,7 @@ export const STATUS_FOR: Record<RejectionAnswer, number> = {
   request_timeout: 408,
   not_found: 404,
   store_unavailable: 503,
+  method_not_allowed: 405,
 };
 
 export function answerAccepted(ctx: Context): void {

@@ -6,7 +6,8 @@ import type { Logger } from '../telemetry/logger';
 import type { ServiceMetrics } from '../telemetry/metrics';
 import { nameServerRoute } from '../telemetry/server-span';
 import { healthz, readyz, type Lifecycle } from './health';
-import { guardBody, REFUSAL_LOG_INTERVAL_MS } from './limits';
+import { createBodyBudget, guardBody, REFUSAL_LOG_INTERVAL_MS } from './limits';
+import { RAW_PREFIX_LENGTH } from '../verify/diagnose';
 import { boundText } from '../telemetry/bound-text';
 import { rateLimitedWarn } from './rate-limited-log';
 import { createRefusalRecorder } from './refusal';
@@ -31,7 +32,9 @@ export function createApp({ config, metrics, logger, store, lifecycle = { shutti
   metrics.setQuarantineSizeSource(() => store.quarantineSize());
   const refuse = createRefusalRecorder({ metrics, logger, setup: { sources: config.sources, tokenFaults: config.tokenFaults }, store });
   const router = new Router();
-  router.post(config.webhookPath, guardBody({ config, metrics, refuse }), createWebhookHandler({ config, metrics, logger, store, refuse }));
+  const budget = createBodyBudget(config.bodyMemoryLimitBytes, config.bodyLimitBytes);
+  router.post(config.webhookPath, guardBody({ config, metrics, refuse, budget }), createWebhookHandler({ config, metrics, logger, store, refuse }));
+  const warnRedirected = rateLimitedWarn(logger, REFUSAL_LOG_INTERVAL_MS);
   router.get('/metrics', async (ctx) => {
     const rendered = await metrics.render(ctx.get('accept'));
     ctx.type = rendered.contentType;
@@ -55,12 +58,27 @@ export function createApp({ config, metrics, logger, store, lifecycle = { shutti
         const status = ctx.status;
         ctx.body = { status: status === 404 ? 'not_found' : 'method_not_allowed' };
         ctx.status = status;
+        // Bitrix24 only POSTs. A GET here is its POST after a 301/302 in front of the service (http→https, a
+        // trailing slash): the body is gone, so nothing can be kept, but the cause is named and counted.
+        if (status === 405 && (ctx.method === 'GET' || ctx.method === 'HEAD') && ctx.path === config.webhookPath) {
+          metrics.recordRejection('method_not_allowed');
+          refuse(ctx, { stage: 'route', reason: 'method_not_allowed', detail: `${ctx.method} on the webhook path; Bitrix24 sends POST (a redirect turned it into a GET)` }, warnRedirected);
+        }
         // A Bitrix24 handler URL with a typo loses every event: make the misaddressed POST visible.
         if (status === 404 && ctx.method === 'POST') {
           metrics.recordRejection('not_found');
           // The body is peeked at, not read: the connection cannot carry another request after this answer.
           if (!ctx.req.complete) ctx.set('Connection', 'close');
-          refuse(ctx, { stage: 'route', reason: 'not_found', detail: `no such path; the webhook path is ${config.webhookPath}`, ...(await peekBody(ctx)) }, warnNotFound);
+          // A plain body within BODY_LIMIT and the body budget is read whole (a Bitrix24 delivery is then kept);
+          // any other only to RAW_PREFIX_LENGTH.
+          const declared = ctx.request.length;
+          const release = declared > RAW_PREFIX_LENGTH && declared <= config.bodyLimitBytes ? budget.reserve(declared, false) : undefined;
+          try {
+            const peeked = await peekBody(ctx, release ? declared : RAW_PREFIX_LENGTH);
+            await refuse.keep(ctx, { stage: 'route', reason: 'not_found', detail: `no such path; the webhook path is ${config.webhookPath}`, ...peeked }, warnNotFound);
+          } finally {
+            release?.();
+          }
         }
       }
     } catch (error) {

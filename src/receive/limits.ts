@@ -45,10 +45,14 @@ export function createBodyBudget(totalBytes: number, bodyLimitBytes: number) {
   };
 }
 
+export type BodyBudget = ReturnType<typeof createBodyBudget>;
+
 export interface BodyGuardDeps {
   config: Config;
   metrics: ServiceMetrics;
   refuse: RefusalRecorder;
+  /** Shared with the wrong-path reader (app.ts), so both stay within BODY_MEMORY_LIMIT together. */
+  budget?: BodyBudget;
 }
 
 /**
@@ -56,8 +60,7 @@ export interface BodyGuardDeps {
  * only for BODY_TIMEOUT_SECONDS after the headers (else `408 request_timeout`). The handler's own work after
  * the body is in has no deadline here.
  */
-export function guardBody({ config, metrics, refuse }: BodyGuardDeps): Middleware {
-  const budget = createBodyBudget(config.bodyMemoryLimitBytes, config.bodyLimitBytes);
+export function guardBody({ config, metrics, refuse, budget = createBodyBudget(config.bodyMemoryLimitBytes, config.bodyLimitBytes) }: BodyGuardDeps): Middleware {
   const warnOverloaded = rateLimitedWarn(refuse.logger, REFUSAL_LOG_INTERVAL_MS);
   const warnTimeout = rateLimitedWarn(refuse.logger, REFUSAL_LOG_INTERVAL_MS);
 

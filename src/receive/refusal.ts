@@ -1,4 +1,6 @@
 import { trace } from '@opentelemetry/api';
+import qs from 'qs';
+import { FORM_PARSE_OPTIONS } from './body';
 import type { Context } from 'koa';
 import { boundText } from '../telemetry/bound-text';
 import type { Logger } from '../telemetry/logger';
@@ -28,6 +30,8 @@ export interface Refusal {
   body?: unknown;
   /** The raw body text, when it was read (only its first RAW_PREFIX_LENGTH characters are looked at). */
   raw?: string;
+  /** For a route refusal, whose body is only peeked at: `raw` is the whole body, so it may be kept. */
+  whole?: boolean;
   run?: VerificationRun;
   facts?: DeliveryFacts;
 }
@@ -49,7 +53,9 @@ export function diagnoseRefusal(ctx: Context, refusal: Refusal, { sources, token
     contentLength: declared === '' ? undefined : ctx.request.length,
     chunked: ctx.get('transfer-encoding').toLowerCase().includes('chunked'),
     body: refusal.body,
-    rawPrefix: refusal.raw?.slice(0, RAW_PREFIX_LENGTH),
+    // A wrong path's body read whole (within the body budget) is read whole: a long chat message puts
+    // `auth[…]` past the prefix.
+    rawPrefix: refusal.whole ? refusal.raw : refusal.raw?.slice(0, RAW_PREFIX_LENGTH),
     query: ctx.query,
     headerNames: headerNames(ctx.req),
     sources,
@@ -111,11 +117,11 @@ export function createRefusalRecorder(deps: { metrics: ServiceMetrics; logger: L
     else deps.logger.warn(REFUSAL_MESSAGE, fields);
     return diagnosis;
   };
-  const keep = async (ctx: Context, refusal: Refusal): Promise<DiagnosisResult> => {
-    const diagnosis = record(ctx, refusal);
-    const reason = quarantineReason(refusal);
+  const keep = async (ctx: Context, refusal: Refusal, log?: RefusalLog): Promise<DiagnosisResult> => {
+    const diagnosis = record(ctx, refusal, log);
+    const reason = quarantineReason(refusal, diagnosis);
     if (reason === undefined) return diagnosis;
-    const facts = refusal.facts ?? deliveryFacts(refusal.body);
+    const facts = refusal.facts ?? deliveryFacts(refusal.body ?? formBodyOf(refusal.raw));
     const serverContext = ctx.state.serverContext;
     const traceContext = (serverContext ? trace.getSpan(serverContext) : trace.getActiveSpan())?.spanContext();
     const written = await writeToStore(deps.store, 'quarantine', deps.metrics, serverContext, () =>
@@ -142,9 +148,11 @@ export function createRefusalRecorder(deps: { metrics: ServiceMetrics; logger: L
   return Object.assign(record, { logger: deps.logger, keep });
 }
 
-function quarantineReason(refusal: Refusal): QuarantineReason | undefined {
+function quarantineReason(refusal: Refusal, diagnosis: DiagnosisResult): QuarantineReason | undefined {
   const reason = refusal.reason as QuarantineReason;
   if (!QUARANTINE_REASONS.includes(reason)) return undefined;
+  // A wrong path sees scanners all day: only a whole Bitrix24 delivery is worth keeping.
+  if (reason === 'not_found') return diagnosis.diagnosis === 'wrong_path_bitrix24_body' && refusal.whole === true ? reason : undefined;
   return refusal.stage === 'verify' || refusal.raw !== undefined ? reason : undefined;
 }
 
@@ -164,6 +172,16 @@ function outsideBodyCandidates(ctx: Context): TokenCandidate[] {
 }
 
 export type RefusalRecorder = ReturnType<typeof createRefusalRecorder>;
+
+/** A body read but not parsed (a wrong type or path), parsed as Bitrix24's form for its facts only. */
+function formBodyOf(raw: string | undefined): unknown {
+  if (raw === undefined) return undefined;
+  try {
+    return qs.parse(raw, FORM_PARSE_OPTIONS);
+  } catch {
+    return undefined;
+  }
+}
 
 /** The deciding token is the first one found, so its fingerprint is what was received. */
 function receivedFingerprint(run: VerificationRun): string {

@@ -49,7 +49,7 @@ export function createWebhookHandler({ config, metrics, logger, store, refuse }:
     let raw: string | undefined;
     if (hasBody(ctx)) {
       const media = decideMedia(ctx.get('content-type'), ctx.get('content-encoding'));
-      if (!media.ok) return await refuseBeforeVerification(ctx, 'unsupported_media_type', media.detail);
+      if (!media.ok) return await refuseBeforeVerification(ctx, 'unsupported_media_type', media.detail, await readUnlabelled(ctx, parseBody));
       const parsed = await parseBody(ctx, media);
       if (!parsed.ok) return await refuseBeforeVerification(ctx, parsed.reason, parsed.detail, parsed.raw);
       body = parsed.body ?? {};
@@ -115,6 +115,19 @@ export function createWebhookHandler({ config, metrics, logger, store, refuse }:
     });
     answerAccepted(ctx);
   };
+}
+
+/**
+ * The body of a delivery refused for its media type, read as text within BODY_LIMIT (the memory budget
+ * already counted it), so that a Bitrix24 body a proxy relabelled is quarantined whole and can be replayed.
+ * Only an uncompressed body: an unknown coding cannot be undone. Undefined when it cannot be read whole.
+ */
+async function readUnlabelled(ctx: Context, parseBody: ReturnType<typeof createBodyParser>): Promise<string | undefined> {
+  const coding = ctx.get('content-encoding').trim().toLowerCase();
+  if (coding !== '' && coding !== 'identity') return undefined;
+  const read = await parseBody(ctx, { kind: 'form', coding: 'identity' });
+  // A form parse failure still read the whole text; a body over the limit or cut short was not read whole.
+  return read.ok || read.reason === 'malformed_body' ? read.raw : undefined;
 }
 
 function serverTraceId(serverContext: OtelContext | undefined): string | undefined {

@@ -26,7 +26,8 @@ export type StoreWriteKind = (typeof STORE_WRITE_KINDS)[number];
 export const STORE_WRITE_RESULTS = ['ok', 'error'] as const;
 export type StoreWriteResult = (typeof STORE_WRITE_RESULTS)[number];
 /** `reason` of a quarantined delivery: the token reasons, and the body refusals when a body was read. */
-export const QUARANTINE_REASONS = ['token_missing', 'token_mismatch', 'not_configured', 'unsupported_media_type', 'malformed_body'] as const;
+/** `not_found`: only a Bitrix24 delivery POSTed to a wrong path (diagnosis wrong_path_bitrix24_body), read whole. */
+export const QUARANTINE_REASONS = ['token_missing', 'token_mismatch', 'not_configured', 'unsupported_media_type', 'malformed_body', 'not_found'] as const;
 export type QuarantineReason = (typeof QUARANTINE_REASONS)[number];
 
 /** Names of prom-client's default metrics that the dashboard relies on. */
@@ -60,6 +61,8 @@ export const REJECTION_REASONS = [
   'not_found',
   /** An accepted delivery that could not be committed to the store (503): never a 200 for an event not kept. */
   'store_unavailable',
+  /** A GET (or HEAD) on the webhook path: a redirect in front of the service turned Bitrix24's POST into a GET (405). */
+  'method_not_allowed',
 ] as const;
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
 
@@ -109,6 +112,7 @@ export const DIAGNOSES = [
   'not_configured',
   'content_type_missing',
   'unsupported_media_type',
+  'unsupported_media_type_bitrix24_body',
   'payload_too_large',
   'form_body_labelled_json',
   'malformed_body',
@@ -132,6 +136,7 @@ export const DIAGNOSES = [
   'mismatch_not_bitrix24_shaped',
   'wrong_path_bitrix24_body',
   'wrong_path',
+  'redirected_to_get',
   'store_unavailable',
   'unknown',
 ] as const;

@@ -77,7 +77,12 @@ export function diagnose(input: DiagnosisInput): DiagnosisResult {
     case 'not_configured':
       return { diagnosis: 'not_configured' };
     case 'unsupported_media_type':
-      return { diagnosis: mediaType(input.contentType) === '' ? 'content_type_missing' : 'unsupported_media_type' };
+      if (mediaType(input.contentType) === '') return { diagnosis: 'content_type_missing' };
+      // Read within the limits and kept: a relabelled Bitrix24 delivery is replayable once the label is fixed.
+      return { diagnosis: looksLikeBitrix24Delivery({ body: undefined, rawPrefix: input.rawPrefix }) ? 'unsupported_media_type_bitrix24_body' : 'unsupported_media_type' };
+    case 'method_not_allowed':
+      // Bitrix24 only POSTs: a GET on the handler URL is its POST after a 301/302 redirect, body dropped.
+      return { diagnosis: 'redirected_to_get' };
     case 'payload_too_large':
       return { diagnosis: 'payload_too_large' };
     case 'request_timeout':
@@ -232,7 +237,7 @@ export function diagnoseMismatch(extractions: readonly Extraction[]): DiagnosisR
 const EVENT_PATTERN = /^ON[A-Z0-9_]{1,64}$/;
 
 /** `event=ON…` and an `auth[…]` block: parsed, or in the raw form body when it was not parsed. */
-function looksLikeBitrix24Delivery({ body, rawPrefix }: DiagnosisInput): boolean {
+function looksLikeBitrix24Delivery({ body, rawPrefix }: Pick<DiagnosisInput, 'body' | 'rawPrefix'>): boolean {
   if (isRecord(body) && hasOwn(body, 'event')) {
     return typeof body.event === 'string' && EVENT_PATTERN.test(body.event) && hasAuthBlock(body);
   }

@@ -184,7 +184,8 @@ async function overloaded(port: number): Promise<Answer> {
 const CASES: Case[] = [
   // parse: refused before the body is parsed, or when it does not parse
   { name: 'a real deal sent with no Content-Type', process: 'main', send: post(CRM_DEAL_ADD, undefined), status: 415, answer: { status: 'rejected', reason: 'unsupported_media_type' }, stage: 'parse', reason: 'unsupported_media_type', diagnosis: 'content_type_missing', refusalDetail: 'Content-Type is neither form nor JSON' },
-  { name: 'a real deal labelled text/plain by a proxy', process: 'main', send: post(CRM_DEAL_ADD, 'text/plain; charset=utf-8'), status: 415, answer: { status: 'rejected', reason: 'unsupported_media_type' }, stage: 'parse', reason: 'unsupported_media_type', diagnosis: 'unsupported_media_type' },
+  { name: 'a real deal labelled text/plain by a proxy', process: 'main', send: post(CRM_DEAL_ADD, 'text/plain; charset=utf-8'), status: 415, answer: { status: 'rejected', reason: 'unsupported_media_type' }, stage: 'parse', reason: 'unsupported_media_type', diagnosis: 'unsupported_media_type_bitrix24_body' },
+  { name: 'a multipart upload (not a Bitrix24 body)', process: 'main', send: post('--x\r\nContent-Disposition: form-data; name="a"\r\n\r\nb\r\n--x--\r\n', 'multipart/form-data; boundary=x'), status: 415, answer: { status: 'rejected', reason: 'unsupported_media_type' }, stage: 'parse', reason: 'unsupported_media_type', diagnosis: 'unsupported_media_type' },
   {
     name: 'a chat-bot message over BODY_LIMIT (answered from its Content-Length)',
     process: 'main',
@@ -251,6 +252,11 @@ const CASES: Case[] = [
   { name: 'a placeholder token from a template', process: 'main', send: post(deal(webhookAuth(PLACEHOLDER)), FORM), ...forbidden, diagnosis: 'mismatch_not_bitrix24_shaped', detail: 'auth[application_token]' },
   // route: a POST to a wrong path
   { name: 'the verbatim deal POSTed to a mistyped path', process: 'main', send: post(CRM_DEAL_ADD, FORM, '/api/bitrix/webhok'), ...notFound, diagnosis: 'wrong_path_bitrix24_body', refusalDetail: `no such path; the webhook path is ${PATH}` },
+  {
+    name: "Bitrix24's POST turned into a GET by a followed redirect",
+    process: 'main', send: (port) => exchange(port, head(PATH, {}).replace(/^POST /, 'GET ')), status: 405, answer: { status: 'method_not_allowed' }, stage: 'route', reason: 'method_not_allowed', diagnosis: 'redirected_to_get',
+    refusalDetail: 'GET on the webhook path; Bitrix24 sends POST (a redirect turned it into a GET)',
+  },
   { name: 'a login form POSTed by a scanner', process: 'main', send: post('log=admin&pwd=hunter2&wp-submit=Log+In', FORM, '/wp-login.php'), ...notFound, diagnosis: 'wrong_path' },
   // other configurations
   {

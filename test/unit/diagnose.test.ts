@@ -48,6 +48,8 @@ interface Delivery {
   limit?: 'request_timeout' | 'overloaded';
   /** Accepted by its token, then the store write failed. */
   storeFails?: boolean;
+  /** A GET on the webhook path (a followed redirect). */
+  get?: boolean;
 }
 
 /**
@@ -82,8 +84,10 @@ function refuse(delivery: Delivery): DiagnosisInput {
   if (delivery.wrongPath) return stage('not_found', raw.slice(0, RAW_PREFIX_LENGTH));
   if (delivery.limit) return stage(delivery.limit);
   if (delivery.storeFails) return stage('store_unavailable');
+  if (delivery.get) return stage('method_not_allowed');
   const hasBody = (contentLength ?? 0) > 0 || chunked;
-  if (hasBody && !isJson && !isForm) return stage('unsupported_media_type');
+  // An uncompressed body of another type is read (within the limit) and kept: its start is diagnosed.
+  if (hasBody && !isJson && !isForm) return stage('unsupported_media_type', raw.slice(0, RAW_PREFIX_LENGTH));
   if (Buffer.byteLength(raw) > BODY_LIMIT) return stage('payload_too_large');
 
   let body: unknown = {};
@@ -137,7 +141,7 @@ interface Case {
 const CASES: Case[] = [
   { name: 'no token configured: a real deal', delivery: { body: CRM_DEAL_ADD, contentType: FORM, tokens: [] }, expected: { diagnosis: 'not_configured' } },
   { name: 'a real deal sent with no Content-Type', delivery: { body: CRM_DEAL_ADD }, expected: { diagnosis: 'content_type_missing' } },
-  { name: 'a real deal labelled text/plain by a proxy', delivery: { body: CRM_DEAL_ADD, contentType: 'text/plain; charset=utf-8' }, expected: { diagnosis: 'unsupported_media_type' } },
+  { name: 'a real deal labelled text/plain by a proxy', delivery: { body: CRM_DEAL_ADD, contentType: 'text/plain; charset=utf-8' }, expected: { diagnosis: 'unsupported_media_type_bitrix24_body' } },
   {
     name: 'a chat-bot message over BODY_LIMIT',
     delivery: { body: chatBotMessage().replace('PARAMS%5D%5BMESSAGE%5D=', `PARAMS%5D%5BMESSAGE%5D=${'%D0%AF'.repeat(50_000)}`), contentType: FORM },
@@ -275,6 +279,10 @@ const CASES: Case[] = [
   },
   { name: 'a real deal whose body did not arrive within BODY_TIMEOUT_SECONDS', delivery: { body: CRM_DEAL_ADD, contentType: FORM, limit: 'request_timeout' }, expected: { diagnosis: 'request_timeout' } },
   { name: 'a real deal past the bound on bodies in flight', delivery: { body: CRM_DEAL_ADD, contentType: FORM, limit: 'overloaded' }, expected: { diagnosis: 'overloaded' } },
+  { name: 'a real deal relabelled text/plain by a proxy', delivery: { body: CRM_DEAL_ADD, contentType: 'text/plain; charset=utf-8' }, expected: { diagnosis: 'unsupported_media_type_bitrix24_body' } },
+  { name: 'a chat-bot message relabelled application/octet-stream', delivery: { body: chatBotMessage(), contentType: 'application/octet-stream' }, expected: { diagnosis: 'unsupported_media_type_bitrix24_body' } },
+  { name: 'a text/plain body that is no delivery', delivery: { body: 'hello', contentType: 'text/plain' }, expected: { diagnosis: 'unsupported_media_type' } },
+  { name: "Bitrix24's POST turned into a GET by a redirect", delivery: { get: true }, expected: { diagnosis: 'redirected_to_get' } },
   { name: 'a real deal POSTed to a wrong path', delivery: { body: CRM_DEAL_ADD, contentType: FORM, wrongPath: true }, expected: { diagnosis: 'wrong_path_bitrix24_body' } },
   ...everyShape().map(({ name, body }): Case => ({ name: `${name}, POSTed to a wrong path`, delivery: { body, contentType: FORM, wrongPath: true }, expected: { diagnosis: 'wrong_path_bitrix24_body' } })),
   {

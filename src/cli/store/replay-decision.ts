@@ -7,6 +7,11 @@ import qs from 'qs';
 
 /** Refusals a replay can turn into events: the token ones. A body refused for its shape stays refused. */
 export const REPLAYABLE_REASONS: readonly string[] = ['token_missing', 'token_mismatch', 'not_configured'];
+/**
+ * Body and route refusals of a delivery shaped like Bitrix24's (`event=ON…` with `auth[…]`): the cause was in
+ * front of the service (a relabelled type, a mistyped path), the body is whole, so its token decides.
+ */
+export const REPLAYABLE_DIAGNOSES: readonly string[] = ['unsupported_media_type_bitrix24_body', 'wrong_path_bitrix24_body'];
 
 /** Where the service reads a body token (the scrubber's names for them): a chat-bot's own token does not count. */
 const BODY_TOKEN_LOCATIONS: ReadonlySet<string> = new Set(['auth[application_token]', 'auth.application_token']);
@@ -25,7 +30,9 @@ export type ReplayDecision =
  */
 export function decideReplay(delivery: QuarantinedDelivery, sources: readonly TokenSource[], match: DigestMatcher): ReplayDecision {
   if (delivery.releasedEventId !== null) return { action: 'already_released', eventId: delivery.releasedEventId };
-  if (!REPLAYABLE_REASONS.includes(delivery.reason)) return { action: 'not_replayable', reason: delivery.reason };
+  if (!REPLAYABLE_REASONS.includes(delivery.reason) && !REPLAYABLE_DIAGNOSES.includes(delivery.diagnosis ?? '')) {
+    return { action: 'not_replayable', reason: delivery.reason };
+  }
   for (const source of sources) {
     const found = candidatesOf(delivery.candidates, source);
     // A repeated key is not a token (as at receive time): that source holds none.
