@@ -10,7 +10,7 @@ import { createBodyBudget, guardBody, REFUSAL_LOG_INTERVAL_MS } from './limits';
 import { RAW_PREFIX_LENGTH } from '../verify/diagnose';
 import { boundText } from '../telemetry/bound-text';
 import { rateLimitedWarn } from './rate-limited-log';
-import { createRefusalRecorder } from './refusal';
+import { createRefusalRecorder, diagnosisSetup } from './refusal';
 import { peekBody } from './peek-body';
 import type { Store } from '../store/types';
 import { createWebhookHandler } from './webhook';
@@ -30,7 +30,7 @@ export function createApp({ config, metrics, logger, store, lifecycle = { shutti
   app.silent = true;
 
   metrics.setQuarantineSizeSource(() => store.quarantineSize());
-  const refuse = createRefusalRecorder({ metrics, logger, setup: { sources: config.sources, tokenFaults: config.tokenFaults }, store });
+  const refuse = createRefusalRecorder({ metrics, logger, setup: diagnosisSetup(config), store });
   const router = new Router();
   const budget = createBodyBudget(config.bodyMemoryLimitBytes, config.bodyLimitBytes);
   router.post(config.webhookPath, guardBody({ config, metrics, refuse, budget }), createWebhookHandler({ config, metrics, logger, store, refuse }));

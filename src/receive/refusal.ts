@@ -1,4 +1,6 @@
 import { trace } from '@opentelemetry/api';
+import type { Config } from '../config/load';
+import { createTokenMatcher } from '../verify/verify';
 import qs from 'qs';
 import { FORM_PARSE_OPTIONS } from './body';
 import type { Context } from 'koa';
@@ -42,10 +44,18 @@ export const REFUSAL_MESSAGE = 'webhook delivery refused';
 export interface DiagnosisSetup {
   sources: readonly TokenSource[];
   tokenFaults: readonly ConfiguredTokenFault[];
+  /** Whether a value equals a configured token (for a chat-bot event's inner token); absent with none configured. */
+  isConfiguredToken?: (token: string) => boolean;
+}
+
+/** The diagnosis setup of a configuration: computed once, shared by every refusal. */
+export function diagnosisSetup(config: Pick<Config, 'sources' | 'tokenFaults' | 'tokens'>): DiagnosisSetup {
+  const match = config.tokens.length > 0 ? createTokenMatcher(config.tokens) : undefined;
+  return { sources: config.sources, tokenFaults: config.tokenFaults, ...(match ? { isConfiguredToken: (token: string) => match(token) !== undefined } : {}) };
 }
 
 /** The diagnosis of a refused request, from what the request showed (never from a token's value). */
-export function diagnoseRefusal(ctx: Context, refusal: Refusal, { sources, tokenFaults }: DiagnosisSetup): DiagnosisResult {
+export function diagnoseRefusal(ctx: Context, refusal: Refusal, { sources, tokenFaults, isConfiguredToken }: DiagnosisSetup): DiagnosisResult {
   const declared = ctx.get('content-length');
   return diagnose({
     outcome: refusal.reason,
@@ -61,6 +71,7 @@ export function diagnoseRefusal(ctx: Context, refusal: Refusal, { sources, token
     sources,
     extractions: refusal.run?.extractions ?? [],
     configuredTokenFaults: tokenFaults,
+    ...(isConfiguredToken ? { isConfiguredToken } : {}),
   });
 }
 
@@ -145,7 +156,7 @@ export function createRefusalRecorder(deps: { metrics: ServiceMetrics; logger: L
     }
     return diagnosis;
   };
-  return Object.assign(record, { logger: deps.logger, keep });
+  return Object.assign(record, { logger: deps.logger, keep, setup: deps.setup });
 }
 
 function quarantineReason(refusal: Refusal, diagnosis: DiagnosisResult): QuarantineReason | undefined {

@@ -15,6 +15,11 @@ import type { Store } from '../store/types';
 import { writeToStore } from './store-write';
 import { tokenHeaders } from './request-headers';
 import { verifyRequest, type VerificationRun } from './verify-request';
+import { botTokens } from '../verify/bot-token';
+import { fingerprint } from '../verify/fingerprint';
+import { ATTR } from '../telemetry/names';
+import { rateLimitedWarn } from './rate-limited-log';
+import { REFUSAL_LOG_INTERVAL_MS } from './limits';
 
 export interface WebhookDeps {
   config: Config;
@@ -31,6 +36,25 @@ export interface WebhookDeps {
 /** request → extract → verify → store → answer + record, for POST WEBHOOK_PATH. */
 export function createWebhookHandler({ config, metrics, logger, store, refuse }: WebhookDeps): Middleware {
   const parseBody = createBodyParser(config.bodyLimit);
+  const warnBotToken = rateLimitedWarn(logger, REFUSAL_LOG_INTERVAL_MS);
+  /**
+   * A chat-bot event whose bot token (data[BOT][<id>]…) differs from the accepted auth[application_token]:
+   * accepted on the outer token, as it should be, but an application that checks the bot's token would
+   * refuse it. Said once a second at most, with fingerprints only.
+   */
+  const warnOfDifferingBotToken = (body: unknown, run: VerificationRun, webhook: string, event: string | undefined, serverContext: OtelContext | undefined): void => {
+    const outer = run.extractions.find((extraction) => extraction.token !== undefined)?.token;
+    const differing = botTokens(body).find(({ token }) => token !== outer);
+    if (!differing) return;
+    if (serverContext) trace.getSpan(serverContext)?.setAttribute(ATTR.botTokenDiffers, true);
+    warnBotToken('chat-bot event accepted on auth[application_token]; the bot\'s own token differs from it', {
+      webhook,
+      event,
+      bot_token_location: differing.location,
+      bot_token_fingerprint: fingerprint(differing.token),
+      bot_token_configured: refuse.setup.isConfiguredToken?.(differing.token) ?? false,
+    });
+  };
   const match = config.tokens.length > 0 ? createTokenMatcher(config.tokens) : undefined;
 
   const refuseBeforeVerification = async (ctx: Context, reason: RejectionReason, detail: string, raw?: string): Promise<void> => {
@@ -69,7 +93,7 @@ export function createWebhookHandler({ config, metrics, logger, store, refuse }:
       facts,
     });
     const run = verifyRequest(carrier, config.sources, match, facts, metrics, ctx.state.serverContext, (unaccepted) =>
-      diagnoseRefusal(ctx, refusalOf(unaccepted), { sources: config.sources, tokenFaults: config.tokenFaults }),
+      diagnoseRefusal(ctx, refusalOf(unaccepted), refuse.setup),
     );
     const { verdict } = run;
 
@@ -103,6 +127,7 @@ export function createWebhookHandler({ config, metrics, logger, store, refuse }:
       return answerRejected(ctx, 'store_unavailable');
     }
     metrics.recordAcceptedEvent(facts.event, verdict.webhook);
+    warnOfDifferingBotToken(body, run, verdict.webhook, facts.event, serverContext);
     // Guarded: winston would format the whole line before dropping it at the usual `info` level.
     if (logger.isDebugEnabled()) logger.debug('webhook delivery accepted', {
       result: verdict.result,

@@ -94,6 +94,8 @@ export const ATTR = {
   fingerprint: 'bitrix.token.fingerprint',
   /** Places that held a value that is not a token (a repeated key, an empty string), and why. */
   notAToken: 'bitrix.token.not_a_token',
+  /** On the HTTP server span of an accepted chat-bot event whose bot token (data[BOT][<id>]…) differs from auth[application_token]. */
+  botTokenDiffers: 'bitrix.bot.token_differs',
   /** Why a delivery was refused: one of DIAGNOSES. */
   diagnosis: 'bitrix.token.diagnosis',
   /** On bitrix.store.write: `accepted` or `quarantine`. */
@@ -132,6 +134,7 @@ export const DIAGNOSES = [
   'json_without_auth',
   'no_auth_block',
   'configured_token_malformed',
+  'bot_token_configured',
   'mismatch_bitrix24_shaped',
   'mismatch_not_bitrix24_shaped',
   'wrong_path_bitrix24_body',

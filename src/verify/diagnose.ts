@@ -1,4 +1,5 @@
 import { TOKEN_SOURCES, type Diagnosis, type RejectionReason, type TokenSource } from '../telemetry/names';
+import { botTokens } from './bot-token';
 import { extractToken, type Extraction, type NotATokenReason } from './extract';
 
 /** How the service answered a delivery it refused; picks the family of the diagnosis. */
@@ -33,6 +34,11 @@ export interface DiagnosisInput {
    * what is off, never the token. A mismatch is then blamed on the configuration, not on the delivery.
    */
   configuredTokenFaults?: readonly ConfiguredTokenFault[];
+  /**
+   * Whether a value equals a configured token (constant time): read only for a chat-bot event's inner bot
+   * token, to tell "the bot's token was configured instead of the outgoing webhook's" from any mismatch.
+   */
+  isConfiguredToken?: (token: string) => boolean;
 }
 
 export interface ConfiguredTokenFault {
@@ -97,7 +103,7 @@ export function diagnose(input: DiagnosisInput): DiagnosisResult {
     case 'not_found':
       return { diagnosis: looksLikeBitrix24Delivery(input) ? 'wrong_path_bitrix24_body' : 'wrong_path' };
     case 'token_mismatch':
-      return configuredTokenMalformed(input.configuredTokenFaults) ?? diagnoseMismatch(input.extractions);
+      return botTokenConfigured(input) ?? configuredTokenMalformed(input.configuredTokenFaults) ?? diagnoseMismatch(input.extractions);
     case 'token_missing':
       for (const check of MISSING_CHECKS) {
         const found = check(input);
@@ -215,6 +221,13 @@ function authWithoutToken({ body }: DiagnosisInput): DiagnosisResult | undefined
 function withoutAuth({ body, contentType }: DiagnosisInput): DiagnosisResult | undefined {
   if (body === undefined) return undefined;
   return { diagnosis: isJson(contentType) ? 'json_without_auth' : 'no_auth_block' };
+}
+
+/** The chat-bot's own token (data[BOT][<id>]…) is configured, not the outer auth[application_token]. */
+function botTokenConfigured({ body, isConfiguredToken }: DiagnosisInput): DiagnosisResult | undefined {
+  if (!isConfiguredToken) return undefined;
+  const configured = botTokens(body).find(({ token }) => isConfiguredToken(token));
+  return configured ? { diagnosis: 'bot_token_configured', detail: configured.location } : undefined;
 }
 
 /**

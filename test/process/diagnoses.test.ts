@@ -268,6 +268,10 @@ const CASES: Case[] = [
     process: 'urlConfigured', send: post(CRM_DEAL_ADD, FORM), ...forbidden, diagnosis: 'configured_token_malformed', detail: URL_FAULT,
   },
   {
+    name: "a chat-bot message to a service configured with the bot's own token, not the application's",
+    process: 'bodyOnly', send: post(chatBotMessage(APP_TOKEN, BOT_TOKEN), FORM), ...forbidden, diagnosis: 'bot_token_configured', detail: 'data[BOT][567][AUTH][application_token]',
+  },
+  {
     name: '?application_token= on the URL while BITRIX24_TOKEN_SOURCES=body',
     process: 'bodyOnly', send: post(withoutToken(CRM_DEAL_ADD), FORM, `${PATH}?application_token=${WEBHOOK_TOKEN}`), ...unauthorized, diagnosis: 'token_in_unchecked_source', detail: 'query application_token',
   },
@@ -321,7 +325,8 @@ describe('every diagnosis from the real process, for its real-shaped delivery', 
         },
       }),
       spawnService({ env: {} }),
-      spawnService({ env: { BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN, BITRIX24_TOKEN_SOURCES: 'body' } }),
+      // With the chat-bot's own token configured too (instead of its application's outer token).
+      spawnService({ env: { BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN, BITRIX24_WEBHOOK_TOKENS: `bot=${BOT_TOKEN}`, BITRIX24_TOKEN_SOURCES: 'body' } }),
       spawnService({ env: { BITRIX24_WEBHOOK_TOKENS: `crm=${URL_AS_TOKEN}` } }),
     ]);
     Object.assign(services, { main, unconfigured, bodyOnly, urlConfigured });

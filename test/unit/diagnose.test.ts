@@ -119,7 +119,8 @@ function refuse(delivery: Delivery): DiagnosisInput {
     const problem = tokenShapeProblem(token);
     return problem === undefined ? [] : [{ where: `BITRIX24_WEBHOOK_TOKENS entry ${i + 1} (t${i})`, problem }];
   });
-  const input = { ...base, body, rawPrefix, extractions, configuredTokenFaults };
+  const configured = createTokenMatcher(tokens.map((token, i) => ({ name: `t${i}`, token })));
+  const input = { ...base, body, rawPrefix, extractions, configuredTokenFaults, isConfiguredToken: (token: string) => configured(token) !== undefined };
   if (tokens.length === 0) return { ...input, outcome: 'not_configured' };
   const verdict = decide(extractions, createTokenMatcher(tokens.map((token, i) => ({ name: `t${i}`, token }))));
   if (verdict.result === 'accepted') throw new Error('the delivery was accepted: not a refusal');
@@ -337,6 +338,16 @@ const CASES: Case[] = [
         'BITRIX24_WEBHOOK_TOKENS entry 2 (t1): the token is 16 characters long, like the secret of an inbound webhook (the code in ' +
         'https://<portal>/rest/<user>/<secret>/); the outgoing webhook\'s "Application token" is 32 characters of 0-9 and a-z',
     },
+  },
+  {
+    name: "the chat-bot's own token configured instead of the outgoing webhook's",
+    delivery: { body: chatBotMessage(APP_TOKEN, 'b0770ken0000000000000000000000aa'), contentType: FORM, tokens: ['b0770ken0000000000000000000000aa'] },
+    expected: { diagnosis: 'bot_token_configured', detail: 'data[BOT][567][AUTH][application_token]' },
+  },
+  {
+    name: 'a chat-bot event whose bot token is not configured either: an ordinary mismatch',
+    delivery: { body: chatBotMessage(APP_TOKEN, 'b0770ken0000000000000000000000aa'), contentType: FORM },
+    expected: { diagnosis: 'mismatch_bitrix24_shaped', detail: 'auth[application_token]' },
   },
   {
     name: 'a malformed configured token does not change a 401: the delivery held no token',
