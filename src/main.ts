@@ -180,15 +180,28 @@ function logStartup(logger: Logger, config: Config, storeConfig: StoreConfig): v
     );
   }
   for (const warning of config.warnings) logger.warn(`configuration: ${warning}`);
-  if (config.tokens.length === 0) {
-    logger.error(
-      `NO WEBHOOK TOKEN CONFIGURED: every delivery is being refused with 503 not_configured, and Bitrix24 does ` +
-        `not retry, so those events are lost. Set ${ENV.token} (or ${ENV.tokenFile}, or named tokens in ` +
-        `${ENV.tokens}) to the token shown in Bitrix24 under Developer resources → Other → Outgoing webhook ` +
-        `(the "Application token" field of that webhook's settings), then restart.`,
-      { reason: 'not_configured' },
-    );
-  }
+  if (config.tokens.length === 0) logger.error(notConfiguredMessage(storeConfig), { reason: 'not_configured' });
+}
+
+/**
+ * What an operator must read when no token is configured. Bitrix24 does not retry, so the refused deliveries
+ * are lost only without a store; with one they are quarantined and the message says how to release them.
+ */
+export function notConfiguredMessage(storeConfig: StoreConfig): string {
+  const kept =
+    storeConfig.kind === 'none'
+      ? `and Bitrix24 does not retry: with ${ENV.store}=none nothing is kept, so those events are lost.`
+      : `and Bitrix24 does not retry: they are quarantined in the store (${describeStore(storeConfig)}), not lost.`;
+  const release =
+    storeConfig.kind === 'none'
+      ? 'then restart.'
+      : 'then restart and release the quarantined deliveries with `bitrix24-webhook-guard quarantine replay --apply` ' +
+        '(run with the same environment; without --apply it shows what would be released).';
+  return (
+    `NO WEBHOOK TOKEN CONFIGURED: every delivery is being refused with 503 not_configured ${kept} Set ${ENV.token} ` +
+    `(or ${ENV.tokenFile}, or named tokens in ${ENV.tokens}) to the token shown in Bitrix24 under Developer ` +
+    `resources → Other → Outgoing webhook (the "Application token" field of that webhook's settings), ${release}`
+  );
 }
 
 if (require.main === module) {

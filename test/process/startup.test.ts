@@ -51,6 +51,9 @@ describe('start-up of the real process', () => {
     const alarm = await service.waitForLog((entry) => entry.level === 'error');
     expect(alarm.message).to.match(/^NO WEBHOOK TOKEN CONFIGURED/);
     expect(alarm.message).to.include('BITRIX24_OUTGOING_WEBHOOK_TOKEN').and.include('Outgoing webhook').and.include('every delivery is being refused');
+    // True words: the deliveries are quarantined, and the line says how to release them.
+    expect(alarm.message).to.include('they are quarantined in the store').and.include('bitrix24-webhook-guard quarantine replay --apply');
+    expect(alarm.message).not.to.include('events are lost');
     const ready = await fetch(`${service.url}/readyz`);
     expect(ready.status).to.equal(503);
     expect(((await ready.json()) as { reason: string }).reason).to.equal('not_configured');
