@@ -60,6 +60,7 @@ export function loadConfig(env: Env, readFile: ReadFile): Config {
     ...tokenList(env, ENV.tokens, ENV.tokensFile, readFile, warnings, tokenFaults),
   ];
   warnings.push(...rotationWarnings(tokens));
+  checkBindings(tokens);
   const bodyLimit = nonEmpty(env[ENV.bodyLimit]) ?? DEFAULTS.bodyLimit;
   const bodyLimitBytes = parseByteSize(bodyLimit);
   const bodyMemoryLimitBytes = parseByteSize(nonEmpty(env[ENV.bodyMemoryLimit]) ?? DEFAULTS.bodyMemoryLimit, ENV.bodyMemoryLimit, 16 * 1024);
@@ -134,6 +135,17 @@ function tokenList(env: Env, variable: string, fileVariable: string, readFile: R
 
 function windowsLineEndings(from: string): string {
   return `${from}: the file has Windows line endings (\\r\\n); the \\r was removed (save it with Unix line endings)`;
+}
+
+/** Tokens of one name (a rotation) are bound to one portal, or none is: a name stands for one webhook. */
+function checkBindings(tokens: NamedToken[]): void {
+  const perName = new Map<string, string>();
+  for (const { name, portal } of tokens) {
+    const key = JSON.stringify(portal ?? null);
+    const seen = perName.get(name);
+    if (seen !== undefined && seen !== key) throw new ConfigError(ENV.tokens, `the tokens named ${name} are bound to different portals; bind every token of a name alike`);
+    perName.set(name, key);
+  }
 }
 
 function rotationWarnings(tokens: NamedToken[]): string[] {

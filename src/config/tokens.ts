@@ -1,10 +1,13 @@
 import { ConfigError } from './errors';
 import { tokenShapeProblem } from './hygiene';
+import { splitBinding, type PortalBinding } from './portal-binding';
 
 /** One configured token. Several may share a name while a token is being rotated. */
 export interface NamedToken {
   name: string;
   token: string;
+  /** The portal deliveries verified by this token must name (optional: `name=token@member_id`). */
+  portal?: PortalBinding;
 }
 
 export const DEFAULT_TOKEN_NAME = 'default';
@@ -66,10 +69,11 @@ export function parseTokenList(text: string, variable: string): { tokens: NamedT
     if (!TOKEN_NAME.test(name)) {
       throw new ConfigError(where, `the name ${JSON.stringify(name.slice(0, 40))} must match [a-z0-9_-]{1,32}`);
     }
-    const cleaned = cleanToken(entry.slice(separator + 1), `${where} (${name})`);
+    const { token: value, portal } = splitBinding(entry.slice(separator + 1), `${where} (${name})`);
+    const cleaned = cleanToken(value, `${where} (${name})`);
     warnings.push(...cleaned.warnings);
     if (cleaned.shapeProblem) faults.push({ name, where: `${where} (${name})`, problem: cleaned.shapeProblem });
-    tokens.push({ name, token: cleaned.token });
+    tokens.push({ name, token: cleaned.token, ...(portal ? { portal } : {}) });
   });
   return { tokens, warnings, faults };
 }

@@ -48,6 +48,11 @@ export interface DiagnosisSetup {
   isConfiguredToken?: (token: string) => boolean;
 }
 
+function portalMismatchOf(run: VerificationRun | undefined): { portalMismatch?: string } {
+  const verdict = run?.verdict;
+  return verdict && verdict.result === 'mismatched' && verdict.reason === 'portal_mismatch' ? { portalMismatch: verdict.portalMismatch } : {};
+}
+
 /** The diagnosis setup of a configuration: computed once, shared by every refusal. */
 export function diagnosisSetup(config: Pick<Config, 'sources' | 'tokenFaults' | 'tokens'>): DiagnosisSetup {
   const match = config.tokens.length > 0 ? createTokenMatcher(config.tokens) : undefined;
@@ -72,6 +77,7 @@ export function diagnoseRefusal(ctx: Context, refusal: Refusal, { sources, token
     extractions: refusal.run?.extractions ?? [],
     configuredTokenFaults: tokenFaults,
     ...(isConfiguredToken ? { isConfiguredToken } : {}),
+    ...(portalMismatchOf(refusal.run)),
   });
 }
 

@@ -94,6 +94,7 @@ export function createWebhookHandler({ config, metrics, logger, store, refuse }:
     });
     const run = verifyRequest(carrier, config.sources, match, facts, metrics, ctx.state.serverContext, (unaccepted) =>
       diagnoseRefusal(ctx, refusalOf(unaccepted), refuse.setup),
+      config.tokens,
     );
     const { verdict } = run;
 

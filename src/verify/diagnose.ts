@@ -3,7 +3,7 @@ import { botTokens } from './bot-token';
 import { extractToken, type Extraction, type NotATokenReason } from './extract';
 
 /** How the service answered a delivery it refused; picks the family of the diagnosis. */
-export type RefusalOutcome = 'token_missing' | 'token_mismatch' | RejectionReason;
+export type RefusalOutcome = 'token_missing' | 'token_mismatch' | 'portal_mismatch' | RejectionReason;
 
 /** What a refused request showed. Plain data: no Koa, no HTTP objects. */
 export interface DiagnosisInput {
@@ -39,6 +39,8 @@ export interface DiagnosisInput {
    * token, to tell "the bot's token was configured instead of the outgoing webhook's" from any mismatch.
    */
   isConfiguredToken?: (token: string) => boolean;
+  /** For a portal_mismatch: the binding and what the delivery named (member_id and domain are not secret). */
+  portalMismatch?: string;
 }
 
 export interface ConfiguredTokenFault {
@@ -102,6 +104,8 @@ export function diagnose(input: DiagnosisInput): DiagnosisResult {
       return { diagnosis: isJson(input.contentType) && looksLikeFormBody(input.rawPrefix) ? 'form_body_labelled_json' : 'malformed_body' };
     case 'not_found':
       return { diagnosis: looksLikeBitrix24Delivery(input) ? 'wrong_path_bitrix24_body' : 'wrong_path' };
+    case 'portal_mismatch':
+      return { diagnosis: 'portal_mismatch', ...(input.portalMismatch !== undefined ? { detail: input.portalMismatch } : {}) };
     case 'token_mismatch':
       return botTokenConfigured(input) ?? configuredTokenMalformed(input.configuredTokenFaults) ?? diagnoseMismatch(input.extractions);
     case 'token_missing':

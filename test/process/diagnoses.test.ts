@@ -34,11 +34,13 @@ const BODY_TIMEOUT_SECONDS = 4;
 const RATE_LIMIT_MS = 1000;
 const BOT_TOKEN = 'b0770ken0000000000000000000000aa';
 const PLACEHOLDER = 'YOUR_TOKEN_HERE';
+/** An application token configured nowhere. */
+const OTHER_APP_TOKEN = '0a1b2c3d4e5f60718293a4b5c6d7e8f9';
 /** A handler URL pasted as the token (with an inbound webhook's secret in it). */
 const URL_AS_TOKEN = 'https://some-domain.bitrix24.com/rest/1/k3v9x2m7q1w8z4p6/';
 const URL_FAULT = 'BITRIX24_WEBHOOK_TOKENS entry 1 (crm): the token looks like a URL, not a token (a handler or REST URL pasted instead of the "Application token" field?)';
 /** Every token any case sends (TASK_ADD and the chat-bot message carry access and refresh tokens too). */
-const TOKENS_SENT = [WEBHOOK_TOKEN, APP_TOKEN, BOT_TOKEN, PLACEHOLDER, URL_AS_TOKEN, 'k3v9x2m7q1w8z4p6', 's6p6eclrvim6da22ft9ch94ekreb52lv', '4s386p3q0tr8dy89xvmt96234v3dljg8', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'];
+const TOKENS_SENT = [WEBHOOK_TOKEN, APP_TOKEN, BOT_TOKEN, OTHER_APP_TOKEN, PLACEHOLDER, URL_AS_TOKEN, 'k3v9x2m7q1w8z4p6', 's6p6eclrvim6da22ft9ch94ekreb52lv', '4s386p3q0tr8dy89xvmt96234v3dljg8', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'];
 
 type ProcessName = 'main' | 'unconfigured' | 'bodyOnly' | 'urlConfigured';
 
@@ -269,7 +271,12 @@ const CASES: Case[] = [
   },
   {
     name: "a chat-bot message to a service configured with the bot's own token, not the application's",
-    process: 'bodyOnly', send: post(chatBotMessage(APP_TOKEN, BOT_TOKEN), FORM), ...forbidden, diagnosis: 'bot_token_configured', detail: 'data[BOT][567][AUTH][application_token]',
+    process: 'bodyOnly', send: post(chatBotMessage(OTHER_APP_TOKEN, BOT_TOKEN), FORM), ...forbidden, diagnosis: 'bot_token_configured', detail: 'data[BOT][567][AUTH][application_token]',
+  },
+  {
+    name: "a task event of portal a223… signed with the token bound to portal d897…",
+    process: 'bodyOnly', send: post(TASK_ADD, FORM), status: 403, answer: { status: 'rejected', reason: 'portal_mismatch' }, stage: 'verify', reason: 'portal_mismatch', diagnosis: 'portal_mismatch',
+    detail: 'token tasks is bound to member_id d897063e1ce7c5eb9f04b9751eef5915; the delivery names "a223c6b3710f85df22e9377d6c4f7553"',
   },
   {
     name: '?application_token= on the URL while BITRIX24_TOKEN_SOURCES=body',
@@ -282,7 +289,7 @@ const PRODUCIBLE = DIAGNOSES.filter((diagnosis) => diagnosis !== 'unknown' && (d
 
 function resultOf(testCase: Case): string {
   if (testCase.stage !== 'verify') return 'not_verified';
-  return { token_missing: 'missing', token_mismatch: 'mismatched', not_configured: 'not_configured' }[testCase.reason]!;
+  return { token_missing: 'missing', token_mismatch: 'mismatched', portal_mismatch: 'mismatched', not_configured: 'not_configured' }[testCase.reason]!;
 }
 
 function diagnosisSeries(metricsText: string): Record<string, number> {
@@ -326,7 +333,7 @@ describe('every diagnosis from the real process, for its real-shaped delivery', 
       }),
       spawnService({ env: {} }),
       // With the chat-bot's own token configured too (instead of its application's outer token).
-      spawnService({ env: { BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN, BITRIX24_WEBHOOK_TOKENS: `bot=${BOT_TOKEN}`, BITRIX24_TOKEN_SOURCES: 'body' } }),
+      spawnService({ env: { BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN, BITRIX24_WEBHOOK_TOKENS: `bot=${BOT_TOKEN}\ntasks=${APP_TOKEN}@d897063e1ce7c5eb9f04b9751eef5915`, BITRIX24_TOKEN_SOURCES: 'body' } }),
       spawnService({ env: { BITRIX24_WEBHOOK_TOKENS: `crm=${URL_AS_TOKEN}` } }),
     ]);
     Object.assign(services, { main, unconfigured, bodyOnly, urlConfigured });

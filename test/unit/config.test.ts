@@ -235,6 +235,18 @@ describe('configuration', () => {
       expect(load({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN }).tokenFaults).to.deep.equal([]);
     });
 
+    it('binds a token to a portal: @member_id, @domain, or both; a URL stays a (malformed) token', () => {
+      const config = load({ BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN}@d897063e1ce7c5eb9f04b9751eef5915\ntasks=${OTHER}@Some-Domain.Bitrix24.com@a223c6b3710f85df22e9377d6c4f7553\nplain=${THIRD}` });
+      expect(config.tokens).to.deep.equal([
+        { name: 'crm', token: TOKEN, portal: { memberId: 'd897063e1ce7c5eb9f04b9751eef5915' } },
+        { name: 'tasks', token: OTHER, portal: { domain: 'some-domain.bitrix24.com', memberId: 'a223c6b3710f85df22e9377d6c4f7553' } },
+        { name: 'plain', token: THIRD },
+      ]);
+      expect(config.warnings).to.deep.equal([]);
+      expect(() => load({ BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN}@not_a_member!` })).to.throw('BITRIX24_WEBHOOK_TOKENS entry 1 (crm): the member_id after @ must be 8 to 64 characters of 0-9 and a-z');
+      expect(() => load({ BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN}@d897063e1ce7c5eb9f04b9751eef5915\ncrm=${OTHER}` })).to.throw('bound to different portals');
+    });
+
     it('takes both kinds of Bitrix24 token (webhook [0-9a-z], application hex) as they are', () => {
       expect(tokenShapeProblem(TOKEN)).to.equal(undefined);
       expect(tokenShapeProblem(OTHER)).to.equal(undefined);

@@ -8,7 +8,9 @@ import { FORM_PARSE_OPTIONS } from '../../src/receive/body';
 import { DIAGNOSES, TOKEN_SOURCES, type TokenSource } from '../../src/telemetry/names';
 import { diagnose, looksLikeBitrix24Token, RAW_PREFIX_LENGTH, type DiagnosisInput, type DiagnosisResult, type RefusalOutcome } from '../../src/verify/diagnose';
 import { extractToken, type TokenCarrier } from '../../src/verify/extract';
-import { createTokenMatcher, decide } from '../../src/verify/verify';
+import { checkBinding, createTokenMatcher, decide } from '../../src/verify/verify';
+import type { PortalBinding } from '../../src/config/portal-binding';
+import { deliveryFacts } from '../../src/receive/delivery';
 import { tokenShapeProblem } from '../../src/config/hygiene';
 import {
   APP_TOKEN,
@@ -50,6 +52,8 @@ interface Delivery {
   storeFails?: boolean;
   /** A GET on the webhook path (a followed redirect). */
   get?: boolean;
+  /** Every configured token bound to this portal (`name=token@member_id`). */
+  portal?: PortalBinding;
 }
 
 /**
@@ -122,7 +126,9 @@ function refuse(delivery: Delivery): DiagnosisInput {
   const configured = createTokenMatcher(tokens.map((token, i) => ({ name: `t${i}`, token })));
   const input = { ...base, body, rawPrefix, extractions, configuredTokenFaults, isConfiguredToken: (token: string) => configured(token) !== undefined };
   if (tokens.length === 0) return { ...input, outcome: 'not_configured' };
-  const verdict = decide(extractions, createTokenMatcher(tokens.map((token, i) => ({ name: `t${i}`, token }))));
+  const named = tokens.map((token, i) => ({ name: `t${i}`, token, ...(delivery.portal ? { portal: delivery.portal } : {}) }));
+  const verdict = checkBinding(decide(extractions, createTokenMatcher(named)), named, deliveryFacts(body));
+  if (verdict.result === 'mismatched' && verdict.reason === 'portal_mismatch') return { ...input, outcome: 'portal_mismatch', portalMismatch: verdict.portalMismatch };
   if (verdict.result === 'accepted') throw new Error('the delivery was accepted: not a refusal');
   return { ...input, outcome: verdict.reason };
 }
@@ -338,6 +344,16 @@ const CASES: Case[] = [
         'BITRIX24_WEBHOOK_TOKENS entry 2 (t1): the token is 16 characters long, like the secret of an inbound webhook (the code in ' +
         'https://<portal>/rest/<user>/<secret>/); the outgoing webhook\'s "Application token" is 32 characters of 0-9 and a-z',
     },
+  },
+  {
+    name: "a deal from another portal signed with a token bound to this portal's member_id",
+    delivery: { body: CRM_DEAL_ADD, contentType: FORM, portal: { memberId: 'a223c6b3710f85df22e9377d6c4f7553' } },
+    expected: { diagnosis: 'portal_mismatch', detail: 'token t0 is bound to member_id a223c6b3710f85df22e9377d6c4f7553; the delivery names "d897063e1ce7c5eb9f04b9751eef5915"' },
+  },
+  {
+    name: 'a deal naming no domain, signed with a token bound to a domain',
+    delivery: { body: deal({ ...webhookAuth(WEBHOOK_TOKEN), domain: undefined }), contentType: FORM, portal: { domain: 'some-domain.bitrix24.com' } },
+    expected: { diagnosis: 'portal_mismatch', detail: 'token t0 is bound to portal some-domain.bitrix24.com; the delivery names none' },
   },
   {
     name: "the chat-bot's own token configured instead of the outgoing webhook's",

@@ -168,11 +168,11 @@ export async function quarantineReplay(options: ReplayOptions, env: Env = proces
   }
   const match = createDigestMatcher(config.tokens);
   const logger = cliLogger();
-  const totals: Record<string, number> = { released: 0, would_release: 0, already_released: 0, mismatch: 0, no_token: 0, not_replayable: 0 };
+  const totals: Record<string, number> = { released: 0, would_release: 0, already_released: 0, mismatch: 0, portal_mismatch: 0, no_token: 0, not_replayable: 0 };
   try {
     await withStore(env, async (store) => {
       for await (const row of allQuarantined(store, { ...quarantineFilter(options), released: false })) {
-        const decision = decideReplay(row, config.sources, match);
+        const decision = decideReplay(row, config.sources, match, config.tokens);
         const webhook = decision.action === 'release' ? decision.webhook : decision.action === 'no_token' && options.releaseWithoutToken ? UNKNOWN_WEBHOOK : undefined;
         let outcome: string = decision.action;
         let eventId: string | undefined;
@@ -211,6 +211,7 @@ const EXPLAIN: Record<string, string> = {
   would_release: 'would be released',
   already_released: 'already released as event',
   mismatch: 'stays: its token matches no configured token',
+  portal_mismatch: 'stays: its token is bound to another portal than it names',
   no_token: 'stays: it carried no token (release only with --release-without-token --reason "…")',
   not_replayable: 'stays: refused for its body, not its token',
 };
