@@ -15,6 +15,7 @@ import { serveTraced } from './telemetry/tracing';
 import { fingerprint } from './verify/fingerprint';
 import { parseStoreConfig, type StoreConfig } from './store/config';
 import { openStore } from './store/open';
+import { describeStore } from './store/describe';
 import { startRetention } from './serve/retention';
 import type { Store } from './store/types';
 import { parseForwardConfig, type ForwardConfig } from './forward/config';
@@ -66,17 +67,6 @@ export function main(): void {
   );
 }
 
-/** Where the store is, without a secret (a DATABASE_URL may hold a password). */
-function describeStore(storeConfig: StoreConfig): string {
-  if (storeConfig.kind === 'none') return `${ENV.store}=none`;
-  if (storeConfig.kind === 'sqlite') return `SQLite file ${storeConfig.file}`;
-  try {
-    const url = new URL(storeConfig.url);
-    return `PostgreSQL at ${url.hostname}${url.port ? `:${url.port}` : ''}${url.pathname}`;
-  } catch {
-    return 'PostgreSQL';
-  }
-}
 
 function serve(config: Config, storeConfig: StoreConfig, forwardConfig: ForwardConfig | undefined, store: Store, logger: Logger): void {
   let forwardMetrics: ForwardMetrics | undefined;

@@ -127,7 +127,7 @@ describe('--help, unknown arguments and serve', () => {
         const service = await startBin(args, env);
         try {
           const ready = await fetch(`${service.url}/readyz`);
-          expect(await ready.json()).to.deep.equal({ status: 'ready', tokens_configured: 1, tokens: [{ name: 'default', fingerprint: 'ce338b01' }] });
+          expect(await ready.json()).to.deep.equal({ status: 'ready', tokens_configured: 1, tokens: [{ name: 'default', fingerprint: 'ce338b01' }], warnings: [] });
           const answer = await fetch(`${service.url}/api/bitrix/webhook`, {
             method: 'POST',
             headers: { 'content-type': 'application/x-www-form-urlencoded' },

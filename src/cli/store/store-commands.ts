@@ -5,6 +5,9 @@ import { loadConfig, parseByteSize } from '../../config/load';
 import { parseStoreConfig } from '../../store/config';
 import { jsonText } from '../../store/json-text';
 import { openStore } from '../../store/open';
+import { describeStore } from '../../store/describe';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { EventFilter, QuarantinedDelivery, QuarantineFilter, Store, StoredEvent } from '../../store/types';
 import { createLogger, type Logger } from '../../telemetry/logger';
 import { UNKNOWN_WEBHOOK } from '../../telemetry/names';
@@ -34,9 +37,20 @@ const PAGE = 1000;
 type Env = Record<string, string | undefined>;
 
 /** Opens the store the environment names (as `serve` would); STORE=none has nothing to show. */
+/**
+ * Opens the store the service uses, says which on stderr, and never creates one: a wrong DATA_DIR (it defaults
+ * to ./data where the command runs) would otherwise show an empty store, or write a replay nobody reads.
+ */
 async function withStore<T>(env: Env, run: (store: Store) => Promise<T>): Promise<T> {
   const config = parseStoreConfig(env);
   if (config.kind === 'none') throw new Error(`${ENV.store}=none: the service keeps nothing, so there is nothing here`);
+  if (config.kind === 'sqlite' && !existsSync(config.file)) {
+    throw new Error(
+      `no store at ${path.resolve(config.file)}: ${ENV.dataDir} is ${env[ENV.dataDir]?.trim() ? JSON.stringify(config.dataDir) : `unset (default ${config.dataDir}, relative to ${process.cwd()})`}. ` +
+        `Set ${ENV.dataDir} to the service's data directory (or ${ENV.databaseUrl} to its database); this command creates no store.`,
+    );
+  }
+  process.stderr.write(`store: ${describeStore(config)}\n`);
   const bodyLimit = env[ENV.bodyLimit]?.trim() || '256kb';
   const store = await openStore(config, { bodyLimitBytes: parseByteSize(bodyLimit) });
   try {
