@@ -30,6 +30,7 @@ export function createApp({ config, metrics, logger, store, lifecycle = { shutti
   app.silent = true;
 
   metrics.setQuarantineSizeSource(() => store.quarantineSize());
+  if (store.quarantinePendingSize) metrics.setQuarantinePendingSource(() => store.quarantinePendingSize!());
   const refuse = createRefusalRecorder({ metrics, logger, setup: diagnosisSetup(config), store });
   const router = new Router();
   const budget = createBodyBudget(config.bodyMemoryLimitBytes, config.bodyLimitBytes);

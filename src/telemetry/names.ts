@@ -19,6 +19,8 @@ export const METRIC = {
   quarantineEvictions: 'bitrix_webhook_quarantine_evictions_total',
   /** Rows in quarantine (released ones too, until purged or expired), read from the store on each scrape. */
   quarantineSize: 'bitrix_webhook_quarantine_size',
+  /** Rows in quarantine not yet released, read from the store on each scrape: a replay by any process shows. */
+  quarantinePending: 'bitrix_webhook_quarantine_pending',
 } as const;
 
 export const STORE_WRITE_KINDS = ['accepted', 'quarantine'] as const;

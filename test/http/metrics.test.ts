@@ -106,9 +106,11 @@ describe('/metrics after a known sequence of deliveries', () => {
       'bitrix_webhook_quarantined_total{reason="unsupported_media_type"} 1',
       'bitrix_webhook_quarantined_total{reason="malformed_body"} 1',
       'bitrix_webhook_quarantined_total{reason="not_found"} 0',
+      'bitrix_webhook_quarantined_total{reason="portal_mismatch"} 0',
     ]);
     expect(series(text, 'bitrix_webhook_quarantine_evictions_total')).to.deep.equal(['bitrix_webhook_quarantine_evictions_total 0']);
     expect(series(text, 'bitrix_webhook_quarantine_size')).to.deep.equal(['bitrix_webhook_quarantine_size 6']);
+    expect(series(text, 'bitrix_webhook_quarantine_pending')).to.deep.equal(['bitrix_webhook_quarantine_pending 6']);
     expect((await harness.store.listQuarantine()).map((row) => `${row.status} ${row.reason}`)).to.deep.equal([
       '401 token_missing', '401 token_missing', '401 token_missing', '403 token_mismatch', '415 unsupported_media_type', '400 malformed_body',
     ]);

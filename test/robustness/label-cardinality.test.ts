@@ -32,6 +32,7 @@ const DOCUMENTED: Record<string, Record<string, (value: string) => boolean>> = {
   [METRIC.quarantined]: { reason: (v) => (QUARANTINE_REASONS as readonly string[]).includes(v) },
   [METRIC.quarantineEvictions]: {},
   [METRIC.quarantineSize]: {},
+  [METRIC.quarantinePending]: {},
   [METRIC.tokensConfigured]: {},
   [METRIC.events]: { event: (v) => v === OTHER_EVENT || /^ON[A-Z0-9_]{1,64}$/.test(v) },
   [METRIC.lastAcceptedTimestamp]: { webhook: (v) => ['crm', 'tasks'].includes(v) },

@@ -182,7 +182,7 @@ export async function quarantineReplay(options: ReplayOptions, env: Env = proces
   }
   const match = createDigestMatcher(config.tokens);
   const logger = cliLogger();
-  const totals: Record<string, number> = { released: 0, would_release: 0, already_released: 0, mismatch: 0, portal_mismatch: 0, no_token: 0, not_replayable: 0 };
+  const totals: Record<string, number> = { released: 0, would_release: 0, already_released: 0, mismatch: 0, no_token: 0, not_replayable: 0 };
   try {
     await withStore(env, async (store) => {
       for await (const row of allQuarantined(store, { ...quarantineFilter(options), released: false })) {
