@@ -18,6 +18,7 @@ import { openStore } from './store/open';
 import { StoreHealth } from './store/health';
 import { StoreCorruptError } from './store/sqlite-file';
 import { openWhenReachable } from './store/wait-for-store';
+import { describeStore } from './store/describe';
 import { startRetention } from './serve/retention';
 import type { Store } from './store/types';
 import { parseForwardConfig, type ForwardConfig } from './forward/config';
@@ -111,17 +112,6 @@ export function main(): void {
   );
 }
 
-/** Where the store is, without a secret (a DATABASE_URL may hold a password). */
-function describeStore(storeConfig: StoreConfig): string {
-  if (storeConfig.kind === 'none') return `${ENV.store}=none`;
-  if (storeConfig.kind === 'sqlite') return `SQLite file ${storeConfig.file}`;
-  try {
-    const url = new URL(storeConfig.url);
-    return `PostgreSQL at ${url.hostname}${url.port ? `:${url.port}` : ''}${url.pathname}`;
-  } catch {
-    return 'PostgreSQL';
-  }
-}
 
 interface ServeDeps {
   config: Config;
@@ -292,15 +282,31 @@ function logStartup(logger: Logger, config: Config, storeConfig: StoreConfig, re
     );
   }
   for (const warning of config.warnings) logger.warn(`configuration: ${warning}`);
-  if (config.tokens.length === 0) {
-    logger.error(
-      `NO WEBHOOK TOKEN CONFIGURED: every delivery is being refused with 503 not_configured, and Bitrix24 does ` +
-        `not retry, so those events are lost. Set ${ENV.token} (or ${ENV.tokenFile}, or named tokens in ` +
-        `${ENV.tokens}) to the token shown in Bitrix24 under Developer resources → Other → Outgoing webhook ` +
-        `(the "Application token" field of that webhook's settings), then restart.`,
-      { reason: 'not_configured' },
-    );
-  }
+  if (config.tokens.length === 0) logger.error(notConfiguredMessage(storeConfig, recovery.quarantine_auto_replay === 'on'), { reason: 'not_configured' });
+}
+
+/**
+ * What an operator must read when no token is configured. Bitrix24 does not retry, so the refused deliveries
+ * are lost only without a store; with one they are quarantined and the message says how to release them.
+ */
+export function notConfiguredMessage(storeConfig: StoreConfig, autoReplay = false): string {
+  const kept =
+    storeConfig.kind === 'none'
+      ? `and Bitrix24 does not retry: with ${ENV.store}=none nothing is kept, so those events are lost.`
+      : `and Bitrix24 does not retry: they are quarantined in the store (${describeStore(storeConfig)}), not lost.`;
+  const release =
+    storeConfig.kind === 'none'
+      ? 'then restart.'
+      : autoReplay
+        ? `then restart: at start-up the quarantined deliveries whose token then matches are released automatically ` +
+          `(${ADMIN_ENV.quarantineAutoReplay}=on); by hand, \`bitrix24-webhook-guard quarantine replay --apply\` or the console (/admin) does the same.`
+        : 'then restart and release the quarantined deliveries with `bitrix24-webhook-guard quarantine replay --apply` ' +
+        '(run with the same environment; without --apply it shows what would be released).';
+  return (
+    `NO WEBHOOK TOKEN CONFIGURED: every delivery is being refused with 503 not_configured ${kept} Set ${ENV.token} ` +
+    `(or ${ENV.tokenFile}, or named tokens in ${ENV.tokens}) to the token shown in Bitrix24 under Developer ` +
+    `resources → Other → Outgoing webhook (the "Application token" field of that webhook's settings), ${release}`
+  );
 }
 
 if (require.main === module) {

@@ -16,7 +16,7 @@ export interface ReplayAnswer {
 export async function replayAction(deps: AdminDeps, apply: boolean, ids: readonly string[] | undefined, client: string): Promise<ReplayAnswer> {
   const { store, config } = deps;
   const match = createDigestMatcher(config.tokens);
-  const options = { sources: config.sources, match, apply, how: 'console' as const, record: deps.record };
+  const options = { sources: config.sources, tokens: config.tokens, match, apply, how: 'console' as const, record: deps.record };
   const summary = emptyTotals();
   const released: ReplayItem[] = [];
   const skipped: ReplayItem[] = [];

@@ -23,7 +23,7 @@ export function createManagementApp({ config, metrics, logger, lifecycle, admin,
   const router = new Router();
   router.get('/metrics', metricsRoute(metrics));
   router.get('/healthz', healthz);
-  router.get('/readyz', readyz(config.tokens, lifecycle, { store: storeHealth, forwarding: forwardingHealth }));
+  router.get('/readyz', readyz(config.tokens, lifecycle, { store: storeHealth, forwarding: forwardingHealth }, 'detailed', config.warnings));
   app.use(async (ctx, next) => {
     try {
       await next();

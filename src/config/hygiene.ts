@@ -2,6 +2,8 @@ import { CONFIG_ENV_NAMES } from './env-names';
 
 /** Bitrix24 outgoing-webhook and application tokens: 32 characters of digits and lowercase letters. */
 export const BITRIX24_TOKEN_LENGTH = 32;
+/** An inbound (incoming) webhook's secret, the part of its REST URL after the user id: often configured by mistake. */
+const INBOUND_WEBHOOK_SECRET_LENGTH = 16;
 const TOKEN_ALPHABET = /^[0-9a-z]*$/;
 const URL_LIKE = /^[a-z][a-z0-9+.-]*:\/\//i;
 
@@ -12,6 +14,12 @@ const URL_LIKE = /^[a-z][a-z0-9+.-]*:\/\//i;
 export function tokenShapeProblem(token: string): string | undefined {
   if (URL_LIKE.test(token)) {
     return 'looks like a URL, not a token (a handler or REST URL pasted instead of the "Application token" field?)';
+  }
+  if (token.length === INBOUND_WEBHOOK_SECRET_LENGTH && TOKEN_ALPHABET.test(token)) {
+    return (
+      `is ${INBOUND_WEBHOOK_SECRET_LENGTH} characters long, like the secret of an inbound webhook (the code in ` +
+      `https://<portal>/rest/<user>/<secret>/); the outgoing webhook's "Application token" is ${BITRIX24_TOKEN_LENGTH} characters of 0-9 and a-z`
+    );
   }
   const problems: string[] = [];
   if (token.length !== BITRIX24_TOKEN_LENGTH) problems.push(`is ${token.length} characters long`);

@@ -2,7 +2,7 @@ import { TOKEN_SOURCES, type TokenSource } from '../telemetry/names';
 import { ENV } from './env-names';
 import { ConfigError } from './errors';
 import { unknownVariableWarnings } from './hygiene';
-import { cleanToken, DEFAULT_TOKEN_NAME, parseTokenList, type NamedToken } from './tokens';
+import { cleanToken, DEFAULT_TOKEN_NAME, parseTokenList, type NamedToken, type TokenFault } from './tokens';
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -31,8 +31,10 @@ export interface Config {
   bodyMinBytesPerSecond: number;
   /** After SIGTERM: how long /readyz says shutting_down while requests are still served. */
   shutdownDrainMs: number;
-  /** Hygiene findings to report at start-up (never containing a token). */
+  /** Hygiene findings to report at start-up, on /readyz and by doctor (never containing a token). */
   warnings: string[];
+  /** Configured tokens unlike a Bitrix24 token: named in the diagnosis of every refused delivery. */
+  tokenFaults: TokenFault[];
 }
 
 export type Env = Record<string, string | undefined>;
@@ -56,11 +58,13 @@ export const DEFAULTS = {
 /** Reads the whole configuration from the environment; throws ConfigError naming the variable at fault. */
 export function loadConfig(env: Env, readFile: ReadFile): Config {
   const warnings = unknownVariableWarnings(Object.keys(env).filter((name) => env[name] !== undefined));
+  const tokenFaults: TokenFault[] = [];
   const tokens = [
-    ...singleToken(env, ENV.token, ENV.tokenFile, readFile, warnings),
-    ...tokenList(env, ENV.tokens, ENV.tokensFile, readFile, warnings),
+    ...singleToken(env, ENV.token, ENV.tokenFile, readFile, warnings, tokenFaults),
+    ...tokenList(env, ENV.tokens, ENV.tokensFile, readFile, warnings, tokenFaults),
   ];
   warnings.push(...rotationWarnings(tokens));
+  checkBindings(tokens);
   const bodyLimit = nonEmpty(env[ENV.bodyLimit]) ?? DEFAULTS.bodyLimit;
   const bodyLimitBytes = parseByteSize(bodyLimit);
   const bodyMemoryLimitBytes = parseByteSize(nonEmpty(env[ENV.bodyMemoryLimit]) ?? DEFAULTS.bodyMemoryLimit, ENV.bodyMemoryLimit, 16 * 1024);
@@ -82,6 +86,7 @@ export function loadConfig(env: Env, readFile: ReadFile): Config {
     bodyMinBytesPerSecond: parseCount(env[ENV.bodyMinRate], ENV.bodyMinRate, DEFAULTS.bodyMinBytesPerSecond, 0, 1024 ** 3),
     shutdownDrainMs: parseSeconds(env[ENV.shutdownDrain], ENV.shutdownDrain, DEFAULTS.shutdownDrainSeconds, 0, 300) * 1000,
     warnings,
+    tokenFaults,
   };
 }
 
@@ -108,7 +113,7 @@ function valueOrFile(env: Env, variable: string, fileVariable: string, readFile:
   return direct === undefined ? undefined : { value: direct, from: variable };
 }
 
-function singleToken(env: Env, variable: string, fileVariable: string, readFile: ReadFile, warnings: string[]): NamedToken[] {
+function singleToken(env: Env, variable: string, fileVariable: string, readFile: ReadFile, warnings: string[], faults: TokenFault[]): NamedToken[] {
   const found = valueOrFile(env, variable, fileVariable, readFile);
   if (!found) return [];
   // A secrets file conventionally ends with a newline; that is not a copy-paste mistake worth a warning.
@@ -118,21 +123,34 @@ function singleToken(env: Env, variable: string, fileVariable: string, readFile:
   const raw = fromFile ? found.value.replace(/\r?\n$/, '') : found.value;
   const cleaned = cleanToken(raw, found.from);
   warnings.push(...cleaned.warnings);
+  if (cleaned.shapeProblem) faults.push({ name: DEFAULT_TOKEN_NAME, where: found.from, problem: cleaned.shapeProblem });
   return [{ name: DEFAULT_TOKEN_NAME, token: cleaned.token }];
 }
 
-function tokenList(env: Env, variable: string, fileVariable: string, readFile: ReadFile, warnings: string[]): NamedToken[] {
+function tokenList(env: Env, variable: string, fileVariable: string, readFile: ReadFile, warnings: string[], faults: TokenFault[]): NamedToken[] {
   const found = valueOrFile(env, variable, fileVariable, readFile);
   if (!found) return [];
   const parsed = parseTokenList(found.value, found.from);
   if (parsed.tokens.length === 0) throw new ConfigError(found.from, 'is set but holds no name=token entry');
   if (found.from !== variable && found.value.includes('\r\n')) warnings.push(windowsLineEndings(found.from));
   warnings.push(...parsed.warnings);
+  faults.push(...parsed.faults);
   return parsed.tokens;
 }
 
 function windowsLineEndings(from: string): string {
   return `${from}: the file has Windows line endings (\\r\\n); the \\r was removed (save it with Unix line endings)`;
+}
+
+/** Tokens of one name (a rotation) are bound to one portal, or none is: a name stands for one webhook. */
+function checkBindings(tokens: NamedToken[]): void {
+  const perName = new Map<string, string>();
+  for (const { name, portal } of tokens) {
+    const key = JSON.stringify(portal ?? null);
+    const seen = perName.get(name);
+    if (seen !== undefined && seen !== key) throw new ConfigError(ENV.tokens, `the tokens named ${name} are bound to different portals; bind every token of a name alike`);
+    perName.set(name, key);
+  }
 }
 
 function rotationWarnings(tokens: NamedToken[]): string[] {

@@ -1,4 +1,5 @@
 import type { NamedToken } from '../config/tokens';
+import { bindingMismatch } from '../config/portal-binding';
 import { SECRET_MARKER } from '../store/scrub';
 import type { StoredEvent } from '../store/types';
 import type { ForwardFormat } from './config';
@@ -16,19 +17,25 @@ const FORM_TOKEN_KEY = 'auth[application_token]';
 
 /** The body sent upstream for a stored event. */
 export function formatEvent(event: StoredEvent, format: ForwardFormat, tokens: readonly NamedToken[]): ForwardBody {
-  if (format === 'json') return { body: JSON.stringify(jsonEvent(event)), contentType: 'application/json' };
+  if (format === 'json') return { body: JSON.stringify(jsonEvent(event, tokens)), contentType: 'application/json' };
   return bitrix24Body(event, tokens);
 }
 
-/** FORWARD_FORMAT=json: the event's facts, no token anywhere. */
-export function jsonEvent(event: StoredEvent) {
+/**
+ * FORWARD_FORMAT=json: the event's facts, no token anywhere. `portal.verified` is true when the event's token
+ * name is bound to a portal (`name=token@member_id`) and the event names that portal: only then is the
+ * portal more than what the sender wrote.
+ */
+export function jsonEvent(event: StoredEvent, tokens: readonly NamedToken[] = []) {
+  const portal = tokens.find((token) => token.name === event.webhook)?.portal;
+  const verified = portal !== undefined && bindingMismatch(portal, event, event.webhook) === undefined;
   return {
     id: event.id,
     webhook: event.webhook,
     event: event.event ?? null,
     event_handler_id: event.eventHandlerId ?? null,
     ts: event.ts ?? null,
-    portal: { domain: event.domain ?? null, member_id: event.memberId ?? null },
+    portal: { domain: event.domain ?? null, member_id: event.memberId ?? null, verified },
     data: event.data,
     received_at: event.receivedAt.toISOString(),
   };

@@ -6,10 +6,11 @@ import type { Logger } from '../telemetry/logger';
 import type { ServiceMetrics } from '../telemetry/metrics';
 import { nameServerRoute } from '../telemetry/server-span';
 import { healthz, readyz, type Lifecycle, type ReadinessSources } from './health';
-import { guardBody, REFUSAL_LOG_INTERVAL_MS } from './limits';
+import { createBodyBudget, guardBody, REFUSAL_LOG_INTERVAL_MS } from './limits';
+import { RAW_PREFIX_LENGTH } from '../verify/diagnose';
 import { boundText } from '../telemetry/bound-text';
 import { rateLimitedWarn } from './rate-limited-log';
-import { createRefusalRecorder } from './refusal';
+import { createRefusalRecorder, diagnosisSetup } from './refusal';
 import { peekBody } from './peek-body';
 import type { Store } from '../store/types';
 import { createWebhookHandler } from './webhook';
@@ -46,12 +47,18 @@ export function createApp({
   app.silent = true;
 
   metrics.setQuarantineSizeSource(() => store.quarantineSize());
-  const refuse = createRefusalRecorder({ metrics, logger, sources: config.sources, store });
+  if (store.quarantinePendingSize) metrics.setQuarantinePendingSource(() => store.quarantinePendingSize!());
+  const refuse = createRefusalRecorder({ metrics, logger, setup: diagnosisSetup(config), store });
   const router = new Router();
-  router.post(config.webhookPath, guardBody({ config, metrics, refuse }), createWebhookHandler({ config, metrics, logger, store, refuse }));
+  const budget = createBodyBudget(config.bodyMemoryLimitBytes);
+  router.post(config.webhookPath, guardBody({ config, metrics, refuse, budget }), createWebhookHandler({ config, metrics, logger, store, refuse }));
+  const warnRedirected = rateLimitedWarn(logger, REFUSAL_LOG_INTERVAL_MS);
   if (!managementElsewhere) router.get('/metrics', metricsRoute(metrics));
   router.get('/healthz', healthz);
-  router.get('/readyz', readyz(config.tokens, lifecycle, { store: storeHealth, forwarding: forwardingHealth }, managementElsewhere ? 'brief' : 'detailed'));
+  router.get(
+    '/readyz',
+    readyz(config.tokens, lifecycle, { store: storeHealth, forwarding: forwardingHealth }, managementElsewhere ? 'brief' : 'detailed', config.warnings),
+  );
 
   const warnNotFound = rateLimitedWarn(logger, REFUSAL_LOG_INTERVAL_MS);
 
@@ -68,12 +75,28 @@ export function createApp({
         const status = ctx.status;
         ctx.body = { status: status === 404 ? 'not_found' : 'method_not_allowed' };
         ctx.status = status;
+        // Bitrix24 only POSTs. A GET here is its POST after a 301/302 in front of the service (http→https, a
+        // trailing slash): the body is gone, so nothing can be kept, but the cause is named and counted.
+        if (status === 405 && (ctx.method === 'GET' || ctx.method === 'HEAD') && ctx.path === config.webhookPath) {
+          metrics.recordRejection('method_not_allowed');
+          refuse(ctx, { stage: 'route', reason: 'method_not_allowed', detail: `${ctx.method} on the webhook path; Bitrix24 sends POST (a redirect turned it into a GET)` }, warnRedirected);
+        }
         // A Bitrix24 handler URL with a typo loses every event: make the misaddressed POST visible.
         if (status === 404 && ctx.method === 'POST') {
           metrics.recordRejection('not_found');
           // The body is peeked at, not read: the connection cannot carry another request after this answer.
           if (!ctx.req.complete) ctx.set('Connection', 'close');
-          refuse(ctx, { stage: 'route', reason: 'not_found', detail: `no such path; the webhook path is ${config.webhookPath}`, ...(await peekBody(ctx)) }, warnNotFound);
+          // A plain body within BODY_LIMIT and the body budget is read whole (a Bitrix24 delivery is then kept);
+          // any other only to RAW_PREFIX_LENGTH.
+          const declared = ctx.request.length;
+          const meter = declared > RAW_PREFIX_LENGTH && declared <= config.bodyLimitBytes ? budget.open(false) : undefined;
+          const whole = meter !== undefined && meter.charge(declared);
+          try {
+            const peeked = await peekBody(ctx, whole ? declared : RAW_PREFIX_LENGTH);
+            await refuse.keep(ctx, { stage: 'route', reason: 'not_found', detail: `no such path; the webhook path is ${config.webhookPath}`, ...peeked }, warnNotFound);
+          } finally {
+            meter?.release();
+          }
         }
       }
     } catch (error) {

@@ -24,13 +24,15 @@ export interface ReadinessSources {
  * Ready when a token is configured and the store takes writes; lists each token's name and fingerprint (never
  * the token). Answers from state kept in memory, never by asking the store, so it is prompt whatever the
  * store does. With MANAGEMENT_PORT set the public port says only whether it is ready ('brief'); the details
- * are on the management port.
+ * are on the management port. Every start-up warning (a token unlike a Bitrix24 token, a misspelt variable)
+ * is listed too: ready, with warnings, so that an operator who never saw the start-up line still reads them.
  */
 export function readyz(
   tokens: readonly NamedToken[],
   lifecycle: Lifecycle,
   sources: ReadinessSources = {},
   detail: 'detailed' | 'brief' = 'detailed',
+  warnings: readonly string[] = [],
 ): Middleware {
   const tokensConfigured = tokens.length;
   const listed = tokens.map(({ name, token }) => ({ name, fingerprint: fingerprint(token) }));
@@ -43,7 +45,8 @@ export function readyz(
       ctx.body = detail === 'brief' ? { status: 'not_ready', reason: 'not_configured' } : {
         status: 'not_ready',
         reason: 'not_configured',
-        detail: `no webhook token configured: set ${ENV.token} (or ${ENV.tokens}); every delivery is refused with 503`,
+        detail: `no webhook token configured: set ${ENV.token} (or ${ENV.tokens}); every delivery is refused with 503 and quarantined`,
+        warnings: [...warnings],
       };
     } else if (sources.store?.().status === 'failing') {
       const store = sources.store();
@@ -64,6 +67,7 @@ export function readyz(
               status: 'ready',
               tokens_configured: tokensConfigured,
               tokens: listed,
+              warnings: [...warnings],
               ...(sources.store ? { store: sources.store() } : {}),
               ...(sources.forwarding ? { forwarding: sources.forwarding() } : {}),
             };

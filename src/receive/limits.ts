@@ -74,10 +74,14 @@ export const BODY_METER_STATE = 'bodyMeter';
 export const MIN_RATE_GRACE_MS = 2000;
 const MIN_RATE_CHECK_MS = 500;
 
+export type BodyBudget = ReturnType<typeof createBodyBudget>;
+
 export interface BodyGuardDeps {
   config: Config;
   metrics: ServiceMetrics;
   refuse: RefusalRecorder;
+  /** Shared with the wrong-path reader (app.ts), so both stay within BODY_MEMORY_LIMIT together. */
+  budget?: BodyBudget;
 }
 
 /**
@@ -85,8 +89,7 @@ export interface BodyGuardDeps {
  * only for BODY_TIMEOUT_SECONDS after the headers (else `408 request_timeout`). The handler's own work after
  * the body is in has no deadline here.
  */
-export function guardBody({ config, metrics, refuse }: BodyGuardDeps): Middleware {
-  const budget = createBodyBudget(config.bodyMemoryLimitBytes);
+export function guardBody({ config, metrics, refuse, budget = createBodyBudget(config.bodyMemoryLimitBytes) }: BodyGuardDeps): Middleware {
   const warnOverloaded = refuse.warnOverloaded;
   const warnTimeout = rateLimitedWarn(refuse.logger, REFUSAL_LOG_INTERVAL_MS);
 

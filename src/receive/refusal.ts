@@ -1,5 +1,9 @@
 import { isSelfTest } from './self-test';
 import { trace } from '@opentelemetry/api';
+import type { Config } from '../config/load';
+import { createTokenMatcher } from '../verify/verify';
+import qs from 'qs';
+import { FORM_PARSE_OPTIONS } from './body';
 import type { Context } from 'koa';
 import { boundText } from '../telemetry/bound-text';
 import type { Logger } from '../telemetry/logger';
@@ -8,7 +12,7 @@ import { sha256Hex } from '../store/scrub';
 import type { Store, TokenCandidate } from '../store/types';
 import { ATTR, QUARANTINE_REASONS, TOKEN_SOURCES, type QuarantineReason, type TokenSource } from '../telemetry/names';
 import { extractToken } from '../verify/extract';
-import { diagnose, looksLikeBitrix24Token, RAW_PREFIX_LENGTH, type DiagnosisResult, type RefusalOutcome } from '../verify/diagnose';
+import { diagnose, looksLikeBitrix24Token, RAW_PREFIX_LENGTH, type ConfiguredTokenFault, type DiagnosisResult, type RefusalOutcome } from '../verify/diagnose';
 import { fingerprint } from '../verify/fingerprint';
 import { deliveryFacts, type DeliveryFacts } from './delivery';
 import { STATUS_FOR } from './answers';
@@ -30,6 +34,8 @@ export interface Refusal {
   body?: unknown;
   /** The raw body text, when it was read (only its first RAW_PREFIX_LENGTH characters are looked at). */
   raw?: string;
+  /** For a route refusal, whose body is only peeked at: `raw` is the whole body, so it may be kept. */
+  whole?: boolean;
   run?: VerificationRun;
   facts?: DeliveryFacts;
 }
@@ -39,8 +45,27 @@ export const QUARANTINE_DROPPED_MESSAGE = 'refused delivery not kept in quaranti
 const DROPPED_LOG_INTERVAL_MS = 1000;
 const OVERLOADED_LOG_INTERVAL_MS = 1000;
 
+/** What the configuration contributes to every diagnosis: where tokens are looked for, and its token faults. */
+export interface DiagnosisSetup {
+  sources: readonly TokenSource[];
+  tokenFaults: readonly ConfiguredTokenFault[];
+  /** Whether a value equals a configured token (for a chat-bot event's inner token); absent with none configured. */
+  isConfiguredToken?: (token: string) => boolean;
+}
+
+function portalMismatchOf(run: VerificationRun | undefined): { portalMismatch?: string } {
+  const verdict = run?.verdict;
+  return verdict && verdict.result === 'mismatched' && verdict.reason === 'portal_mismatch' ? { portalMismatch: verdict.portalMismatch } : {};
+}
+
+/** The diagnosis setup of a configuration: computed once, shared by every refusal. */
+export function diagnosisSetup(config: Pick<Config, 'sources' | 'tokenFaults' | 'tokens'>): DiagnosisSetup {
+  const match = config.tokens.length > 0 ? createTokenMatcher(config.tokens) : undefined;
+  return { sources: config.sources, tokenFaults: config.tokenFaults, ...(match ? { isConfiguredToken: (token: string) => match(token) !== undefined } : {}) };
+}
+
 /** The diagnosis of a refused request, from what the request showed (never from a token's value). */
-export function diagnoseRefusal(ctx: Context, refusal: Refusal, sources: readonly TokenSource[]): DiagnosisResult {
+export function diagnoseRefusal(ctx: Context, refusal: Refusal, { sources, tokenFaults, isConfiguredToken }: DiagnosisSetup): DiagnosisResult {
   const declared = ctx.get('content-length');
   return diagnose({
     outcome: refusal.reason,
@@ -48,11 +73,16 @@ export function diagnoseRefusal(ctx: Context, refusal: Refusal, sources: readonl
     contentLength: declared === '' ? undefined : ctx.request.length,
     chunked: ctx.get('transfer-encoding').toLowerCase().includes('chunked'),
     body: refusal.body,
-    rawPrefix: refusal.raw?.slice(0, RAW_PREFIX_LENGTH),
+    // A wrong path's body read whole (within the body budget) is read whole: a long chat message puts
+    // `auth[…]` past the prefix.
+    rawPrefix: refusal.whole ? refusal.raw : refusal.raw?.slice(0, RAW_PREFIX_LENGTH),
     query: ctx.query,
     headerNames: headerNames(ctx.req),
     sources,
     extractions: refusal.run?.extractions ?? [],
+    configuredTokenFaults: tokenFaults,
+    ...(isConfiguredToken ? { isConfiguredToken } : {}),
+    ...(portalMismatchOf(refusal.run)),
   });
 }
 
@@ -60,7 +90,7 @@ export function diagnoseRefusal(ctx: Context, refusal: Refusal, sources: readonl
  * The one warn line of a refused delivery, whatever the stage that refused it: the same fields every time,
  * so a developer reads every refusal the same way. Header names only: their values may hold the token.
  */
-export function refusalLogFields(ctx: Context, refusal: Refusal, diagnosis: DiagnosisResult): Record<string, unknown> {
+export function refusalLogFields(ctx: Context, refusal: Refusal, diagnosis: DiagnosisResult, tokenFaults: readonly ConfiguredTokenFault[] = []): Record<string, unknown> {
   const { run, facts } = refusal;
   const verdict = run?.verdict;
   return {
@@ -82,6 +112,8 @@ export function refusalLogFields(ctx: Context, refusal: Refusal, diagnosis: Diag
     content_length: boundText(ctx.get('content-length'), 32) || 'none',
     event: facts?.event,
     portal_domain: facts?.domain,
+    // Whatever refused it, a configured token that can match no Bitrix24 delivery is worth reading first.
+    ...(tokenFaults.length > 0 ? { configured_token_faults: tokenFaults.map(({ where, problem }) => `${where}: the token ${problem}`) } : {}),
   };
 }
 
@@ -106,13 +138,13 @@ export type RefusalLog = (message: string, fields: Record<string, unknown>) => v
  * and a body refusal whose body was read. Refusals at the limits and route stages (overloaded,
  * request_timeout, not_found) read no body and are not kept.
  */
-export function createRefusalRecorder(deps: { metrics: ServiceMetrics; logger: Logger; sources: readonly TokenSource[]; store: Store }) {
+export function createRefusalRecorder(deps: { metrics: ServiceMetrics; logger: Logger; setup: DiagnosisSetup; store: Store }) {
   const record = (ctx: Context, refusal: Refusal, log?: RefusalLog): DiagnosisResult => {
-    const diagnosis = refusal.run?.diagnosis ?? diagnoseRefusal(ctx, refusal, deps.sources);
+    const diagnosis = refusal.run?.diagnosis ?? diagnoseRefusal(ctx, refusal, deps.setup);
     deps.metrics.recordDiagnosis(diagnosis.diagnosis);
     const serverSpan = ctx.state.serverContext ? trace.getSpan(ctx.state.serverContext) : trace.getActiveSpan();
     serverSpan?.setAttribute(ATTR.diagnosis, diagnosis.diagnosis);
-    const fields = refusalLogFields(ctx, refusal, diagnosis);
+    const fields = refusalLogFields(ctx, refusal, diagnosis, deps.setup.tokenFaults);
     if (log) log(REFUSAL_MESSAGE, fields);
     else deps.logger.warn(REFUSAL_MESSAGE, fields);
     return diagnosis;
@@ -125,11 +157,11 @@ export function createRefusalRecorder(deps: { metrics: ServiceMetrics; logger: L
     if (plausibleEvicted > 0) deps.logger.error('quarantine full: plausible deliveries (known portal, Bitrix24-shaped token) evicted', fields);
     else deps.logger.warn('quarantine full: released and junk deliveries evicted, oldest first', fields);
   });
-  const keep = async (ctx: Context, refusal: Refusal): Promise<DiagnosisResult> => {
-    const diagnosis = record(ctx, refusal);
-    const reason = quarantineReason(refusal);
+  const keep = async (ctx: Context, refusal: Refusal, log?: RefusalLog): Promise<DiagnosisResult> => {
+    const diagnosis = record(ctx, refusal, log);
+    const reason = quarantineReason(refusal, diagnosis);
     if (reason === undefined) return diagnosis;
-    const facts = refusal.facts ?? deliveryFacts(refusal.body);
+    const facts = refusal.facts ?? deliveryFacts(refusal.body ?? formBodyOf(refusal.raw));
     const plausible = isPlausible(deps.store, facts, refusal.run);
     const dropped = deps.store.admitQuarantine(plausible);
     if (dropped !== undefined) {
@@ -165,7 +197,7 @@ export function createRefusalRecorder(deps: { metrics: ServiceMetrics; logger: L
   // One limiter for every `overloaded` refusal, at the door (limits.ts) or mid-body (the body reader): a flood
   // of them costs one line a second, however they are cut.
   const warnOverloaded = rateLimitedWarn(deps.logger, OVERLOADED_LOG_INTERVAL_MS);
-  return Object.assign(record, { logger: deps.logger, keep, warnOverloaded });
+  return Object.assign(record, { logger: deps.logger, keep, warnOverloaded, setup: deps.setup });
 }
 
 /**
@@ -177,9 +209,11 @@ function isPlausible(store: Store, facts: DeliveryFacts, run: VerificationRun | 
   return run?.extractions.some((extraction) => extraction.token !== undefined && looksLikeBitrix24Token(extraction.token)) ?? false;
 }
 
-function quarantineReason(refusal: Refusal): QuarantineReason | undefined {
+function quarantineReason(refusal: Refusal, diagnosis: DiagnosisResult): QuarantineReason | undefined {
   const reason = refusal.reason as QuarantineReason;
   if (!QUARANTINE_REASONS.includes(reason)) return undefined;
+  // A wrong path sees scanners all day: only a whole Bitrix24 delivery is worth keeping.
+  if (reason === 'not_found') return diagnosis.diagnosis === 'wrong_path_bitrix24_body' && refusal.whole === true ? reason : undefined;
   return refusal.stage === 'verify' || refusal.raw !== undefined ? reason : undefined;
 }
 
@@ -198,6 +232,16 @@ function receivedCandidates(ctx: Context, body: unknown): TokenCandidate[] {
 }
 
 export type RefusalRecorder = ReturnType<typeof createRefusalRecorder>;
+
+/** A body read but not parsed (a wrong type or path), parsed as Bitrix24's form for its facts only. */
+function formBodyOf(raw: string | undefined): unknown {
+  if (raw === undefined) return undefined;
+  try {
+    return qs.parse(raw, FORM_PARSE_OPTIONS);
+  } catch {
+    return undefined;
+  }
+}
 
 /** The deciding token is the first one found, so its fingerprint is what was received. */
 function receivedFingerprint(run: VerificationRun): string {

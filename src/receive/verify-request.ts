@@ -1,7 +1,8 @@
 import { context, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
 import { extractToken, type Extraction, type TokenCarrier } from '../verify/extract';
 import { fingerprintOfDigest, tokenDigest } from '../verify/fingerprint';
-import { decide, type TokenMatcher, type Verdict } from '../verify/verify';
+import { checkBinding, decide, type TokenMatcher, type Verdict } from '../verify/verify';
+import type { NamedToken } from '../config/tokens';
 import { ATTR, SPAN, type TokenSource } from '../telemetry/names';
 import type { ServiceMetrics } from '../telemetry/metrics';
 import type { DeliveryFacts } from './delivery';
@@ -32,12 +33,15 @@ export function verifyRequest(
   parent: Context = context.active(),
   /** Diagnoses a verification that did not accept, so the verify span carries the diagnosis. */
   diagnoseRefusal?: (run: VerificationRun) => DiagnosisResult,
+  /** The configured tokens, for their portal bindings. */
+  tokens: readonly NamedToken[] = [],
 ): VerificationRun {
   return tracer.startActiveSpan(SPAN.verify, {}, parent, (span) => {
     try {
       const digestOf = lastDigestMemo();
       const extractions = sources.map((source) => extractInSpan(source, carrier, metrics, digestOf));
-      const verdict = match ? decide(extractions, match, digestOf) : undefined;
+      const decided = match ? decide(extractions, match, digestOf) : undefined;
+      const verdict = decided && checkBinding(decided, tokens, facts);
       describeVerification(span, verdict, facts);
       const spanContext = span.spanContext();
       const run: VerificationRun = { extractions, verdict, traceId: trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined };

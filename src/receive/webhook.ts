@@ -18,6 +18,11 @@ import type { Store } from '../store/types';
 import { writeToStore } from './store-write';
 import { tokenHeaders } from './request-headers';
 import { verifyRequest, type VerificationRun } from './verify-request';
+import { botTokens } from '../verify/bot-token';
+import { fingerprint } from '../verify/fingerprint';
+import { ATTR } from '../telemetry/names';
+import { rateLimitedWarn } from './rate-limited-log';
+import { REFUSAL_LOG_INTERVAL_MS } from './limits';
 
 export interface WebhookDeps {
   config: Config;
@@ -37,6 +42,25 @@ const STORE_RETRY_AFTER_SECONDS = '5';
 /** request → extract → verify → store → answer + record, for POST WEBHOOK_PATH. */
 export function createWebhookHandler({ config, metrics, logger, store, refuse }: WebhookDeps): Middleware {
   const parseBody = createBodyParser(config.bodyLimit);
+  const warnBotToken = rateLimitedWarn(logger, REFUSAL_LOG_INTERVAL_MS);
+  /**
+   * A chat-bot event whose bot token (data[BOT][<id>]…) differs from the accepted auth[application_token]:
+   * accepted on the outer token, as it should be, but an application that checks the bot's token would
+   * refuse it. Said once a second at most, with fingerprints only.
+   */
+  const warnOfDifferingBotToken = (body: unknown, run: VerificationRun, webhook: string, event: string | undefined, serverContext: OtelContext | undefined): void => {
+    const outer = run.extractions.find((extraction) => extraction.token !== undefined)?.token;
+    const differing = botTokens(body).find(({ token }) => token !== outer);
+    if (!differing) return;
+    if (serverContext) trace.getSpan(serverContext)?.setAttribute(ATTR.botTokenDiffers, true);
+    warnBotToken('chat-bot event accepted on auth[application_token]; the bot\'s own token differs from it', {
+      webhook,
+      event,
+      bot_token_location: differing.location,
+      bot_token_fingerprint: fingerprint(differing.token),
+      bot_token_configured: refuse.setup.isConfiguredToken?.(differing.token) ?? false,
+    });
+  };
   const match = config.tokens.length > 0 ? createTokenMatcher(config.tokens) : undefined;
 
   const refuseBeforeVerification = async (ctx: Context, reason: RejectionReason, detail: string, raw?: string): Promise<void> => {
@@ -64,7 +88,7 @@ export function createWebhookHandler({ config, metrics, logger, store, refuse }:
     let raw: string | undefined;
     if (hasBody(ctx)) {
       const media = decideMedia(ctx.get('content-type'), ctx.get('content-encoding'));
-      if (!media.ok) return await refuseBeforeVerification(ctx, 'unsupported_media_type', media.detail);
+      if (!media.ok) return await refuseBeforeVerification(ctx, 'unsupported_media_type', media.detail, await readUnlabelled(ctx, parseBody));
       const parsed = await parseBody(ctx, media);
       if (!parsed.ok) return await refuseBeforeVerification(ctx, parsed.reason, parsed.detail, parsed.raw);
       body = parsed.body ?? {};
@@ -84,7 +108,8 @@ export function createWebhookHandler({ config, metrics, logger, store, refuse }:
       facts,
     });
     const run = verifyRequest(carrier, config.sources, match, facts, metrics, ctx.state.serverContext, (unaccepted) =>
-      diagnoseRefusal(ctx, refusalOf(unaccepted), config.sources),
+      diagnoseRefusal(ctx, refusalOf(unaccepted), refuse.setup),
+      config.tokens,
     );
     const { verdict } = run;
 
@@ -120,6 +145,7 @@ export function createWebhookHandler({ config, metrics, logger, store, refuse }:
       return answerRejected(ctx, 'store_unavailable');
     }
     metrics.recordAcceptedEvent(facts.event, verdict.webhook);
+    warnOfDifferingBotToken(body, run, verdict.webhook, facts.event, serverContext);
     // Guarded: winston would format the whole line before dropping it at the usual `info` level.
     if (logger.isDebugEnabled()) logger.debug('webhook delivery accepted', {
       result: verdict.result,
@@ -132,6 +158,19 @@ export function createWebhookHandler({ config, metrics, logger, store, refuse }:
     });
     answerAccepted(ctx);
   };
+}
+
+/**
+ * The body of a delivery refused for its media type, read as text within BODY_LIMIT (the memory budget
+ * already counted it), so that a Bitrix24 body a proxy relabelled is quarantined whole and can be replayed.
+ * Only an uncompressed body: an unknown coding cannot be undone. Undefined when it cannot be read whole.
+ */
+async function readUnlabelled(ctx: Context, parseBody: ReturnType<typeof createBodyParser>): Promise<string | undefined> {
+  const coding = ctx.get('content-encoding').trim().toLowerCase();
+  if (coding !== '' && coding !== 'identity') return undefined;
+  const read = await parseBody(ctx, { kind: 'form', coding: 'identity' });
+  // A form parse failure still read the whole text; a body over the limit or cut short was not read whole.
+  return read.ok || read.reason === 'malformed_body' ? read.raw : undefined;
 }
 
 function serverTraceId(serverContext: OtelContext | undefined): string | undefined {

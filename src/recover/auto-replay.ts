@@ -26,7 +26,7 @@ export async function autoReplay({ store, tokens, sources, logger, record }: Aut
   if (tokens.length === 0 || store.kind === 'none') return totals;
   const match = createDigestMatcher(tokens);
   for await (const row of allQuarantined(store, { released: false })) {
-    const item = await replayOne(store, row, { sources, match, apply: true, how: 'auto', record });
+    const item = await replayOne(store, row, { sources, tokens, match, apply: true, how: 'auto', record });
     totals[item.outcome]++;
   }
   if (totals.released + totals.already_released + totals.mismatch + totals.no_token + totals.not_replayable > 0) {

@@ -1,10 +1,11 @@
+import type { NamedToken } from '../config/tokens';
 import type { QuarantinedDelivery, Store } from '../store/types';
 import { UNKNOWN_WEBHOOK, type ReleaseHow, type TokenSource } from '../telemetry/names';
 import type { DigestMatcher } from '../verify/verify';
 import type { ReleaseRecorder } from './release-recorder';
 import { decideReplay, releasedEvent } from './replay-decision';
 
-export const REPLAY_OUTCOMES = ['released', 'would_release', 'already_released', 'mismatch', 'no_token', 'not_replayable'] as const;
+export const REPLAY_OUTCOMES = ['released', 'would_release', 'already_released', 'mismatch', 'portal_mismatch', 'no_token', 'not_replayable'] as const;
 export type ReplayOutcome = (typeof REPLAY_OUTCOMES)[number];
 
 /** What a replay did (or would do) with one quarantined delivery, and why, in words an operator reads. */
@@ -22,6 +23,8 @@ export interface ReplayItem {
 
 export interface ReplayOptions {
   sources: readonly TokenSource[];
+  /** The configured tokens, for their portal bindings (a bound token releases only its portal's deliveries). */
+  tokens?: readonly NamedToken[];
   match: DigestMatcher;
   apply: boolean;
   how: ReleaseHow;
@@ -35,6 +38,7 @@ export const WHY: Record<ReplayOutcome, string> = {
   would_release: 'would be released: its token matches a configured one',
   already_released: 'already released',
   mismatch: 'stays: its token matches no configured token',
+  portal_mismatch: 'stays: its token is bound to another portal than it names',
   no_token: 'stays: it carried no token (only an operator can release it, with a reason)',
   not_replayable: 'stays: refused for its body, not its token',
 };
@@ -51,7 +55,7 @@ export function emptyTotals(): Record<ReplayOutcome, number> {
  * releases it. The store decides a race: of two replicas (or a replica and the CLI) only one releases.
  */
 export async function replayOne(store: Store, row: QuarantinedDelivery, options: ReplayOptions): Promise<ReplayItem> {
-  const decision = decideReplay(row, options.sources, options.match);
+  const decision = decideReplay(row, options.sources, options.match, options.tokens);
   const base = { id: row.id, reason: row.reason, diagnosis: row.diagnosis };
   const webhook = decision.action === 'release' ? decision.webhook : decision.action === 'no_token' && options.withoutToken ? UNKNOWN_WEBHOOK : undefined;
   if (webhook === undefined) {

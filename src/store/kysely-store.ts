@@ -322,6 +322,11 @@ export class KyselyStore implements Store {
     return Number(row.count);
   }
 
+  async quarantinePendingSize(): Promise<number> {
+    const row = await this.db.selectFrom('quarantine').select((eb) => eb.fn.countAll().as('count')).where('released_event_id', 'is', null).executeTakeFirstOrThrow();
+    return Number(row.count);
+  }
+
   async claimDue(owner: string, leaseMs: number, limit: number, now?: Date): Promise<StoredEvent[]> {
     const at = this.clock(now);
     // One statement, so the claim is atomic on its own. On PostgreSQL, replicas skip the rows another one is

@@ -59,6 +59,10 @@ export class NullStore implements Store {
     return 0;
   }
 
+  async quarantinePendingSize(): Promise<number> {
+    return 0;
+  }
+
   async claimDue() {
     return [];
   }

@@ -226,6 +226,8 @@ export interface Store extends StoreOverview {
    */
   admitQuarantine(plausible: boolean): QuarantineDropReason | undefined;
   quarantineSize(): Promise<number>;
+  /** Quarantined deliveries not yet released (optional so that wrappers of the store need not have it). */
+  quarantinePendingSize?(): Promise<number>;
   /**
    * Leases up to `limit` pending events that are due (and not leased by a live owner) to `owner` for `leaseMs`.
    * Two owners never get the same event while its lease lasts.

@@ -62,6 +62,8 @@ export interface ServiceMetrics {
   recordQuarantineDropped(reason: QuarantineDropReason): void;
   /** Where the quarantine-size gauge reads from on each scrape (the store); 0 until set. */
   setQuarantineSizeSource(read: () => Promise<number>): void;
+  /** Where bitrix_webhook_quarantine_pending is read from on each scrape (the store, shared by every process). */
+  setQuarantinePendingSource(read: () => Promise<number>): void;
   /** Prometheus text, or OpenMetrics with exemplars when the Accept header asks for it. */
   render(accept: string | undefined): Promise<RenderedMetrics>;
 }
@@ -189,6 +191,20 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
       }
     },
   }).set(0);
+  let readQuarantinePending: (() => Promise<number>) | undefined;
+  new client.Gauge({
+    name: METRIC.quarantinePending,
+    help: 'Quarantined deliveries not yet released, read from the store on each scrape (replays by the CLI or another replica show).',
+    registers,
+    async collect() {
+      if (!readQuarantinePending) return;
+      try {
+        this.set(await readQuarantinePending());
+      } catch {
+        // As for the size: keep the last value.
+      }
+    },
+  }).set(0);
   if (options.defaultMetrics !== false) {
     client.collectDefaultMetrics({ register: openMetrics });
     // Gauges that prom-client names *_total, which Prometheus' linter (promtool check metrics) rejects.
@@ -280,6 +296,9 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
     },
     recordQuarantineDropped(reason) {
       dropped.inc({ reason });
+    },
+    setQuarantinePendingSource(read) {
+      readQuarantinePending = read;
     },
     setQuarantineSizeSource(read) {
       readQuarantineSize = read;

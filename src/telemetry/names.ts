@@ -30,6 +30,8 @@ export const METRIC = {
   storeTimeouts: 'bitrix_webhook_store_timeouts_total',
   /** 1 while the store's last operations succeed, 0 while they fail or time out (as /readyz says). */
   storeUp: 'bitrix_webhook_store_up',
+  /** Rows in quarantine not yet released, read from the store on each scrape: a replay by any process shows. */
+  quarantinePending: 'bitrix_webhook_quarantine_pending',
 } as const;
 
 export const STORE_WRITE_KINDS = ['accepted', 'quarantine'] as const;
@@ -37,7 +39,8 @@ export type StoreWriteKind = (typeof STORE_WRITE_KINDS)[number];
 export const STORE_WRITE_RESULTS = ['ok', 'error'] as const;
 export type StoreWriteResult = (typeof STORE_WRITE_RESULTS)[number];
 /** `reason` of a quarantined delivery: the token reasons, and the body refusals when a body was read. */
-export const QUARANTINE_REASONS = ['token_missing', 'token_mismatch', 'not_configured', 'unsupported_media_type', 'malformed_body'] as const;
+/** `not_found`: only a Bitrix24 delivery POSTed to a wrong path (diagnosis wrong_path_bitrix24_body), read whole. */
+export const QUARANTINE_REASONS = ['token_missing', 'token_mismatch', 'not_configured', 'unsupported_media_type', 'malformed_body', 'not_found', 'portal_mismatch'] as const;
 export type QuarantineReason = (typeof QUARANTINE_REASONS)[number];
 /**
  * `reason` of METRIC.quarantineDropped: `write_budget`: past QUARANTINE_WRITES_PER_SECOND (deliveries that
@@ -77,6 +80,8 @@ export const REJECTION_REASONS = [
   'not_found',
   /** An accepted delivery that could not be committed to the store (503): never a 200 for an event not kept. */
   'store_unavailable',
+  /** A GET (or HEAD) on the webhook path: a redirect in front of the service turned Bitrix24's POST into a GET (405). */
+  'method_not_allowed',
 ] as const;
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
 
@@ -108,6 +113,8 @@ export const ATTR = {
   fingerprint: 'bitrix.token.fingerprint',
   /** Places that held a value that is not a token (a repeated key, an empty string), and why. */
   notAToken: 'bitrix.token.not_a_token',
+  /** On the HTTP server span of an accepted chat-bot event whose bot token (data[BOT][<id>]…) differs from auth[application_token]. */
+  botTokenDiffers: 'bitrix.bot.token_differs',
   /** Why a delivery was refused: one of DIAGNOSES. */
   diagnosis: 'bitrix.token.diagnosis',
   /** On bitrix.store.write: `accepted` or `quarantine`. */
@@ -126,6 +133,7 @@ export const DIAGNOSES = [
   'not_configured',
   'content_type_missing',
   'unsupported_media_type',
+  'unsupported_media_type_bitrix24_body',
   'payload_too_large',
   'form_body_labelled_json',
   'malformed_body',
@@ -144,10 +152,14 @@ export const DIAGNOSES = [
   'auth_without_token',
   'json_without_auth',
   'no_auth_block',
+  'configured_token_malformed',
+  'portal_mismatch',
+  'bot_token_configured',
   'mismatch_bitrix24_shaped',
   'mismatch_not_bitrix24_shaped',
   'wrong_path_bitrix24_body',
   'wrong_path',
+  'redirected_to_get',
   'store_unavailable',
   'unknown',
 ] as const;

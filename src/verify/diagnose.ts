@@ -1,8 +1,9 @@
 import { TOKEN_SOURCES, type Diagnosis, type RejectionReason, type TokenSource } from '../telemetry/names';
+import { botTokens } from './bot-token';
 import { extractToken, type Extraction, type NotATokenReason } from './extract';
 
 /** How the service answered a delivery it refused; picks the family of the diagnosis. */
-export type RefusalOutcome = 'token_missing' | 'token_mismatch' | RejectionReason;
+export type RefusalOutcome = 'token_missing' | 'token_mismatch' | 'portal_mismatch' | RejectionReason;
 
 /** What a refused request showed. Plain data: no Koa, no HTTP objects. */
 export interface DiagnosisInput {
@@ -28,6 +29,25 @@ export interface DiagnosisInput {
   sources: readonly TokenSource[];
   /** One extraction per configured source, in order. A mismatch's token is read for its shape only. */
   extractions: readonly Extraction[];
+  /**
+   * Configured tokens that failed hygiene (a URL, a wrong length or alphabet): where each is configured and
+   * what is off, never the token. A mismatch is then blamed on the configuration, not on the delivery.
+   */
+  configuredTokenFaults?: readonly ConfiguredTokenFault[];
+  /**
+   * Whether a value equals a configured token (constant time): read only for a chat-bot event's inner bot
+   * token, to tell "the bot's token was configured instead of the outgoing webhook's" from any mismatch.
+   */
+  isConfiguredToken?: (token: string) => boolean;
+  /** For a portal_mismatch: the binding and what the delivery named (member_id and domain are not secret). */
+  portalMismatch?: string;
+}
+
+export interface ConfiguredTokenFault {
+  /** The variable (and entry) holding the token, e.g. `BITRIX24_WEBHOOK_TOKENS entry 1 (crm)`. */
+  where: string;
+  /** What is off, in lengths and kinds of characters only. */
+  problem: string;
 }
 
 export interface DiagnosisResult {
@@ -65,7 +85,12 @@ export function diagnose(input: DiagnosisInput): DiagnosisResult {
     case 'not_configured':
       return { diagnosis: 'not_configured' };
     case 'unsupported_media_type':
-      return { diagnosis: mediaType(input.contentType) === '' ? 'content_type_missing' : 'unsupported_media_type' };
+      if (mediaType(input.contentType) === '') return { diagnosis: 'content_type_missing' };
+      // Read within the limits and kept: a relabelled Bitrix24 delivery is replayable once the label is fixed.
+      return { diagnosis: looksLikeBitrix24Delivery({ body: undefined, rawPrefix: input.rawPrefix }) ? 'unsupported_media_type_bitrix24_body' : 'unsupported_media_type' };
+    case 'method_not_allowed':
+      // Bitrix24 only POSTs: a GET on the handler URL is its POST after a 301/302 redirect, body dropped.
+      return { diagnosis: 'redirected_to_get' };
     case 'payload_too_large':
       return { diagnosis: 'payload_too_large' };
     case 'request_timeout':
@@ -79,8 +104,10 @@ export function diagnose(input: DiagnosisInput): DiagnosisResult {
       return { diagnosis: isJson(input.contentType) && looksLikeFormBody(input.rawPrefix) ? 'form_body_labelled_json' : 'malformed_body' };
     case 'not_found':
       return { diagnosis: looksLikeBitrix24Delivery(input) ? 'wrong_path_bitrix24_body' : 'wrong_path' };
+    case 'portal_mismatch':
+      return { diagnosis: 'portal_mismatch', ...(input.portalMismatch !== undefined ? { detail: input.portalMismatch } : {}) };
     case 'token_mismatch':
-      return diagnoseMismatch(input.extractions);
+      return botTokenConfigured(input) ?? configuredTokenMalformed(input.configuredTokenFaults) ?? diagnoseMismatch(input.extractions);
     case 'token_missing':
       for (const check of MISSING_CHECKS) {
         const found = check(input);
@@ -200,7 +227,23 @@ function withoutAuth({ body, contentType }: DiagnosisInput): DiagnosisResult | u
   return { diagnosis: isJson(contentType) ? 'json_without_auth' : 'no_auth_block' };
 }
 
-function diagnoseMismatch(extractions: readonly Extraction[]): DiagnosisResult {
+/** The chat-bot's own token (data[BOT][<id>]…) is configured, not the outer auth[application_token]. */
+function botTokenConfigured({ body, isConfiguredToken }: DiagnosisInput): DiagnosisResult | undefined {
+  if (!isConfiguredToken) return undefined;
+  const configured = botTokens(body).find(({ token }) => isConfiguredToken(token));
+  return configured ? { diagnosis: 'bot_token_configured', detail: configured.location } : undefined;
+}
+
+/**
+ * A configured token unlike any Bitrix24 token can match no real delivery: the fault is the configuration's,
+ * whatever was received. The detail names the variable and what is off (never the token).
+ */
+function configuredTokenMalformed(faults: readonly ConfiguredTokenFault[] | undefined): DiagnosisResult | undefined {
+  if (!faults || faults.length === 0) return undefined;
+  return { diagnosis: 'configured_token_malformed', detail: faults.map(({ where, problem }) => `${where}: the token ${problem}`).join('; ') };
+}
+
+export function diagnoseMismatch(extractions: readonly Extraction[]): DiagnosisResult {
   // The deciding token is the first one found, as in decide(); read for its shape, never kept.
   const deciding = extractions.find((extraction) => extraction.token !== undefined);
   if (!deciding) return { diagnosis: 'unknown' };
@@ -211,7 +254,7 @@ function diagnoseMismatch(extractions: readonly Extraction[]): DiagnosisResult {
 const EVENT_PATTERN = /^ON[A-Z0-9_]{1,64}$/;
 
 /** `event=ON…` and an `auth[…]` block: parsed, or in the raw form body when it was not parsed. */
-function looksLikeBitrix24Delivery({ body, rawPrefix }: DiagnosisInput): boolean {
+function looksLikeBitrix24Delivery({ body, rawPrefix }: Pick<DiagnosisInput, 'body' | 'rawPrefix'>): boolean {
   if (isRecord(body) && hasOwn(body, 'event')) {
     return typeof body.event === 'string' && EVENT_PATTERN.test(body.event) && hasAuthBlock(body);
   }

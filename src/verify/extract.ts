@@ -31,7 +31,7 @@ const BODY_FLAT = 'auth[application_token] (flat key)';
 
 /**
  * The places in a parsed body the receiver reads a token from: the only body locations a stored candidate
- * may name for a replay to count it (src/cli/store/replay-decision.ts).
+ * may name for a replay to count it (src/recover/replay-decision.ts).
  */
 export const BODY_TOKEN_LOCATIONS: readonly string[] = [BODY_NESTED, BODY_FLAT];
 

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { NamedToken } from '../config/tokens';
+import { bindingMismatch } from '../config/portal-binding';
 import { UNKNOWN_WEBHOOK, type TokenSource } from '../telemetry/names';
 import type { Extraction } from './extract';
 import { fingerprintOfDigest, tokenDigest } from './fingerprint';
@@ -59,12 +60,26 @@ interface VerdictBase {
 export type Verdict =
   | (VerdictBase & { result: 'accepted'; source: TokenSource; webhook: string; fingerprint: string })
   | (VerdictBase & { result: 'mismatched'; reason: 'token_mismatch'; source: TokenSource; webhook: typeof UNKNOWN_WEBHOOK; fingerprint: string })
+  /** The token matched `boundTo`, but the delivery names another portal than that token is bound to. */
+  | (VerdictBase & { result: 'mismatched'; reason: 'portal_mismatch'; source: TokenSource; webhook: typeof UNKNOWN_WEBHOOK; fingerprint: string; boundTo: string; portalMismatch: string })
   | (VerdictBase & { result: 'missing'; reason: 'token_missing'; source: 'none'; webhook: typeof UNKNOWN_WEBHOOK });
 
 /**
  * The verdict comes from the first source (in examination order) that holds a token. Pure. `digestOf` lets
  * the caller share the deciding token's one SHA-256 (e.g. with the extract span's fingerprint).
  */
+/**
+ * An accepted verdict turned into a refusal when its token is bound to a portal (config/portal-binding.ts) and
+ * the delivery names another. Pure.
+ */
+export function checkBinding(verdict: Verdict, tokens: readonly NamedToken[], delivery: { memberId: string | undefined; domain: string | undefined }): Verdict {
+  if (verdict.result !== 'accepted') return verdict;
+  const portal = tokens.find((token) => token.name === verdict.webhook)?.portal;
+  const why = portal && bindingMismatch(portal, delivery, verdict.webhook);
+  if (!why) return verdict;
+  return { result: 'mismatched', reason: 'portal_mismatch', source: verdict.source, webhook: UNKNOWN_WEBHOOK, fingerprint: verdict.fingerprint, conflict: verdict.conflict, boundTo: verdict.webhook, portalMismatch: why };
+}
+
 export function decide(extractions: readonly Extraction[], match: TokenMatcher, digestOf: (token: string) => Buffer = tokenDigest): Verdict {
   const found = extractions.filter((extraction): extraction is Extraction & { token: string } => extraction.token !== undefined);
   const deciding = found[0];

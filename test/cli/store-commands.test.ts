@@ -1,6 +1,7 @@
 // The store commands on a real SQLite store: filters, human-readable and --json output, purge dry run and
 // --apply, show, and --help.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { describeStore } from '../../src/store/describe';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
@@ -47,6 +48,28 @@ describe('command line: quarantine and events on a real store', function () {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+  it('says on stderr which store it opened; a wrong DATA_DIR is an error naming DATA_DIR, and no store is created', async () => {
+    const listed = await runCli(['quarantine', 'list', '--json'], env);
+    expect(listed.code).to.equal(0);
+    expect(listed.stderr.split('\n')[0]).to.equal(`store: SQLite file ${path.join(dir, 'bitrix24-webhook-guard.sqlite')}`);
+    const wrong = path.join(dir, 'typo');
+    for (const args of [['quarantine', 'list'], ['events', 'list', '--json'], ['quarantine', 'replay', '--apply']]) {
+      const result = await runCli(args, { DATA_DIR: wrong, BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN });
+      expect(result.code, args.join(' ')).to.equal(1);
+      expect(result.stdout).to.equal('');
+      expect(result.stderr).to.include(`no store at ${path.join(wrong, 'bitrix24-webhook-guard.sqlite')}: DATA_DIR is "${wrong}"`);
+    }
+    expect(existsSync(wrong), 'a read command created the store').to.equal(false);
+    // Unset DATA_DIR: the default ./data, resolved where the command runs (here a temporary directory).
+    const unset = await runCli(['quarantine', 'list'], {}, '', undefined, dir);
+    expect(unset.stderr).to.include(`DATA_DIR is unset (default ./data, relative to ${dir})`);
+    expect(existsSync(path.join(dir, 'data'))).to.equal(false);
+  });
+
+  it('names a PostgreSQL store by host, port and database, never its user or password', () => {
+    expect(describeStore(parseStoreConfig({ DATABASE_URL: 'postgres://guard:s3cr3t-pass@db.internal:5433/webhooks?sslmode=require' }))).to.equal('PostgreSQL at db.internal:5433/webhooks');
+  });
+
   it('lists quarantined deliveries by reason, diagnosis, portal and time range, human-readable and as JSON lines', async () => {
     const all = await runCli(['quarantine', 'list'], env);
     expect(all.code, all.stderr).to.equal(0);
@@ -55,7 +78,7 @@ describe('command line: quarantine and events on a real store', function () {
       `${ids[1]}  2026-01-10T13:00:00.000Z  403  token_mismatch  mismatch_bitrix24_shaped  ONCRMDEALADD  b.bitrix24.com  quarantined`,
       `${ids[2]}  2026-01-10T14:00:00.000Z  503  not_configured  not_configured  ONCRMDEALADD  a.bitrix24.com  quarantined`,
     ]);
-    expect(all.stderr).to.equal('3 quarantined deliveries\n');
+    expect(all.stderr).to.equal(`store: SQLite file ${path.join(dir, 'bitrix24-webhook-guard.sqlite')}\n3 quarantined deliveries\n`);
     const pick = async (...args: string[]) => ndjson((await runCli(['quarantine', 'list', '--json', ...args], env)).stdout).map((row) => row.id);
     expect(await pick('--reason', 'token_mismatch')).to.deep.equal([ids[1]]);
     expect(await pick('--diagnosis', 'not_configured')).to.deep.equal([ids[2]]);
@@ -74,7 +97,7 @@ describe('command line: quarantine and events on a real store', function () {
       .and.include('headers:      content-type, authorization\n').and.include(CRM_DEAL_ADD.replace(WEBHOOK_TOKEN, 'REDACTED'));
     expect(shown.stdout).not.to.include(WEBHOOK_TOKEN);
     const missing = await runCli(['quarantine', 'show', 'nope'], env);
-    expect(missing).to.deep.include({ code: 1, stdout: '', stderr: 'no quarantined delivery "nope"\n' });
+    expect(missing).to.deep.include({ code: 1, stdout: '', stderr: `store: SQLite file ${path.join(dir, 'bitrix24-webhook-guard.sqlite')}\nno quarantined delivery "nope"\n` });
   });
 
   it('purges only with --apply, with the same filters', async () => {

@@ -42,10 +42,19 @@ describe('forward: formats', () => {
       event: 'ONCRMDEALADD',
       event_handler_id: '975',
       ts: '1766047124',
-      portal: { domain: 'some-domain.bitrix24.com', member_id: 'd897063e1ce7c5eb9f04b9751eef5915' },
+      portal: { domain: 'some-domain.bitrix24.com', member_id: 'd897063e1ce7c5eb9f04b9751eef5915', verified: false },
       data: { FIELDS: { ID: '7405' } },
       received_at: '2026-01-10T12:00:00.250Z',
     });
+  });
+
+  it('json: portal.verified only when the token name is bound to the portal the event names', () => {
+    const portalOf = (portal: { memberId?: string; domain?: string }) =>
+      (JSON.parse(formatEvent(stored(), 'json', [{ name: 'crm', token: WEBHOOK_TOKEN, portal }]).body) as { portal: unknown }).portal;
+    expect(portalOf({ memberId: 'd897063e1ce7c5eb9f04b9751eef5915' })).to.deep.equal({ domain: 'some-domain.bitrix24.com', member_id: 'd897063e1ce7c5eb9f04b9751eef5915', verified: true });
+    expect(portalOf({ domain: 'some-domain.bitrix24.com' })).to.deep.include({ verified: true });
+    // Bound to another portal since it was accepted (the binding changed): not verified.
+    expect(portalOf({ memberId: 'a223c6b3710f85df22e9377d6c4f7553' })).to.deep.include({ verified: false });
   });
 
   it('bitrix24: the original form body byte for byte, token put back from the configuration', () => {

@@ -145,7 +145,7 @@ function otherRows(): Row[] {
     { name: 'POST JSON scalar body → 400', request: { method: 'POST', path: PATH, headers: { 'content-type': 'application/json' }, body: '"x"' }, status: 400, json: ANSWER[400] },
     { name: 'POST form body declared gzip but not gzip → 400', request: { method: 'POST', path: PATH, headers: { ...form, 'content-encoding': 'gzip' }, body: CRM_DEAL_ADD }, status: 400, json: ANSWER[400] },
     { name: 'GET /healthz → 200 ok', request: { method: 'GET', path: '/healthz' }, status: 200, json: { status: 'ok' } },
-    { name: 'GET /readyz → 200 ready', request: { method: 'GET', path: '/readyz' }, status: 200, json: { status: 'ready', tokens_configured: 2, tokens: [{ name: 'crm', fingerprint: fingerprint(WEBHOOK_TOKEN) }, { name: 'tasks', fingerprint: fingerprint(APP_TOKEN) }] } },
+    { name: 'GET /readyz → 200 ready', request: { method: 'GET', path: '/readyz' }, status: 200, json: { status: 'ready', tokens_configured: 2, tokens: [{ name: 'crm', fingerprint: fingerprint(WEBHOOK_TOKEN) }, { name: 'tasks', fingerprint: fingerprint(APP_TOKEN) }], warnings: [] } },
   );
   const unconfigured: Array<[string, ExactRequest, number, unknown]> = [
     ['POST valid delivery, no token configured → 503', { path: PATH, headers: form, body: CRM_DEAL_ADD }, 503, ANSWER[503]],
@@ -157,7 +157,8 @@ function otherRows(): Row[] {
     ['GET /readyz, no token configured → 503 not_configured', { method: 'GET', path: '/readyz' }, 503, {
       status: 'not_ready',
       reason: 'not_configured',
-      detail: 'no webhook token configured: set BITRIX24_OUTGOING_WEBHOOK_TOKEN (or BITRIX24_WEBHOOK_TOKENS); every delivery is refused with 503',
+      detail: 'no webhook token configured: set BITRIX24_OUTGOING_WEBHOOK_TOKEN (or BITRIX24_WEBHOOK_TOKENS); every delivery is refused with 503 and quarantined',
+      warnings: [],
     }],
   ];
   for (const [name, request, status, json] of unconfigured) rows.push({ name, request, status, json, harness: 'unconfigured' });

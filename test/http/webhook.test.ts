@@ -16,6 +16,7 @@ import {
   withoutToken,
 } from '../support/bitrix-bodies';
 import { startHarness, type Harness } from '../support/harness';
+import { fingerprint } from '../../src/verify/fingerprint';
 
 const PATH = '/api/bitrix/webhook';
 const FORM = 'application/x-www-form-urlencoded';
@@ -76,6 +77,35 @@ describe('POST /api/bitrix/webhook through the real HTTP stack', () => {
       const response = await post(harness, botTokenOnly);
       expect(response.status).to.equal(403);
       expect(response.body).to.deep.equal({ status: 'rejected', reason: 'token_mismatch' });
+      // ...and says why: the bot's own token is what is configured.
+      const line = harness.logs.find((entry) => entry.message === 'webhook delivery refused')!;
+      expect(line).to.deep.include({ diagnosis: 'bot_token_configured', diagnosis_detail: 'data[BOT][567][AUTH][application_token]' });
+      expect(JSON.stringify(harness.logs)).not.to.include(APP_TOKEN);
+    });
+
+    it('never takes the bot token for the outer one: without auth[application_token], a 401 even when the bot token is configured', async () => {
+      harness = await startHarness({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: APP_TOKEN });
+      const response = await post(harness, withoutToken(chatBotMessage(APP_TOKEN, APP_TOKEN)));
+      expect(response.status).to.equal(401);
+      expect(harness.events).to.have.length(0);
+    });
+
+    it('accepts a chat-bot event on its outer token and warns, with fingerprints only, when the bot token differs', async () => {
+      harness = await startHarness({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: APP_TOKEN });
+      // The same token inside and out: nothing to say.
+      await post(harness, chatBotMessage(APP_TOKEN, APP_TOKEN)).expect(200);
+      await post(harness, chatBotMessage(APP_TOKEN, OTHER_TOKEN)).expect(200);
+      expect(harness.logs.filter((entry) => String(entry.message).startsWith('chat-bot event accepted'))).to.have.length(1);
+      const line = harness.logs.find((entry) => String(entry.message).startsWith('chat-bot event accepted'))!;
+      expect(line).to.deep.include({
+        level: 'warn',
+        webhook: 'default',
+        event: 'ONIMBOTMESSAGEADD',
+        bot_token_location: 'data[BOT][567][AUTH][application_token]',
+        bot_token_fingerprint: fingerprint(OTHER_TOKEN),
+        bot_token_configured: false,
+      });
+      expect(JSON.stringify(harness.logs)).not.to.include(OTHER_TOKEN);
     });
 
     it('keeps task fields that arrive as the literal string "undefined"', async () => {

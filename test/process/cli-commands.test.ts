@@ -131,7 +131,7 @@ describe('--help, unknown arguments and serve', () => {
         const service = await startBin(args, env);
         try {
           const ready = await fetch(`${service.url}/readyz`);
-          expect(await ready.json()).to.deep.equal({ status: 'ready', tokens_configured: 1, tokens: [{ name: 'default', fingerprint: 'ce338b01' }], store: { status: 'ok' } });
+          expect(await ready.json()).to.deep.equal({ status: 'ready', tokens_configured: 1, tokens: [{ name: 'default', fingerprint: 'ce338b01' }], warnings: [], store: { status: 'ok' } });
           const answer = await fetch(`${service.url}/api/bitrix/webhook`, {
             method: 'POST',
             headers: { 'content-type': 'application/x-www-form-urlencoded' },

@@ -34,10 +34,15 @@ const BODY_TIMEOUT_SECONDS = 4;
 const RATE_LIMIT_MS = 1000;
 const BOT_TOKEN = 'b0770ken0000000000000000000000aa';
 const PLACEHOLDER = 'YOUR_TOKEN_HERE';
+/** An application token configured nowhere. */
+const OTHER_APP_TOKEN = '0a1b2c3d4e5f60718293a4b5c6d7e8f9';
+/** A handler URL pasted as the token (with an inbound webhook's secret in it). */
+const URL_AS_TOKEN = 'https://some-domain.bitrix24.com/rest/1/k3v9x2m7q1w8z4p6/';
+const URL_FAULT = 'BITRIX24_WEBHOOK_TOKENS entry 1 (crm): the token looks like a URL, not a token (a handler or REST URL pasted instead of the "Application token" field?)';
 /** Every token any case sends (TASK_ADD and the chat-bot message carry access and refresh tokens too). */
-const TOKENS_SENT = [WEBHOOK_TOKEN, APP_TOKEN, BOT_TOKEN, PLACEHOLDER, 's6p6eclrvim6da22ft9ch94ekreb52lv', '4s386p3q0tr8dy89xvmt96234v3dljg8', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'];
+const TOKENS_SENT = [WEBHOOK_TOKEN, APP_TOKEN, BOT_TOKEN, OTHER_APP_TOKEN, PLACEHOLDER, URL_AS_TOKEN, 'k3v9x2m7q1w8z4p6', 's6p6eclrvim6da22ft9ch94ekreb52lv', '4s386p3q0tr8dy89xvmt96234v3dljg8', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'];
 
-type ProcessName = 'main' | 'unconfigured' | 'bodyOnly';
+type ProcessName = 'main' | 'unconfigured' | 'bodyOnly' | 'urlConfigured';
 
 interface Answer {
   status: number;
@@ -181,7 +186,8 @@ async function overloaded(port: number): Promise<Answer> {
 const CASES: Case[] = [
   // parse: refused before the body is parsed, or when it does not parse
   { name: 'a real deal sent with no Content-Type', process: 'main', send: post(CRM_DEAL_ADD, undefined), status: 415, answer: { status: 'rejected', reason: 'unsupported_media_type' }, stage: 'parse', reason: 'unsupported_media_type', diagnosis: 'content_type_missing', refusalDetail: 'Content-Type is neither form nor JSON' },
-  { name: 'a real deal labelled text/plain by a proxy', process: 'main', send: post(CRM_DEAL_ADD, 'text/plain; charset=utf-8'), status: 415, answer: { status: 'rejected', reason: 'unsupported_media_type' }, stage: 'parse', reason: 'unsupported_media_type', diagnosis: 'unsupported_media_type' },
+  { name: 'a real deal labelled text/plain by a proxy', process: 'main', send: post(CRM_DEAL_ADD, 'text/plain; charset=utf-8'), status: 415, answer: { status: 'rejected', reason: 'unsupported_media_type' }, stage: 'parse', reason: 'unsupported_media_type', diagnosis: 'unsupported_media_type_bitrix24_body' },
+  { name: 'a multipart upload (not a Bitrix24 body)', process: 'main', send: post('--x\r\nContent-Disposition: form-data; name="a"\r\n\r\nb\r\n--x--\r\n', 'multipart/form-data; boundary=x'), status: 415, answer: { status: 'rejected', reason: 'unsupported_media_type' }, stage: 'parse', reason: 'unsupported_media_type', diagnosis: 'unsupported_media_type' },
   {
     name: 'a chat-bot message over BODY_LIMIT (answered from its Content-Length)',
     process: 'main',
@@ -248,11 +254,29 @@ const CASES: Case[] = [
   { name: 'a placeholder token from a template', process: 'main', send: post(deal(webhookAuth(PLACEHOLDER)), FORM), ...forbidden, diagnosis: 'mismatch_not_bitrix24_shaped', detail: 'auth[application_token]' },
   // route: a POST to a wrong path
   { name: 'the verbatim deal POSTed to a mistyped path', process: 'main', send: post(CRM_DEAL_ADD, FORM, '/api/bitrix/webhok'), ...notFound, diagnosis: 'wrong_path_bitrix24_body', refusalDetail: `no such path; the webhook path is ${PATH}` },
+  {
+    name: "Bitrix24's POST turned into a GET by a followed redirect",
+    process: 'main', send: (port) => exchange(port, head(PATH, {}).replace(/^POST /, 'GET ')), status: 405, answer: { status: 'method_not_allowed' }, stage: 'route', reason: 'method_not_allowed', diagnosis: 'redirected_to_get',
+    refusalDetail: 'GET on the webhook path; Bitrix24 sends POST (a redirect turned it into a GET)',
+  },
   { name: 'a login form POSTed by a scanner', process: 'main', send: post('log=admin&pwd=hunter2&wp-submit=Log+In', FORM, '/wp-login.php'), ...notFound, diagnosis: 'wrong_path' },
   // other configurations
   {
     name: 'the verbatim deal to a service with no token configured',
     process: 'unconfigured', send: post(CRM_DEAL_ADD, FORM), status: 503, answer: { status: 'rejected', reason: 'not_configured' }, stage: 'verify', reason: 'not_configured', diagnosis: 'not_configured',
+  },
+  {
+    name: 'the verbatim deal to a service configured with a handler URL as its token',
+    process: 'urlConfigured', send: post(CRM_DEAL_ADD, FORM), ...forbidden, diagnosis: 'configured_token_malformed', detail: URL_FAULT,
+  },
+  {
+    name: "a chat-bot message to a service configured with the bot's own token, not the application's",
+    process: 'bodyOnly', send: post(chatBotMessage(OTHER_APP_TOKEN, BOT_TOKEN), FORM), ...forbidden, diagnosis: 'bot_token_configured', detail: 'data[BOT][567][AUTH][application_token]',
+  },
+  {
+    name: "a task event of portal a223… signed with the token bound to portal d897…",
+    process: 'bodyOnly', send: post(TASK_ADD, FORM), status: 403, answer: { status: 'rejected', reason: 'portal_mismatch' }, stage: 'verify', reason: 'portal_mismatch', diagnosis: 'portal_mismatch',
+    detail: 'token tasks is bound to member_id d897063e1ce7c5eb9f04b9751eef5915; the delivery names "a223c6b3710f85df22e9377d6c4f7553"',
   },
   {
     name: '?application_token= on the URL while BITRIX24_TOKEN_SOURCES=body',
@@ -265,7 +289,7 @@ const PRODUCIBLE = DIAGNOSES.filter((diagnosis) => diagnosis !== 'unknown' && (d
 
 function resultOf(testCase: Case): string {
   if (testCase.stage !== 'verify') return 'not_verified';
-  return { token_missing: 'missing', token_mismatch: 'mismatched', not_configured: 'not_configured' }[testCase.reason]!;
+  return { token_missing: 'missing', token_mismatch: 'mismatched', portal_mismatch: 'mismatched', not_configured: 'not_configured' }[testCase.reason]!;
 }
 
 function diagnosisSeries(metricsText: string): Record<string, number> {
@@ -295,7 +319,8 @@ describe('every diagnosis from the real process, for its real-shaped delivery', 
 
   before(async () => {
     await receiver.start();
-    const [main, unconfigured, bodyOnly] = await Promise.all([
+    const exporting = { OTEL_TRACES_EXPORTER: undefined, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '100' };
+    const [main, unconfigured, bodyOnly, urlConfigured] = await Promise.all([
       spawnService({
         env: {
           BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
@@ -308,9 +333,11 @@ describe('every diagnosis from the real process, for its real-shaped delivery', 
         },
       }),
       spawnService({ env: {} }),
-      spawnService({ env: { BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN, BITRIX24_TOKEN_SOURCES: 'body' } }),
+      // With the chat-bot's own token configured too (instead of its application's outer token).
+      spawnService({ env: { ...exporting, BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN, BITRIX24_WEBHOOK_TOKENS: `bot=${BOT_TOKEN}\ntasks=${APP_TOKEN}@d897063e1ce7c5eb9f04b9751eef5915`, BITRIX24_TOKEN_SOURCES: 'body' } }),
+      spawnService({ env: { ...exporting, BITRIX24_WEBHOOK_TOKENS: `crm=${URL_AS_TOKEN}` } }),
     ]);
-    Object.assign(services, { main, unconfigured, bodyOnly });
+    Object.assign(services, { main, unconfigured, bodyOnly, urlConfigured });
   });
   after(async () => {
     await Promise.all(Object.values(services).map((service) => service.stop()));
@@ -349,6 +376,17 @@ describe('every diagnosis from the real process, for its real-shaped delivery', 
     });
   }
 
+  it('names the configuration\'s token fault in every refusal of a misconfigured service, and on /readyz', async () => {
+    const service = services.urlConfigured;
+    const lines = service.logs.filter(isRefusal);
+    expect(lines).to.have.length.above(0);
+    for (const line of lines) expect(line.configured_token_faults).to.deep.equal([URL_FAULT]);
+    for (const line of services.main.logs.filter(isRefusal)) expect(line).not.to.have.property('configured_token_faults');
+    const ready = await fetch(`${service.url}/readyz`);
+    expect(ready.status).to.equal(200);
+    expect(((await ready.json()) as { warnings: string[] }).warnings).to.deep.equal([URL_FAULT]);
+  });
+
   it('wrote exactly one warn line per refused delivery, in each process', async () => {
     // A line written late (a second one for a delivery) would show up here.
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -366,7 +404,8 @@ describe('every diagnosis from the real process, for its real-shaped delivery', 
   });
 
   it(`puts ${ATTR.diagnosis} on the HTTP server span of every refusal, and on the verify span of those refused at verify`, async () => {
-    const main = CASES.filter((testCase) => testCase.process === 'main');
+    // Every process but the unconfigured one exports to the receiver.
+    const main = CASES.filter((testCase) => testCase.process !== 'unconfigured');
     const count = (spans: typeof receiver.spans) => {
       const counts: Record<string, number> = {};
       for (const span of spans) counts[String(span.attributes[ATTR.diagnosis])] = (counts[String(span.attributes[ATTR.diagnosis])] ?? 0) + 1;

@@ -110,7 +110,7 @@ for (const adapter of STORE_ADAPTERS) {
             event: delivery.event,
             event_handler_id: field(delivery.body, 'event_handler_id'),
             ts: field(delivery.body, 'ts'),
-            portal: { domain: field(delivery.body, 'auth[domain]'), member_id: field(delivery.body, 'auth[member_id]') },
+            portal: { domain: field(delivery.body, 'auth[domain]'), member_id: field(delivery.body, 'auth[member_id]'), verified: false },
             data: expectedData(delivery.body),
             received_at: row.receivedAt,
           },

@@ -21,8 +21,9 @@ async function post(service: RunningService, body: string, type = FORM): Promise
   return { status: response.status, body: await response.json() };
 }
 
+/** JSON lines; stderr also holds the CLI's plain `store: …` line, which is not one. */
 function ndjson(text: string): Array<Record<string, any>> {
-  return text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Record<string, any>);
+  return text.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, any>);
 }
 
 after(cleanUpStores);

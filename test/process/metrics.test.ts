@@ -73,6 +73,7 @@ describe('/metrics after a known sequence of deliveries', () => {
       'bitrix_webhook_requests_rejected_total{reason="request_timeout"} 0',
       'bitrix_webhook_requests_rejected_total{reason="not_found"} 0',
       'bitrix_webhook_requests_rejected_total{reason="store_unavailable"} 0',
+      'bitrix_webhook_requests_rejected_total{reason="method_not_allowed"} 0',
     ]);
     expect(series(text, 'bitrix_webhook_events_total')).to.have.members([
       'bitrix_webhook_events_total{event="ONCRMDEALADD"} 2',
@@ -90,25 +91,28 @@ describe('/metrics after a known sequence of deliveries', () => {
 
   it('counts store writes by kind and result, quarantined deliveries by reason, evictions, and the quarantine size', async () => {
     const text = await harness.metricsText();
-    // 4 accepted; quarantined: 3 without a token, 1 wrong token, 1 malformed body that was read. The 415
-    // was refused before its body was read: not kept.
+    // 4 accepted; quarantined: 3 without a token, 1 wrong token, 1 malformed body, and the 415 (its body is
+    // read within BODY_LIMIT and kept: a relabelled Bitrix24 delivery is replayable).
     expect(series(text, 'bitrix_webhook_store_writes_total')).to.have.members([
       'bitrix_webhook_store_writes_total{kind="accepted",result="ok"} 4',
       'bitrix_webhook_store_writes_total{kind="accepted",result="error"} 0',
-      'bitrix_webhook_store_writes_total{kind="quarantine",result="ok"} 5',
+      'bitrix_webhook_store_writes_total{kind="quarantine",result="ok"} 6',
       'bitrix_webhook_store_writes_total{kind="quarantine",result="error"} 0',
     ]);
     expect(series(text, 'bitrix_webhook_quarantined_total')).to.have.members([
       'bitrix_webhook_quarantined_total{reason="token_missing"} 3',
       'bitrix_webhook_quarantined_total{reason="token_mismatch"} 1',
       'bitrix_webhook_quarantined_total{reason="not_configured"} 0',
-      'bitrix_webhook_quarantined_total{reason="unsupported_media_type"} 0',
+      'bitrix_webhook_quarantined_total{reason="unsupported_media_type"} 1',
       'bitrix_webhook_quarantined_total{reason="malformed_body"} 1',
+      'bitrix_webhook_quarantined_total{reason="not_found"} 0',
+      'bitrix_webhook_quarantined_total{reason="portal_mismatch"} 0',
     ]);
     expect(series(text, 'bitrix_webhook_quarantine_evictions_total')).to.deep.equal(['bitrix_webhook_quarantine_evictions_total 0']);
-    expect(series(text, 'bitrix_webhook_quarantine_size')).to.deep.equal(['bitrix_webhook_quarantine_size 5']);
+    expect(series(text, 'bitrix_webhook_quarantine_size')).to.deep.equal(['bitrix_webhook_quarantine_size 6']);
+    expect(series(text, 'bitrix_webhook_quarantine_pending')).to.deep.equal(['bitrix_webhook_quarantine_pending 6']);
     expect((await harness.store.listQuarantine()).map((row) => `${row.status} ${row.reason}`)).to.deep.equal([
-      '401 token_missing', '401 token_missing', '401 token_missing', '403 token_mismatch', '400 malformed_body',
+      '401 token_missing', '401 token_missing', '401 token_missing', '403 token_mismatch', '415 unsupported_media_type', '400 malformed_body',
     ]);
   });
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { spawnService, type RunningService } from '../support/spawn-service';
+import { runCli } from '../cli/run-cli';
 
 const TOKEN = 'jvh9y1ulvt2m6k5or90v9mg8nn32ozas';
 
@@ -39,6 +40,10 @@ describe('start-up of the real process', () => {
         { name: 'crm', fingerprint: 'ce338b01' },
       ],
       store: { status: 'ok' },
+      warnings: [
+        'BITRIX24_OUTGOING_WEBHOOK_TOKEN: surrounding whitespace or quotes were removed from the token',
+        'BITRIX24_OUTGOING_WEBHOOK_TOKEN: the token is 33 characters long; a Bitrix24 token is 32 characters of 0-9 and a-z',
+      ],
     });
   });
 
@@ -47,6 +52,9 @@ describe('start-up of the real process', () => {
     const alarm = await service.waitForLog((entry) => entry.level === 'error');
     expect(alarm.message).to.match(/^NO WEBHOOK TOKEN CONFIGURED/);
     expect(alarm.message).to.include('BITRIX24_OUTGOING_WEBHOOK_TOKEN').and.include('Outgoing webhook').and.include('every delivery is being refused');
+    // True words: the deliveries are quarantined, and the line says how to release them.
+    expect(alarm.message).to.include('they are quarantined in the store').and.include('bitrix24-webhook-guard quarantine replay --apply');
+    expect(alarm.message).not.to.include('events are lost');
     const ready = await fetch(`${service.url}/readyz`);
     expect(ready.status).to.equal(503);
     expect(((await ready.json()) as { reason: string }).reason).to.equal('not_configured');
@@ -100,7 +108,20 @@ describe('start-up of the real process', () => {
     const warnings = service.logs.filter((entry) => entry.level === 'warn').map((entry) => entry.message);
     expect(warnings).to.deep.equal(expected.map((warning) => `configuration: ${warning}`));
     expect(service.stdout()).not.to.include(TOKEN);
-    expect((await fetch(`${service.url}/readyz`)).status).to.equal(200);
+    // Ready, with warnings: the misspelt variable and the pasted URL are on /readyz, not only in a scrolled-away line.
+    const ready = await fetch(`${service.url}/readyz`);
+    expect(ready.status).to.equal(200);
+    const answer = (await ready.json()) as { status: string; warnings: string[] };
+    expect(answer.status).to.equal('ready');
+    expect(answer.warnings).to.deep.equal(expected);
+    expect(JSON.stringify(answer)).not.to.include(TOKEN);
+    // doctor, run in the same environment, shows the same list.
+    const doctor = await runCli(['doctor', '--json'], {
+      BITRIX24_OUTGOING_WEBHOOK_TOKEN_FILE: path.join(dir, 'token'),
+      BITRIX24_WEBHOOK_TOKENS: `crm=${url}`,
+      BITRIX24_OUTGOING_WEBHOK_TOKEN: TOKEN,
+    });
+    expect((JSON.parse(doctor.stdout) as { configuration: { warnings: string[] } }).configuration.warnings).to.deep.equal(expected);
   });
 
   it('reads a token from a *_FILE secret', async () => {

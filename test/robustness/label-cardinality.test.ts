@@ -32,6 +32,7 @@ const DOCUMENTED: Record<string, Record<string, (value: string) => boolean>> = {
   [METRIC.quarantined]: { reason: (v) => (QUARANTINE_REASONS as readonly string[]).includes(v) },
   [METRIC.quarantineEvictions]: {},
   [METRIC.quarantineSize]: {},
+  [METRIC.quarantinePending]: {},
   [METRIC.tokensConfigured]: {},
   [METRIC.events]: { event: (v) => v === OTHER_EVENT || /^ON[A-Z0-9_]{1,64}$/.test(v) },
   [METRIC.lastAcceptedTimestamp]: { webhook: (v) => ['crm', 'tasks'].includes(v) },
@@ -178,14 +179,17 @@ describe('robustness: every label of every metric stays in its documented set', 
     expect(extractions).to.have.length(6);
     const rejected = samples.filter((sample) => sample.name === METRIC.requestsRejected).map((s) => `${s.labels.reason} ${s.value}`);
     const notFound = planned.filter((request) => request.send.method === 'POST' && request.route === 'unmatched').length;
+    // A GET or HEAD on the webhook path: a followed redirect, counted and diagnosed.
+    const redirected = planned.filter((request) => ['GET', 'HEAD'].includes(request.send.method ?? 'POST') && request.send.path === PATH).length;
+    expect(redirected, 'GET and HEAD on the webhook path in the plan').to.equal(2);
     expect(notFound, 'POSTs to a wrong path in the plan').to.be.above(0);
     expect(rejected).to.have.members([
       'not_configured 0', 'unsupported_media_type 2', 'payload_too_large 1', 'malformed_body 1',
-      'overloaded 0', 'request_timeout 0', `not_found ${notFound}`, 'store_unavailable 0',
+      'overloaded 0', 'request_timeout 0', `not_found ${notFound}`, 'store_unavailable 0', `method_not_allowed ${redirected}`,
     ]);
     // Every refused delivery is diagnosed once, whatever its stage: 60 mismatched, 10 missing, 415 ×2, 413, 400, the wrong paths.
     const diagnosed = samples.filter((sample) => sample.name === METRIC.rejectionsByDiagnosis);
     expect(diagnosed).to.have.length(DIAGNOSES.length);
-    expect(diagnosed.reduce((sum, sample) => sum + sample.value, 0)).to.equal(60 + 10 + 2 + 1 + 1 + notFound);
+    expect(diagnosed.reduce((sum, sample) => sum + sample.value, 0)).to.equal(60 + 10 + 2 + 1 + 1 + notFound + redirected);
   });
 });

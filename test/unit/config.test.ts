@@ -178,7 +178,7 @@ describe('configuration', () => {
   });
 
   it('parses a token list on its own, purely', () => {
-    expect(parseTokenList(`a=${TOKEN}`, 'X')).to.deep.equal({ tokens: [{ name: 'a', token: TOKEN }], warnings: [] });
+    expect(parseTokenList(`a=${TOKEN}`, 'X')).to.deep.equal({ tokens: [{ name: 'a', token: TOKEN }], warnings: [], faults: [] });
   });
 
   describe('hygiene warnings (never refusals)', () => {
@@ -221,6 +221,33 @@ describe('configuration', () => {
       expect(load({ BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN}\ntasks=${OTHER.slice(0, 20)}` }).warnings).to.deep.equal([
         'BITRIX24_WEBHOOK_TOKENS entry 2 (tasks): the token is 20 characters long; a Bitrix24 token is 32 characters of 0-9 and a-z',
       ]);
+    });
+
+    it("names each malformed token's variable and fault for the diagnoses (the inbound webhook's 16-character secret too)", () => {
+      const config = load({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: 'k3v9x2m7q1w8z4p6', BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN}\ntasks=https://x.bitrix24.ru/rest/1/k3v9x2m7q1w8z4p6/` });
+      expect(config.tokenFaults).to.deep.equal([
+        {
+          name: 'default',
+          where: 'BITRIX24_OUTGOING_WEBHOOK_TOKEN',
+          problem:
+            'is 16 characters long, like the secret of an inbound webhook (the code in https://<portal>/rest/<user>/<secret>/); ' +
+            'the outgoing webhook\'s "Application token" is 32 characters of 0-9 and a-z',
+        },
+        { name: 'tasks', where: 'BITRIX24_WEBHOOK_TOKENS entry 2 (tasks)', problem: 'looks like a URL, not a token (a handler or REST URL pasted instead of the "Application token" field?)' },
+      ]);
+      expect(load({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN }).tokenFaults).to.deep.equal([]);
+    });
+
+    it('binds a token to a portal: @member_id, @domain, or both; a URL stays a (malformed) token', () => {
+      const config = load({ BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN}@d897063e1ce7c5eb9f04b9751eef5915\ntasks=${OTHER}@Some-Domain.Bitrix24.com@a223c6b3710f85df22e9377d6c4f7553\nplain=${THIRD}` });
+      expect(config.tokens).to.deep.equal([
+        { name: 'crm', token: TOKEN, portal: { memberId: 'd897063e1ce7c5eb9f04b9751eef5915' } },
+        { name: 'tasks', token: OTHER, portal: { domain: 'some-domain.bitrix24.com', memberId: 'a223c6b3710f85df22e9377d6c4f7553' } },
+        { name: 'plain', token: THIRD },
+      ]);
+      expect(config.warnings).to.deep.equal([]);
+      expect(() => load({ BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN}@not_a_member!` })).to.throw('BITRIX24_WEBHOOK_TOKENS entry 1 (crm): the member_id after @ must be 8 to 64 characters of 0-9 and a-z');
+      expect(() => load({ BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN}@d897063e1ce7c5eb9f04b9751eef5915\ncrm=${OTHER}` })).to.throw('bound to different portals');
     });
 
     it('takes both kinds of Bitrix24 token (webhook [0-9a-z], application hex) as they are', () => {

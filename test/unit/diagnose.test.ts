@@ -8,7 +8,10 @@ import { FORM_PARSE_OPTIONS } from '../../src/receive/body';
 import { DIAGNOSES, TOKEN_SOURCES, type TokenSource } from '../../src/telemetry/names';
 import { diagnose, looksLikeBitrix24Token, RAW_PREFIX_LENGTH, type DiagnosisInput, type DiagnosisResult, type RefusalOutcome } from '../../src/verify/diagnose';
 import { extractToken, type TokenCarrier } from '../../src/verify/extract';
-import { createTokenMatcher, decide } from '../../src/verify/verify';
+import { checkBinding, createTokenMatcher, decide } from '../../src/verify/verify';
+import type { PortalBinding } from '../../src/config/portal-binding';
+import { deliveryFacts } from '../../src/receive/delivery';
+import { tokenShapeProblem } from '../../src/config/hygiene';
 import {
   APP_TOKEN,
   CRM_DEAL_ADD,
@@ -47,6 +50,10 @@ interface Delivery {
   limit?: 'request_timeout' | 'overloaded';
   /** Accepted by its token, then the store write failed. */
   storeFails?: boolean;
+  /** A GET on the webhook path (a followed redirect). */
+  get?: boolean;
+  /** Every configured token bound to this portal (`name=token@member_id`). */
+  portal?: PortalBinding;
 }
 
 /**
@@ -81,8 +88,10 @@ function refuse(delivery: Delivery): DiagnosisInput {
   if (delivery.wrongPath) return stage('not_found', raw.slice(0, RAW_PREFIX_LENGTH));
   if (delivery.limit) return stage(delivery.limit);
   if (delivery.storeFails) return stage('store_unavailable');
+  if (delivery.get) return stage('method_not_allowed');
   const hasBody = (contentLength ?? 0) > 0 || chunked;
-  if (hasBody && !isJson && !isForm) return stage('unsupported_media_type');
+  // An uncompressed body of another type is read (within the limit) and kept: its start is diagnosed.
+  if (hasBody && !isJson && !isForm) return stage('unsupported_media_type', raw.slice(0, RAW_PREFIX_LENGTH));
   if (Buffer.byteLength(raw) > BODY_LIMIT) return stage('payload_too_large');
 
   let body: unknown = {};
@@ -109,10 +118,17 @@ function refuse(delivery: Delivery): DiagnosisInput {
   const headersDistinct = Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, typeof value === 'string' ? [value] : value]));
   const carrier: TokenCarrier = { body, query, headers: headersDistinct };
   const extractions = sources.map((source) => extractToken(source, carrier));
-  const input = { ...base, body, rawPrefix, extractions };
   const tokens = delivery.tokens ?? [WEBHOOK_TOKEN];
+  const configuredTokenFaults = tokens.flatMap((token, i) => {
+    const problem = tokenShapeProblem(token);
+    return problem === undefined ? [] : [{ where: `BITRIX24_WEBHOOK_TOKENS entry ${i + 1} (t${i})`, problem }];
+  });
+  const configured = createTokenMatcher(tokens.map((token, i) => ({ name: `t${i}`, token })));
+  const input = { ...base, body, rawPrefix, extractions, configuredTokenFaults, isConfiguredToken: (token: string) => configured(token) !== undefined };
   if (tokens.length === 0) return { ...input, outcome: 'not_configured' };
-  const verdict = decide(extractions, createTokenMatcher(tokens.map((token, i) => ({ name: `t${i}`, token }))));
+  const named = tokens.map((token, i) => ({ name: `t${i}`, token, ...(delivery.portal ? { portal: delivery.portal } : {}) }));
+  const verdict = checkBinding(decide(extractions, createTokenMatcher(named)), named, deliveryFacts(body));
+  if (verdict.result === 'mismatched' && verdict.reason === 'portal_mismatch') return { ...input, outcome: 'portal_mismatch', portalMismatch: verdict.portalMismatch };
   if (verdict.result === 'accepted') throw new Error('the delivery was accepted: not a refusal');
   return { ...input, outcome: verdict.reason };
 }
@@ -132,7 +148,7 @@ interface Case {
 const CASES: Case[] = [
   { name: 'no token configured: a real deal', delivery: { body: CRM_DEAL_ADD, contentType: FORM, tokens: [] }, expected: { diagnosis: 'not_configured' } },
   { name: 'a real deal sent with no Content-Type', delivery: { body: CRM_DEAL_ADD }, expected: { diagnosis: 'content_type_missing' } },
-  { name: 'a real deal labelled text/plain by a proxy', delivery: { body: CRM_DEAL_ADD, contentType: 'text/plain; charset=utf-8' }, expected: { diagnosis: 'unsupported_media_type' } },
+  { name: 'a real deal labelled text/plain by a proxy', delivery: { body: CRM_DEAL_ADD, contentType: 'text/plain; charset=utf-8' }, expected: { diagnosis: 'unsupported_media_type_bitrix24_body' } },
   {
     name: 'a chat-bot message over BODY_LIMIT',
     delivery: { body: chatBotMessage().replace('PARAMS%5D%5BMESSAGE%5D=', `PARAMS%5D%5BMESSAGE%5D=${'%D0%AF'.repeat(50_000)}`), contentType: FORM },
@@ -270,6 +286,10 @@ const CASES: Case[] = [
   },
   { name: 'a real deal whose body did not arrive within BODY_TIMEOUT_SECONDS', delivery: { body: CRM_DEAL_ADD, contentType: FORM, limit: 'request_timeout' }, expected: { diagnosis: 'request_timeout' } },
   { name: 'a real deal past the bound on bodies in flight', delivery: { body: CRM_DEAL_ADD, contentType: FORM, limit: 'overloaded' }, expected: { diagnosis: 'overloaded' } },
+  { name: 'a real deal relabelled text/plain by a proxy', delivery: { body: CRM_DEAL_ADD, contentType: 'text/plain; charset=utf-8' }, expected: { diagnosis: 'unsupported_media_type_bitrix24_body' } },
+  { name: 'a chat-bot message relabelled application/octet-stream', delivery: { body: chatBotMessage(), contentType: 'application/octet-stream' }, expected: { diagnosis: 'unsupported_media_type_bitrix24_body' } },
+  { name: 'a text/plain body that is no delivery', delivery: { body: 'hello', contentType: 'text/plain' }, expected: { diagnosis: 'unsupported_media_type' } },
+  { name: "Bitrix24's POST turned into a GET by a redirect", delivery: { get: true }, expected: { diagnosis: 'redirected_to_get' } },
   { name: 'a real deal POSTed to a wrong path', delivery: { body: CRM_DEAL_ADD, contentType: FORM, wrongPath: true }, expected: { diagnosis: 'wrong_path_bitrix24_body' } },
   ...everyShape().map(({ name, body }): Case => ({ name: `${name}, POSTed to a wrong path`, delivery: { body, contentType: FORM, wrongPath: true }, expected: { diagnosis: 'wrong_path_bitrix24_body' } })),
   {
@@ -308,6 +328,59 @@ const CASES: Case[] = [
     expected: { diagnosis: 'store_unavailable' },
   },
   {
+    name: 'a handler URL configured as the token: the configuration is blamed, not the delivery',
+    delivery: { body: CRM_DEAL_ADD, contentType: FORM, tokens: ['https://some-domain.bitrix24.com/rest/1/k3v9x2m7q1w8z4p6/'] },
+    expected: {
+      diagnosis: 'configured_token_malformed',
+      detail: 'BITRIX24_WEBHOOK_TOKENS entry 1 (t0): the token looks like a URL, not a token (a handler or REST URL pasted instead of the "Application token" field?)',
+    },
+  },
+  {
+    name: "the inbound webhook's 16-character secret configured instead of the outgoing token",
+    delivery: { body: CRM_DEAL_ADD, contentType: FORM, tokens: [APP_TOKEN, 'k3v9x2m7q1w8z4p6'] },
+    expected: {
+      diagnosis: 'configured_token_malformed',
+      detail:
+        'BITRIX24_WEBHOOK_TOKENS entry 2 (t1): the token is 16 characters long, like the secret of an inbound webhook (the code in ' +
+        'https://<portal>/rest/<user>/<secret>/); the outgoing webhook\'s "Application token" is 32 characters of 0-9 and a-z',
+    },
+  },
+  {
+    name: "a deal from another portal signed with a token bound to this portal's member_id",
+    delivery: { body: CRM_DEAL_ADD, contentType: FORM, portal: { memberId: 'a223c6b3710f85df22e9377d6c4f7553' } },
+    expected: { diagnosis: 'portal_mismatch', detail: 'token t0 is bound to member_id a223c6b3710f85df22e9377d6c4f7553; the delivery names "d897063e1ce7c5eb9f04b9751eef5915"' },
+  },
+  {
+    name: 'a deal naming no domain, signed with a token bound to a domain',
+    delivery: { body: deal({ ...webhookAuth(WEBHOOK_TOKEN), domain: undefined }), contentType: FORM, portal: { domain: 'some-domain.bitrix24.com' } },
+    expected: { diagnosis: 'portal_mismatch', detail: 'token t0 is bound to portal some-domain.bitrix24.com; the delivery names none' },
+  },
+  {
+    name: "the chat-bot's own token configured instead of the outgoing webhook's",
+    delivery: { body: chatBotMessage(APP_TOKEN, 'b0770ken0000000000000000000000aa'), contentType: FORM, tokens: ['b0770ken0000000000000000000000aa'] },
+    expected: { diagnosis: 'bot_token_configured', detail: 'data[BOT][567][AUTH][application_token]' },
+  },
+  {
+    name: 'a chat-bot event whose bot token is not configured either: an ordinary mismatch',
+    delivery: { body: chatBotMessage(APP_TOKEN, 'b0770ken0000000000000000000000aa'), contentType: FORM },
+    expected: { diagnosis: 'mismatch_bitrix24_shaped', detail: 'auth[application_token]' },
+  },
+  {
+    name: 'a malformed configured token does not change a 401: the delivery held no token',
+    delivery: { body: withoutToken(CRM_DEAL_ADD), contentType: FORM, tokens: ['k3v9x2m7q1w8z4p6'] },
+    expected: { diagnosis: 'auth_without_token' },
+  },
+  {
+    name: 'the deciding (first) token diagnosed, not the last one found: a Bitrix24 token in the body, a gateway JWT in a header',
+    delivery: { body: TASK_ADD, contentType: FORM, headers: { authorization: `Bearer ${jwt}` } },
+    expected: { diagnosis: 'mismatch_bitrix24_shaped', detail: 'auth[application_token]' },
+  },
+  {
+    name: 'the deciding (first) token diagnosed: a placeholder on the URL decides before a Bitrix24 token in a header',
+    delivery: { body: withoutToken(CRM_DEAL_ADD), contentType: FORM, query: 'token=YOUR_TOKEN_HERE', headers: { 'x-bitrix24-token': APP_TOKEN }, sources: ['query', 'header'] },
+    expected: { diagnosis: 'mismatch_not_bitrix24_shaped', detail: 'query token' },
+  },
+  {
     name: 'precedence: a JSON body labelled form holding application_token',
     delivery: { body: JSON.stringify({ event: 'ONCRMDEALADD', application_token: WEBHOOK_TOKEN }), contentType: FORM },
     expected: { diagnosis: 'json_body_labelled_form' },
@@ -315,7 +388,7 @@ const CASES: Case[] = [
 ];
 
 /** Every token the cases send or configure: none may appear in a detail. */
-const TOKENS_SENT = [WEBHOOK_TOKEN, APP_TOKEN, jwt, 'YOUR_TOKEN_HERE', 's6p6eclrvim6da22ft9ch94ekreb52lv', '4s386p3q0tr8dy89xvmt96234v3dljg8'];
+const TOKENS_SENT = [WEBHOOK_TOKEN, APP_TOKEN, jwt, 'YOUR_TOKEN_HERE', 'k3v9x2m7q1w8z4p6', 's6p6eclrvim6da22ft9ch94ekreb52lv', '4s386p3q0tr8dy89xvmt96234v3dljg8'];
 
 describe('diagnosis of a refused delivery (pure)', () => {
   for (const { name, delivery, expected } of CASES) {

@@ -5,6 +5,9 @@ import { loadConfig, parseByteSize } from '../../config/load';
 import { parseStoreConfig } from '../../store/config';
 import { jsonText } from '../../store/json-text';
 import { openStore } from '../../store/open';
+import { describeStore } from '../../store/describe';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { EventFilter, QuarantinedDelivery, QuarantineFilter, Store, StoredEvent } from '../../store/types';
 import { createLogger, type Logger } from '../../telemetry/logger';
 import { createDigestMatcher } from '../../verify/verify';
@@ -36,9 +39,20 @@ const PAGE = 1000;
 type Env = Record<string, string | undefined>;
 
 /** Opens the store the environment names (as `serve` would); STORE=none has nothing to show. */
+/**
+ * Opens the store the service uses, says which on stderr, and never creates one: a wrong DATA_DIR (it defaults
+ * to ./data where the command runs) would otherwise show an empty store, or write a replay nobody reads.
+ */
 async function withStore<T>(env: Env, run: (store: Store) => Promise<T>): Promise<T> {
   const config = parseStoreConfig(env);
   if (config.kind === 'none') throw new Error(`${ENV.store}=none: the service keeps nothing, so there is nothing here`);
+  if (config.kind === 'sqlite' && !existsSync(config.file)) {
+    throw new Error(
+      `no store at ${path.resolve(config.file)}: ${ENV.dataDir} is ${env[ENV.dataDir]?.trim() ? JSON.stringify(config.dataDir) : `unset (default ${config.dataDir}, relative to ${process.cwd()})`}. ` +
+        `Set ${ENV.dataDir} to the service's data directory (or ${ENV.databaseUrl} to its database); this command creates no store.`,
+    );
+  }
+  process.stderr.write(`store: ${describeStore(config)}\n`);
   const bodyLimit = env[ENV.bodyLimit]?.trim() || '256kb';
   const store = await openStore(config, { bodyLimitBytes: parseByteSize(bodyLimit) });
   try {
@@ -166,7 +180,7 @@ export async function quarantineReplay(options: ReplayOptions, env: Env = proces
   try {
     await withStore(env, async (store) => {
       for await (const row of allQuarantined(store, { ...quarantineFilter(options), released: false })) {
-        const item = await replayOne(store, row, { sources: config.sources, match, apply: options.apply === true, how: 'cli', record, ...(withoutToken ? { withoutToken } : {}) });
+        const item = await replayOne(store, row, { sources: config.sources, match, apply: options.apply === true, how: 'cli', record, tokens: config.tokens, ...(withoutToken ? { withoutToken } : {}) });
         totals[item.outcome] = (totals[item.outcome] ?? 0) + 1;
         report(item, options.json);
       }
@@ -188,6 +202,7 @@ const EXPLAIN: Record<string, string> = {
   would_release: 'would be released',
   already_released: 'already released as event',
   mismatch: 'stays: its token matches no configured token',
+  portal_mismatch: 'stays: its token is bound to another portal than it names',
   no_token: 'stays: it carried no token (release only with --release-without-token --reason "…")',
   not_replayable: 'stays: refused for its body, not its token',
 };
