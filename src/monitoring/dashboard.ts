@@ -1,7 +1,7 @@
 // The Grafana dashboard model (plain JSON, datasources by {type, uid}, no __inputs), typed with Grafana's
 // published Dashboard type (@grafana/schema at the pinned Grafana version): tsc checks every field.
 import type { Dashboard, DashboardLink, VariableModel } from '@grafana/schema';
-import { DIAGNOSIS_LABEL, FORWARD_METRIC, FORWARD_SPAN, METRIC, PROCESS_METRIC, SPAN, TRACING_METRIC } from '../telemetry/names';
+import { DIAGNOSIS_LABEL, FORWARD_METRIC, FORWARD_SPAN, METRIC, PROCESS_METRIC, RECOVER_METRIC, SPAN, TRACING_METRIC } from '../telemetry/names';
 import { ALERTS, alertByName, runbookUrl, VERIFICATION_WINDOW, type AlertSpec } from './alerts';
 import { DASHBOARD_TITLE, DASHBOARD_UID, GENERATE_COMMAND, prometheusRef, RUNBOOK_BASE_URL, SCRAPE_JOB, tempoRef } from './constants';
 import { row, stat, timeseries, traceSearchTable, promTarget, type ThresholdStep, type UnnumberedPanel } from './panels';
@@ -93,6 +93,7 @@ function storePanels(y: number) {
   const failing = alertByName('BitrixWebhookStoreFailing');
   const growing = alertByName('BitrixWebhookQuarantineGrowing');
   const plausibleEvicted = alertByName('BitrixWebhookQuarantinePlausibleEvicted');
+  const timeouts = alertByName('BitrixWebhookStoreTimeouts');
   return [
     row(y, 'Store and quarantine'),
     withLinks(timeseries({ x: 0, y: y + 1, w: 8, h: 8 }, { title: 'Store writes by kind and result', unit: 'reqps', description: `result="error" on kind="accepted" means 503 store_unavailable: see ${failing.name}.` },
@@ -107,6 +108,14 @@ function storePanels(y: number) {
         promTarget('B', sumIncrease(METRIC.quarantinePlausibleEvictions, job, '24h', []), 'plausible evicted', { instant: true }),
         promTarget('C', sumIncrease(METRIC.quarantineDropped, job, '24h', ['reason']), 'not kept: {{reason}}', { instant: true }),
       ]), [plausibleEvicted]),
+    withLinks(stat({ x: 0, y: y + 9, w: 6, h: 6 }, { title: 'Store up', description: '1 while store writes succeed, 0 while they fail or time out (as /readyz says).' },
+      [promTarget('A', `min(${selector(METRIC.storeUp, job)})`, 'up', { instant: true })]), [failing, timeouts]),
+    withLinks(stat({ x: 6, y: y + 9, w: 6, h: 6 }, { title: 'Store timeouts (1h)', description: `Store operations past STORE_TIMEOUT_SECONDS (answered 503 store_unavailable): see ${timeouts.name}.` },
+      [promTarget('A', sumIncrease(METRIC.storeTimeouts, job, '1h', []), 'timeouts', { instant: true })]), [timeouts]),
+    withLinks(stat({ x: 12, y: y + 9, w: 6, h: 6 }, { title: 'Quarantine pending', description: 'Quarantined deliveries not yet released, read from the store: a replay by any process lowers it.' },
+      [promTarget('A', `max(${selector(METRIC.quarantinePending, job)})`, 'pending', { instant: true })]), [growing]),
+    stat({ x: 18, y: y + 9, w: 6, h: 6 }, { title: 'Quarantine releases by how (24h)', description: 'Quarantined deliveries released as accepted events: auto (QUARANTINE_AUTO_REPLAY at start-up), cli, console.' },
+      [promTarget('A', sumIncrease(RECOVER_METRIC.releases, job, '24h', ['how']), '{{how}}', { instant: true })]),
   ];
 }
 
@@ -196,7 +205,7 @@ function jobVariable(): VariableModel {
 }
 
 export function dashboard(): Dashboard {
-  const panels = [...verificationPanels(0), ...storePanels(39), ...httpPanels(48), ...processPanels(57), ...tracePanels(66), ...forwardingPanels(84)]
+  const panels = [...verificationPanels(0), ...storePanels(39), ...httpPanels(54), ...processPanels(63), ...tracePanels(72), ...forwardingPanels(90)]
     .map((panel, index) => ({ id: index + 1, ...panel }));
   return {
     uid: DASHBOARD_UID,

@@ -181,7 +181,8 @@ export function createRefusalRecorder(deps: { metrics: ServiceMetrics; logger: L
         traceId: traceContext && trace.isSpanContextValid(traceContext) ? traceContext.traceId : undefined,
         headers: ctx.req.headers,
         rawBody: refusal.raw,
-        candidates: receivedCandidates(ctx, refusal.body),
+        // A body read but not parsed (a wrong type or path): the receiver's reader looks at it as Bitrix24's form.
+        candidates: receivedCandidates(ctx, refusal.body ?? formBodyOf(refusal.raw)),
         ...(isSelfTest(ctx.req.headers) ? { selfTest: true } : {}),
         plausible,
       }),

@@ -10,11 +10,11 @@ const PANEL_METRICS: Record<string, Record<string, string>> = {
   'Store writes by kind and result': { A: METRIC.storeWrites },
   'Quarantined deliveries by reason (last 30 min)': { A: METRIC.quarantined },
   'Quarantine size': { A: METRIC.quarantineSize },
-  'Quarantine evictions (24h)': { A: METRIC.quarantineEvictions },
+  'Quarantine evictions and refusals not kept (24h)': { A: METRIC.quarantineEvictions, B: METRIC.quarantinePlausibleEvictions, C: METRIC.quarantineDropped },
   'Forward backlog': { A: FORWARD_METRIC.backlog },
   'Oldest pending event': { A: FORWARD_METRIC.oldestPendingAge },
   'Dead letters': { A: FORWARD_METRIC.deadLetters },
-  'Forward attempts by result': { A: FORWARD_METRIC.attempts },
+  'Forward attempts by result': { A: FORWARD_METRIC.attempts, B: FORWARD_METRIC.unreadable },
   'Forward backlog over time': { A: FORWARD_METRIC.backlog, B: FORWARD_METRIC.deadLetters },
 };
 

@@ -86,7 +86,7 @@ for (const adapter of STORE_ADAPTERS) {
       const service = await start({ ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS, ...traces.env });
       expect(service.logs.find((line) => line.message === 'bitrix24-webhook-guard starting')).to.deep.include({ quarantine_auto_replay: 'on' });
       const done = await service.waitForLog((line) => line.message === DONE, 30_000);
-      expect(done).to.deep.include({ level: 'info', how: 'auto', released: shapes.length, would_release: 0, already_released: 0, mismatch: 2, no_token: 1, not_replayable: 0 });
+      expect(done).to.deep.include({ level: 'info', how: 'auto', released: shapes.length, would_release: 0, already_released: 0, mismatch: 2, portal_mismatch: 0, no_token: 1, not_replayable: 0 });
       const logged = service.logs.filter((line) => line.message === RELEASED);
       expect(logged.map((line) => line.how)).to.deep.equal(shapes.map(() => 'auto'));
       expect(await releasesCounted(service)).to.deep.equal({ auto: shapes.length, cli: 0, console: 0 });
@@ -116,7 +116,7 @@ for (const adapter of STORE_ADAPTERS) {
         logged.map((line) => ['auto', line.event_id]).sort(),
       );
       const again = await start({ ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS });
-      expect(await again.waitForLog((line) => line.message === DONE, 30_000)).to.deep.include({ released: 0, mismatch: 2, no_token: 1 });
+      expect(await again.waitForLog((line) => line.message === DONE, 30_000)).to.deep.include({ released: 0, mismatch: 2, portal_mismatch: 0, no_token: 1 });
       await sleep(800);
       expect(upstream.deliveredIds()).to.have.length(shapes.length);
       expect(await releasesCounted(again)).to.deep.equal({ auto: 0, cli: 0, console: 0 });

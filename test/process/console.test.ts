@@ -167,7 +167,7 @@ for (const adapter of STORE_ADAPTERS) {
       const csrf = await client.csrf();
       const dry = clean(await client.request('/admin/api/quarantine/replay', { method: 'POST', jsonBody: { apply: false }, headers: { 'x-csrf-token': csrf } }));
       expect(dry.status).to.equal(200);
-      expect(dry.json.summary).to.deep.equal({ released: 0, would_release: 0, already_released: 0, mismatch: 1, no_token: 1, not_replayable: 0 });
+      expect(dry.json.summary).to.deep.equal({ released: 0, would_release: 0, already_released: 0, mismatch: 1, portal_mismatch: 0, no_token: 1, not_replayable: 0 });
       expect(dry.json.skipped.map((item: any) => [item.outcome, item.why]).sort()).to.deep.equal([
         ['mismatch', 'stays: its token matches no configured token'],
         ['no_token', 'stays: it carried no token (only an operator can release it, with a reason)'],

@@ -89,7 +89,7 @@ for (const adapter of STORE_ADAPTERS) {
       const replay = await runCli(['quarantine', 'replay', '--apply', '--json'], { ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS });
       expect(replay.code, replay.stderr).to.equal(0);
       const lines = ndjson(replay.stdout);
-      expect(lines.at(-1)).to.deep.equal({ summary: { apply: true, released: deliveries.length, would_release: 0, already_released: 0, mismatch: 0, no_token: 0, not_replayable: 0 } });
+      expect(lines.at(-1)).to.deep.equal({ summary: { apply: true, released: deliveries.length, would_release: 0, already_released: 0, mismatch: 0, portal_mismatch: 0, no_token: 0, not_replayable: 0 } });
       const eventIdOf = new Map(lines.filter((line) => line.outcome === 'released').map((line) => [line.id, line.event_id as string]));
       expect([...eventIdOf.keys()].sort()).to.deep.equal(quarantined.map((row) => row.id).sort());
 
@@ -128,7 +128,7 @@ for (const adapter of STORE_ADAPTERS) {
       // A second replay: nothing to release, nothing more sent.
       const again = await runCli(['quarantine', 'replay', '--apply', '--json'], { ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS });
       expect(again.code, again.stderr).to.equal(0);
-      expect(ndjson(again.stdout).at(-1)).to.deep.equal({ summary: { apply: true, released: 0, would_release: 0, already_released: 0, mismatch: 0, no_token: 0, not_replayable: 0 } });
+      expect(ndjson(again.stdout).at(-1)).to.deep.equal({ summary: { apply: true, released: 0, would_release: 0, already_released: 0, mismatch: 0, portal_mismatch: 0, no_token: 0, not_replayable: 0 } });
       await sleep(1_000);
       expect(upstream.received).to.have.length(deliveries.length);
       expect(ndjson((await runCli(['events', 'list', '--json'], env)).stdout)).to.have.length(deliveries.length);

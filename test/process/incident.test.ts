@@ -69,7 +69,7 @@ for (const adapter of STORE_ADAPTERS) {
 
       const dry = await runCli(['quarantine', 'replay', '--json'], { ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS });
       expect(dry.code, dry.stderr).to.equal(0);
-      expect(ndjson(dry.stdout).at(-1)).to.deep.equal({ summary: { apply: false, released: 0, would_release: shapes.length, already_released: 0, mismatch: 0, no_token: 0, not_replayable: 0 } });
+      expect(ndjson(dry.stdout).at(-1)).to.deep.equal({ summary: { apply: false, released: 0, would_release: shapes.length, already_released: 0, mismatch: 0, portal_mismatch: 0, no_token: 0, not_replayable: 0 } });
       expect(ndjson((await runCli(['events', 'list', '--json'], env)).stdout)).to.deep.equal([]);
 
       // Two operators (or a retry) at the same moment, while the service serves the same store.
@@ -107,7 +107,7 @@ for (const adapter of STORE_ADAPTERS) {
       expect(replayLog).to.have.length(shapes.length);
 
       const third = await runCli(['quarantine', 'replay', '--apply', '--json'], { ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS });
-      expect(ndjson(third.stdout)).to.deep.equal([{ summary: { apply: true, released: 0, would_release: 0, already_released: 0, mismatch: 0, no_token: 0, not_replayable: 0 } }]);
+      expect(ndjson(third.stdout)).to.deep.equal([{ summary: { apply: true, released: 0, would_release: 0, already_released: 0, mismatch: 0, portal_mismatch: 0, no_token: 0, not_replayable: 0 } }]);
       expect(ndjson((await runCli(['events', 'list', '--json'], env)).stdout)).to.have.length(shapes.length);
     });
 
@@ -118,7 +118,7 @@ for (const adapter of STORE_ADAPTERS) {
       const withTokens = { ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS };
       const plain = await runCli(['quarantine', 'replay', '--apply', '--json'], withTokens);
       expect(ndjson(plain.stdout).map((line) => line.outcome ?? line.summary)).to.deep.equal([
-        'no_token', 'mismatch', { apply: true, released: 0, would_release: 0, already_released: 0, mismatch: 1, no_token: 1, not_replayable: 0 },
+        'no_token', 'mismatch', { apply: true, released: 0, would_release: 0, already_released: 0, mismatch: 1, portal_mismatch: 0, no_token: 1, not_replayable: 0 },
       ]);
       const noReason = await runCli(['quarantine', 'replay', '--apply', '--release-without-token'], withTokens);
       expect(noReason.code).to.equal(2);

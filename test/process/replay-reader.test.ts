@@ -59,7 +59,7 @@ describe('replay reads the token where the receiver reads it; self-tests are nev
         const replay = await runCli(['quarantine', 'replay', '--apply', '--json'], { ...env, BITRIX24_OUTGOING_WEBHOOK_TOKEN: T });
         expect(replay.code, replay.stderr).to.equal(0);
         const lines = ndjson(replay.stdout);
-        expect(lines.at(-1)).to.deep.equal({ summary: { apply: true, released: 0, would_release: 0, already_released: 0, mismatch: 0, no_token: UNREAD_PLACES.length, not_replayable: 3 } });
+        expect(lines.at(-1)).to.deep.equal({ summary: { apply: true, released: 0, would_release: 0, already_released: 0, mismatch: 0, portal_mismatch: 0, no_token: UNREAD_PLACES.length, not_replayable: 3 } });
         const forced = await runCli(['quarantine', 'replay', '--apply', '--release-without-token', '--reason', 'portal lost its token', '--json'], { ...env, BITRIX24_OUTGOING_WEBHOOK_TOKEN: T });
         expect(forced.code, forced.stderr).to.equal(0);
         expect(ndjson(forced.stdout).at(-1)!.summary).to.include({ released: UNREAD_PLACES.length, not_replayable: 3 });

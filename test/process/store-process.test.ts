@@ -98,6 +98,7 @@ describe('the store under the real service process (SQLite)', function () {
       'bitrix_webhook_quarantine_dropped_total{reason="write_budget"} 0',
       'bitrix_webhook_quarantine_dropped_total{reason="disk_reserve"} 0',
       'bitrix_webhook_quarantine_size 2',
+      'bitrix_webhook_quarantine_pending 2',
       // Nothing was released: the quarantined deliveries carried no token (automatic replay never releases those).
       'bitrix_webhook_quarantine_releases_total{how="auto"} 0',
       'bitrix_webhook_quarantine_releases_total{how="cli"} 0',

@@ -4,7 +4,7 @@
 // names, value sets (never empty) and counts.
 
 import { expect } from 'chai';
-import { DIAGNOSES, METRIC, OTHER_EVENT, QUARANTINE_REASONS, REJECTION_REASONS, TRACING_METRIC } from '../../src/telemetry/names';
+import { DIAGNOSES, METRIC, OTHER_EVENT, QUARANTINE_REASONS, REJECTION_REASONS, TRACING_METRIC, QUARANTINE_DROP_REASONS } from '../../src/telemetry/names';
 import { APP_TOKEN, CRM_DEAL_ADD, httpBuildQuery, webhookAuth, WEBHOOK_TOKEN, withoutToken } from '../support/bitrix-bodies';
 import { startHarness, type Harness } from '../support/harness';
 import { Client, type SendOptions } from './support/client';
@@ -33,6 +33,10 @@ const DOCUMENTED: Record<string, Record<string, (value: string) => boolean>> = {
   [METRIC.quarantineEvictions]: {},
   [METRIC.quarantineSize]: {},
   [METRIC.quarantinePending]: {},
+  [METRIC.quarantinePlausibleEvictions]: {},
+  [METRIC.quarantineDropped]: { reason: (v) => (QUARANTINE_DROP_REASONS as readonly string[]).includes(v) },
+  [METRIC.storeTimeouts]: {},
+  [METRIC.storeUp]: {},
   [METRIC.tokensConfigured]: {},
   [METRIC.events]: { event: (v) => v === OTHER_EVENT || /^ON[A-Z0-9_]{1,64}$/.test(v) },
   [METRIC.lastAcceptedTimestamp]: { webhook: (v) => ['crm', 'tasks'].includes(v) },
