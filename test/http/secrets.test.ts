@@ -76,7 +76,7 @@ describe('no token ever leaves the service', () => {
 
   it('is in no log line, though the rejections are logged', () => {
     // 403 ×4, 401 ×(1 + 8), 400, 415, and the POST to a wrong path: one warn line each; and the accepted
-    // chat-bot event whose bot token differs from the outer one says so (fingerprints only)
+    // chat-bot event whose bot token differs from its outer one (fingerprints only)
     expect(harness.rawLogs.filter((line) => line.includes('"level":"warn"')).length).to.equal(17);
     expect(harness.logs.filter((line) => line.message === 'webhook delivery accepted').length).to.equal(4);
     for (const secret of SECRETS) expect(harness.rawLogs.join('\n')).not.to.include(secret);

@@ -86,15 +86,13 @@ describe('the store on the request path (real HTTP stack, real SQLite store)', f
     }
   });
 
-  it('does not quarantine a refusal that read no body: a POST to a wrong path, an unsupported media type', async () => {
+  it('quarantines a Bitrix24 delivery to a wrong path and one relabelled text/plain (read whole), not a scanner', async () => {
     await request(harness.url).post('/api/bitrix/webhok').set('Content-Type', FORM).send(CRM_DEAL_ADD).expect(404);
     await request(harness.url).post(PATH).set('Content-Type', 'text/plain').send(CRM_DEAL_ADD).expect(415);
-    expect(await store.listQuarantine()).to.deep.equal([]);
-    expect(series(await harness.metricsText(), 'bitrix_webhook_store_writes_total')).to.have.members([
-      'bitrix_webhook_store_writes_total{kind="accepted",result="ok"} 0',
-      'bitrix_webhook_store_writes_total{kind="accepted",result="error"} 0',
-      'bitrix_webhook_store_writes_total{kind="quarantine",result="ok"} 0',
-      'bitrix_webhook_store_writes_total{kind="quarantine",result="error"} 0',
+    await request(harness.url).post('/wp-login.php').set('Content-Type', FORM).send('log=admin&pwd=x').expect(404);
+    expect((await store.listQuarantine()).map((row) => [row.reason, row.diagnosis])).to.deep.equal([
+      ['not_found', 'wrong_path_bitrix24_body'],
+      ['unsupported_media_type', 'unsupported_media_type_bitrix24_body'],
     ]);
   });
 
