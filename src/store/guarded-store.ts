@@ -32,6 +32,7 @@ const READS = new Set([
   'listEvents',
   'getEvent',
   'quarantineSize',
+  'quarantinePendingSize',
   'forwardStats',
   'countQuarantine',
   'countEvents',

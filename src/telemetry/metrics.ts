@@ -40,8 +40,25 @@ export interface RenderedMetrics {
   body: string;
 }
 
-/** Longest wait for the store's quarantine count during a scrape. */
+/** Longest wait for the store's quarantine counts during a scrape. */
 const QUARANTINE_SIZE_READ_MS = 250;
+
+/**
+ * Sets a gauge from a store read during a scrape. /metrics answers promptly whatever the store does: a read
+ * that takes longer than QUARANTINE_SIZE_READ_MS, or fails, keeps the last value (the store-write counters and
+ * their alerts say why).
+ */
+async function collectFromStore(gauge: client.Gauge, read: (() => Promise<number>) | undefined): Promise<void> {
+  if (!read) return;
+  try {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), QUARANTINE_SIZE_READ_MS)));
+    const value = await Promise.race([read(), late]).finally(() => clearTimeout(timer));
+    if (value !== undefined) gauge.set(value);
+  } catch {
+    // The store is unreachable: keep the last value.
+  }
+}
 
 export interface ServiceMetrics {
   recordExtraction(source: TokenSource, found: boolean): void;
@@ -179,16 +196,7 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
     help: 'Quarantined deliveries in the store (released ones too, until purged or expired).',
     registers,
     async collect() {
-      if (!readQuarantineSize) return;
-      try {
-        // /metrics answers promptly whatever the store does: a read that takes longer keeps the last value.
-        let timer: NodeJS.Timeout | undefined;
-        const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), QUARANTINE_SIZE_READ_MS)));
-        const size = await Promise.race([readQuarantineSize(), late]).finally(() => clearTimeout(timer));
-        if (size !== undefined) this.set(size);
-      } catch {
-        // The store is unreachable: keep the last value; the store-write counters and their alert say why.
-      }
+      await collectFromStore(this, readQuarantineSize);
     },
   }).set(0);
   let readQuarantinePending: (() => Promise<number>) | undefined;
@@ -197,12 +205,7 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
     help: 'Quarantined deliveries not yet released, read from the store on each scrape (replays by the CLI or another replica show).',
     registers,
     async collect() {
-      if (!readQuarantinePending) return;
-      try {
-        this.set(await readQuarantinePending());
-      } catch {
-        // As for the size: keep the last value.
-      }
+      await collectFromStore(this, readQuarantinePending);
     },
   }).set(0);
   if (options.defaultMetrics !== false) {
