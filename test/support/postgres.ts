@@ -14,12 +14,15 @@ export interface TestPostgres {
   /** Creates an empty database and returns its URL. */
   createDatabase(name: string): Promise<string>;
   stop(): Promise<void>;
-  /** Stops the server (fast: connections are cut) and starts it again on the same port and data. */
+  /** Stops the server (fast: connections are cut), leaves it down for a second, starts it again on the same port and data. */
   restart(): Promise<void>;
   /** SIGSTOP / SIGCONT to every process of the server: it keeps its sockets open and answers nothing. */
   pause(): void;
   resume(): void;
 }
+
+/** How long restart() leaves the server down. */
+const RESTART_DOWN_MS = 1000;
 
 const INSTALL_HINT = 'PostgreSQL server binaries (initdb, pg_ctl) are missing: run `apt-get install -y --no-install-recommends postgresql-15` as root';
 
@@ -120,6 +123,9 @@ export async function startPostgres(): Promise<TestPostgres> {
     },
     async restart() {
       run('pg_ctl', ['stop', '-m', 'fast', '-w', '-D', data]);
+      // Down for a while, the caller's event loop free meanwhile: whatever it sends then meets a server that
+      // is not there (pg_ctl itself runs synchronously).
+      await new Promise((resolve) => setTimeout(resolve, RESTART_DOWN_MS));
       startServer();
     },
     pause: () => signalServer('SIGSTOP'),
