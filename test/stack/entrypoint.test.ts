@@ -24,6 +24,11 @@ describe('stack: the image entrypoint', function () {
 
   before(function () {
     if (process.getuid?.() !== 0) throw new Error('these tests run the entrypoint as root, as the image does: run the full tier as root');
+    // The service user runs this Node and loads the repository's driver: both must be reachable by it (a 0700
+    // mktemp directory on the way is not). Said here, once, instead of as a confusing "Permission denied" below.
+    const driver = repoPath('dist/src/store/sqlite-driver.js');
+    const reach = spawnSync('setpriv', [`--reuid=${SERVICE_USER}`, `--regid=${service.gid}`, '--clear-groups', '--', 'sh', '-c', 'test -x "$1" && test -r "$2"', 'sh', process.execPath, driver]);
+    if (reach.status !== 0) throw new Error(`the service user '${SERVICE_USER}' cannot run ${process.execPath} or read ${driver}: make every directory on those paths traversable (chmod o+x)`);
   });
   beforeEach(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'entrypoint-'));
