@@ -4,7 +4,8 @@ import Koa from 'koa';
 import type { Config } from '../config/load';
 import type { Logger } from '../telemetry/logger';
 import type { ServiceMetrics } from '../telemetry/metrics';
-import { nameServerRoute } from '../telemetry/server-span';
+import { LOG_CONTEXT } from '../telemetry/logger';
+import { nameServerRoute, serverContextOf } from '../telemetry/server-span';
 import { healthz, readyz, type Lifecycle, type ReadinessSources } from './health';
 import { createBodyBudget, guardBody, REFUSAL_LOG_INTERVAL_MS } from './limits';
 import { RAW_PREFIX_LENGTH } from '../verify/diagnose';
@@ -66,11 +67,15 @@ export function createApp({
     const started = process.hrtime.bigint();
     // The receive time a stored event or quarantined delivery keeps: when the request arrived.
     ctx.state.receivedAt = new Date();
-    // Koa's instrumentation does not wrap middleware (see telemetry/tracing.ts), so here the active span
-    // is still the HTTP server span.
-    ctx.state.serverContext = context.active();
+    // The service's own server span is handed over with the request (server-span.ts) and passed on explicitly;
+    // under the http instrumentation (the old path) it is the active span here (koa's middleware is not wrapped).
+    const serverContext = serverContextOf(ctx.req) ?? context.active();
+    ctx.state.serverContext = serverContext;
     try {
-      await next();
+      // Only the webhook path passes its trace explicitly; the console's and other routes' log lines find it
+      // as the active span.
+      if (ctx.path === config.webhookPath || !trace.getSpan(serverContext)) await next();
+      else await context.with(serverContext, next);
       if (ctx.body == null && (ctx.status === 404 || ctx.status === 405)) {
         const status = ctx.status;
         ctx.body = { status: status === 404 ? 'not_found' : 'method_not_allowed' };
@@ -102,12 +107,12 @@ export function createApp({
     } catch (error) {
       ctx.status = 500;
       ctx.body = { status: 'error', reason: 'internal_error' };
-      logger.error('request failed', { error: error instanceof Error ? error.message : String(error), path: boundText(ctx.path) });
+      logger.error('request failed', { error: error instanceof Error ? error.message : String(error), path: boundText(ctx.path), [LOG_CONTEXT]: serverContext });
     } finally {
       // After SIGTERM every answer closes its connection, so keep-alive clients reconnect elsewhere.
       if (lifecycle.shuttingDown && !ctx.headerSent) ctx.set('Connection', 'close');
-      nameServerRoute(ctx._matchedRoute ? String(ctx._matchedRoute) : undefined);
-      const spanContext = trace.getActiveSpan()?.spanContext();
+      nameServerRoute(serverContext, ctx._matchedRoute ? String(ctx._matchedRoute) : undefined);
+      const spanContext = trace.getSpan(serverContext)?.spanContext();
       metrics.observeRequest(
         ctx.method,
         ctx._matchedRoute ? String(ctx._matchedRoute) : 'unmatched',

@@ -6,7 +6,7 @@ import qs from 'qs';
 import { FORM_PARSE_OPTIONS } from './body';
 import type { Context } from 'koa';
 import { boundText } from '../telemetry/bound-text';
-import type { Logger } from '../telemetry/logger';
+import { LOG_CONTEXT, type Logger } from '../telemetry/logger';
 import type { ServiceMetrics } from '../telemetry/metrics';
 import { sha256Hex } from '../store/scrub';
 import type { Store, TokenCandidate } from '../store/types';
@@ -144,7 +144,8 @@ export function createRefusalRecorder(deps: { metrics: ServiceMetrics; logger: L
     deps.metrics.recordDiagnosis(diagnosis.diagnosis);
     const serverSpan = ctx.state.serverContext ? trace.getSpan(ctx.state.serverContext) : trace.getActiveSpan();
     serverSpan?.setAttribute(ATTR.diagnosis, diagnosis.diagnosis);
-    const fields = refusalLogFields(ctx, refusal, diagnosis, deps.setup.tokenFaults);
+    const fields: Record<string | symbol, unknown> = refusalLogFields(ctx, refusal, diagnosis, deps.setup.tokenFaults);
+    if (ctx.state.serverContext) fields[LOG_CONTEXT] = ctx.state.serverContext;
     if (log) log(REFUSAL_MESSAGE, fields);
     else deps.logger.warn(REFUSAL_MESSAGE, fields);
     return diagnosis;
@@ -166,7 +167,7 @@ export function createRefusalRecorder(deps: { metrics: ServiceMetrics; logger: L
     const dropped = deps.store.admitQuarantine(plausible);
     if (dropped !== undefined) {
       deps.metrics.recordQuarantineDropped(dropped);
-      warnDropped(QUARANTINE_DROPPED_MESSAGE, { reason, dropped, diagnosis: diagnosis.diagnosis, plausible });
+      warnDropped(QUARANTINE_DROPPED_MESSAGE, { reason, dropped, diagnosis: diagnosis.diagnosis, plausible, [LOG_CONTEXT]: ctx.state.serverContext });
       return diagnosis;
     }
     const serverContext = ctx.state.serverContext;
@@ -191,7 +192,12 @@ export function createRefusalRecorder(deps: { metrics: ServiceMetrics; logger: L
       deps.metrics.recordQuarantined(reason);
     } else {
       // Never a 5xx for this: the answer stays the refusal's own. Counted (store writes, error) and logged.
-      deps.logger.error('quarantine write failed: this refused delivery is not kept', { reason, diagnosis: diagnosis.diagnosis, error: written.error });
+      deps.logger.error('quarantine write failed: this refused delivery is not kept', {
+        reason,
+        diagnosis: diagnosis.diagnosis,
+        error: written.error,
+        [LOG_CONTEXT]: serverContext,
+      });
     }
     return diagnosis;
   };

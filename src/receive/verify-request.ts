@@ -1,4 +1,5 @@
 import { context, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
+import { startChildOf, startChildSpan } from '../telemetry/request-spans';
 import { extractToken, type Extraction, type TokenCarrier } from '../verify/extract';
 import { fingerprintOfDigest, tokenDigest } from '../verify/fingerprint';
 import { checkBinding, decide, type TokenMatcher, type Verdict } from '../verify/verify';
@@ -36,24 +37,24 @@ export function verifyRequest(
   /** The configured tokens, for their portal bindings. */
   tokens: readonly NamedToken[] = [],
 ): VerificationRun {
-  return tracer.startActiveSpan(SPAN.verify, {}, parent, (span) => {
-    try {
-      const digestOf = lastDigestMemo();
-      const extractions = sources.map((source) => extractInSpan(source, carrier, metrics, digestOf));
-      const decided = match ? decide(extractions, match, digestOf) : undefined;
-      const verdict = decided && checkBinding(decided, tokens, facts);
-      describeVerification(span, verdict, facts);
-      const spanContext = span.spanContext();
-      const run: VerificationRun = { extractions, verdict, traceId: trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined };
-      if (verdict?.result !== 'accepted' && diagnoseRefusal) {
-        run.diagnosis = diagnoseRefusal(run);
-        span.setAttribute(ATTR.diagnosis, run.diagnosis.diagnosis);
-      }
-      return run;
-    } finally {
-      span.end();
+  // Parents are passed explicitly: nothing on the request path needs an active context.
+  const span = startChildSpan(tracer, SPAN.verify, parent);
+  try {
+    const digestOf = lastDigestMemo();
+    const extractions = sources.map((source) => extractInSpan(span, source, carrier, metrics, digestOf));
+    const decided = match ? decide(extractions, match, digestOf) : undefined;
+    const verdict = decided && checkBinding(decided, tokens, facts);
+    describeVerification(span, verdict, facts);
+    const spanContext = span.spanContext();
+    const run: VerificationRun = { extractions, verdict, traceId: trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined };
+    if (verdict?.result !== 'accepted' && diagnoseRefusal) {
+      run.diagnosis = diagnoseRefusal(run);
+      span.setAttribute(ATTR.diagnosis, run.diagnosis.diagnosis);
     }
-  });
+    return run;
+  } finally {
+    span.end();
+  }
 }
 
 /**
@@ -72,8 +73,8 @@ function lastDigestMemo(): (token: string) => Buffer {
   };
 }
 
-function extractInSpan(source: TokenSource, carrier: TokenCarrier, metrics: ServiceMetrics, digestOf: (token: string) => Buffer): Extraction {
-  const span = tracer.startSpan(SPAN.extract(source));
+function extractInSpan(verify: Span, source: TokenSource, carrier: TokenCarrier, metrics: ServiceMetrics, digestOf: (token: string) => Buffer): Extraction {
+  const span = startChildOf(tracer, SPAN.extract(source), verify);
   try {
     const extraction = extractToken(source, carrier);
     const found = extraction.token !== undefined;

@@ -5,7 +5,7 @@ import type { Config } from '../config/load';
 import type { TokenCarrier } from '../verify/extract';
 import { createTokenMatcher } from '../verify/verify';
 import type { ServiceMetrics } from '../telemetry/metrics';
-import type { Logger } from '../telemetry/logger';
+import { LOG_CONTEXT, type Logger } from '../telemetry/logger';
 import type { RejectionReason } from '../telemetry/names';
 import { answerAccepted, answerRejected } from './answers';
 import { createBodyParser } from './body';
@@ -59,6 +59,7 @@ export function createWebhookHandler({ config, metrics, logger, store, refuse }:
       bot_token_location: differing.location,
       bot_token_fingerprint: fingerprint(differing.token),
       bot_token_configured: refuse.setup.isConfiguredToken?.(differing.token) ?? false,
+      [LOG_CONTEXT]: serverContext,
     });
   };
   const match = config.tokens.length > 0 ? createTokenMatcher(config.tokens) : undefined;
@@ -155,6 +156,7 @@ export function createWebhookHandler({ config, metrics, logger, store, refuse }:
       conflict: verdict.conflict,
       event: facts.event,
       portal_domain: facts.domain,
+      [LOG_CONTEXT]: serverContext,
     });
     answerAccepted(ctx);
   };

@@ -1,4 +1,4 @@
-import { trace } from '@opentelemetry/api';
+import { trace, type Context } from '@opentelemetry/api';
 import winston from 'winston';
 import { linkableSpanContext } from './trace-links';
 
@@ -7,10 +7,18 @@ import { createSecretGuard, type SecretGuard } from '../store/secret-guard';
 
 export type Logger = winston.Logger;
 
-/** Adds trace_id/span_id of the active span, so a log line inside a request leads to its trace. */
+/**
+ * A field of a log call's fields: the context of the request the line is about (ctx.state.serverContext). The
+ * request path passes its trace explicitly rather than as the active context. Not printed (a symbol key).
+ */
+export const LOG_CONTEXT: unique symbol = Symbol('the request context of a log line');
+
+/** Adds trace_id/span_id of the request's span (LOG_CONTEXT) or the active span, so a line leads to its trace. */
 const traceContext = winston.format((info) => {
+  const given = (info as { [LOG_CONTEXT]?: Context })[LOG_CONTEXT];
+  const span = given ? trace.getSpan(given) : trace.getActiveSpan();
   // Only ids of traces that are exported; a warning or an error makes its trace exported.
-  const spanContext = linkableSpanContext(trace.getActiveSpan()?.spanContext(), info.level === 'warn' || info.level === 'error');
+  const spanContext = linkableSpanContext(span?.spanContext(), info.level === 'warn' || info.level === 'error');
   if (spanContext) {
     info.trace_id = spanContext.traceId;
     info.span_id = spanContext.spanId;

@@ -1,6 +1,7 @@
-import { SpanStatusCode, TraceFlags, type Context, type SpanContext } from '@opentelemetry/api';
+import { TraceFlags, type Context, type SpanContext } from '@opentelemetry/api';
 import type { tracing } from '@opentelemetry/sdk-node';
 import type { SpanDropReason } from './names';
+import { failed, type RecordedTrace } from './recorded-span';
 import { inAcceptedShare, type SamplingPolicy } from './sampling';
 
 type ReadableSpan = tracing.ReadableSpan;
@@ -24,6 +25,12 @@ interface PendingTrace {
   held: ReadableSpan[];
 }
 
+/** A request trace recorded as data (request-tracer.ts), and the SDK spans made inside it meanwhile (pg). */
+interface RecordedEntry {
+  trace: RecordedTrace;
+  held: ReadableSpan[];
+}
+
 /**
  * Holds a trace's ended spans until its local root ends, then passes them to the exporting processors or
  * drops them: kept when anything in the trace failed (ERROR status, HTTP status ≥ 400, an exception event, or a
@@ -36,6 +43,10 @@ export class OutcomeSpanProcessor implements SpanProcessor {
   /** Traces that found no room when their root started: their spans are counted as dropped. */
   private readonly overflowed = new Set<string>();
   private heldSpans = 0;
+  /** Request traces recorded as data, by trace id, until their last span ends. */
+  private readonly recorded = new Map<string, RecordedEntry>();
+  /** The trace whose spans are being built for export right now: decided already, passed straight on. */
+  private building: string | undefined;
 
   constructor(
     private readonly exporting: SpanProcessor[],
@@ -47,6 +58,7 @@ export class OutcomeSpanProcessor implements SpanProcessor {
     for (const processor of this.exporting) processor.onStart(span, _parentContext);
     if (this.policy.mode !== 'outcome' || !isLocalRoot(span)) return;
     const traceId = span.spanContext().traceId;
+    if (traceId === this.building) return;
     const existing = this.pending.get(traceId);
     if (existing) {
       existing.openRoots++;
@@ -64,6 +76,9 @@ export class OutcomeSpanProcessor implements SpanProcessor {
     if (this.policy.mode === 'all') return this.forward(span);
     if (this.policy.mode === 'none') return;
     const traceId = span.spanContext().traceId;
+    if (traceId === this.building) return this.forward(span);
+    const recorded = this.recorded.size > 0 ? this.recorded.get(traceId) : undefined;
+    if (recorded) return this.holdForRecorded(recorded, span);
     const trace = this.pending.get(traceId);
     const root = isLocalRoot(span);
     if (!trace) {
@@ -96,15 +111,47 @@ export class OutcomeSpanProcessor implements SpanProcessor {
    */
   exported(traceId: string, mustKeep = false): boolean {
     if (this.policy.mode !== 'outcome') return this.policy.mode === 'all';
+    const recorded = this.recorded.size > 0 ? this.recorded.get(traceId) : undefined;
+    if (recorded) {
+      if (mustKeep && recorded.trace.recording) recorded.trace.keep = true;
+      return recorded.trace.recording && recorded.trace.keep;
+    }
     const trace = this.pending.get(traceId);
     if (!trace) return false;
     if (mustKeep && !trace.keep) this.keep(trace);
     return trace.keep;
   }
 
-  /** Traces and spans currently held (for tests and the memory bound). */
+  /** Traces awaiting their decision (recorded request traces included) and spans held (for tests and the memory bound). */
   get holding(): { traces: number; spans: number } {
-    return { traces: this.pending.size, spans: this.heldSpans };
+    return { traces: this.pending.size + this.recorded.size, spans: this.heldSpans };
+  }
+
+  /** A request trace recorded as data from now until `settle`: log lines and exemplars ask about it by id. */
+  begin(trace: RecordedTrace): void {
+    // Two requests continuing one caller's trace at once: the later one answers for the id meanwhile.
+    this.recorded.set(trace.traceId, { trace, held: [] });
+  }
+
+  /**
+   * The recorded trace's last span has ended: whether it is exported (a failure, a warning, a sampled caller,
+   * its share, always_on) and, if so, `build` makes its SDK spans, which pass straight on to the exporters
+   * with the SDK spans made inside it meanwhile.
+   */
+  settle(trace: RecordedTrace, build: () => void): void {
+    const entry = this.recorded.get(trace.traceId);
+    const held = entry?.trace === trace ? entry.held : [];
+    if (entry?.trace === trace) this.recorded.delete(trace.traceId);
+    this.heldSpans -= held.length;
+    if (!trace.recording || this.policy.mode === 'none') return;
+    if (this.policy.mode === 'outcome' && !trace.keep) return;
+    this.building = trace.traceId;
+    try {
+      build();
+    } finally {
+      this.building = undefined;
+    }
+    for (const span of held) this.forward(span);
   }
 
   async forceFlush(): Promise<void> {
@@ -113,6 +160,16 @@ export class OutcomeSpanProcessor implements SpanProcessor {
 
   async shutdown(): Promise<void> {
     await Promise.all(this.exporting.map((processor) => processor.shutdown()));
+  }
+
+  private holdForRecorded(entry: RecordedEntry, span: ReadableSpan): void {
+    if (!entry.trace.keep && failed(span)) entry.trace.keep = true;
+    if (this.heldSpans >= this.limits.maxSpans) {
+      this.dropped.buffer_full++;
+      return;
+    }
+    entry.held.push(span);
+    this.heldSpans++;
   }
 
   private keep(trace: PendingTrace): void {
@@ -135,21 +192,12 @@ function isLocalRoot(span: ReadableSpan): boolean {
   return parent === undefined || parent.isRemote === true;
 }
 
-function remoteSampled(parent: SpanContext | undefined): boolean {
+export function remoteSampled(parent: SpanContext | undefined): boolean {
   return parent !== undefined && parent.isRemote === true && (parent.traceFlags & TraceFlags.SAMPLED) !== 0;
 }
 
 function ratioOf(policy: SamplingPolicy): number {
   return policy.mode === 'outcome' ? policy.acceptedRatio : policy.mode === 'all' ? 1 : 0;
-}
-
-/** An error anywhere: ERROR status, an HTTP status ≥ 400 (server or client span), or a recorded exception. */
-function failed(span: ReadableSpan): boolean {
-  if (span.status.code === SpanStatusCode.ERROR) return true;
-  const status = span.attributes['http.response.status_code'];
-  if (typeof status === 'number' && status >= 400) return true;
-  for (const event of span.events) if (event.name === 'exception') return true;
-  return false;
 }
 
 /**

@@ -8,7 +8,9 @@ import { OutcomeSpanProcessor } from './outcome-processor';
 import { outgoingUrlAttributes, requestOptionsUrl } from './outgoing-url';
 import { redactQueryValues } from './redact';
 import { describePolicy, samplingPolicy, type SamplingPolicy } from './sampling';
-import { UNTRACED_PATHS, traceRequests } from './server-span';
+import { RequestIdGenerator } from './request-ids';
+import { RequestTracer } from './request-tracer';
+import { UNTRACED_PATHS, setRequestTracer, traceRequests } from './server-span';
 import { setExportDecider } from './trace-links';
 import { setDroppedSpanCounts } from './tracing-metrics';
 
@@ -101,12 +103,16 @@ export function startTelemetry({ env, spanProcessors }: TelemetryOptions): Telem
   configuration.spanProcessors = outcome ? [outcome] : exporting;
   // Every span is recorded (its outcome decides later); always_off records none, and the ids stay valid.
   if (outcome) configuration.sampler = new OutcomeSampler(outcome);
+  // Request spans are recorded as data with ids chosen up front; an exported one is built with those ids.
+  const ids = new RequestIdGenerator();
+  configuration.idGenerator = ids;
   if (!plan.logs) configuration.logRecordProcessors = [];
   const sdk = new NodeSDK(configuration);
   sdk.start();
   // Traces that go nowhere are not linked from logs or exemplars either.
   setExportDecider(spanProcessors || plan.traces ? outcome : NOTHING_EXPORTED);
   setDroppedSpanCounts(outcome?.dropped);
+  setRequestTracer(outcome ? new RequestTracer(outcome, ids) : undefined);
   return { plan, outcome, shutdown: () => sdk.shutdown() };
 }
 
