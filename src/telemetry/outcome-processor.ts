@@ -143,15 +143,28 @@ export class OutcomeSpanProcessor implements SpanProcessor {
     const held = entry?.trace === trace ? entry.held : [];
     if (entry?.trace === trace) this.recorded.delete(trace.traceId);
     this.heldSpans -= held.length;
-    if (!trace.recording || this.policy.mode === 'none') return;
-    if (this.policy.mode === 'outcome' && !trace.keep) return;
-    this.building = trace.traceId;
+    if (!this.exports(trace)) return;
+    this.buildExported(trace.traceId, build);
+    for (const span of held) this.forward(span);
+  }
+
+  /** A span of a settled trace, started after the trace was settled, has ended: exported on the same terms. */
+  settleLate(trace: RecordedTrace, build: () => void): void {
+    if (this.exports(trace)) this.buildExported(trace.traceId, build);
+  }
+
+  private exports(trace: RecordedTrace): boolean {
+    if (!trace.recording || this.policy.mode === 'none') return false;
+    return this.policy.mode === 'all' || trace.keep;
+  }
+
+  private buildExported(traceId: string, build: () => void): void {
+    this.building = traceId;
     try {
       build();
     } finally {
       this.building = undefined;
     }
-    for (const span of held) this.forward(span);
   }
 
   async forceFlush(): Promise<void> {

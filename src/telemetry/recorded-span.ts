@@ -27,6 +27,8 @@ export interface RecordedTraceOwner {
   newSpanId(): string;
   /** Every span of the trace has ended: decide, build and export it (or not). */
   settle(trace: RecordedTrace): void;
+  /** A span started after its trace was settled (the request went on after its answer) has ended, with its children. */
+  settleLate(trace: RecordedTrace, span: RecordedSpan): void;
 }
 
 /**
@@ -37,6 +39,8 @@ export class RecordedTrace {
   /** Known to be exported: a failure inside it, a warning logged about it, a sampled caller, or its share. */
   keep: boolean;
   root: RecordedSpan | undefined;
+  /** Settled: decided and, if exported, built. A span started later is decided on its own when it ends. */
+  settled = false;
   private open = 0;
   private rootEnded = false;
 
@@ -53,19 +57,27 @@ export class RecordedTrace {
   }
 
   startSpan(tracer: Tracer, name: string, kind: SpanKind, attributes: Attributes, parent?: RecordedSpan, startTime?: number): RecordedSpan {
-    const span = new RecordedSpan(this, tracer, name, kind, this.owner.newSpanId(), attributes, parent, startTime ?? nowMillis());
-    this.open++;
+    const span = new RecordedSpan(this, tracer, name, kind, this.owner.newSpanId(), attributes, parent, startTime ?? nowMillis(), this.settled);
     if (parent) (parent.children ??= []).push(span);
     else this.root = span;
+    if (!span.late) this.open++;
     return span;
   }
 
   ended(span: RecordedSpan): void {
     if (!this.keep && failed(span)) this.keep = true;
+    if (span.late) {
+      // Its children ended before it (the request path ends every span it starts before its parent's end).
+      if (!span.parent?.late) this.owner.settleLate(this, span);
+      return;
+    }
     if (span === this.root) this.rootEnded = true;
     // A child may outlive its root (a store write still running when the client went away): the trace is
     // settled when its last span ends.
-    if (--this.open === 0 && this.rootEnded) this.owner.settle(this);
+    if (--this.open === 0 && this.rootEnded) {
+      this.settled = true;
+      this.owner.settle(this);
+    }
   }
 }
 
@@ -90,6 +102,8 @@ export class RecordedSpan implements Span {
     readonly attributes: Attributes,
     readonly parent: RecordedSpan | undefined,
     readonly startTime: number,
+    /** Started after its trace was settled. */
+    readonly late = false,
   ) {
     const traceState = trace.remoteParent?.traceState;
     this.context = {

@@ -37,6 +37,13 @@ export class RequestTracer implements RecordedTraceOwner {
     });
   }
 
+  settleLate(recorded: RecordedTrace, span: RecordedSpan): void {
+    const parent = span.parent;
+    this.outcome.settleLate(recorded, () =>
+      this.build(span, parent ? trace.setSpanContext(ROOT_CONTEXT, parent.spanContext()) : ROOT_CONTEXT),
+    );
+  }
+
   /** The SDK span of a recorded one and its children, started and ended at the recorded times. */
   private build(recorded: RecordedSpan, parent: Context): void {
     const { traceId, spanId } = recorded.spanContext();
