@@ -1,5 +1,6 @@
-import { trace, type Context } from '@opentelemetry/api';
+import { context, trace, type Context } from '@opentelemetry/api';
 import winston from 'winston';
+import { logRecordsExported } from './log-export';
 import { linkableSpanContext } from './trace-links';
 
 import type { LogLevel } from '../config/load';
@@ -32,12 +33,23 @@ const traceContext = winston.format((info) => {
  * encoding, as a last guard.
  */
 export function createLogger(level: LogLevel, transports?: winston.transport[], secrets: readonly string[] = []): Logger {
-  return winston.createLogger({
+  const logger = winston.createLogger({
     level,
     format: winston.format.combine(traceContext(), winston.format.timestamp(), orderedJson(createSecretGuard(secrets))),
     transports: transports ?? [new winston.transports.Console()],
   });
+  // The winston instrumentation gives an exported log record the context active when the line is written: a
+  // line about a request (LOG_CONTEXT) is written inside that request's context. Only when log records are
+  // exported, since nothing else needs an active context on the request path.
+  const writable = logger as unknown as { write(info: { [LOG_CONTEXT]?: Context }, ...rest: unknown[]): boolean };
+  const write = writable.write;
+  writable.write = function (info, ...rest) {
+    const given = logRecordsExported() ? info?.[LOG_CONTEXT] : undefined;
+    return given ? context.with(given, () => write.call(this, info, ...rest)) : write.call(this, info, ...rest);
+  };
+  return logger;
 }
+
 
 /** `timestamp`, `level`, `message` first: what a person scanning the lines reads first. */
 function orderedJson(guard: SecretGuard): winston.Logform.Format {

@@ -3,6 +3,7 @@ import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentation
 import { NodeSDK, tracing, type NodeSDKConfiguration } from '@opentelemetry/sdk-node';
 import { TRACING_ENV } from '../config/env-names';
 import { boundText } from './bound-text';
+import { setLogRecordsExported } from './log-export';
 import { DEFAULT_SERVICE_NAME } from './names';
 import { OutcomeSpanProcessor } from './outcome-processor';
 import { outgoingUrlAttributes, requestOptionsUrl } from './outgoing-url';
@@ -113,6 +114,7 @@ export function startTelemetry({ env, spanProcessors }: TelemetryOptions): Telem
   setExportDecider(spanProcessors || plan.traces ? outcome : NOTHING_EXPORTED);
   setDroppedSpanCounts(outcome?.dropped);
   setRequestTracer(outcome ? new RequestTracer(outcome, ids) : undefined);
+  setLogRecordsExported(plan.logs);
   return { plan, outcome, shutdown: () => sdk.shutdown() };
 }
 
