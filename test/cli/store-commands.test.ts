@@ -10,6 +10,7 @@ import { openStore } from '../../src/store/open';
 import type { NewQuarantine, Store } from '../../src/store/types';
 import { CRM_DEAL_ADD, WEBHOOK_TOKEN, withoutToken } from '../support/bitrix-bodies';
 import { runCli } from './run-cli';
+import { ndjson } from '../support/ndjson';
 
 const T0 = Date.UTC(2026, 0, 10, 12, 0, 0);
 const HOUR = 3_600_000;
@@ -21,10 +22,6 @@ function refused(overrides: Partial<NewQuarantine>): NewQuarantine {
     headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Bearer ${WEBHOOK_TOKEN}` },
     rawBody: withoutToken(CRM_DEAL_ADD), candidates: [], ...overrides,
   };
-}
-
-function ndjson(text: string): Array<Record<string, any>> {
-  return text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Record<string, any>);
 }
 
 describe('command line: quarantine and events on a real store', function () {

@@ -182,6 +182,10 @@ describe('the accepted-share decision and its configuration', () => {
   it('reads the policy from the environment', () => {
     expect(samplingPolicy({})).to.deep.equal({ policy: { mode: 'outcome', acceptedRatio: 0.1 }, warnings: [] });
     expect(samplingPolicy({ BITRIX24_TRACES_ACCEPTED_RATIO: '0.25' }).policy).to.deep.equal({ mode: 'outcome', acceptedRatio: 0.25 });
+    // Both ends of the range are valid ratios: 0 exports no accepted delivery, 1 every one, without a warning.
+    expect(samplingPolicy({ BITRIX24_TRACES_ACCEPTED_RATIO: '0' })).to.deep.equal({ policy: { mode: 'outcome', acceptedRatio: 0 }, warnings: [] });
+    expect(samplingPolicy({ BITRIX24_TRACES_ACCEPTED_RATIO: '1' })).to.deep.equal({ policy: { mode: 'outcome', acceptedRatio: 1 }, warnings: [] });
+    expect(samplingPolicy({ BITRIX24_TRACES_ACCEPTED_RATIO: '-0.1' }).warnings).to.deep.equal(['BITRIX24_TRACES_ACCEPTED_RATIO=-0.1 is not a number from 0 to 1; using 0.1']);
     expect(samplingPolicy({ OTEL_TRACES_SAMPLER: 'always_on' }).policy).to.deep.equal({ mode: 'all' });
     expect(samplingPolicy({ OTEL_TRACES_SAMPLER: 'parentbased_always_off' }).policy).to.deep.equal({ mode: 'none' });
     expect(samplingPolicy({ BITRIX24_TRACES_ACCEPTED_RATIO: '2' })).to.deep.equal({

@@ -82,6 +82,28 @@ describe("the service's own HTTP server span", () => {
     expect(span.attributes).not.to.have.property('http.route');
   });
 
+  // HTTP semantic conventions: a SERVER span is an error only for 5xx; a 4xx is the client's mistake, not the
+  // server's. Refusals are errors of their verify span (and are exported in full), never of the server span.
+  it('leaves the server span of every 4xx answer UNSET, with no error.type: refusals, unknown paths, wrong methods', async () => {
+    harness = await startHarness({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN });
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const requests: Array<[string, RequestInit, number]> = [
+      [PATH, { method: 'POST', headers: form, body: CRM_DEAL_ADD.replace(WEBHOOK_TOKEN, 'x'.repeat(32)) }, 403],
+      [PATH, { method: 'POST', headers: form, body: 'event=ONCRMDEALADD&data%5BFIELDS%5D%5BID%5D=1' }, 401],
+      [PATH, { method: 'POST', headers: { 'content-type': 'image/png' }, body: 'x' }, 415],
+      [PATH, { method: 'GET' }, 405],
+      ['/elsewhere', { method: 'POST', headers: form, body: CRM_DEAL_ADD }, 404],
+    ];
+    for (const [path, init, status] of requests) {
+      memoryExporter.reset();
+      expect((await fetch(`${harness.url}${path}`, init)).status, path).to.equal(status);
+      const span = await waitFor(() => serverSpans()[0], `the server span of the ${status}`);
+      expect(span.attributes['http.response.status_code']).to.equal(status);
+      expect(span.status, String(status)).to.deep.equal({ code: SpanStatusCode.UNSET });
+      expect(span.attributes, String(status)).not.to.have.property('error.type');
+    }
+  });
+
   it('does not trace scrapes and probes', async () => {
     harness = await startHarness({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN });
     for (const path of ['/metrics', '/healthz', '/readyz?x=1']) expect((await fetch(`${harness.url}${path}`)).status).to.equal(200);

@@ -11,6 +11,7 @@ import { SIGNING_SECRET, Upstream } from '../forward/support/upstream';
 import { spawnService, type RunningService } from '../support/spawn-service';
 import { cleanUpStores, STORE_ADAPTERS } from '../support/store-adapters';
 import { traceReceiver } from '../support/trace-receiver';
+import { ndjson, type JsonRecord } from '../support/ndjson';
 
 const PATH = '/api/bitrix/webhook';
 const TOKENS = `default=${WEBHOOK_TOKEN},app=${APP_TOKEN}`;
@@ -18,9 +19,6 @@ const WRONG_TOKEN = 'wr0ngt0ken0000000000000000000zzz';
 const DONE = 'automatic replay of the quarantine done';
 const RELEASED = 'quarantined delivery replayed: now an accepted event';
 
-function ndjson(text: string): Array<Record<string, any>> {
-  return text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Record<string, any>);
-}
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function post(service: RunningService, body: string): Promise<number> {
@@ -55,7 +53,7 @@ for (const adapter of STORE_ADAPTERS) {
       services.push(service);
       return service;
     }
-    async function outage(env: Record<string, string>): Promise<Array<Record<string, any>>> {
+    async function outage(env: Record<string, string>): Promise<Array<JsonRecord>> {
       const service = await start(env);
       for (const { body } of [...shapes, ...stays]) expect(await post(service, body)).to.equal(503);
       expect(await service.stop()).to.equal(0);

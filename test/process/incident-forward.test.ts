@@ -10,15 +10,12 @@ import { runCli } from '../cli/run-cli';
 import { SIGNING_SECRET, Upstream } from '../forward/support/upstream';
 import { spawnService, type RunningService } from '../support/spawn-service';
 import { cleanUpStores, STORE_ADAPTERS } from '../support/store-adapters';
+import { ndjson } from '../support/ndjson';
 
 const PATH = '/api/bitrix/webhook';
 const TOKENS = `default=${WEBHOOK_TOKEN},app=${APP_TOKEN}`;
 /** The credential keys that never leave the request path, wherever they sit in data (as on the direct path). */
 const SECRET_KEYS = new Set(['application_token', 'access_token', 'refresh_token']);
-
-function ndjson(text: string): Array<Record<string, any>> {
-  return text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Record<string, any>);
-}
 
 /** The event's data as the application should see it: parsed from the wire body, every credential key left out. */
 function expectedData(body: string): unknown {

@@ -9,6 +9,7 @@ import { runCli } from '../cli/run-cli';
 import { spawnService, type RunningService } from '../support/spawn-service';
 import { traceReceiver } from '../support/trace-receiver';
 import { cleanUpStores, STORE_ADAPTERS } from '../support/store-adapters';
+import { jsonLines } from '../support/ndjson';
 
 const PATH = '/api/bitrix/webhook';
 const FORM = 'application/x-www-form-urlencoded';
@@ -22,10 +23,6 @@ async function post(service: RunningService, body: string, type = FORM): Promise
 }
 
 /** JSON lines; stderr also holds the CLI's plain `store: …` line, which is not one. */
-function ndjson(text: string): Array<Record<string, any>> {
-  return text.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, any>);
-}
-
 after(cleanUpStores);
 
 for (const adapter of STORE_ADAPTERS) {
@@ -53,7 +50,7 @@ for (const adapter of STORE_ADAPTERS) {
       }
       const listed = await runCli(['quarantine', 'list', '--json'], env);
       expect(listed.code, listed.stderr).to.equal(0);
-      const rows = ndjson(listed.stdout);
+      const rows = jsonLines(listed.stdout);
       expect(rows.map((row) => [row.status, row.reason, row.diagnosis, row.event, row.releasedEventId])).to.deep.equal(
         shapes.map((shape) => [503, 'not_configured', 'not_configured', shape.event, null]),
       );
@@ -64,13 +61,13 @@ for (const adapter of STORE_ADAPTERS) {
 
     it('after the restart with the token, a dry run changes nothing; two replays at once release each exactly once; a third changes nothing', async () => {
       service = await spawnService({ env: { ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS, QUARANTINE_AUTO_REPLAY: 'off' } });
-      const quarantined = ndjson((await runCli(['quarantine', 'list', '--json'], env)).stdout);
+      const quarantined = jsonLines((await runCli(['quarantine', 'list', '--json'], env)).stdout);
       expect(quarantined).to.have.length(shapes.length);
 
       const dry = await runCli(['quarantine', 'replay', '--json'], { ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS });
       expect(dry.code, dry.stderr).to.equal(0);
-      expect(ndjson(dry.stdout).at(-1)).to.deep.equal({ summary: { apply: false, released: 0, would_release: shapes.length, already_released: 0, mismatch: 0, portal_mismatch: 0, no_token: 0, not_replayable: 0 } });
-      expect(ndjson((await runCli(['events', 'list', '--json'], env)).stdout)).to.deep.equal([]);
+      expect(jsonLines(dry.stdout).at(-1)).to.deep.equal({ summary: { apply: false, released: 0, would_release: shapes.length, already_released: 0, mismatch: 0, portal_mismatch: 0, no_token: 0, not_replayable: 0 } });
+      expect(jsonLines((await runCli(['events', 'list', '--json'], env)).stdout)).to.deep.equal([]);
 
       // Two operators (or a retry) at the same moment, while the service serves the same store.
       const [first, second] = await Promise.all([
@@ -79,10 +76,10 @@ for (const adapter of STORE_ADAPTERS) {
       ]);
       expect(first.code, first.stderr).to.equal(0);
       expect(second.code, second.stderr).to.equal(0);
-      const released = [...ndjson(first.stdout), ...ndjson(second.stdout)].filter((line) => line.outcome === 'released');
+      const released = [...jsonLines(first.stdout), ...jsonLines(second.stdout)].filter((line) => line.outcome === 'released');
       expect(released.map((line) => line.id).sort()).to.deep.equal(quarantined.map((row) => row.id).sort());
 
-      const events = ndjson((await runCli(['events', 'list', '--json'], env)).stdout);
+      const events = jsonLines((await runCli(['events', 'list', '--json'], env)).stdout);
       expect(events).to.have.length(shapes.length);
       const byQuarantine = new Map(events.map((event) => [event.quarantineId, event]));
       for (const [index, row] of quarantined.entries()) {
@@ -103,12 +100,12 @@ for (const adapter of STORE_ADAPTERS) {
       // The data read back from the scrubbed body is the event's data, without any credential.
       const deal = byQuarantine.get(quarantined[0]!.id)!;
       expect(deal.data).to.deep.equal({ FIELDS: { ID: '7405' } });
-      const replayLog = ndjson(first.stderr + second.stderr).filter((line) => line.message === 'quarantined delivery replayed: now an accepted event');
+      const replayLog = jsonLines(first.stderr + second.stderr).filter((line) => line.message === 'quarantined delivery replayed: now an accepted event');
       expect(replayLog).to.have.length(shapes.length);
 
       const third = await runCli(['quarantine', 'replay', '--apply', '--json'], { ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS });
-      expect(ndjson(third.stdout)).to.deep.equal([{ summary: { apply: true, released: 0, would_release: 0, already_released: 0, mismatch: 0, portal_mismatch: 0, no_token: 0, not_replayable: 0 } }]);
-      expect(ndjson((await runCli(['events', 'list', '--json'], env)).stdout)).to.have.length(shapes.length);
+      expect(jsonLines(third.stdout)).to.deep.equal([{ summary: { apply: true, released: 0, would_release: 0, already_released: 0, mismatch: 0, portal_mismatch: 0, no_token: 0, not_replayable: 0 } }]);
+      expect(jsonLines((await runCli(['events', 'list', '--json'], env)).stdout)).to.have.length(shapes.length);
     });
 
     it('keeps a delivery without a token until the operator releases it with a reason (logged); a wrong token stays', async () => {
@@ -117,14 +114,14 @@ for (const adapter of STORE_ADAPTERS) {
       expect(await post(service, CRM_DEAL_ADD.replace(WEBHOOK_TOKEN, WRONG_TOKEN))).to.deep.equal({ status: 403, body: { status: 'rejected', reason: 'token_mismatch' } });
       const withTokens = { ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS };
       const plain = await runCli(['quarantine', 'replay', '--apply', '--json'], withTokens);
-      expect(ndjson(plain.stdout).map((line) => line.outcome ?? line.summary)).to.deep.equal([
+      expect(jsonLines(plain.stdout).map((line) => line.outcome ?? line.summary)).to.deep.equal([
         'no_token', 'mismatch', { apply: true, released: 0, would_release: 0, already_released: 0, mismatch: 1, portal_mismatch: 0, no_token: 1, not_replayable: 0 },
       ]);
       const noReason = await runCli(['quarantine', 'replay', '--apply', '--release-without-token'], withTokens);
       expect(noReason.code).to.equal(2);
       const byHand = await runCli(['quarantine', 'replay', '--apply', '--release-without-token', '--reason', 'portal admin confirmed deal 7405', '--json'], withTokens);
-      expect(ndjson(byHand.stdout).map((line) => line.outcome ?? line.summary.released)).to.deep.equal(['released', 'mismatch', 1]);
-      const logged = ndjson(byHand.stderr).find((line) => line.message === 'quarantined delivery released WITHOUT a token by the operator')!;
+      expect(jsonLines(byHand.stdout).map((line) => line.outcome ?? line.summary.released)).to.deep.equal(['released', 'mismatch', 1]);
+      const logged = jsonLines(byHand.stderr).find((line) => line.message === 'quarantined delivery released WITHOUT a token by the operator')!;
       expect(logged).to.deep.include({ level: 'warn', webhook: 'unknown', reason: 'token_missing', operator_reason: 'portal admin confirmed deal 7405' });
       const shown = JSON.parse((await runCli(['quarantine', 'show', String(logged.quarantine_id), '--json'], env)).stdout) as Record<string, unknown>;
       expect(shown.releaseNote).to.equal('released without a token: portal admin confirmed deal 7405');

@@ -11,15 +11,12 @@ import { runCli } from '../cli/run-cli';
 import { spawnService, type RunningService } from '../support/spawn-service';
 import { METRIC } from '../../src/telemetry/names';
 import { REFUSAL_MESSAGE } from '../../src/receive/refusal';
+import { ndjson } from '../support/ndjson';
 
 const PATH = '/api/bitrix/webhook';
 const FORM = 'application/x-www-form-urlencoded';
 /** A chat-bot message of 5 000 Cyrillic letters: past the 16 KiB a wrong path is otherwise peeked at, within BODY_LIMIT. */
 const LONG_CHAT = chatBotMessage(WEBHOOK_TOKEN, WEBHOOK_TOKEN).replace('PARAMS%5D%5BMESSAGE%5D=', `PARAMS%5D%5BMESSAGE%5D=${'%D0%AF'.repeat(5_000)}`);
-
-function ndjson(text: string): Array<Record<string, any>> {
-  return text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Record<string, any>);
-}
 
 async function send(service: RunningService, pathname: string, body: string, contentType: string): Promise<{ status: number; body: unknown }> {
   const response = await fetch(`${service.url}${pathname}`, { method: 'POST', headers: { 'content-type': contentType }, body });

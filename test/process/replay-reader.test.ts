@@ -6,6 +6,7 @@ import { CRM_DEAL_ADD, WEBHOOK_TOKEN } from '../support/bitrix-bodies';
 import { runCli } from '../cli/run-cli';
 import { spawnService, type RunningService } from '../support/spawn-service';
 import { cleanUpStores, STORE_ADAPTERS } from '../support/store-adapters';
+import { ndjson } from '../support/ndjson';
 
 const PATH = '/api/bitrix/webhook';
 const DEAL = CRM_DEAL_ADD.replace(/&auth%5Bapplication_token%5D=[^&]*/, '');
@@ -17,10 +18,6 @@ const UNREAD_PLACES: Array<{ name: string; type: string; body: string }> = [
   { name: 'JSON fragment in a form value', type: 'application/x-www-form-urlencoded', body: `${DEAL}&data%5BX%5D=${encodeURIComponent(JSON.stringify({ auth: { application_token: T } }))}` },
   { name: 'JSON dotted key', type: 'application/json', body: JSON.stringify({ event: 'ONCRMDEALADD', 'auth.application_token': T, auth: { domain: 'a.bitrix24.com' } }) },
 ];
-
-function ndjson(text: string): Array<Record<string, any>> {
-  return text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Record<string, any>);
-}
 
 describe('replay reads the token where the receiver reads it; self-tests are never released', function () {
   this.timeout(180_000);

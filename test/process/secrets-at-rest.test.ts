@@ -9,6 +9,7 @@ import { CRM_DEAL_ADD, WEBHOOK_TOKEN, webhookAuth } from '../support/bitrix-bodi
 import { runCli } from '../cli/run-cli';
 import { spawnService, type RunningService } from '../support/spawn-service';
 import { cleanUpStores, STORE_ADAPTERS } from '../support/store-adapters';
+import { ndjson } from '../support/ndjson';
 
 const PATH = '/api/bitrix/webhook';
 const FORM = 'application/x-www-form-urlencoded';
@@ -42,10 +43,6 @@ const ACCEPTED: Array<{ name: string; type: string; body: string; message?: stri
   { name: 'form chat message with &access_token= in its text', type: FORM, body: `${CRM_DEAL_ADD}&data%5BPARAMS%5D%5BMESSAGE%5D=${encodeURIComponent(MESSAGE)}`, message: MESSAGE },
   { name: 'raw NUL byte in a form value', type: FORM, body: `${CRM_DEAL_ADD}&data%5BPARAMS%5D%5BMESSAGE%5D=a\u0000b`, message: 'a\u0000b' },
 ];
-
-function ndjson(text: string): Array<Record<string, any>> {
-  return text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Record<string, any>);
-}
 
 describe('no token at rest after every hostile shape (real process, both stores)', function () {
   this.timeout(180_000);

@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { CRM_DEAL_ADD, WEBHOOK_TOKEN, withoutToken } from '../support/bitrix-bodies';
 import { runCli } from '../cli/run-cli';
 import { spawnService, type RunningService } from '../support/spawn-service';
+import { ndjson } from '../support/ndjson';
 
 const PATH = '/api/bitrix/webhook';
 const FORM = 'application/x-www-form-urlencoded';
@@ -16,10 +17,6 @@ const FORM = 'application/x-www-form-urlencoded';
 async function post(service: RunningService, body: string): Promise<{ status: number; body: unknown }> {
   const response = await fetch(`${service.url}${PATH}`, { method: 'POST', headers: { 'content-type': FORM }, body });
   return { status: response.status, body: await response.json() };
-}
-
-function ndjson(text: string): Array<Record<string, any>> {
-  return text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Record<string, any>);
 }
 
 describe('the store under the real service process (SQLite)', function () {
