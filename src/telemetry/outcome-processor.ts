@@ -73,12 +73,17 @@ export class OutcomeSpanProcessor implements SpanProcessor {
   }
 
   onEnd(span: ReadableSpan): void {
-    if (this.policy.mode === 'all') return this.forward(span);
     if (this.policy.mode === 'none') return;
     const traceId = span.spanContext().traceId;
-    if (traceId === this.building) return this.forward(span);
+    if (this.policy.mode === 'all' || traceId === this.building) {
+      this.forward(span);
+      return;
+    }
     const recorded = this.recorded.size > 0 ? this.recorded.get(traceId) : undefined;
-    if (recorded) return this.holdForRecorded(recorded, span);
+    if (recorded) {
+      this.holdForRecorded(recorded, span);
+      return;
+    }
     const trace = this.pending.get(traceId);
     const root = isLocalRoot(span);
     if (!trace) {

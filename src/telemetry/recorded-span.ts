@@ -1,5 +1,5 @@
 import {
-  SpanKind,
+  type SpanKind,
   SpanStatusCode,
   TraceFlags,
   type Attributes,
@@ -56,10 +56,28 @@ export class RecordedTrace {
     this.keep = keep;
   }
 
-  startSpan(tracer: Tracer, name: string, kind: SpanKind, attributes: Attributes, parent?: RecordedSpan, startTime?: number): RecordedSpan {
-    const span = new RecordedSpan(this, tracer, name, kind, this.owner.newSpanId(), attributes, parent, startTime ?? nowMillis(), this.settled);
-    if (parent) (parent.children ??= []).push(span);
-    else this.root = span;
+  startSpan(
+    tracer: Tracer,
+    name: string,
+    kind: SpanKind,
+    attributes: Attributes,
+    parent?: RecordedSpan,
+    startTime?: number,
+  ): RecordedSpan {
+    const span = new RecordedSpan(
+      this,
+      tracer,
+      name,
+      kind,
+      this.owner.newSpanId(),
+      attributes,
+      parent,
+      startTime ?? nowMillis(),
+      this.settled,
+    );
+    if (!parent) this.root = span;
+    else if (parent.children) parent.children.push(span);
+    else parent.children = [span];
     if (!span.late) this.open++;
     return span;
   }
@@ -130,15 +148,19 @@ export class RecordedSpan implements Span {
 
   addEvent(name: string, attributesOrTime?: Attributes | TimeInput, time?: TimeInput): this {
     if (this.endTime !== undefined) return this;
-    const timeGiven = typeof attributesOrTime === 'number' || Array.isArray(attributesOrTime) || attributesOrTime instanceof Date;
+    const timeGiven =
+      typeof attributesOrTime === 'number' || Array.isArray(attributesOrTime) || attributesOrTime instanceof Date;
     const attributes = timeGiven ? undefined : (attributesOrTime as Attributes | undefined);
     const at = timeGiven ? (attributesOrTime as TimeInput) : (time ?? nowMillis());
-    (this.events ??= []).push(attributes ? { name, attributes, time: at } : { name, time: at });
+    const event: RecordedEvent = attributes ? { name, attributes, time: at } : { name, time: at };
+    if (this.events) this.events.push(event);
+    else this.events = [event];
     return this;
   }
 
   addLink(link: Link): this {
-    (this.links ??= []).push(link);
+    if (this.links) this.links.push(link);
+    else this.links = [link];
     return this;
   }
 
@@ -190,7 +212,11 @@ function millisOf(time: TimeInput): number {
 }
 
 /** An error anywhere: ERROR status, an HTTP status ≥ 400 (server or client span), or a recorded exception. */
-export function failed(span: { status: SpanStatus | undefined; attributes: Attributes; events: readonly { name: string }[] | undefined }): boolean {
+export function failed(span: {
+  status: SpanStatus | undefined;
+  attributes: Attributes;
+  events: readonly { name: string }[] | undefined;
+}): boolean {
   if (span.status?.code === SpanStatusCode.ERROR) return true;
   const status = span.attributes['http.response.status_code'];
   if (typeof status === 'number' && status >= 400) return true;

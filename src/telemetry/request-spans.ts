@@ -1,4 +1,12 @@
-import { ROOT_CONTEXT, SpanKind, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
 import { RecordedSpan } from './recorded-span';
 
 /**
@@ -7,12 +15,14 @@ import { RecordedSpan } from './recorded-span';
  */
 export function startChildSpan(tracer: Tracer, name: string, parent: Context, attributes?: Attributes): Span {
   const parentSpan = trace.getSpan(parent);
-  if (parentSpan instanceof RecordedSpan) return parentSpan.trace.startSpan(tracer, name, SpanKind.INTERNAL, attributes ?? {}, parentSpan);
+  if (parentSpan instanceof RecordedSpan)
+    return parentSpan.trace.startSpan(tracer, name, SpanKind.INTERNAL, attributes ?? {}, parentSpan);
   return tracer.startSpan(name, attributes ? { attributes } : {}, parent);
 }
 
 /** The same, for a parent span in hand (no context to carry it). */
 export function startChildOf(tracer: Tracer, name: string, parent: Span, attributes?: Attributes): Span {
-  if (parent instanceof RecordedSpan) return parent.trace.startSpan(tracer, name, SpanKind.INTERNAL, attributes ?? {}, parent);
+  if (parent instanceof RecordedSpan)
+    return parent.trace.startSpan(tracer, name, SpanKind.INTERNAL, attributes ?? {}, parent);
   return tracer.startSpan(name, attributes ? { attributes } : {}, trace.setSpan(ROOT_CONTEXT, parent));
 }

@@ -19,7 +19,9 @@ export class RequestTracer implements RecordedTraceOwner {
   start(remoteParent: SpanContext | undefined): RecordedTrace {
     const policy = this.outcome.policy;
     const traceId = remoteParent?.traceId ?? this.ids.newTraceId();
-    const keep = policy.mode === 'all' || (policy.mode === 'outcome' && (remoteSampled(remoteParent) || inAcceptedShare(traceId, policy.acceptedRatio)));
+    const keep =
+      policy.mode === 'all' ||
+      (policy.mode === 'outcome' && (remoteSampled(remoteParent) || inAcceptedShare(traceId, policy.acceptedRatio)));
     const recorded = new RecordedTrace(this, traceId, remoteParent, policy.mode !== 'none', keep);
     this.outcome.begin(recorded);
     return recorded;
@@ -33,7 +35,10 @@ export class RequestTracer implements RecordedTraceOwner {
     this.outcome.settle(recorded, () => {
       const root = recorded.root;
       if (!root) return;
-      this.build(root, recorded.remoteParent ? trace.setSpanContext(ROOT_CONTEXT, recorded.remoteParent) : ROOT_CONTEXT);
+      this.build(
+        root,
+        recorded.remoteParent ? trace.setSpanContext(ROOT_CONTEXT, recorded.remoteParent) : ROOT_CONTEXT,
+      );
     });
   }
 
@@ -50,7 +55,12 @@ export class RequestTracer implements RecordedTraceOwner {
     const span = this.ids.withIds(traceId, spanId, () =>
       recorded.tracer.startSpan(
         recorded.name,
-        { kind: recorded.kind, startTime: recorded.startTime, attributes: recorded.attributes, ...(recorded.links ? { links: recorded.links } : {}) },
+        {
+          kind: recorded.kind,
+          startTime: recorded.startTime,
+          attributes: recorded.attributes,
+          ...(recorded.links ? { links: recorded.links } : {}),
+        },
         parent,
       ),
     );

@@ -1,8 +1,17 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, context, trace, type Context, type Span } from '@opentelemetry/api';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  TraceFlags,
+  context,
+  trace,
+  type Context,
+  type Span,
+} from '@opentelemetry/api';
 import { tracing } from '@opentelemetry/sdk-node';
 import { expect } from 'chai';
 import { OutcomeSpanProcessor } from '../../src/telemetry/outcome-processor';
-import { RecordedSpan } from '../../src/telemetry/recorded-span';
+import type { RecordedSpan } from '../../src/telemetry/recorded-span';
 import { RequestIdGenerator } from '../../src/telemetry/request-ids';
 import { startChildOf, startChildSpan } from '../../src/telemetry/request-spans';
 import { RequestTracer } from '../../src/telemetry/request-tracer';
@@ -24,9 +33,18 @@ function setUp(policy: SamplingPolicy = { mode: 'outcome', acceptedRatio: 0.1 })
   };
   const outcome = new OutcomeSpanProcessor([counting, new tracing.SimpleSpanProcessor(exporter)], policy);
   const ids = new RequestIdGenerator();
-  const tracer = new tracing.BasicTracerProvider({ spanProcessors: [outcome], idGenerator: ids, sampler: new tracing.AlwaysOnSampler() }).getTracer('test');
+  const tracer = new tracing.BasicTracerProvider({
+    spanProcessors: [outcome],
+    idGenerator: ids,
+    sampler: new tracing.AlwaysOnSampler(),
+  }).getTracer('test');
   const requests = new RequestTracer(outcome, ids);
-  const remote = (traceId: string, flags = TraceFlags.NONE) => ({ traceId, spanId: '00f067aa0ba902b7', traceFlags: flags, isRemote: true });
+  const remote = (traceId: string, flags = TraceFlags.NONE) => ({
+    traceId,
+    spanId: '00f067aa0ba902b7',
+    traceFlags: flags,
+    isRemote: true,
+  });
   /** A request's server span, recorded, and the context the app passes on. */
   const request = (traceId?: string, flags?: number) => {
     const recorded = requests.start(traceId ? remote(traceId, flags) : undefined);
@@ -75,7 +93,11 @@ describe('request spans recorded as data, built only for exported traces', () =>
     server.end();
     const spans = exporter.getFinishedSpans();
     expect(spans.map((span) => span.name)).to.deep.equal([
-      'bitrix.token.extract.body', 'bitrix.token.extract.query', 'bitrix.token.extract.header', 'bitrix.token.verify', 'POST /api/bitrix/webhook',
+      'bitrix.token.extract.body',
+      'bitrix.token.extract.query',
+      'bitrix.token.extract.header',
+      'bitrix.token.verify',
+      'POST /api/bitrix/webhook',
     ]);
     const byName = new Map(spans.map((span) => [span.name, span]));
     const root = byName.get('POST /api/bitrix/webhook')!;
@@ -117,7 +139,10 @@ describe('request spans recorded as data, built only for exported traces', () =>
     const own = fresh.request();
     own.server.end();
     const [root] = fresh.exporter.getFinishedSpans();
-    expect(root!.spanContext()).to.deep.include({ traceId: own.recorded.traceId, spanId: own.server.spanContext().spanId });
+    expect(root!.spanContext()).to.deep.include({
+      traceId: own.recorded.traceId,
+      spanId: own.server.spanContext().spanId,
+    });
     expect(root!.parentSpanContext).to.equal(undefined);
   });
 
@@ -170,7 +195,11 @@ describe('request spans recorded as data, built only for exported traces', () =>
     startChildOf(tracer, 'bitrix.token.extract.body', late).end();
     late.end();
     const spans = exporter.getFinishedSpans();
-    expect(spans.map((span) => span.name)).to.deep.equal(['POST /hook', 'bitrix.token.extract.body', 'bitrix.token.verify']);
+    expect(spans.map((span) => span.name)).to.deep.equal([
+      'POST /hook',
+      'bitrix.token.extract.body',
+      'bitrix.token.verify',
+    ]);
     expect(spans[2]!.parentSpanContext?.spanId).to.equal(server.spanContext().spanId);
     expect(spans[1]!.parentSpanContext?.spanId).to.equal(spans[2]!.spanContext().spanId);
   });
@@ -180,7 +209,9 @@ describe('request spans recorded as data, built only for exported traces', () =>
       const { exporter, outcome, tracer, request } = setUp({ mode: 'outcome', acceptedRatio: 0 });
       const { server, serverContext } = request(OUTSIDE);
       const store = startChildSpan(tracer, 'bitrix.store.write', serverContext);
-      const query: Span = context.with(trace.setSpan(ROOT_CONTEXT, store), () => tracer.startSpan('pg.query', { kind: SpanKind.CLIENT }));
+      const query: Span = context.with(trace.setSpan(ROOT_CONTEXT, store), () =>
+        tracer.startSpan('pg.query', { kind: SpanKind.CLIENT }),
+      );
       query.end();
       expect(outcome.holding).to.deep.equal({ traces: 1, spans: 1 });
       store.end();
