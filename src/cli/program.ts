@@ -20,7 +20,8 @@ export function createProgram(): Command {
     .description('start the service (configuration from the environment, as in the README)')
     .addHelpText('after', `\nSet ${ENV.token} (or ${ENV.tokens}) first; run \`${BIN} doctor\` to check the configuration.`)
     .action(() => {
-      (require('../main') as typeof import('../main')).main();
+      const { telemetry } = require('../telemetry/preload') as typeof import('../telemetry/preload');
+      (require('../serve/service') as typeof import('../serve/service')).startService(telemetry);
     });
 
   program
