@@ -8,6 +8,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { createProgram } from '../../src/cli/program';
+import { renderMonitoringFiles } from '../../src/monitoring/render';
+import { RUNBOOK_PATH } from '../../src/monitoring/constants';
 import { CONFIG_ENV_NAMES, OTEL_ENV_PREFIX } from '../../src/config/env-names';
 import {
   ADMIN_METRIC, ATTR, FORWARD_METRIC, FORWARD_SPAN, METRIC, RECOVER_METRIC, RELEASE_SPAN, SPAN, TOKEN_SOURCES, TRACING_METRIC,
@@ -155,6 +157,14 @@ describe('docs: the README and docs/ stand alone and match the code', () => {
       const names = [...spans, ...(Object.values(ATTR) as string[])];
       expect(names.length, 'the names').to.be.greaterThan(20);
       expect(names.filter((name) => !page.includes(`\`${name}\``) && !(name.startsWith('bitrix.token.extract.') && page.includes('`bitrix.token.extract.body|query|header`')))).to.deep.equal([]);
+    });
+
+    it('lists every file `npm run generate` writes', () => {
+      const rows = tableAfter(read('docs/observability.md'), '## Monitoring: generated from one source');
+      const listed = rows.flatMap((row) => codeSpans(row[0]!)).map((name) => path.posix.basename(name));
+      const written = [...renderMonitoringFiles().map((file) => file.path), RUNBOOK_PATH];
+      expect(written.length, 'the generated files').to.be.greaterThan(6);
+      expect(written.filter((file) => !listed.includes(path.posix.basename(file)))).to.deep.equal([]);
     });
 
     it('names the forwarding and release spans where they are described', () => {
