@@ -2,10 +2,11 @@ import { readFileSync } from 'node:fs';
 import { type AdminConfig, parseAdminConfig } from '../admin/config';
 import { ENV } from '../config/env-names';
 import { ConfigError } from '../config/errors';
-import { type Config, type Env, loadConfig } from '../config/load';
+import { type Config, loadConfig } from '../config/load';
 import { type ForwardConfig, parseForwardConfig } from '../forward/config';
 import { parseAutoReplay } from '../recover/config';
 import { parseStoreConfig, parseStoreTimeouts, type StoreConfig, type StoreTimeouts } from '../store/config';
+import type { Env, ReadFile } from '../config/env';
 
 /** Everything the service reads from its environment, each part parsed by the room it configures. */
 export interface ServiceEnvironment {
@@ -17,7 +18,6 @@ export interface ServiceEnvironment {
   adminConfig: AdminConfig;
 }
 
-export type ReadFile = (path: string) => string;
 
 /** Throws the first ConfigError met (it names the variable); nothing is started before all of it is read. */
 export function readServiceEnvironment(env: Env, readFile: ReadFile = (path) => readFileSync(path, 'utf8')): ServiceEnvironment {

@@ -5,7 +5,6 @@ import { type AdminMetrics, registerAdminMetrics } from '../admin/metrics';
 import { createAdminRouter } from '../admin/router';
 import { ENV } from '../config/env-names';
 import { ConfigError } from '../config/errors';
-import type { Env } from '../config/load';
 import { type ForwardMetrics, registerForwardMetrics } from '../forward/metrics';
 import { createForwarding } from '../forward/start';
 import type { ForwardWorker } from '../forward/worker';
@@ -30,6 +29,7 @@ import { readServiceEnvironment, type ServiceEnvironment } from './environment';
 import { listeningUrl, serveManagement, serverTimeouts } from './http-server';
 import { stopOnSignals } from './shutdown';
 import { logStartup } from './startup-log';
+import type { Env } from '../config/env';
 
 /**
  * Starts the service: reads the environment (a mistake exits 2 with the variable named), opens the store

@@ -11,8 +11,8 @@ import { describePolicy, samplingPolicy, type SamplingPolicy } from './sampling'
 import { UNTRACED_PATHS, traceRequests } from './server-span';
 import { setExportDecider } from './trace-links';
 import { setDroppedSpanCounts } from './tracing-metrics';
+import type { Env } from '../config/env';
 
-type Env = Record<string, string | undefined>;
 
 /**
  * Only what this service needs: outgoing HTTP (http for the forwarder, undici for fetch), the database

@@ -15,6 +15,7 @@ import { allQuarantined } from '../../recover/pages';
 import { createReleaseRecorder } from '../../recover/release-recorder';
 import { emptyTotals, replayOne, type ReplayItem } from '../../recover/replay';
 import { terminalSafe } from '../../checklist/terminal-text';
+import type { Env } from '../../config/env';
 
 export interface ListOptions {
   reason?: string;
@@ -36,7 +37,6 @@ export interface ReplayOptions extends ListOptions {
 }
 
 const PAGE = 1000;
-type Env = Record<string, string | undefined>;
 
 /** Opens the store the environment names (as `serve` would); STORE=none has nothing to show. */
 /**
