@@ -40,7 +40,7 @@ export interface TrafficSummary {
 }
 
 export const DEFAULT_MIX: Mix = { accepted: 55, missing: 30, mismatched: 15 };
-/** What the guard answers each kind of delivery (its contract: shared/CONTRACT.md). */
+/** What the guard answers each kind of delivery (its contract: docs/contract.md). */
 export const EXPECTED_STATUS: Record<DeliveryKind, string> = { accepted: '200', missing: '401', mismatched: '403' };
 const TOKEN_PATTERN = /^[0-9a-z]{32}$/;
 const ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';

@@ -1,7 +1,7 @@
 // Realistic Bitrix24 deliveries, form-encoded exactly as Bitrix24 sends them (PHP `http_build_query`):
 // nested keys in brackets, brackets percent-encoded, spaces as `+`, every value a string.
 // Used by the benchmark (scripts/bench.ts) and by the robustness tests (test/robustness).
-// Facts: ../../../shared/bitrix24-delivery.md
+// Facts: docs/bitrix24-delivery.md
 
 // One encoder for the self-test deliveries of `doctor`, the benchmark and the tests.
 import { httpBuildQuery, phpUrlencode, type FormObject, type FormValue } from '../../src/cli/doctor/form-encode';

@@ -1,8 +1,7 @@
 import { ADMIN_ENV } from '../config/env-names';
 import { ConfigError } from '../config/errors';
+import type { Env, ReadFile } from '../config/env';
 
-type Env = Record<string, string | undefined>;
-type ReadFile = (path: string) => string;
 
 export interface AdminConfig {
   /** ADMIN_TOKEN: undefined leaves the console off (every /admin path answers 404). */

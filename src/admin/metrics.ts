@@ -1,4 +1,5 @@
-import client from 'prom-client';
+import type client from 'prom-client';
+import { zeroedCounter } from '../telemetry/families';
 import { ADMIN_ACTIONS, ADMIN_METRIC, type AdminAction } from '../telemetry/names';
 
 export interface AdminMetrics {
@@ -7,15 +8,13 @@ export interface AdminMetrics {
 }
 
 export function registerAdminMetrics(registry: client.Registry): AdminMetrics {
-  const failures = new client.Counter({ name: ADMIN_METRIC.signInFailures, help: 'Failed sign-ins to the operator console (wrong token or rate-limited).', registers: [registry] });
-  const actions = new client.Counter({
-    name: ADMIN_METRIC.actions,
-    help: 'Actions taken in the operator console or its API, by action (sign_in, sign_out, replay, redeliver).',
-    labelNames: ['action'] as const,
-    registers: [registry],
-  });
-  failures.inc(0);
-  for (const action of ADMIN_ACTIONS) actions.inc({ action }, 0);
+  const failures = zeroedCounter([registry], ADMIN_METRIC.signInFailures, 'Failed sign-ins to the operator console (wrong token or rate-limited).');
+  const actions = zeroedCounter(
+    [registry],
+    ADMIN_METRIC.actions,
+    'Actions taken in the operator console or its API, by action (sign_in, sign_out, replay, redeliver).',
+    { action: ADMIN_ACTIONS },
+  );
   return {
     recordSignInFailure: () => failures.inc(),
     recordAction: (action) => actions.inc({ action }),

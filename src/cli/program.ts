@@ -17,10 +17,11 @@ export function createProgram(): Command {
 
   program
     .command('serve', { isDefault: true })
-    .description('start the service (configuration from the environment, as in the README)')
+    .description('start the service (configuration from the environment: docs/configuration.md)')
     .addHelpText('after', `\nSet ${ENV.token} (or ${ENV.tokens}) first; run \`${BIN} doctor\` to check the configuration.`)
     .action(() => {
-      (require('../main') as typeof import('../main')).main();
+      const { telemetry } = require('../telemetry/preload') as typeof import('../telemetry/preload');
+      (require('../serve/service') as typeof import('../serve/service')).startService(telemetry);
     });
 
   program
@@ -57,7 +58,7 @@ export function createProgram(): Command {
     .command('store')
     .description('the store itself')
     .command('backup <file>')
-    .description('copy the SQLite store to <file> while the service runs (VACUUM INTO); restore while it is stopped (README)')
+    .description('copy the SQLite store to <file> while the service runs (VACUUM INTO); restore while it is stopped (docs/store-faults.md)')
     .action((file: string) => {
       process.exitCode = (require('./store/backup') as typeof import('./store/backup')).storeBackup(file);
     });

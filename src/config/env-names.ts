@@ -1,4 +1,4 @@
-/** The environment variables the service reads (besides the standard OTEL_* ones), as in CONTRACT.md. */
+/** The environment variables the service reads (besides the standard OTEL_* ones), as in docs/contract.md and docs/configuration.md. */
 export const ENV = {
   token: 'BITRIX24_OUTGOING_WEBHOOK_TOKEN',
   tokenFile: 'BITRIX24_OUTGOING_WEBHOOK_TOKEN_FILE',

@@ -3,6 +3,7 @@ import { ENV } from './env-names';
 import { ConfigError } from './errors';
 import { unknownVariableWarnings } from './hygiene';
 import { cleanToken, DEFAULT_TOKEN_NAME, parseTokenList, type NamedToken, type TokenFault } from './tokens';
+import type { Env, ReadFile } from './env';
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -37,8 +38,6 @@ export interface Config {
   tokenFaults: TokenFault[];
 }
 
-export type Env = Record<string, string | undefined>;
-export type ReadFile = (path: string) => string;
 
 export const DEFAULTS = {
   sources: [...TOKEN_SOURCES] as TokenSource[],

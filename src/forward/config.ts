@@ -1,8 +1,7 @@
 import { ENV } from '../config/env-names';
 import { ConfigError } from '../config/errors';
+import type { Env, ReadFile } from '../config/env';
 
-export type Env = Record<string, string | undefined>;
-export type ReadFile = (path: string) => string;
 
 export const FORWARD_FORMATS = ['json', 'bitrix24'] as const;
 export type ForwardFormat = (typeof FORWARD_FORMATS)[number];

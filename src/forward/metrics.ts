@@ -1,6 +1,7 @@
-import client from 'prom-client';
-import { FORWARD_METRIC, FORWARD_RESULTS, type ForwardResult } from '../telemetry/names';
+import type client from 'prom-client';
 import type { ForwardStats } from '../store/types';
+import { gauge, zeroedCounter } from '../telemetry/families';
+import { FORWARD_METRIC, FORWARD_RESULTS, type ForwardResult } from '../telemetry/names';
 
 export interface ForwardMetrics {
   recordAttempt(result: ForwardResult): void;
@@ -13,40 +14,27 @@ export interface ForwardMetrics {
 /** Forwarding's metrics, registered in the service's registry (createMetrics' `register` option). */
 export function registerForwardMetrics(registry: client.Registry): ForwardMetrics {
   const registers = [registry];
-  const attempts = new client.Counter({
-    name: FORWARD_METRIC.attempts,
-    help: 'Forwarding attempts of stored events to the application, by result (delivered, retry, dead).',
-    labelNames: ['result'] as const,
+  const attempts = zeroedCounter(
     registers,
-  });
-  const backlog = new client.Gauge({
-    name: FORWARD_METRIC.backlog,
-    help: 'Stored events not yet delivered to the application (status pending), in the whole store.',
+    FORWARD_METRIC.attempts,
+    'Forwarding attempts of stored events to the application, by result (delivered, retry, dead).',
+    { result: FORWARD_RESULTS },
+  );
+  const backlog = gauge(registers, FORWARD_METRIC.backlog, 'Stored events not yet delivered to the application (status pending), in the whole store.');
+  const oldest = gauge(registers, FORWARD_METRIC.oldestPendingAge, 'Age in seconds of the oldest event not yet delivered (0 when none is pending).');
+  const dead = gauge(
     registers,
-  });
-  const oldest = new client.Gauge({
-    name: FORWARD_METRIC.oldestPendingAge,
-    help: 'Age in seconds of the oldest event not yet delivered (0 when none is pending).',
+    FORWARD_METRIC.deadLetters,
+    'Events the application refused for good or that ran out of attempts (status dead), in the whole store.',
+  );
+  const unreadable = zeroedCounter(
     registers,
-  });
-  const dead = new client.Gauge({
-    name: FORWARD_METRIC.deadLetters,
-    help: 'Events the application refused for good or that ran out of attempts (status dead), in the whole store.',
-    registers,
-  });
-  const unreadable = new client.Counter({
-    name: FORWARD_METRIC.unreadable,
-    help: 'Stored events that could not be read back (invalid JSON, nested too deep) and were dead-lettered at once.',
-    registers,
-  });
-  for (const result of FORWARD_RESULTS) attempts.inc({ result }, 0);
+    FORWARD_METRIC.unreadable,
+    'Stored events that could not be read back (invalid JSON, nested too deep) and were dead-lettered at once.',
+  );
   return {
-    recordAttempt(result) {
-      attempts.inc({ result });
-    },
-    recordUnreadable() {
-      unreadable.inc();
-    },
+    recordAttempt: (result) => attempts.inc({ result }),
+    recordUnreadable: () => unreadable.inc(),
     setStats(stats, now) {
       backlog.set(stats.pending);
       dead.set(stats.dead);

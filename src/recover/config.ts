@@ -1,7 +1,7 @@
 import { ADMIN_ENV } from '../config/env-names';
 import { ConfigError } from '../config/errors';
+import type { Env } from '../config/env';
 
-type Env = Record<string, string | undefined>;
 
 /** QUARANTINE_AUTO_REPLAY: `on` (default) or `off`. */
 export function parseAutoReplay(env: Env): boolean {

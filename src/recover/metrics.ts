@@ -1,4 +1,5 @@
-import client from 'prom-client';
+import type client from 'prom-client';
+import { zeroedCounter } from '../telemetry/families';
 import { RECOVER_METRIC, RELEASE_HOWS, type ReleaseHow } from '../telemetry/names';
 
 export interface RecoverMetrics {
@@ -7,16 +8,11 @@ export interface RecoverMetrics {
 
 /** The release counter, registered in the service's registry (createMetrics' `register` option). */
 export function registerRecoverMetrics(registry: client.Registry): RecoverMetrics {
-  const releases = new client.Counter({
-    name: RECOVER_METRIC.releases,
-    help: 'Quarantined deliveries released as accepted events by this process, by how (auto, cli, console).',
-    labelNames: ['how'] as const,
-    registers: [registry],
-  });
-  for (const how of RELEASE_HOWS) releases.inc({ how }, 0);
-  return {
-    recordRelease(how) {
-      releases.inc({ how });
-    },
-  };
+  const releases = zeroedCounter(
+    [registry],
+    RECOVER_METRIC.releases,
+    'Quarantined deliveries released as accepted events by this process, by how (auto, cli, console).',
+    { how: RELEASE_HOWS },
+  );
+  return { recordRelease: (how) => releases.inc({ how }) };
 }

@@ -43,8 +43,11 @@ export const WHY: Record<ReplayOutcome, string> = {
   not_replayable: 'stays: refused for its body, not its token',
 };
 
+/** The command line says how it releases a tokenless delivery: with its own flags. */
+const NO_TOKEN_ON_THE_CLI = 'stays: it carried no token (release only with --release-without-token --reason "…")';
+
 /** Why a delivery that `doctor --url` sent stays quarantined whatever the tokens. */
-export const SELF_TEST_WHY = 'stays: a self-test delivery sent by doctor --url, never released';
+const SELF_TEST_WHY = 'stays: a self-test delivery sent by doctor --url, never released';
 
 export function emptyTotals(): Record<ReplayOutcome, number> {
   return Object.fromEntries(REPLAY_OUTCOMES.map((outcome) => [outcome, 0])) as Record<ReplayOutcome, number>;
@@ -65,7 +68,7 @@ export async function replayOne(store: Store, row: QuarantinedDelivery, options:
       outcome,
       ...(decision.action === 'already_released' ? { event_id: decision.eventId } : {}),
       ...(decision.action === 'mismatch' ? { source: decision.source } : {}),
-      why: decision.action === 'not_replayable' && decision.reason === 'self_test' ? SELF_TEST_WHY : WHY[outcome],
+      why: decision.action === 'not_replayable' && decision.reason === 'self_test' ? SELF_TEST_WHY : outcome === 'no_token' && options.how === 'cli' ? NO_TOKEN_ON_THE_CLI : WHY[outcome],
     };
   }
   if (!options.apply) return { ...base, outcome: 'would_release', webhook, why: WHY.would_release };

@@ -2,8 +2,8 @@ import path from 'node:path';
 import { ENV } from '../config/env-names';
 import { ConfigError } from '../config/errors';
 import { parseByteSize } from '../config/load';
+import type { Env } from '../config/env';
 
-export type Env = Record<string, string | undefined>;
 
 export interface StoreBounds {
   /** Quarantined deliveries older than this are deleted. */

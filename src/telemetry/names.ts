@@ -1,5 +1,5 @@
 // The one place that names the service's telemetry. Dashboards, alert rules, the runbook generator and the
-// tests import from here, so a rename happens everywhere or nowhere (see ../shared/CONTRACT.md).
+// tests import from here, so a rename happens everywhere or nowhere (see docs/contract.md).
 
 export const METRIC = {
   verifications: 'bitrix_webhook_token_verifications_total',

@@ -1,6 +1,6 @@
 import { TRACING_ENV } from '../config/env-names';
+import type { Env } from '../config/env';
 
-type Env = Record<string, string | undefined>;
 
 /**
  * What is exported. `outcome` (the default): every refused or failed delivery, accepted ones at

@@ -1,6 +1,7 @@
 import type { IncomingMessage, RequestListener, RequestOptions } from 'node:http';
 import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
 import { NodeSDK, tracing, type NodeSDKConfiguration } from '@opentelemetry/sdk-node';
+import { KoaLayerType } from '@opentelemetry/instrumentation-koa';
 import { TRACING_ENV } from '../config/env-names';
 import { boundText } from './bound-text';
 import { setLogRecordsExported } from './log-export';
@@ -8,14 +9,15 @@ import { DEFAULT_SERVICE_NAME } from './names';
 import { OutcomeSpanProcessor } from './outcome-processor';
 import { outgoingUrlAttributes, requestOptionsUrl } from './outgoing-url';
 import { redactQueryValues } from './redact';
+import { spanProcessorsFromEnv } from './trace-exporters';
 import { describePolicy, samplingPolicy, type SamplingPolicy } from './sampling';
 import { RequestIdGenerator } from './request-ids';
 import { RequestTracer } from './request-tracer';
 import { UNTRACED_PATHS, setRequestTracer, traceRequests } from './server-span';
 import { setExportDecider } from './trace-links';
 import { setDroppedSpanCounts } from './tracing-metrics';
+import type { Env } from '../config/env';
 
-type Env = Record<string, string | undefined>;
 
 /**
  * Only what this service needs: outgoing HTTP (http for the forwarder, undici for fetch), the database
@@ -99,7 +101,7 @@ export function startTelemetry({ env, spanProcessors }: TelemetryOptions): Telem
     configuration.serviceName = DEFAULT_SERVICE_NAME;
   }
   // A no-op processor still makes the SDK install a tracer provider: spans and trace ids, nothing sent.
-  const exporting = spanProcessors ?? (plan.traces ? spanProcessorsFromEnv() : [new tracing.NoopSpanProcessor()]);
+  const exporting = spanProcessors ?? (plan.traces ? spanProcessorsFromEnv(env) : [new tracing.NoopSpanProcessor()]);
   const outcome = plan.disabled ? undefined : new OutcomeSpanProcessor(exporting, plan.policy);
   configuration.spanProcessors = outcome ? [outcome] : exporting;
   // Every span is recorded (its outcome decides later); always_off records none, and the ids stay valid.
@@ -119,13 +121,6 @@ export function startTelemetry({ env, spanProcessors }: TelemetryOptions): Telem
 }
 
 const NOTHING_EXPORTED = { exported: () => false };
-
-/** The SDK's own choice of exporters from OTEL_TRACES_EXPORTER & co., so that the outcome processor can wrap them. */
-function spanProcessorsFromEnv(): tracing.SpanProcessor[] {
-  // Not re-exported by the package's index; the same function NodeSDK calls when given no processors.
-  const utils = require('@opentelemetry/sdk-node/build/src/utils') as { getSpanProcessorsFromEnv(): tracing.SpanProcessor[] };
-  return utils.getSpanProcessorsFromEnv();
-}
 
 /** Records every span unless the policy exports nothing; an incoming `traceparent` sets the trace id either way. */
 class OutcomeSampler implements tracing.Sampler {
@@ -178,7 +173,7 @@ function instrumentations(env: Env, plan: ExportPlan) {
     },
     '@opentelemetry/instrumentation-koa': {
       // One span per middleware would multiply the spans of every request for no insight.
-      ignoreLayersType: ['middleware' as never],
+      ignoreLayersType: [KoaLayerType.MIDDLEWARE],
     },
     '@opentelemetry/instrumentation-winston': {
       // logger.ts adds trace_id/span_id itself, so lines carry them with or without this instrumentation.

@@ -114,6 +114,14 @@ describe('command line: quarantine and events on a real store', function () {
     expect(human.stdout).to.match(/^[0-9A-Z]{26} {2}2026-01-10T12:00:00\.000Z {2}crm {2}ONCRMDEALADD {2}a\.bitrix24\.com {2}pending {2}attempts=0\n$/);
   });
 
+  it('replay explains each delivery in one line, naming the flags that release a tokenless one', async () => {
+    const dry = await runCli(['quarantine', 'replay'], { ...env, BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN });
+    expect(dry.code).to.equal(0);
+    const stays = 'stays: it carried no token (release only with --release-without-token --reason "…")';
+    expect(dry.stdout.split('\n').filter(Boolean)).to.deep.equal([`${ids[0]}  token_missing  ${stays}`, `${ids[1]}  token_mismatch  ${stays}`, `${ids[2]}  not_configured  ${stays}`]);
+    expect(dry.stderr).to.match(/dry run \(add --apply to release\): .*no_token=3/);
+  });
+
   it('refuses to replay without a configured token, and explains --help', async () => {
     const replay = await runCli(['quarantine', 'replay'], env);
     expect(replay.code).to.equal(1);

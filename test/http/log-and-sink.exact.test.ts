@@ -60,6 +60,23 @@ async function exactLine(harness: Harness, line: LogLine): Promise<Record<string
   return rest;
 }
 
+
+/** The fields every refused form delivery's line shares here; each test names those that differ. */
+function refusedLine(sent: string, differing: Record<string, unknown>): Record<string, unknown> {
+  return {
+    level: 'warn',
+    message: 'webhook delivery refused',
+    stage: 'verify',
+    sources_checked: ['body', 'query', 'header'],
+    conflict: false,
+    path: PATH,
+    header_names: HEADER_NAMES,
+    content_type: FORM,
+    content_length: String(Buffer.byteLength(sent)),
+    portal_domain: DOMAIN,
+    ...differing,
+  };
+}
 describe('exact rejection log line and exact sink event, for every real body shape', () => {
   let harness: Harness;
   beforeEach(async () => {
@@ -102,27 +119,19 @@ describe('exact rejection log line and exact sink event, for every real body sha
       expect([answer.status, JSON.parse(answer.text)]).to.deep.equal([403, { status: 'rejected', reason: 'token_mismatch' }]);
       const lines = rejectionLines(harness);
       expect(lines).to.have.length(1);
-      expect(await exactLine(harness, lines[0]!)).to.deep.equal({
-        level: 'warn',
-        message: 'webhook delivery refused',
-        stage: 'verify',
-        result: 'mismatched',
-        reason: 'token_mismatch',
-        diagnosis: 'mismatch_not_bitrix24_shaped',
-        diagnosis_detail: 'auth[application_token]',
-        received: fingerprint(padded),
-        source: 'body',
-        sources_checked: ['body', 'query', 'header'],
-        locations_checked: ['auth[application_token]', QUERY_NOT_FOUND, HEADER_NOT_FOUND],
-        not_a_token: [],
-        conflict: false,
-        path: PATH,
-        header_names: HEADER_NAMES,
-        content_type: FORM,
-        content_length: String(Buffer.byteLength(sent)),
-        event: shape.event,
-        portal_domain: DOMAIN,
-      });
+      expect(await exactLine(harness, lines[0]!)).to.deep.equal(
+        refusedLine(sent, {
+          result: 'mismatched',
+          reason: 'token_mismatch',
+          diagnosis: 'mismatch_not_bitrix24_shaped',
+          diagnosis_detail: 'auth[application_token]',
+          received: fingerprint(padded),
+          source: 'body',
+          locations_checked: ['auth[application_token]', QUERY_NOT_FOUND, HEADER_NOT_FOUND],
+          not_a_token: [],
+          event: shape.event,
+        }),
+      );
       expect(harness.events).to.deep.equal([]);
     });
 
@@ -132,26 +141,18 @@ describe('exact rejection log line and exact sink event, for every real body sha
       expect([answer.status, JSON.parse(answer.text)]).to.deep.equal([401, { status: 'rejected', reason: 'token_missing' }]);
       const lines = rejectionLines(harness);
       expect(lines).to.have.length(1);
-      expect(await exactLine(harness, lines[0]!)).to.deep.equal({
-        level: 'warn',
-        message: 'webhook delivery refused',
-        stage: 'verify',
-        result: 'missing',
-        reason: 'token_missing',
-        diagnosis: 'auth_without_token',
-        received: 'none',
-        source: 'none',
-        sources_checked: ['body', 'query', 'header'],
-        locations_checked: [BODY_NOT_FOUND, QUERY_NOT_FOUND, HEADER_NOT_FOUND],
-        not_a_token: [],
-        conflict: false,
-        path: PATH,
-        header_names: HEADER_NAMES,
-        content_type: FORM,
-        content_length: String(Buffer.byteLength(sent)),
-        event: shape.event,
-        portal_domain: DOMAIN,
-      });
+      expect(await exactLine(harness, lines[0]!)).to.deep.equal(
+        refusedLine(sent, {
+          result: 'missing',
+          reason: 'token_missing',
+          diagnosis: 'auth_without_token',
+          received: 'none',
+          source: 'none',
+          locations_checked: [BODY_NOT_FOUND, QUERY_NOT_FOUND, HEADER_NOT_FOUND],
+          not_a_token: [],
+          event: shape.event,
+        }),
+      );
     });
   }
 
@@ -161,27 +162,19 @@ describe('exact rejection log line and exact sink event, for every real body sha
     expect([answer.status, JSON.parse(answer.text)]).to.deep.equal([403, { status: 'rejected', reason: 'token_mismatch' }]);
     const lines = rejectionLines(harness);
     expect(lines).to.have.length(1);
-    expect(await exactLine(harness, lines[0]!)).to.deep.equal({
-      level: 'warn',
-      message: 'webhook delivery refused',
-      stage: 'verify',
-      result: 'mismatched',
-      reason: 'token_mismatch',
-      diagnosis: 'mismatch_not_bitrix24_shaped',
-      diagnosis_detail: 'query token',
-      received: fingerprint(` ${WEBHOOK_TOKEN}`),
-      source: 'query',
-      sources_checked: ['body', 'query', 'header'],
-      locations_checked: [BODY_NOT_FOUND, 'query token', HEADER_NOT_FOUND],
-      not_a_token: [{ location: 'auth[application_token]', reason: 'repeated' }],
-      conflict: false,
-      path: PATH,
-      header_names: HEADER_NAMES,
-      content_type: FORM,
-      content_length: String(Buffer.byteLength(sent)),
-      event: 'ONCRMDEALADD',
-      portal_domain: DOMAIN,
-    });
+    expect(await exactLine(harness, lines[0]!)).to.deep.equal(
+      refusedLine(sent, {
+        result: 'mismatched',
+        reason: 'token_mismatch',
+        diagnosis: 'mismatch_not_bitrix24_shaped',
+        diagnosis_detail: 'query token',
+        received: fingerprint(` ${WEBHOOK_TOKEN}`),
+        source: 'query',
+        locations_checked: [BODY_NOT_FOUND, 'query token', HEADER_NOT_FOUND],
+        not_a_token: [{ location: 'auth[application_token]', reason: 'repeated' }],
+        event: 'ONCRMDEALADD',
+      }),
+    );
     const [delivery] = await harness.tracedDeliveries(1);
     expect(delivery!.extracts.map((span) => [span.name, span.attributes])).to.deep.equal([
       ['bitrix.token.extract.body', {

@@ -84,6 +84,9 @@ describe('no token ever leaves the service', () => {
 
   it('is in no span name, attribute, status or event (HTTP and koa spans included)', () => {
     const spans = harness.spans.getFinishedSpans();
+    // The spans searched: one server span per request (21), and the verify spans of the webhook requests.
+    expect(spans.filter((span) => span.kind === SpanKind.SERVER)).to.have.length(requests).and.to.have.length(21);
+    expect(spans.filter((span) => span.name === 'bitrix.token.verify'), 'verify spans searched').to.not.be.empty;
     const exported = JSON.stringify(
       spans.map((span) => ({ name: span.name, attributes: span.attributes, status: span.status, events: span.events, links: span.links })),
     );

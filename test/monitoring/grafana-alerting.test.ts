@@ -50,6 +50,7 @@ describe('Grafana-managed alert rules (file provisioning)', () => {
   });
 
   it('chain A = Prometheus query, B = reduce of A, C = threshold on B, with condition C', () => {
+    expect(grafana.map((rule) => rule.title), 'the rules checked').to.deep.equal(Object.keys(EXPECTED_ALERTS));
     for (const rule of grafana) {
       expect(rule.condition, rule.title).to.equal('C');
       expect(rule.data.map((data) => data.refId)).to.deep.equal(['A', 'B', 'C']);
@@ -84,6 +85,7 @@ describe('Grafana-managed alert rules (file provisioning)', () => {
   }
 
   it('print the measured value from the reduce step in descriptions (Grafana\'s $value is not a number)', () => {
+    expect(grafana.map((rule) => rule.title), 'the rules checked').to.deep.equal(Object.keys(EXPECTED_ALERTS));
     for (const rule of grafana) {
       expect(rule.annotations.description, rule.title).to.include('$values.B.Value');
       expect(rule.annotations.description, rule.title).to.not.match(/\$value\b(?!s)/);
@@ -91,11 +93,14 @@ describe('Grafana-managed alert rules (file provisioning)', () => {
   });
 
   it('treat "no data" as healthy, because the guarded queries return nothing while all is well', () => {
-    for (const rule of grafana) expect(rule.noDataState, rule.title).to.equal('OK');
+    expect(grafana.map((rule) => [rule.title, rule.noDataState])).to.deep.equal(Object.keys(EXPECTED_ALERTS).map((title) => [title, 'OK']));
   });
 
   it('leave no `$` where Grafana would expand it as an environment variable', () => {
-    for (const [path, text] of interpolatedStrings(file, 'file')) {
+    const strings = interpolatedStrings(file, 'file');
+    // The PromQL of every rule is among the strings checked (a `$` there would be expanded too).
+    expect(strings.filter(([path]) => path.endsWith('.model.expr'))).to.have.length(Object.keys(EXPECTED_ALERTS).length);
+    for (const [path, text] of strings) {
       expect(text.replace(/\$\$/g, ''), path).to.not.include('$');
     }
   });

@@ -54,11 +54,14 @@ describe('Prometheus alerting rules', function () {
 
   it('use no group-level labels (Prometheus 2.42 refuses them)', () => {
     const file = readYamlFile(RULES) as { groups: Array<Record<string, unknown>> };
+    expect(file.groups, 'the groups checked').to.have.length.greaterThan(0);
     for (const group of file.groups) expect(Object.keys(group)).to.have.members(['name', 'rules']);
   });
 
   it('give every alert a severity, a summary, a description with the measured value and a runbook section', () => {
-    for (const rule of prometheusRulesOnDisk()) {
+    const rules = prometheusRulesOnDisk();
+    expect(rules.map((rule) => rule.alert), 'the rules checked').to.have.members(REQUIRED_ALERTS);
+    for (const rule of rules) {
       expect(rule.labels.severity, rule.alert).to.be.oneOf(['critical', 'warning']);
       expect(rule.annotations.summary, rule.alert).to.be.a('string').and.not.empty;
       expect(rule.annotations.description, rule.alert).to.match(/\{\{ \$value[^}]*\}\}/);

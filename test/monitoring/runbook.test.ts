@@ -32,6 +32,9 @@ describe('docs/runbooks.md', () => {
   ];
 
   it('is the single base of every runbook_url', () => {
+    // Each alert's url twice (Prometheus and Grafana form), and the dashboard's panel links besides.
+    expect(runbookUrls.length, 'the urls checked').to.be.greaterThan(2 * prometheusRulesOnDisk().length);
+    expect(prometheusRulesOnDisk(), 'the alerts').to.not.be.empty;
     for (const url of runbookUrls) expect(url.split('#')[0]).to.equal(RUNBOOK_BASE_URL);
   });
 
@@ -44,7 +47,9 @@ describe('docs/runbooks.md', () => {
   });
 
   it('says for every alert what it means, how to confirm it, its causes and the fix', () => {
-    for (const rule of prometheusRulesOnDisk()) {
+    const rules = prometheusRulesOnDisk();
+    expect(rules, 'the alerts checked').to.not.be.empty;
+    for (const rule of rules) {
       const section = bySlug.get(rule.annotations.runbook_url!.split('#')[1]!)!;
       for (const part of ['**What it means.**', '**Confirm.**', '**Causes', '**Fix.**']) expect(section, `${rule.alert}: ${part}`).to.include(part);
     }

@@ -1,5 +1,5 @@
 // Issue #5: a high-cardinality attack — thousands of distinct, valid-looking event names with a valid token —
-// leaves `bitrix_webhook_events_total` bounded: exactly 200 distinct names plus `other` (CONTRACT.md, Metrics).
+// leaves `bitrix_webhook_events_total` bounded: exactly 200 distinct names plus `other` (docs/contract.md, Metrics).
 
 import { expect } from 'chai';
 import { METRIC, OTHER_EVENT } from '../../src/telemetry/names';

@@ -18,7 +18,7 @@ const METHODS = [...ROUTER_METHODS, ...UNIMPLEMENTED_METHODS];
 const DISTINCT_EVENTS = 250;
 const ODD_EVENTS = ['oncrmdealadd', 'ON', `ON${'A'.repeat(65)}`, 'ONCRM DEAL', 'ONЗАКАЗ', '__proto__', 'ON{x="1"}', 'ON\nX', ' ONCRMDEALADD', 'constructor'];
 
-/** Documented label sets (CONTRACT.md, Metrics). `event` is a pattern; the rest are fixed sets. */
+/** Documented label sets (docs/contract.md, Metrics). `event` is a pattern; the rest are fixed sets. */
 const DOCUMENTED: Record<string, Record<string, (value: string) => boolean>> = {
   [METRIC.verifications]: {
     result: (v) => ['accepted', 'missing', 'mismatched'].includes(v),

@@ -65,7 +65,9 @@ describe('stack: the demo traffic makes an alert fire', function () {
 
   it('uses rule files that the shipped Prometheus config loads', () => {
     const patterns = readYaml('prometheus/prometheus.yml').rule_files as string[];
-    for (const file of listFiles('prometheus/rules', ['.yml', '.yaml'])) {
+    const files = listFiles('prometheus/rules', ['.yml', '.yaml']);
+    expect(files.map((file) => path.posix.relative('prometheus', file))).to.deep.equal(['rules/bitrix-webhook.rules.yml']);
+    for (const file of files) {
       const relative = path.posix.relative('prometheus', file);
       expect(patterns.some((p) => new RegExp(`^${p.replace(/\./g, '\\.').replace(/\*/g, '[^/]*')}$`).test(relative)), relative).to.equal(true);
     }

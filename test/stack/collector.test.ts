@@ -144,7 +144,9 @@ describe('stack: otel-collector.yaml', () => {
 
   it('receives on the ports the compose file publishes', () => {
     const ports = containerPorts(service(compose, 'otel-collector'));
-    for (const settings of Object.values(config.receivers.otlp.protocols as Record<string, { endpoint: string }>)) {
+    const protocols = config.receivers.otlp.protocols as Record<string, { endpoint: string }>;
+    expect(Object.keys(protocols).sort()).to.deep.equal(['grpc', 'http']);
+    for (const settings of Object.values(protocols)) {
       expect([...ports]).to.include(hostAndPort(settings.endpoint).port);
     }
   });

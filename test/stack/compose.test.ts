@@ -38,6 +38,8 @@ describe('stack: docker-compose.yml', () => {
   });
 
   it('pins every pulled image to an exact version', () => {
+    expect(Object.keys(compose.services).filter((name) => compose.services[name]!.image).sort(), 'the images checked')
+      .to.deep.equal([GUARD, 'alertmanager', 'grafana', 'loki', COLLECTOR, 'prometheus', 'tempo', 'upstream'].sort());
     for (const [name, svc] of Object.entries(compose.services)) {
       if (!svc.image) {
         expect(svc.build, `${name} has neither image nor build`).to.exist;
@@ -80,6 +82,10 @@ describe('stack: docker-compose.yml', () => {
   });
 
   it('mounts only files and folders that exist in the repository, and declares named volumes', () => {
+    const mounts = Object.values(compose.services).flatMap((svc) => mountsOf(svc));
+    expect(mounts.filter((mount) => mount.bind), 'the bind mounts checked').to.have.length.greaterThan(0);
+    expect(mounts.filter((mount) => !mount.bind).map((mount) => mount.source).sort(), 'the named volumes checked')
+      .to.deep.equal(['alertmanager-data', 'grafana-data', 'loki-data', 'prometheus-data', 'tempo-data']);
     for (const [name, svc] of Object.entries(compose.services)) {
       for (const mount of mountsOf(svc)) {
         if (mount.bind) {
@@ -97,15 +103,18 @@ describe('stack: docker-compose.yml', () => {
   });
 
   it('depends only on services it defines', () => {
+    const dependsOn = (svc: (typeof compose.services)[string]) => (Array.isArray(svc.depends_on) ? svc.depends_on : Object.keys(svc.depends_on ?? {}));
+    expect(Object.values(compose.services).flatMap(dependsOn), 'the dependencies checked').to.have.length.greaterThan(0);
     for (const [name, svc] of Object.entries(compose.services)) {
-      const deps = Array.isArray(svc.depends_on) ? svc.depends_on : Object.keys(svc.depends_on ?? {});
-      for (const dep of deps) expect(compose.services, `${name} depends on ${dep}`).to.have.property(dep);
+      for (const dep of dependsOn(svc)) expect(compose.services, `${name} depends on ${dep}`).to.have.property(dep);
     }
   });
 
   it("gives the service only variables from its contract (and standard OTEL_* ones)", () => {
     const allowed = new Set(CONFIG_ENV_NAMES);
-    for (const key of Object.keys(environmentOf(service(compose, GUARD)))) {
+    const keys = Object.keys(environmentOf(service(compose, GUARD)));
+    expect(keys, 'the variables checked').to.include(ENV.token);
+    for (const key of keys) {
       expect(allowed.has(key) || key.startsWith(OTEL_ENV_PREFIX), `${key} is not a contract variable`).to.equal(true);
     }
   });
@@ -192,8 +201,9 @@ describe('stack: docker-compose.yml', () => {
     expect(fs.existsSync(repoPath('scripts/traffic.ts'))).to.equal(true);
   });
 
-  it('is described by the README: every pinned image and every published port', () => {
-    const doc = readText('README.md');
+  it('is described by docs/stack.md: every pinned image and every published port', () => {
+    const doc = readText('docs/stack.md');
+    expect(Object.values(compose.services).flatMap((svc) => portMappings(svc)), 'the published ports checked').to.have.length.greaterThan(5);
     for (const [name, svc] of Object.entries(compose.services)) {
       if (svc.image && !svc.build) expect(doc, `${name}: ${svc.image}`).to.include(svc.image);
       for (const { host } of portMappings(svc)) {

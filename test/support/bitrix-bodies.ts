@@ -1,5 +1,5 @@
 // Bitrix24 deliveries as they arrive on the wire: form bodies encoded the way PHP's http_build_query
-// encodes them (brackets percent-encoded, spaces as +), from ../shared/bitrix24-delivery.md and built here.
+// encodes them (brackets percent-encoded, spaces as +), from docs/bitrix24-delivery.md and built here.
 import { httpBuildQuery } from '../../scripts/bench/deliveries';
 
 export const WEBHOOK_TOKEN = 'jvh9y1ulvt2m6k5or90v9mg8nn32ozas';

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { ConfigError } from '../../src/config/errors';
-import { loadConfig, type Env } from '../../src/config/load';
+import type { Env } from '../../src/config/env';
+import { loadConfig } from '../../src/config/load';
 import { closestName, levenshtein, tokenShapeProblem } from '../../src/config/hygiene';
 import { parseTokenList } from '../../src/config/tokens';
 

@@ -34,6 +34,19 @@ describe('dependencies', () => {
     expect(Object.keys(manifest.optionalDependencies)).to.deep.equal(['better-sqlite3']);
   });
 
+  it("uses packages by their public entry points only: no path into a package's build folder, no cast to never", () => {
+    const reaching = compiledFiles(path.join(ROOT, 'dist/src')).flatMap((file) =>
+      [...readFileSync(file, 'utf8').matchAll(/\brequire\((["'])((?:@[^/"']+\/)?[^./"'][^"']*\/(?:build|dist|lib)\/[^"']*)\1\)/g)].map(
+        (match) => `${path.relative(ROOT, file)}: ${match[2]}`,
+      ),
+    );
+    expect(reaching).to.deep.equal([]);
+    const sources = compiledFiles(path.join(ROOT, 'dist/src')).map((file) => file.replace(`${path.sep}dist${path.sep}`, path.sep).replace(/\.js$/, '.ts'));
+    const casts = sources.filter((file) => /\bas never\b/.test(readFileSync(file, 'utf8'))).map((file) => path.relative(ROOT, file));
+    expect(sources.length).to.be.above(50);
+    expect(casts).to.deep.equal([]);
+  });
+
   it('loads no development-only package at run time', () => {
     expect([...runtime].filter((name) => name in manifest.devDependencies).sort()).to.deep.equal([]);
   });

@@ -1,13 +1,14 @@
 import { parseForwardConfig } from '../../forward/config';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../../config/errors';
-import { loadConfig, type Env } from '../../config/load';
+import { loadConfig } from '../../config/load';
 import { exportPlan } from '../../telemetry/tracing';
 import { renderCheck, type Check } from '../../checklist/checks';
 import { configurationChecks, summarize, type ConfigurationSummary } from '../../checklist/config-checks';
 import { terminalSafe } from '../../checklist/terminal-text';
 import { otlpTargets, probeOtlp } from './otlp-probe';
 import { deliveryLabel, describeAnswer, selfTest, type SelfTest } from './self-test';
+import type { Env } from '../../config/env';
 
 export interface DoctorOptions {
   url?: string;

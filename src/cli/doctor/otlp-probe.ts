@@ -1,7 +1,7 @@
 import net from 'node:net';
 import type { Check } from '../../checklist/checks';
+import type { Env } from '../../config/env';
 
-type Env = Record<string, string | undefined>;
 type Signal = 'traces' | 'logs';
 
 export interface OtlpTarget {

@@ -3,8 +3,8 @@ import path from 'node:path';
 import { ENV } from '../../config/env-names';
 import { parseStoreConfig } from '../../store/config';
 import { openSqliteDatabase } from '../../store/sqlite-driver';
+import type { Env } from '../../config/env';
 
-type Env = Record<string, string | undefined>;
 
 /**
  * `store backup <file>`: a consistent copy of the SQLite store, taken while the service runs (VACUUM INTO

@@ -13,8 +13,9 @@ import { createLogger, type Logger } from '../../telemetry/logger';
 import { createDigestMatcher } from '../../verify/verify';
 import { allQuarantined } from '../../recover/pages';
 import { createReleaseRecorder } from '../../recover/release-recorder';
-import { emptyTotals, replayOne, SELF_TEST_WHY, type ReplayItem } from '../../recover/replay';
+import { emptyTotals, replayOne, type ReplayItem } from '../../recover/replay';
 import { terminalSafe } from '../../checklist/terminal-text';
+import type { Env } from '../../config/env';
 
 export interface ListOptions {
   reason?: string;
@@ -36,7 +37,6 @@ export interface ReplayOptions extends ListOptions {
 }
 
 const PAGE = 1000;
-type Env = Record<string, string | undefined>;
 
 /** Opens the store the environment names (as `serve` would); STORE=none has nothing to show. */
 /**
@@ -197,24 +197,13 @@ export async function quarantineReplay(options: ReplayOptions, env: Env = proces
   return 0;
 }
 
-const EXPLAIN: Record<string, string> = {
-  released: 'released as event',
-  would_release: 'would be released',
-  already_released: 'already released as event',
-  mismatch: 'stays: its token matches no configured token',
-  portal_mismatch: 'stays: its token is bound to another portal than it names',
-  no_token: 'stays: it carried no token (release only with --release-without-token --reason "…")',
-  not_replayable: 'stays: refused for its body, not its token',
-};
-
 function report(item: ReplayItem, json?: boolean): void {
   if (json) {
     out(JSON.stringify({ id: item.id, outcome: item.outcome, ...(item.webhook !== undefined ? { webhook: item.webhook } : {}), ...(item.event_id !== undefined ? { event_id: item.event_id } : {}), reason: item.reason }));
     return;
   }
   const target = item.event_id ? ` ${item.event_id}` : item.webhook ? ` (webhook ${item.webhook})` : '';
-  const explained = item.why === SELF_TEST_WHY ? item.why : (EXPLAIN[item.outcome] ?? item.outcome);
-  out(terminalSafe(`${item.id}  ${item.reason}  ${explained}${target}${item.outcome === 'mismatch' && item.source ? ` (${item.source})` : ''}`));
+  out(terminalSafe(`${item.id}  ${item.reason}  ${item.why}${target}${item.outcome === 'mismatch' && item.source ? ` (${item.source})` : ''}`));
 }
 
 export async function quarantinePurge(options: ListOptions & { apply?: boolean; released?: boolean }, env: Env = process.env): Promise<number> {
