@@ -24,16 +24,24 @@ export async function writeToStore(
   const parentContext = parent ?? context.active();
   if (!(trace.getSpan(parentContext) instanceof RecordedSpan)) {
     // The old path (the http instrumentation's server span): an SDK span, active so that a pg span nests under it.
-    return tracer.startActiveSpan(SPAN.storeWrite, { attributes }, parentContext, (span) => writeInSpan(span, kind, metrics, write));
+    return tracer.startActiveSpan(SPAN.storeWrite, { attributes }, parentContext, (span) =>
+      writeInSpan(span, kind, metrics, write),
+    );
   }
   const span = startChildSpan(tracer, SPAN.storeWrite, parentContext, attributes);
   // Only the PostgreSQL client's instrumentation reads the active context (its query span nests under this
   // one); the embedded store makes no span, so its writes run without context propagation.
-  if (store.kind === 'postgres') return context.with(trace.setSpan(parentContext, span), () => writeInSpan(span, kind, metrics, write));
+  if (store.kind === 'postgres')
+    return context.with(trace.setSpan(parentContext, span), () => writeInSpan(span, kind, metrics, write));
   return writeInSpan(span, kind, metrics, write);
 }
 
-async function writeInSpan(span: Span, kind: StoreWriteKind, metrics: ServiceMetrics, write: () => Promise<string>): Promise<StoreWriteOutcome> {
+async function writeInSpan(
+  span: Span,
+  kind: StoreWriteKind,
+  metrics: ServiceMetrics,
+  write: () => Promise<string>,
+): Promise<StoreWriteOutcome> {
   try {
     const id = await write();
     span.setAttribute(ATTR.storeId, id);

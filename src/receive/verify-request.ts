@@ -46,7 +46,11 @@ export function verifyRequest(
     const verdict = decided && checkBinding(decided, tokens, facts);
     describeVerification(span, verdict, facts);
     const spanContext = span.spanContext();
-    const run: VerificationRun = { extractions, verdict, traceId: trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined };
+    const run: VerificationRun = {
+      extractions,
+      verdict,
+      traceId: trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined,
+    };
     if (verdict?.result !== 'accepted' && diagnoseRefusal) {
       run.diagnosis = diagnoseRefusal(run);
       span.setAttribute(ATTR.diagnosis, run.diagnosis.diagnosis);
@@ -73,7 +77,13 @@ function lastDigestMemo(): (token: string) => Buffer {
   };
 }
 
-function extractInSpan(verify: Span, source: TokenSource, carrier: TokenCarrier, metrics: ServiceMetrics, digestOf: (token: string) => Buffer): Extraction {
+function extractInSpan(
+  verify: Span,
+  source: TokenSource,
+  carrier: TokenCarrier,
+  metrics: ServiceMetrics,
+  digestOf: (token: string) => Buffer,
+): Extraction {
   const span = startChildOf(tracer, SPAN.extract(source), verify);
   try {
     const extraction = extractToken(source, carrier);
@@ -84,9 +94,13 @@ function extractInSpan(verify: Span, source: TokenSource, carrier: TokenCarrier,
       [ATTR.location]: extraction.location,
     });
     // Only for a span that records (none when tracing is off or always_off).
-    if (found && span.isRecording()) span.setAttribute(ATTR.fingerprint, fingerprintOfDigest(digestOf(extraction.token!)));
+    if (found && span.isRecording())
+      span.setAttribute(ATTR.fingerprint, fingerprintOfDigest(digestOf(extraction.token!)));
     if (extraction.rejected.length > 0) {
-      span.setAttribute(ATTR.notAToken, extraction.rejected.map(({ location, reason }) => `${location}: ${reason}`));
+      span.setAttribute(
+        ATTR.notAToken,
+        extraction.rejected.map(({ location, reason }) => `${location}: ${reason}`),
+      );
     }
     metrics.recordExtraction(source, found);
     return extraction;

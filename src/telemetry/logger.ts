@@ -32,7 +32,11 @@ const traceContext = winston.format((info) => {
  * stdout (tests capture lines that way). `secrets` (the configured tokens) are replaced in every line, in any
  * encoding, as a last guard.
  */
-export function createLogger(level: LogLevel, transports?: winston.transport[], secrets: readonly string[] = []): Logger {
+export function createLogger(
+  level: LogLevel,
+  transports?: winston.transport[],
+  secrets: readonly string[] = [],
+): Logger {
   const logger = winston.createLogger({
     level,
     format: winston.format.combine(traceContext(), winston.format.timestamp(), orderedJson(createSecretGuard(secrets))),
@@ -49,7 +53,6 @@ export function createLogger(level: LogLevel, transports?: winston.transport[], 
   };
   return logger;
 }
-
 
 /** `timestamp`, `level`, `message` first: what a person scanning the lines reads first. */
 function orderedJson(guard: SecretGuard): winston.Logform.Format {

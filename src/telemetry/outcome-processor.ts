@@ -90,7 +90,11 @@ export class OutcomeSpanProcessor implements SpanProcessor {
       if (this.overflowed.has(traceId)) {
         this.dropped.buffer_full++;
         if (root) this.overflowed.delete(traceId);
-      } else if (failed(span) || remoteSampled(span.parentSpanContext) || inAcceptedShare(traceId, ratioOf(this.policy))) {
+      } else if (
+        failed(span) ||
+        remoteSampled(span.parentSpanContext) ||
+        inAcceptedShare(traceId, ratioOf(this.policy))
+      ) {
         // A span outside any held trace (ended after its root, or a root this processor never saw start).
         this.forward(span);
       }
@@ -224,5 +228,9 @@ function ratioOf(policy: SamplingPolicy): number {
  */
 function queueFull(processor: SpanProcessor): boolean {
   const queue = processor as unknown as { _finishedSpans?: unknown[]; _maxQueueSize?: number };
-  return Array.isArray(queue._finishedSpans) && typeof queue._maxQueueSize === 'number' && queue._finishedSpans.length >= queue._maxQueueSize;
+  return (
+    Array.isArray(queue._finishedSpans) &&
+    typeof queue._maxQueueSize === 'number' &&
+    queue._finishedSpans.length >= queue._maxQueueSize
+  );
 }

@@ -1,5 +1,14 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  propagation,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+} from '@opentelemetry/api';
 import { boundText } from './bound-text';
 import { SERVER_SPAN_INSTRUMENTATION } from './names';
 import { RecordedSpan, nowMillis } from './recorded-span';
@@ -38,7 +47,10 @@ export function serverContextOf(request: IncomingMessage): Context | undefined {
  * span only if its trace is exported (request-tracer.ts); the app receives it explicitly (serverContextOf),
  * not as the active context, so no context propagation runs on the request path.
  */
-export function traceRequests(listener: RequestListener, tracer: RequestTracer | undefined = requestTracer): RequestListener {
+export function traceRequests(
+  listener: RequestListener,
+  tracer: RequestTracer | undefined = requestTracer,
+): RequestListener {
   if (!tracer) return listener;
   return (request, response) => {
     const url = request.url ?? '/';
@@ -46,10 +58,20 @@ export function traceRequests(listener: RequestListener, tracer: RequestTracer |
     const path = question < 0 ? url : url.slice(0, question);
     if (UNTRACED_PATHS.has(path)) return listener(request, response);
     const started = nowMillis();
-    const remoteParent = request.headers.traceparent === undefined ? undefined : trace.getSpanContext(propagation.extract(ROOT_CONTEXT, request.headers));
+    const remoteParent =
+      request.headers.traceparent === undefined
+        ? undefined
+        : trace.getSpanContext(propagation.extract(ROOT_CONTEXT, request.headers));
     const method = KNOWN_METHODS.has(request.method ?? '') ? request.method! : '_OTHER';
     const recorded = tracer.start(remoteParent);
-    const span = recorded.startSpan(serverTracer, method, SpanKind.SERVER, requestAttributes(request, method, path, url, question), undefined, started);
+    const span = recorded.startSpan(
+      serverTracer,
+      method,
+      SpanKind.SERVER,
+      requestAttributes(request, method, path, url, question),
+      undefined,
+      started,
+    );
     const end = (): void => endServerSpan(span, response);
     response.once('finish', end);
     response.once('close', end);
@@ -93,7 +115,13 @@ function endServerSpan(span: Span, response: ServerResponse): void {
   span.end();
 }
 
-function requestAttributes(request: IncomingMessage, method: string, path: string, url: string, question: number): Attributes {
+function requestAttributes(
+  request: IncomingMessage,
+  method: string,
+  path: string,
+  url: string,
+  question: number,
+): Attributes {
   const socket = request.socket;
   const attributes: Attributes = {
     'http.request.method': method,
