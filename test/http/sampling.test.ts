@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { CRM_DEAL_ADD, WEBHOOK_TOKEN, withoutToken } from '../support/bitrix-bodies';
 import { exactRequest } from '../support/exact-request';
 import { startHarness, type Harness } from '../support/harness';
-import { exportEverything, memoryExporter, outcome } from '../support/tracing-setup';
+import { exportEverything, memoryExporter, outcome, startedSpans } from '../support/tracing-setup';
 import { inAcceptedShare, samplingPolicy } from '../../src/telemetry/sampling';
 
 const PATH = '/api/bitrix/webhook';
@@ -44,6 +44,7 @@ describe('what is exported: sampling by outcome', () => {
   it('exports nothing of an accepted delivery outside the ratio; its log line and exemplars carry no trace id', async () => {
     await start();
     outcome.policy = { mode: 'outcome', acceptedRatio: 0.1 };
+    startedSpans.length = 0;
     expect((await post(harness, CRM_DEAL_ADD, unsampled(OUTSIDE))).status).to.equal(200);
     const line = harness.logs.find((entry) => entry.message === 'webhook delivery accepted')!;
     expect(line).to.exist;
@@ -56,6 +57,8 @@ describe('what is exported: sampling by outcome', () => {
     await settle(harness);
     expect(spansOf(OUTSIDE)).to.deep.equal([]);
     expect(outcome.holding).to.deep.equal({ traces: 0, spans: 0 });
+    // Its spans were data only: not one SDK span was started for it.
+    expect(startedSpans).to.deep.equal([]);
   });
 
   it('exports an accepted delivery inside the ratio in full, and its log line and exemplar lead to it', async () => {

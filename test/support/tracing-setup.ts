@@ -7,6 +7,17 @@ import { startTelemetry } from '../../src/telemetry/tracing';
 
 export const memoryExporter = new tracing.InMemorySpanExporter();
 
+/** The names of every SDK span started, exported or not (an unexported accepted delivery should start none). */
+export const startedSpans: string[] = [];
+const countStarts: tracing.SpanProcessor = {
+  onStart: (span) => {
+    startedSpans.push(span.name);
+  },
+  onEnd: () => undefined,
+  forceFlush: async () => undefined,
+  shutdown: async () => undefined,
+};
+
 export const telemetry = startTelemetry({
   env: {
     OTEL_TRACES_EXPORTER: 'none',
@@ -16,7 +27,7 @@ export const telemetry = startTelemetry({
     // traceparent parents every server span. The process tests run the production set.
     OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'winston',
   },
-  spanProcessors: [new tracing.SimpleSpanProcessor(memoryExporter)],
+  spanProcessors: [new tracing.SimpleSpanProcessor(memoryExporter), countStarts],
 });
 
 export const outcome = telemetry.outcome!;
