@@ -163,9 +163,9 @@ describe('what is exported: sampling by outcome', () => {
 });
 
 describe('the accepted-share decision and its configuration', () => {
-  it('keeps exactly the share of the ratio of ids spread evenly over the last 32 bits (2000 ids, ratios 0.1, 0.3, 0.5)', () => {
+  it('keeps exactly the share of the ratio of ids spread evenly over the last 32 bits (one in the middle of each 1/2000th) (2000 ids, ratios 0.1, 0.3, 0.5)', () => {
     const n = 2000;
-    const ids = Array.from({ length: n }, (_, i) => `${'a'.repeat(24)}${Math.floor((i * 2 ** 32) / n).toString(16).padStart(8, '0')}`);
+    const ids = Array.from({ length: n }, (_, i) => `${'a'.repeat(24)}${Math.floor(((i + 0.5) * 2 ** 32) / n).toString(16).padStart(8, '0')}`);
     for (const [ratio, expected] of [[0.1, 200], [0.3, 600], [0.5, 1000]] as const) {
       expect(ids.filter((id) => inAcceptedShare(id, ratio)).length, `ratio ${ratio}`).to.equal(expected);
     }
