@@ -29,7 +29,7 @@ function rawPost(url: string, path: string, headers: Array<[string, string]>): P
   const head = [`POST ${path} HTTP/1.1`, `Host: ${hostname}`, ...headers.map(([name, value]) => `${name}: ${value}`), 'Content-Length: 0', 'Connection: close'];
   return new Promise((resolve, reject) => {
     let answer = '';
-    const socket = net.connect(Number(port), hostname, () => socket.write(head.join('\r\n') + '\r\n\r\n'));
+    const socket = net.connect(Number(port), hostname, () => socket.write(`${head.join('\r\n')}\r\n\r\n`));
     socket.on('data', (chunk) => (answer += chunk.toString('latin1')));
     socket.on('end', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0)));
     socket.on('error', reject);
@@ -299,7 +299,7 @@ describe('POST /api/bitrix/webhook through the real HTTP stack', () => {
       const json = `{"__proto__":{"polluted":"yes"},"auth":{"application_token":"${WEBHOOK_TOKEN}","__proto__":{"polluted":"yes"}}}`;
       await post(harness, json, 'application/json').expect(200);
       expect(({} as Record<string, unknown>).polluted).to.equal(undefined);
-      expect(Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted')).to.equal(false);
+      expect(Object.hasOwn(Object.prototype, 'polluted')).to.equal(false);
     });
 
     it('does not take an inherited property for a token', async () => {

@@ -182,8 +182,11 @@ for (const adapter of STORE_ADAPTERS) {
       const bearer = { authorization: `Bearer ${ADMIN_TOKEN}` };
       const deadline = Date.now() + 20_000;
       let dead: Answer;
-      do dead = clean(await client.request('/admin/api/events?status=dead', { headers: bearer }));
-      while (dead.json.total === 0 && Date.now() < deadline && (await new Promise((r) => setTimeout(r, 100)), true));
+      for (;;) {
+        dead = clean(await client.request('/admin/api/events?status=dead', { headers: bearer }));
+        if (dead.json.total !== 0 || Date.now() >= deadline) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
       expect(dead.json.total).to.equal(1);
       expect(dead.json.items[0]).to.deep.include({ status: 'dead', webhook: 'default', event: 'ONCRMDEALADD' });
       expect(dead.json.items[0].last_error).to.match(/410/);

@@ -34,7 +34,7 @@ export function validate(document: Schema, schema: Schema, value: unknown, at = 
   }
   if (Array.isArray(value)) {
     if (schema.maxItems !== undefined && value.length > schema.maxItems) errors.push(`${at}: more than ${schema.maxItems} items`);
-    if (schema.items) value.forEach((item, index) => errors.push(...validate(document, schema.items, item, `${at}[${index}]`)));
+    if (schema.items) for (const [index, item] of value.entries()) errors.push(...validate(document, schema.items, item, `${at}[${index}]`));
   }
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     const object = value as Record<string, unknown>;
