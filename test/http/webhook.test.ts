@@ -16,6 +16,7 @@ import {
   withoutToken,
 } from '../support/bitrix-bodies';
 import { startHarness, type Harness } from '../support/harness';
+import type { JsonRecord } from '../support/ndjson';
 import { fingerprint } from '../../src/verify/fingerprint';
 
 const PATH = '/api/bitrix/webhook';
@@ -63,7 +64,7 @@ describe('POST /api/bitrix/webhook through the real HTTP stack', () => {
     it('keeps Cyrillic text intact and numeric bot ids as object keys', async () => {
       harness = await startHarness(TOKENS);
       await post(harness, chatBotMessage()).expect(200);
-      const data = harness.events[0]!.data as Record<string, any>;
+      const data = harness.events[0]!.data as JsonRecord;
       expect(Array.isArray(data.BOT)).to.equal(false);
       expect(Object.keys(data.BOT)).to.deep.equal([BOT_ID]);
       expect(data.BOT[BOT_ID].BOT_CODE).to.equal('helper');
