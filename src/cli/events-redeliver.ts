@@ -31,7 +31,7 @@ export async function redeliver(ids: string[], options: Options, env: NodeJS.Pro
   }
   // Loaded only when the command runs: the rest of the command line does not load the database drivers.
   const { openStore, parseStoreConfig } = require('../store') as typeof import('../store');
-  let store;
+  let store: Awaited<ReturnType<typeof openStore>>;
   try {
     const config = parseStoreConfig(env);
     if (config.kind === 'none') throw new ConfigError('STORE', 'none keeps no event to redeliver');

@@ -188,7 +188,7 @@ function parsePort(value: string | undefined): number {
 function parseWebhookPath(value: string | undefined): string {
   const raw = nonEmpty(value);
   if (raw === undefined) return DEFAULTS.webhookPath;
-  if (!/^\/[A-Za-z0-9._~\/-]*$/.test(raw)) {
+  if (!/^\/[A-Za-z0-9._~/-]*$/.test(raw)) {
     throw new ConfigError(ENV.webhookPath, `${JSON.stringify(raw)} must be a plain path starting with /`);
   }
   return raw;

@@ -5,7 +5,7 @@ import type { AttemptOutcome, Store, StoredEvent } from '../store/types';
 import type { Logger } from '../telemetry/logger';
 import { FORWARD_ATTR, FORWARD_SPAN, type ForwardResult } from '../telemetry/names';
 import { upstreamFor, type ForwardConfig } from './config';
-import { formatEvent, FormatError } from './format';
+import { formatEvent, FormatError, type ForwardBody } from './format';
 import type { ForwardMetrics } from './metrics';
 import { backoffMs, exhausted, retryAfterMs, verdictForStatus } from './retry';
 import { signatureHeaders } from './sign';
@@ -257,7 +257,7 @@ export class ForwardWorker {
 
   private async attempt(event: StoredEvent, url: string, attempt: number): Promise<AttemptResult> {
     const { config, tokens } = this.options;
-    let formatted;
+    let formatted: ForwardBody;
     try {
       formatted = formatEvent(event, config.format, tokens);
     } catch (error) {

@@ -65,6 +65,7 @@ export function grafanaDatasourceFile() {
               matcherType: 'label',
               matcherRegex: EXEMPLAR_TRACE_ID_LABEL,
               datasourceUid: tempo.uid,
+              // biome-ignore lint/suspicious/noTemplateCurlyInString: a Grafana data-link variable, literal by design
               url: escapeDollar('${__value.raw}'),
               urlDisplayLabel: 'Open trace',
             },
@@ -73,6 +74,7 @@ export function grafanaDatasourceFile() {
               name: 'TraceID in line',
               matcherRegex: LOG_TRACE_ID_REGEX,
               datasourceUid: tempo.uid,
+              // biome-ignore lint/suspicious/noTemplateCurlyInString: a Grafana data-link variable, literal by design
               url: escapeDollar('${__value.raw}'),
               urlDisplayLabel: 'Open trace',
             },

@@ -32,7 +32,7 @@ export function decideMedia(contentType: string | undefined, contentEncoding: st
   const codings = (contentEncoding ?? '').split(',').map((coding) => coding.trim().toLowerCase()).filter((coding) => coding !== '' && coding !== 'identity');
   if (codings.length > 1) return { ok: false, detail: 'more than one Content-Encoding' };
   if (codings.length === 0) return { ok: true, kind, coding: 'identity' };
-  const coding = Object.prototype.hasOwnProperty.call(CODINGS, codings[0]!) ? CODINGS[codings[0]!] : undefined;
+  const coding = Object.hasOwn(CODINGS, codings[0]!) ? CODINGS[codings[0]!] : undefined;
   if (!coding) return { ok: false, detail: `unsupported Content-Encoding "${boundText(codings[0]!, 40)}"` };
   return { ok: true, kind, coding };
 }

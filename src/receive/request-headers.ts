@@ -13,7 +13,10 @@ export function tokenHeaders(rawHeaders: readonly string[]): Record<string, stri
     const name = rawHeaders[i]!;
     // Lower-case only names of the right length: most headers are skipped on a length check.
     for (const wanted of TOKEN_HEADERS) {
-      if (name.length === wanted.length && name.toLowerCase() === wanted) (found[wanted] ??= []).push(rawHeaders[i + 1]!);
+      if (name.length !== wanted.length || name.toLowerCase() !== wanted) continue;
+      const values = found[wanted] ?? [];
+      values.push(rawHeaders[i + 1]!);
+      found[wanted] = values;
     }
   }
   return found;

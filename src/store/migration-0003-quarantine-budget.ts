@@ -1,4 +1,5 @@
-import { type Kysely, type Migration, sql } from 'kysely';
+import { type Migration, sql } from 'kysely';
+import type { AnyDatabase } from './any-database';
 
 /**
  * 0003: what bounding the quarantine by bytes and ranking its rows needs.
@@ -9,7 +10,7 @@ import { type Kysely, type Migration, sql } from 'kysely';
  * ADD COLUMN IF NOT EXISTS, and a second process may be half-way through this step).
  */
 export const QUARANTINE_BUDGET_MIGRATION: Migration = {
-  async up(db: Kysely<any>) {
+  async up(db: AnyDatabase) {
     const tables = await db.introspection.getTables();
     const columns = new Set(tables.find((table) => table.name === 'quarantine')?.columns.map((column) => column.name) ?? []);
     if (!columns.has('size_bytes')) {
@@ -30,7 +31,7 @@ export const QUARANTINE_BUDGET_MIGRATION: Migration = {
       .addPrimaryKeyConstraint('known_portals_pk', ['member_id', 'domain'])
       .execute();
   },
-  async down(db: Kysely<any>) {
+  async down(db: AnyDatabase) {
     await db.schema.dropTable('known_portals').ifExists().execute();
     await db.schema.dropIndex('quarantine_eviction_order').ifExists().execute();
   },

@@ -1,5 +1,7 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import type { AnyDatabase } from './any-database';
+import { type Migration, type MigrationProvider, Migrator } from 'kysely';
 import { QUARANTINE_BUDGET_MIGRATION } from './migration-0003-quarantine-budget';
+
 
 // One set of migrations for SQLite and PostgreSQL: only types both understand (text, integer, bigint).
 // Never edit a migration that has shipped; add the next one. Every step is idempotent (IF NOT EXISTS):
@@ -7,7 +9,7 @@ import { QUARANTINE_BUDGET_MIGRATION } from './migration-0003-quarantine-budget'
 // process starting at the same moment retries (see open.ts) and must be able to finish a half-done step.
 const MIGRATIONS: Record<string, Migration> = {
   '0001_events_and_quarantine': {
-    async up(db: Kysely<any>) {
+    async up(db: AnyDatabase) {
       await db.schema
         .createTable('events')
         .ifNotExists()
@@ -61,14 +63,14 @@ const MIGRATIONS: Record<string, Migration> = {
         .execute();
       await db.schema.createIndex('quarantine_received_at').ifNotExists().on('quarantine').column('received_at').execute();
     },
-    async down(db: Kysely<any>) {
+    async down(db: AnyDatabase) {
       await db.schema.dropTable('quarantine').execute();
       await db.schema.dropTable('events').execute();
     },
   },
   // Deliveries `doctor --url` sends are marked, so that no replay ever releases one as genuine.
   '0002_self_test_marks': {
-    async up(db: Kysely<any>) {
+    async up(db: AnyDatabase) {
       for (const table of ['events', 'quarantine']) {
         // SQLite has no ADD COLUMN IF NOT EXISTS: look first (a racing process retries, see open.ts).
         const tables = await db.introspection.getTables();
@@ -76,7 +78,7 @@ const MIGRATIONS: Record<string, Migration> = {
         await db.schema.alterTable(table).addColumn('self_test', 'integer', (column) => column.notNull().defaultTo(0)).execute();
       }
     },
-    async down(db: Kysely<any>) {
+    async down(db: AnyDatabase) {
       for (const table of ['events', 'quarantine']) await db.schema.alterTable(table).dropColumn('self_test').execute();
     },
   },
@@ -86,7 +88,7 @@ const MIGRATIONS: Record<string, Migration> = {
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 
 /** Brings the schema up to date; Kysely's migration lock makes concurrent start-ups of replicas safe. */
-export async function migrate(db: Kysely<any>): Promise<void> {
+export async function migrate(db: AnyDatabase): Promise<void> {
   const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
   if (error) {
     const failed = results?.find((result) => result.status === 'Error')?.migrationName ?? 'unknown';

@@ -13,7 +13,7 @@ const MAX_TRACKED_KINDS = 100;
 export function createThrottledReporter(logger: Logger, destination: string, now: () => number = Date.now) {
   const kinds = new Map<string, { lastReported: number; suppressed: number }>();
   return (kind: string, message: string): void => {
-    const key = kind + ':' + kindOf(message);
+    const key = `${kind}:${kindOf(message)}`;
     const entry = kinds.get(key);
     const time = now();
     if (entry && time - entry.lastReported < REPORT_INTERVAL_MS) {

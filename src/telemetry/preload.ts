@@ -5,4 +5,5 @@ import { startTelemetry, type Telemetry } from './tracing';
 const key = Symbol.for('bitrix24-webhook-guard.telemetry');
 const holder = globalThis as { [key]?: Telemetry };
 
-export const telemetry: Telemetry = holder[key] ?? (holder[key] = startTelemetry({ env: process.env }));
+holder[key] ??= startTelemetry({ env: process.env });
+export const telemetry: Telemetry = holder[key];

@@ -14,10 +14,10 @@ export function redactQueryValues(query: string): string {
       inValue = false;
       out += char;
     } else if (inValue) {
-      continue;
+      // The value's characters are dropped.
     } else if (char === '=') {
       inValue = true;
-      out += '=' + REDACTED;
+      out += `=${REDACTED}`;
     } else {
       out += char;
     }

@@ -34,5 +34,5 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 function own(value: unknown, key: string): unknown {
-  return isRecord(value) && Object.prototype.hasOwnProperty.call(value, key) ? value[key] : undefined;
+  return isRecord(value) && Object.hasOwn(value, key) ? value[key] : undefined;
 }

@@ -325,7 +325,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 function hasOwn(record: Record<string, unknown>, key: string): boolean {
-  return Object.prototype.hasOwnProperty.call(record, key);
+  return Object.hasOwn(record, key);
 }
 
 function keysOf(value: unknown): string[] {

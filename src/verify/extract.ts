@@ -88,11 +88,11 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /** Own properties only: a key inherited from a prototype is never a token. */
 function own(record: Record<string, unknown>, key: string): unknown {
-  return Object.prototype.hasOwnProperty.call(record, key) ? record[key] : undefined;
+  return Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
 function ownCandidate(record: Record<string, unknown>, key: string): { present: boolean; value: unknown } {
-  const present = Object.prototype.hasOwnProperty.call(record, key) && record[key] !== undefined;
+  const present = Object.hasOwn(record, key) && record[key] !== undefined;
   return { present, value: present ? record[key] : undefined };
 }
 

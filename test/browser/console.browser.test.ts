@@ -14,7 +14,7 @@ import { SIGNING_SECRET, Upstream } from '../forward/support/upstream';
 import { spawnService, type RunningService } from '../support/spawn-service';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const SCREENSHOTS = process.env.CONSOLE_SCREENSHOTS ?? path.join(os.tmpdir(), 'bitrix24-webhook-guard-console-screenshots');
+const SCREENSHOTS = process.env.CONSOLE_SCREENSHOTS ?? path.join(os.tmpdir(), 'bitrix24-webhook-guard-console-screenshots');
 const TOKENS = `default=${WEBHOOK_TOKEN},app=${APP_TOKEN}`;
 
 describe('the operator console in chromium: the incident recovered with three clicks', function () {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { parseStoreConfig } from '../../src/store/config';
 import { openStore } from '../../src/store/open';
+import type { JsonRecord } from '../support/ndjson';
 import { runCli } from './run-cli';
 
 const TITLE = '\x1b]0;pwned\x07';
@@ -64,9 +65,9 @@ describe('command line output is terminal-safe', function () {
 
   it('--json stays exact JSON: the same strings back, escaped only as JSON escapes them', async () => {
     const shown = await runCli(['quarantine', 'show', quarantineId, '--json'], env);
-    const row = JSON.parse(shown.stdout) as Record<string, any>;
+    const row = JSON.parse(shown.stdout) as JsonRecord;
     expect([row.body, row.headers['user-agent'], row.event, row.domain]).to.deep.equal([BODY, USER_AGENT, EVENT, DOMAIN]);
     const events = await runCli(['events', 'list', '--json'], env);
-    expect((JSON.parse(events.stdout) as Record<string, any>).event).to.equal(EVENT);
+    expect((JSON.parse(events.stdout) as JsonRecord).event).to.equal(EVENT);
   });
 });

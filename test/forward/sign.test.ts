@@ -29,7 +29,7 @@ describe('forward: Standard Webhooks signature', () => {
     const verify = (body: string, h: Record<string, string>, secret = SECRET) => () => new Webhook(secret).verify(body, h);
     expect(verify(BODY.replace('7405', '7406'), { ...headers })).to.throw(WebhookVerificationError, 'No matching signature found');
     expect(verify(BODY, { ...headers, 'webhook-id': '01KB0W7Z5X0000000000000001' })).to.throw(WebhookVerificationError, 'No matching signature found');
-    expect(verify(BODY, { ...headers }, 'whsec_' + Buffer.alloc(24, 7).toString('base64'))).to.throw(WebhookVerificationError, 'No matching signature found');
+    expect(verify(BODY, { ...headers }, `whsec_${Buffer.alloc(24, 7).toString('base64')}`)).to.throw(WebhookVerificationError, 'No matching signature found');
     const old = signatureHeaders(KEY, ID, BODY, new Date(Date.now() - 10 * 60 * 1000));
     expect(verify(BODY, { ...old })).to.throw(WebhookVerificationError, 'Message timestamp too old');
   });

@@ -165,7 +165,7 @@ function otherRows(): Row[] {
   return rows;
 }
 
-describe('exact answers: one status and one body per request (table)', function () {
+describe('exact answers: one status and one body per request (table)', () => {
   const harnesses = {} as Record<'configured' | 'unconfigured', Harness>;
   before(async () => {
     harnesses.configured = await startHarness({ BITRIX24_WEBHOOK_TOKENS: `crm=${WEBHOOK_TOKEN},tasks=${APP_TOKEN}`, BODY_LIMIT: '16kb' });

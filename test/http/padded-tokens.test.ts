@@ -29,7 +29,7 @@ const wrongToken = fc
   )
   .filter((candidate) => candidate !== '' && !CONFIGURED.includes(candidate));
 
-describe('tokens padded with whitespace are wrong tokens (403), in every place they can arrive', function () {
+describe('tokens padded with whitespace are wrong tokens (403), in every place they can arrive', () => {
   let harness: Harness;
   before(async () => {
     harness = await startHarness({ BITRIX24_WEBHOOK_TOKENS: `crm=${WEBHOOK_TOKEN},tasks=${APP_TOKEN}` });

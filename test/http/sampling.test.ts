@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import { CRM_DEAL_ADD, WEBHOOK_TOKEN, withoutToken } from '../support/bitrix-bodies';
 import { exactRequest } from '../support/exact-request';
@@ -121,14 +121,14 @@ describe('what is exported: sampling by outcome', () => {
   it('exports exactly the accepted deliveries whose trace ids fall in the ratio (200 deliveries, ratio 0.3)', async () => {
     await start({ LOG_LEVEL: 'info' });
     outcome.policy = { mode: 'outcome', acceptedRatio: 0.3 };
-    const ids = Array.from({ length: 200 }, () => randomBytes(16).toString('hex'));
+    const ids = Array.from({ length: 200 }, (_, i) => createHash('sha256').update(`delivery ${i}`).digest('hex').slice(0, 32));
     for (const id of ids) expect((await post(harness, CRM_DEAL_ADD, unsampled(id))).status).to.equal(200);
     await settle(harness);
     const exported = new Set(memoryExporter.getFinishedSpans().map((span) => span.spanContext().traceId));
     const expected = ids.filter((id) => inAcceptedShare(id, 0.3));
     expect(ids.filter((id) => exported.has(id))).to.deep.equal(expected);
     for (const id of expected) expect(treeOf(id)).to.deep.equal(FULL_TREE);
-    // 200 × 0.3 = 60, σ = 6.5: within ±4σ unless the decision is not the ratio at all.
+    // 200 × 0.3 = 60, σ = 6.5: within ±4σ unless the decision is not the ratio at all (the ids are fixed: no flake).
     expect(expected.length).to.be.within(34, 86);
   });
 
@@ -166,10 +166,19 @@ describe('what is exported: sampling by outcome', () => {
 });
 
 describe('the accepted-share decision and its configuration', () => {
-  it('keeps a share of random trace ids within ±3σ of the ratio (2000 ids, ratios 0.1 and 0.5)', () => {
+  it('keeps exactly the share of the ratio of ids spread evenly over the last 32 bits (one in the middle of each 1/2000th) (2000 ids, ratios 0.1, 0.3, 0.5)', () => {
+    const n = 2000;
+    const ids = Array.from({ length: n }, (_, i) => `${'a'.repeat(24)}${Math.floor(((i + 0.5) * 2 ** 32) / n).toString(16).padStart(8, '0')}`);
+    for (const [ratio, expected] of [[0.1, 200], [0.3, 600], [0.5, 1000]] as const) {
+      expect(ids.filter((id) => inAcceptedShare(id, ratio)).length, `ratio ${ratio}`).to.equal(expected);
+    }
+  });
+
+  it('keeps a share of hash-made (random-looking, fixed) trace ids within ±3σ of the ratio (2000 ids, ratios 0.1 and 0.5)', () => {
+    const n = 2000;
+    const ids = Array.from({ length: n }, (_, i) => createHash('sha256').update(`trace ${i}`).digest('hex').slice(0, 32));
     for (const ratio of [0.1, 0.5]) {
-      const n = 2000;
-      const kept = Array.from({ length: n }, () => randomBytes(16).toString('hex')).filter((id) => inAcceptedShare(id, ratio)).length;
+      const kept = ids.filter((id) => inAcceptedShare(id, ratio)).length;
       const sigma = Math.sqrt(n * ratio * (1 - ratio));
       expect(kept, `ratio ${ratio}`).to.be.within(n * ratio - 3 * sigma, n * ratio + 3 * sigma);
     }

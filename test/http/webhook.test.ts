@@ -16,6 +16,7 @@ import {
   withoutToken,
 } from '../support/bitrix-bodies';
 import { startHarness, type Harness } from '../support/harness';
+import type { JsonRecord } from '../support/ndjson';
 import { fingerprint } from '../../src/verify/fingerprint';
 
 const PATH = '/api/bitrix/webhook';
@@ -29,7 +30,7 @@ function rawPost(url: string, path: string, headers: Array<[string, string]>): P
   const head = [`POST ${path} HTTP/1.1`, `Host: ${hostname}`, ...headers.map(([name, value]) => `${name}: ${value}`), 'Content-Length: 0', 'Connection: close'];
   return new Promise((resolve, reject) => {
     let answer = '';
-    const socket = net.connect(Number(port), hostname, () => socket.write(head.join('\r\n') + '\r\n\r\n'));
+    const socket = net.connect(Number(port), hostname, () => socket.write(`${head.join('\r\n')}\r\n\r\n`));
     socket.on('data', (chunk) => (answer += chunk.toString('latin1')));
     socket.on('end', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0)));
     socket.on('error', reject);
@@ -63,7 +64,7 @@ describe('POST /api/bitrix/webhook through the real HTTP stack', () => {
     it('keeps Cyrillic text intact and numeric bot ids as object keys', async () => {
       harness = await startHarness(TOKENS);
       await post(harness, chatBotMessage()).expect(200);
-      const data = harness.events[0]!.data as Record<string, any>;
+      const data = harness.events[0]!.data as JsonRecord;
       expect(Array.isArray(data.BOT)).to.equal(false);
       expect(Object.keys(data.BOT)).to.deep.equal([BOT_ID]);
       expect(data.BOT[BOT_ID].BOT_CODE).to.equal('helper');
@@ -299,7 +300,7 @@ describe('POST /api/bitrix/webhook through the real HTTP stack', () => {
       const json = `{"__proto__":{"polluted":"yes"},"auth":{"application_token":"${WEBHOOK_TOKEN}","__proto__":{"polluted":"yes"}}}`;
       await post(harness, json, 'application/json').expect(200);
       expect(({} as Record<string, unknown>).polluted).to.equal(undefined);
-      expect(Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted')).to.equal(false);
+      expect(Object.hasOwn(Object.prototype, 'polluted')).to.equal(false);
     });
 
     it('does not take an inherited property for a token', async () => {

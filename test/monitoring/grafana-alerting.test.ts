@@ -17,8 +17,9 @@ function dataOf(rule: GrafanaRuleOnDisk, refId: string) {
 /** Strings that Grafana's provisioning would expand `$VAR` in, i.e. everything outside annotations. */
 function interpolatedStrings(value: unknown, path: string, out: Array<[string, string]> = []): Array<[string, string]> {
   if (typeof value === 'string') out.push([path, value]);
-  else if (Array.isArray(value)) value.forEach((item, index) => interpolatedStrings(item, `${path}[${index}]`, out));
-  else if (value && typeof value === 'object') {
+  else if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) interpolatedStrings(item, `${path}[${index}]`, out);
+  } else if (value && typeof value === 'object') {
     for (const [key, item] of Object.entries(value)) if (key !== 'annotations') interpolatedStrings(item, `${path}.${key}`, out);
   }
   return out;

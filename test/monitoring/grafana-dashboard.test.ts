@@ -10,8 +10,9 @@ import { repoPath } from './support/tools';
 const KNOWN_DATASOURCES: Record<string, string> = { prometheus: 'prometheus', tempo: 'tempo', loki: 'loki' };
 
 function datasourceRefs(value: unknown, out: unknown[] = []): unknown[] {
-  if (Array.isArray(value)) value.forEach((item) => datasourceRefs(item, out));
-  else if (value && typeof value === 'object') {
+  if (Array.isArray(value)) {
+    for (const item of value) datasourceRefs(item, out);
+  } else if (value && typeof value === 'object') {
     for (const [key, item] of Object.entries(value)) {
       if (key === 'datasource') out.push(item);
       else datasourceRefs(item, out);
@@ -28,6 +29,7 @@ describe('Grafana dashboard', () => {
   const panels = dashboard.panels;
   const metricPanels = panels.filter((panel) => panel.type !== 'row');
 
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the title names Grafana's literal ${DS_…} export placeholders
   it('is a plain dashboard model with a stable uid: no __inputs, no ${DS_…} placeholders, no numeric id', () => {
     expect(dashboard.uid).to.match(/^[a-zA-Z0-9_-]{1,40}$/);
     expect(dashboard).to.not.have.property('__inputs');

@@ -33,6 +33,7 @@ describe('Grafana datasources (provisioning)', () => {
     expect(tracesToLogs).to.deep.include({ datasourceUid: 'loki', customQuery: true });
     // A line filter would search the log line, where OTLP-ingested logs have no trace id.
     expect(tracesToLogs).not.to.have.property('filterByTraceID');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's own ${__span…} variables, literal in its query
     expect(tracesToLogs.query.replace(/\$\$/g, '$')).to.equal('{service_name="${__span.tags["service.name"]}"} | trace_id="${__span.traceId}"');
   });
 
@@ -44,6 +45,7 @@ describe('Grafana datasources (provisioning)', () => {
     expect(field.matcherType).to.equal(undefined);
     expect(field.datasourceUid).to.equal('tempo');
     // Grafana expands $VAR in provisioning files; `$$` stands for one literal `$`.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's own ${__value.raw} data-link variable, literal
     for (const { url } of [metadata!, field]) expect(url.replace(/\$\$/g, '$')).to.equal('${__value.raw}');
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
     const line = JSON.stringify({ timestamp: '2026-01-01T00:00:00.000Z', level: 'warn', message: 'token verification failed', result: 'missing', received: 'none', trace_id: traceId, span_id: '00f067aa0ba902b7' });

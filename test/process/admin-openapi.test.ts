@@ -7,11 +7,12 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { CRM_DEAL_ADD, WEBHOOK_TOKEN, withoutToken } from '../support/bitrix-bodies';
 import { AdminClient, ADMIN_TOKEN, type Answer } from '../support/admin-client';
+import type { JsonRecord } from '../support/ndjson';
 import { validate } from '../support/openapi-validate';
 import { SIGNING_SECRET, Upstream } from '../forward/support/upstream';
 import { spawnService, type RunningService } from '../support/spawn-service';
 
-const DOCUMENT = JSON.parse(readFileSync(path.resolve(__dirname, '../../../docs/admin-api.openapi.json'), 'utf8')) as Record<string, any>;
+const DOCUMENT = JSON.parse(readFileSync(path.resolve(__dirname, '../../../docs/admin-api.openapi.json'), 'utf8')) as JsonRecord;
 const BEARER = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
 describe('docs/admin-api.openapi.json against the running service', function () {
@@ -31,7 +32,7 @@ describe('docs/admin-api.openapi.json against the running service', function () 
     expect(response, `${method} ${template} answered ${answer.status}, not documented: ${answer.text.slice(0, 200)}`).to.exist;
     exercised.add(`${method} ${template} ${answer.status}`);
     if (!response.content) return answer;
-    const [type, { schema }] = Object.entries(response.content as Record<string, any>)[0]!;
+    const [type, { schema }] = Object.entries(response.content as Record<string, JsonRecord>)[0]!;
     expect(answer.headers.get('content-type')!.split(';')[0]).to.equal(type);
     if (type === 'application/json') expect(validate(DOCUMENT, schema, answer.json), `${method} ${template} ${answer.status}`).to.deep.equal([]);
     return answer;
@@ -73,7 +74,7 @@ describe('docs/admin-api.openapi.json against the running service', function () 
     const list = conforms('/admin/api/quarantine', 'get', await client.request('/admin/api/quarantine?limit=10', { headers: BEARER }));
     conforms('/admin/api/quarantine', 'get', await client.request('/admin/api/quarantine?limit=0', { headers: BEARER }));
     conforms('/admin/api/quarantine', 'get', await new AdminClient(service.url).request('/admin/api/quarantine'));
-    conforms('/admin/api/quarantine/{id}', 'get', await client.request(`/admin/api/quarantine/${list.json.items[0].id}`, { headers: BEARER }));
+    conforms('/admin/api/quarantine/{id}', 'get', await client.request(`/admin/api/quarantine/${list.json!.items[0].id}`, { headers: BEARER }));
     conforms('/admin/api/quarantine/{id}', 'get', await client.request('/admin/api/quarantine/00000000', { headers: BEARER }));
     conforms('/admin/api/quarantine/{id}', 'get', await new AdminClient(service.url).request('/admin/api/quarantine/00000000'));
     conforms('/admin/api/quarantine/replay', 'post', await client.request('/admin/api/quarantine/replay', { method: 'POST', jsonBody: { apply: false } }));
@@ -83,18 +84,21 @@ describe('docs/admin-api.openapi.json against the running service', function () 
 
     let dead: Answer;
     const deadline = Date.now() + 20_000;
-    do dead = await client.request('/admin/api/events?status=dead', { headers: BEARER });
-    while (dead.json.total === 0 && Date.now() < deadline && (await new Promise((r) => setTimeout(r, 100)), true));
+    for (;;) {
+      dead = await client.request('/admin/api/events?status=dead', { headers: BEARER });
+      if (dead.json!.total !== 0 || Date.now() >= deadline) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     conforms('/admin/api/events', 'get', dead);
     conforms('/admin/api/events', 'get', await client.request('/admin/api/events?status=lost', { headers: BEARER }));
     conforms('/admin/api/events', 'get', await new AdminClient(service.url).request('/admin/api/events'));
-    conforms('/admin/api/events/redeliver', 'post', await client.request('/admin/api/events/redeliver', { method: 'POST', jsonBody: { ids: [dead.json.items[0].id] }, headers: BEARER }));
+    conforms('/admin/api/events/redeliver', 'post', await client.request('/admin/api/events/redeliver', { method: 'POST', jsonBody: { ids: [dead.json!.items[0].id] }, headers: BEARER }));
     conforms('/admin/api/events/redeliver', 'post', await client.request('/admin/api/events/redeliver', { method: 'POST', jsonBody: { all_dead: true } }));
     conforms('/admin/api/events/redeliver', 'post', await client.request('/admin/api/events/redeliver', { method: 'POST', jsonBody: { everything: 1 }, headers: BEARER }));
     conforms('/admin/api/events/redeliver', 'post', await new AdminClient(service.url).request('/admin/api/events/redeliver', { method: 'POST', jsonBody: { all_dead: true } }));
 
-    const documented = Object.entries(DOCUMENT.paths as Record<string, any>).flatMap(([template, methods]) =>
-      Object.entries(methods as Record<string, any>).flatMap(([method, operation]) => Object.keys(operation.responses).map((status) => `${method} ${template} ${status}`)),
+    const documented = Object.entries(DOCUMENT.paths as Record<string, JsonRecord>).flatMap(([template, methods]) =>
+      Object.entries(methods).flatMap(([method, operation]) => Object.keys(operation.responses).map((status) => `${method} ${template} ${status}`)),
     );
     expect(documented.filter((entry) => !exercised.has(entry))).to.deep.equal([]);
   });

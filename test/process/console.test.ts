@@ -6,6 +6,7 @@ import net from 'node:net';
 import { expect } from 'chai';
 import { CRM_DEAL_ADD, WEBHOOK_TOKEN, withoutToken } from '../support/bitrix-bodies';
 import { AdminClient, ADMIN_TOKEN, type Answer } from '../support/admin-client';
+import type { JsonRecord } from '../support/ndjson';
 import { SIGNING_SECRET, Upstream } from '../forward/support/upstream';
 import { spawnService, type RunningService } from '../support/spawn-service';
 import { cleanUpStores, STORE_ADAPTERS } from '../support/store-adapters';
@@ -138,18 +139,18 @@ for (const adapter of STORE_ADAPTERS) {
     it('lists the quarantine; the hostile body is exact in the API and escaped in the page', async () => {
       const list = clean(await client.request('/admin/api/quarantine'));
       expect(list.status).to.equal(200);
-      expect(list.json.total).to.equal(2);
-      expect(list.json.items.map((item: any) => [item.status, item.reason, item.diagnosis, item.event, item.portal_domain, item.released])).to.deep.equal([
+      expect(list.json!.total).to.equal(2);
+      expect(list.json!.items.map((item: JsonRecord) => [item.status, item.reason, item.diagnosis, item.event, item.portal_domain, item.released])).to.deep.equal([
         [403, 'token_mismatch', 'mismatch_bitrix24_shaped', 'ONCRMDEALADD', 'evil.example', false],
         [401, 'token_missing', 'auth_without_token', 'ONCRMDEALADD', 'some-domain.bitrix24.com', false],
       ]);
       const filtered = clean(await client.request('/admin/api/quarantine?reason=token_missing&limit=5'));
-      expect(filtered.json.total).to.equal(1);
-      const hostileId = list.json.items.find((item: any) => item.reason === 'token_mismatch').id;
+      expect(filtered.json!.total).to.equal(1);
+      const hostileId = list.json!.items.find((item: JsonRecord) => item.reason === 'token_mismatch').id;
       const detail = clean(await client.request(`/admin/api/quarantine/${hostileId}`));
       expect(detail.status).to.equal(200);
-      expect(JSON.parse(detail.json.body).data.FIELDS.TITLE).to.equal(HOSTILE);
-      expect(JSON.parse(detail.json.body).auth.application_token).to.equal('REDACTED');
+      expect(JSON.parse(detail.json!.body).data.FIELDS.TITLE).to.equal(HOSTILE);
+      expect(JSON.parse(detail.json!.body).auth.application_token).to.equal('REDACTED');
       expect(clean(await client.request('/admin/api/quarantine/NOPE0000')).status).to.equal(404);
 
       const page = clean(await client.request(`/admin/quarantine/${hostileId}`));
@@ -167,8 +168,8 @@ for (const adapter of STORE_ADAPTERS) {
       const csrf = await client.csrf();
       const dry = clean(await client.request('/admin/api/quarantine/replay', { method: 'POST', jsonBody: { apply: false }, headers: { 'x-csrf-token': csrf } }));
       expect(dry.status).to.equal(200);
-      expect(dry.json.summary).to.deep.equal({ released: 0, would_release: 0, already_released: 0, mismatch: 1, portal_mismatch: 0, no_token: 1, not_replayable: 0 });
-      expect(dry.json.skipped.map((item: any) => [item.outcome, item.why]).sort()).to.deep.equal([
+      expect(dry.json!.summary).to.deep.equal({ released: 0, would_release: 0, already_released: 0, mismatch: 1, portal_mismatch: 0, no_token: 1, not_replayable: 0 });
+      expect(dry.json!.skipped.map((item: JsonRecord) => [item.outcome, item.why]).sort()).to.deep.equal([
         ['mismatch', 'stays: its token matches no configured token'],
         ['no_token', 'stays: it carried no token (only an operator can release it, with a reason)'],
       ]);
@@ -182,21 +183,24 @@ for (const adapter of STORE_ADAPTERS) {
       const bearer = { authorization: `Bearer ${ADMIN_TOKEN}` };
       const deadline = Date.now() + 20_000;
       let dead: Answer;
-      do dead = clean(await client.request('/admin/api/events?status=dead', { headers: bearer }));
-      while (dead.json.total === 0 && Date.now() < deadline && (await new Promise((r) => setTimeout(r, 100)), true));
-      expect(dead.json.total).to.equal(1);
-      expect(dead.json.items[0]).to.deep.include({ status: 'dead', webhook: 'default', event: 'ONCRMDEALADD' });
-      expect(dead.json.items[0].last_error).to.match(/410/);
-      const reset = clean(await client.request('/admin/api/events/redeliver', { method: 'POST', headers: bearer, jsonBody: { ids: [dead.json.items[0].id] } }));
+      for (;;) {
+        dead = clean(await client.request('/admin/api/events?status=dead', { headers: bearer }));
+        if (dead.json!.total !== 0 || Date.now() >= deadline) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(dead.json!.total).to.equal(1);
+      expect(dead.json!.items[0]).to.deep.include({ status: 'dead', webhook: 'default', event: 'ONCRMDEALADD' });
+      expect(dead.json!.items[0].last_error).to.match(/410/);
+      const reset = clean(await client.request('/admin/api/events/redeliver', { method: 'POST', headers: bearer, jsonBody: { ids: [dead.json!.items[0].id] } }));
       expect([reset.status, reset.json]).to.deep.equal([200, { reset: 1 }]);
-      await upstream.waitFor(() => upstream.deliveredIds().includes(dead.json.items[0].id), 20_000, 'the redelivered event');
-      expect(await service.waitForLog((line) => line.message === 'admin action: dead letters redelivered')).to.deep.include({ action: 'redeliver', reset: [dead.json.items[0].id] });
+      await upstream.waitFor(() => upstream.deliveredIds().includes(dead.json!.items[0].id), 20_000, 'the redelivered event');
+      expect(await service.waitForLog((line) => line.message === 'admin action: dead letters redelivered')).to.deep.include({ action: 'redeliver', reset: [dead.json!.items[0].id] });
       expect(clean(await client.request('/admin/api/events/redeliver', { method: 'POST', headers: bearer, jsonBody: { all_dead: true } })).json).to.deep.equal({ reset: 0 });
       const status = clean(await client.request('/admin/api/status', { headers: bearer }));
-      expect(status.json.tokens).to.deep.equal([{ name: 'default', fingerprint: status.json.tokens[0].fingerprint }]);
-      expect(status.json.last_accepted).to.have.length(1);
-      expect(status.json.last_accepted[0]).to.deep.include({ webhook: 'default', portal: 'some-domain.bitrix24.com' });
-      expect(status.json.forwarding.upstreams['*']).to.match(/\?key=REDACTED$/);
+      expect(status.json!.tokens).to.deep.equal([{ name: 'default', fingerprint: status.json!.tokens[0].fingerprint }]);
+      expect(status.json!.last_accepted).to.have.length(1);
+      expect(status.json!.last_accepted[0]).to.deep.include({ webhook: 'default', portal: 'some-domain.bitrix24.com' });
+      expect(status.json!.forwarding.upstreams['*']).to.match(/\?key=REDACTED$/);
       const metrics = clean(await client.request('/metrics')).text;
       expect(metrics.split('\n').filter((line) => line.startsWith('bitrix_webhook_admin_'))).to.deep.equal([
         // One wrong token, four more, then the rate-limited attempt.

@@ -182,7 +182,7 @@ async function overloaded(port: number): Promise<Answer> {
     }
     return refused;
   } finally {
-    held.forEach(({ socket }) => socket.destroy());
+    for (const { socket } of held) socket.destroy();
   }
 }
 

@@ -74,14 +74,14 @@ describe('doctor --url against the real service process', () => {
     const result = await doctor(url);
     expect(result.stderr).to.equal('');
     expect(result.stdout).to.equal(
-      [
+      `${[
         ...CONFIGURATION_LINES,
         `Self-test deliveries to ${url}`,
         '  ok    ONAPPTEST with the token "default" (ce338b01): 200 accepted',
         '  ok    ONAPPTEST with no token: 401 token_missing',
         '  ok    ONAPPTEST with a wrong token: 403 token_mismatch',
         'doctor: all checks passed',
-      ].join('\n') + '\n',
+      ].join('\n')}\n`,
     );
     expect(result.code).to.equal(0);
     expect(result.stdout).not.to.include(TOKEN);
@@ -248,7 +248,7 @@ describe('doctor without --url: the configuration checklist', () => {
     const result = await runCli(['doctor'], { BITRIX24_OUTGOING_WEBHOOK_TOKN: TOKEN, BITRIX24_TOKEN_SOURCES: 'header' });
     expect(result.code).to.equal(1);
     expect(result.stdout).to.equal(
-      [
+      `${[
         'Configuration (read from this environment, as the service reads it)',
         '  FAIL  tokens: none configured',
         '        likely: every delivery would be refused with 503 not_configured; set BITRIX24_OUTGOING_WEBHOOK_TOKEN (or BITRIX24_OUTGOING_WEBHOOK_TOKEN_FILE, or BITRIX24_WEBHOOK_TOKENS)',
@@ -260,7 +260,7 @@ describe('doctor without --url: the configuration checklist', () => {
         '  ok    body limit: 256kb (262144 bytes)',
         `  ok    telemetry: ${TELEMETRY}`,
         'doctor: 1 check failed',
-      ].join('\n') + '\n',
+      ].join('\n')}\n`,
     );
     expect(result.stdout).not.to.include(TOKEN);
   });

@@ -136,7 +136,7 @@ describe('/metrics after a known sequence of deliveries', () => {
       const own = buckets.filter((line) => line.includes(`,method="POST",route="/api/bitrix/webhook",${labels}}`));
       expect(own.map((line) => /le="([^"]+)"/.exec(line)![1]), labels).to.deep.equal(les);
       const values = own.map((line) => Number(line.split(' ')[1]));
-      values.forEach((value, index) => expect(value, `${labels} cumulative`).to.be.at.least(index === 0 ? 0 : values[index - 1]!));
+      for (const [index, value] of values.entries()) expect(value, `${labels} cumulative`).to.be.at.least(index === 0 ? 0 : values[index - 1]!);
       expect(values[values.length - 1], `${labels} +Inf bucket`).to.equal(count);
     }
   });

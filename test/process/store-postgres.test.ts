@@ -1,5 +1,5 @@
-// The PostgreSQL half of the store contract (test/store/store.test.ts), in the full tier because it starts a
-// PostgreSQL server. Importing that file also registers its SQLite half; in `npm run test:all` it is loaded once.
-import { ADAPTERS, describeStore } from '../store/store.test';
+// The PostgreSQL half of the store contract (test/store/support/store-contract.ts; test/store/store.test.ts runs
+// its SQLite half), in the full tier because it starts a PostgreSQL server.
+import { ADAPTERS, describeStore } from '../store/support/store-contract';
 
 describeStore(ADAPTERS.find((adapter) => adapter.name === 'postgres')!);

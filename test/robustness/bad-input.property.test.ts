@@ -35,9 +35,9 @@ const shapeArb = fc.integer({ min: 0, max: SHAPES - 1 });
 /** Query strings that carry no token (keys other than `token` / `application_token`). */
 const harmlessQuery = fc.oneof(
   fc.constant(''),
-  fc.constantFrom('?a=1', '?x[y]=z', '?%zz=%E0%A4%A', '?tokens=1', '?app_token=x', '?&&=&', '?a=' + '%41'.repeat(300), '?%D1%83%D1%82%D1%84=8'),
+  fc.constantFrom('?a=1', '?x[y]=z', '?%zz=%E0%A4%A', '?tokens=1', '?app_token=x', '?&&=&', `?a=${'%41'.repeat(300)}`, '?%D1%83%D1%82%D1%84=8'),
   fc.array(fc.tuple(fromChars('abcxyz[]%.09', 8, 1), fromChars('abcXYZ%=09+', 12)), { maxLength: 20 })
-    .map((pairs) => (pairs.length ? '?' + pairs.filter(([k]) => !/token/.test(k)).map(([k, v]) => `${k}=${v}`).join('&') : '')),
+    .map((pairs) => (pairs.length ? `?${pairs.filter(([k]) => !/token/.test(k)).map(([k, v]) => `${k}=${v}`).join('&')}` : '')),
 );
 
 /** Headers that carry no token. */
@@ -45,7 +45,7 @@ const harmlessHeaders = fc.dictionary(
   fc.constantFrom('user-agent', 'accept', 'x-forwarded-for', 'x-real-ip', 'x-request-id', 'cookie', 'origin', 'referer',
     'traceparent', 'tracestate', 'baggage', 'accept-language', 'x-bitrix24-signature', 'forwarded', 'via'),
   fc.oneof(visible(120), fc.constantFrom('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', '00-00000000000000000000000000000000-0000000000000000-01',
-    'ff-zz-yy-xx', '00-' + 'a'.repeat(200), 'Bitrix24 Webhook Engine', '%FF%FE', 'k=v,'.repeat(100))),
+    'ff-zz-yy-xx', `00-${'a'.repeat(200)}`, 'Bitrix24 Webhook Engine', '%FF%FE', 'k=v,'.repeat(100))),
   { maxKeys: 6 },
 );
 
@@ -92,7 +92,7 @@ const generatedBody: fc.Arbitrary<GeneratedBody> = fc.oneof(
     asForm: undefined,
     label: `JSON token ${JSON.stringify(value)}`,
   })),
-  fc.oneof(fc.uint8Array({ minLength: 1, maxLength: 300 }), fc.constantFrom('[]', '{}', ' {"auth":{"application_token":"' + TOKEN + '"}} ', '"a string"', 'null', '  ', '{"auth":', '[{"auth":{"application_token":"' + TOKEN + '"}}]', `{"auth[application_token]":"${TOKEN}"}`)
+  fc.oneof(fc.uint8Array({ minLength: 1, maxLength: 300 }), fc.constantFrom('[]', '{}', ` {"auth":{"application_token":"${TOKEN}"}} `, '"a string"', 'null', '  ', '{"auth":', `[{"auth":{"application_token":"${TOKEN}"}}]`, `{"auth[application_token]":"${TOKEN}"}`)
     .map((text) => new TextEncoder().encode(text)))
     .map((bytes) => Buffer.from(bytes))
     .filter((bytes) => !bytes.toString('latin1').includes('auth%') && !bytes.toString('latin1').includes('auth['.concat('application_token]=')))
@@ -110,11 +110,11 @@ function offeredByJson(bytes: Buffer): Offered | 'malformed' {
   try { parsed = JSON.parse(text); } catch { return 'malformed'; }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
   const record = parsed as Record<string, unknown>;
-  const auth = Object.prototype.hasOwnProperty.call(record, 'auth') ? record.auth : undefined;
-  const nested = typeof auth === 'object' && auth !== null && !Array.isArray(auth) && Object.prototype.hasOwnProperty.call(auth, 'application_token')
+  const auth = Object.hasOwn(record, 'auth') ? record.auth : undefined;
+  const nested = typeof auth === 'object' && auth !== null && !Array.isArray(auth) && Object.hasOwn(auth, 'application_token')
     ? (auth as Record<string, unknown>).application_token : undefined;
   const asToken = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
-  return asToken(nested) ?? asToken(Object.prototype.hasOwnProperty.call(record, 'auth[application_token]') ? record['auth[application_token]'] : undefined);
+  return asToken(nested) ?? asToken(Object.hasOwn(record, 'auth[application_token]') ? record['auth[application_token]'] : undefined);
 }
 
 type MediaClass = 'form' | 'json' | 'unsupported';
@@ -145,7 +145,7 @@ const queryCase = fc.tuple(harmlessQuery, fc.constantFrom<[string, Offered, Offe
   [`token=${TOKEN}&token=${TOKEN}`, undefined, undefined], [`application_token=${TOKEN}`, TOKEN, undefined], ['token[x]=1', undefined, undefined],
   ['application_token=%ZZ', '%ZZ', undefined], [`TOKEN=${TOKEN}`, undefined, undefined], [`application_token=${WRONG}&token=${TOKEN}`, WRONG, TOKEN],
 )).map(([harmless, [tokenQuery, application, token]]) => ({
-  path: '/api/bitrix/webhook' + (tokenQuery ? (harmless ? `${harmless}&${tokenQuery}` : `?${tokenQuery}`) : harmless),
+  path: `/api/bitrix/webhook${tokenQuery ? (harmless ? `${harmless}&${tokenQuery}` : `?${tokenQuery}`) : harmless}`,
   offered: [application, token] as Offered[],
 }));
 
@@ -246,14 +246,14 @@ describe('robustness: bad input against the running service (property-based)', f
     type Case = { parts: Array<string | Buffer>; expect: number; label: string };
     const wrongString = fc.oneof(
       fromChars('0123456789abcdefghijklmnopqrstuvwxyz', 64, 1),
-      fc.constantFrom(TOKEN.toUpperCase(), TOKEN.slice(0, 31), TOKEN + 'x', 'x' + TOKEN, TOKEN.slice(1) + TOKEN[0], 'Здравствуйте', '0', 'null', 'undefined', '[object Object]', 'true'),
+      fc.constantFrom(TOKEN.toUpperCase(), TOKEN.slice(0, 31), `${TOKEN}x`, `x${TOKEN}`, TOKEN.slice(1) + TOKEN[0], 'Здравствуйте', '0', 'null', 'undefined', '[object Object]', 'true'),
       visible(60).filter((s) => s.trim() === s && s !== ''),
     ).filter((s) => s !== TOKEN);
     const tokenCase: fc.Arbitrary<Case> = fc.oneof(
       fc.constant<Case>({ parts: [`auth%5Bapplication_token%5D=${TOKEN}`], expect: 200, label: 'valid' }),
       fc.constant<Case>({ parts: [`auth[application_token]=${TOKEN}`], expect: 200, label: 'valid, brackets unencoded' }),
       fc.array(fc.boolean(), { minLength: 32, maxLength: 32 }).map<Case>((encode) => ({
-        parts: ['auth%5Bapplication_token%5D=' + [...TOKEN].map((c, i) => (encode[i] ? '%' + c.charCodeAt(0).toString(16) : c)).join('')],
+        parts: [`auth%5Bapplication_token%5D=${[...TOKEN].map((c, i) => (encode[i] ? `%${c.charCodeAt(0).toString(16)}` : c)).join('')}`],
         expect: 200, label: 'valid, partly percent-encoded' })),
       fc.tuple(fc.integer({ min: 2, max: 20 }), fc.boolean()).map<Case>(([k, allValid]) => ({
         parts: Array.from({ length: k }, (_, i) => `auth%5Bapplication_token%5D=${allValid || i === 0 ? TOKEN : WRONG}`), expect: 401, label: `repeated ${k}×` })),
@@ -287,7 +287,7 @@ describe('robustness: bad input against the running service (property-based)', f
         const at = position % (parts.length + 1);
         parts.splice(at, 0, ...tokenCase.parts);
         const body = Buffer.concat(parts.map((p, i) => Buffer.concat([Buffer.from(i ? '&' : ''), Buffer.isBuffer(p) ? p : Buffer.from(p)])));
-        const answer = await running.client.send({ path: '/api/bitrix/webhook' + query, body, headers: { ...headers, 'content-type': contentType } });
+        const answer = await running.client.send({ path: `/api/bitrix/webhook${query}`, body, headers: { ...headers, 'content-type': contentType } });
         expectContractAnswer(answer, tokenCase.label);
         expect(answer.status, `${tokenCase.label}: ${body.toString('latin1').slice(0, 400)}`).to.equal(tokenCase.expect);
       },
@@ -309,7 +309,7 @@ describe('robustness: bad input against the running service (property-based)', f
       shapeArb, tokenValue, fc.constantFrom('application/json', 'application/json; charset=utf-8'), harmlessHeaders, harmlessQuery,
       async (shape, { value, expect: expected, label }, contentType, headers, query) => {
         const text = JSON.stringify(jsonDelivery(shape, value));
-        const answer = await running.client.send({ path: '/api/bitrix/webhook' + query, body: text, fresh: expected === 413, answerFromHeadersMs: expected === 413 ? 3000 : undefined, headers: { ...headers, 'content-type': contentType } });
+        const answer = await running.client.send({ path: `/api/bitrix/webhook${query}`, body: text, fresh: expected === 413, answerFromHeadersMs: expected === 413 ? 3000 : undefined, headers: { ...headers, 'content-type': contentType } });
         expectContractAnswer(answer, label);
         expect(answer.status, `${label} (${Buffer.byteLength(text)} bytes)`).to.equal(expected);
       },
@@ -371,11 +371,11 @@ describe('robustness: bad input against the running service (property-based)', f
       return { body: parts.join('&'), contentType: FORM_CONTENT_TYPE, expect: parts.length <= 1000 ? 200 : 400, label: `${parts.length} parameters` };
     });
     const formDepth = fc.integer({ min: 1, max: 400 }).map<Case>((d) => ({
-      body: `${partsWithoutToken(1).join('&')}&auth%5Bapplication_token%5D=${TOKEN}&data` + '%5Bx%5D'.repeat(d) + '=1',
+      body: `${partsWithoutToken(1).join('&')}&auth%5Bapplication_token%5D=${TOKEN}&data${'%5Bx%5D'.repeat(d)}=1`,
       // Deeper than FORM_PARSE_OPTIONS.depth (10) is refused, never folded into a literal key (issue #16).
       contentType: FORM_CONTENT_TYPE, expect: d <= 10 ? 200 : 400, label: `form nesting ${d}` }));
     const jsonDepth = fc.tuple(fc.oneof(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1000, max: 150_000 })), fc.boolean()).map<Case>(([d, arrays]) => {
-      const nested = arrays ? '['.repeat(d) + '1' + ']'.repeat(d) : '{"a":'.repeat(d) + '1' + '}'.repeat(d);
+      const nested = arrays ? `${'['.repeat(d)}1${']'.repeat(d)}` : `${'{"a":'.repeat(d)}1${'}'.repeat(d)}`;
       const body = `{"event":"ONCRMDEALADD","auth":{"application_token":"${TOKEN}"},"data":${nested}}`;
       return { body, contentType: 'application/json', expect: Buffer.byteLength(body) <= LIMIT ? 200 : 413, label: `JSON nesting ${d} (${arrays ? 'arrays' : 'objects'}), ${body.length} bytes` };
     });
@@ -520,7 +520,7 @@ function mergeAsJsonText(base: Record<string, unknown>, extra: Record<string, un
   const entries: string[] = [];
   const keys = new Set([...Object.keys(base), ...Reflect.ownKeys(extra).filter((k): k is string => typeof k === 'string')]);
   for (const key of keys) {
-    const value = Object.prototype.hasOwnProperty.call(extra, key) ? extra[key] : base[key];
+    const value = Object.hasOwn(extra, key) ? extra[key] : base[key];
     if (value === undefined) continue;
     entries.push(`${JSON.stringify(key)}:${toJsonText(value)}`);
   }

@@ -59,13 +59,13 @@ describe('robustness: a flood of slow gzip uploads under a heap cap', function (
     client = new Client(service.url);
   });
   after(async () => {
-    uploads.forEach((upload) => upload.socket.destroy());
+    for (const upload of uploads) upload.socket.destroy();
     client?.close();
     if (service) await service.stop();
   });
 
   it(`holds ${HELD} of ${UPLOADS} uploads, answers the rest 503 overloaded with Retry-After, counts them, and keeps serving`, async () => {
-    const inflated = 'event=' + 'A'.repeat(parseByteSize(DEFAULTS.bodyLimit) - 2048);
+    const inflated = `event=${'A'.repeat(parseByteSize(DEFAULTS.bodyLimit) - 2048)}`;
     expect(inflated.length).to.equal(INFLATED_LENGTH);
     const gzipped = zlib.gzipSync(inflated, { level: 9 });
     expect(gzipped.length).to.be.below(400);
@@ -112,7 +112,7 @@ describe('robustness: a flood of slow gzip uploads under a heap cap', function (
     console.log(`      ${held.length} held, ${refused.length} refused 503; ${lines.length} warn line(s); heap used ${(heapUsed / 2 ** 20).toFixed(1)} MiB (cap ${HEAP_CAP_MIB})`);
 
     // When the flood goes away, its share is free again.
-    held.forEach((upload) => upload.socket.destroy());
+    for (const upload of held) upload.socket.destroy();
     await new Promise((resolve) => setTimeout(resolve, 500));
     const again = await client.deliver(TOKEN, 1, { fresh: true });
     expect([again.status, again.json]).to.deep.equal([200, { status: 'accepted' }]);
@@ -131,7 +131,7 @@ describe('robustness: connections past MAX_CONNECTIONS', function () {
     service = await spawnService({ env: { BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN, MAX_CONNECTIONS: '5' } });
   });
   after(async () => {
-    sockets.forEach((socket) => socket.destroy());
+    for (const socket of sockets) socket.destroy();
     if (service) await service.stop();
   });
 
@@ -150,7 +150,7 @@ describe('robustness: connections past MAX_CONNECTIONS', function () {
     const outcome = await Promise.race([sixth.closed.then(() => 'closed'), new Promise((resolve) => setTimeout(() => resolve('still open'), 5000))]);
     expect(outcome, 'a connection past MAX_CONNECTIONS').to.equal('closed');
 
-    idle.forEach(({ socket }) => socket.destroy());
+    for (const { socket } of idle) socket.destroy();
     await Promise.all(idle.map(({ closed }) => closed));
     await new Promise((resolve) => setTimeout(resolve, 200));
     const samples = await scrape(service.url);

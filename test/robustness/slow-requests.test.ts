@@ -80,7 +80,7 @@ describe('robustness: slow and half-sent requests', function () {
     }
     timers.forEach(clearInterval);
     const stillOpen = hanging.filter((h) => h.closedAt === undefined);
-    hanging.forEach((h) => h.socket.destroy());
+    for (const h of hanging) h.socket.destroy();
 
     const slowest = Math.max(...answers.map((a) => a.ms));
     const bad = answers.filter((a) => a.status !== 200 || a.ms > 1000);

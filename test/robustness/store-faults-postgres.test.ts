@@ -103,9 +103,9 @@ describe('store faults: PostgreSQL fails under the running service', function ()
     expect(healthz!.status).to.equal(200);
     expect(readyz!.status).to.equal(503);
     expect(readyz!.json).to.deep.include({ status: 'not_ready', reason: 'store_unavailable' });
-    expect(readyz!.json.store).to.deep.include({ status: 'failing', cause: 'timeout' });
-    expect(String(metrics!.json)).to.match(/^bitrix_webhook_store_timeouts_total [1-9]\d*$/m);
-    expect(String(metrics!.json)).to.match(/^bitrix_webhook_store_up 0$/m);
+    expect(readyz!.json!.store).to.deep.include({ status: 'failing', cause: 'timeout' });
+    expect(metrics!.text).to.match(/^bitrix_webhook_store_timeouts_total [1-9]\d*$/m);
+    expect(metrics!.text).to.match(/^bitrix_webhook_store_up 0$/m);
     await sleep(1_500);
     postgres.resume();
     const after = await eventually(
@@ -120,7 +120,7 @@ describe('store faults: PostgreSQL fails under the running service', function ()
     expect(after.status).to.equal(200);
     await expectRecovered(900_003);
     expectOnly200Or503([...paused, after], await storedIds());
-    expect(String((await timedGet(`${service!.url}/metrics`)).json)).to.match(/^bitrix_webhook_store_up 1$/m);
+    expect((await timedGet(`${service!.url}/metrics`)).text).to.match(/^bitrix_webhook_store_up 1$/m);
   });
 });
 

@@ -59,12 +59,12 @@ describe('store faults: the SQLite file under the running service', function () 
       await new Promise((resolve) => setTimeout(resolve, 300));
       const metrics = await timedGet(`${service!.url}/metrics`);
       expect(metrics.ms).to.be.below(1_000);
-      expect(String(metrics.json)).to.match(/^bitrix_webhook_store_timeouts_total [1-9]\d*$/m);
+      expect(metrics.text).to.match(/^bitrix_webhook_store_timeouts_total [1-9]\d*$/m);
       const readyz = await timedGet(`${service!.url}/readyz`);
       expect(readyz.ms).to.be.below(1_000);
       expect(readyz.status).to.equal(503);
-      expect(readyz.json.store).to.deep.include({ status: 'failing', cause: 'timeout' });
-      expect(readyz.json.store.detail).to.include('write lock');
+      expect(readyz.json!.store).to.deep.include({ status: 'failing', cause: 'timeout' });
+      expect(readyz.json!.store.detail).to.include('write lock');
       expect((await waiting).status).to.equal(503);
       holder.exec('ROLLBACK');
       released = true;
@@ -85,8 +85,8 @@ describe('store faults: the SQLite file under the running service', function () 
     const readyz = await timedGet(`${service!.url}/readyz`);
     expect(readyz.status).to.equal(503);
     expect(readyz.json).to.deep.include({ reason: 'store_unavailable' });
-    expect(readyz.json.store).to.deep.include({ status: 'failing', cause: 'file_changed' });
-    expect(readyz.json.store.detail).to.include(`${file} was deleted under the running service`);
+    expect(readyz.json!.store).to.deep.include({ status: 'failing', cause: 'file_changed' });
+    expect(readyz.json!.store.detail).to.include(`${file} was deleted under the running service`);
     expect(service!.logs.some((line) => line.level === 'error' && String(line.message).includes('was deleted under the running service'))).to.equal(true);
     expect(service!.process.exitCode).to.equal(null);
     await service!.stop('SIGKILL');
@@ -108,8 +108,8 @@ describe('store faults: the SQLite file under the running service', function () 
     const after = await deliver(service!, 3);
     expect([after.status, after.reason]).to.deep.equal([503, 'store_unavailable']);
     const readyz = await timedGet(`${service!.url}/readyz`);
-    expect(readyz.json.store).to.deep.include({ status: 'failing', cause: 'file_changed' });
-    expect(readyz.json.store.detail).to.include('was replaced under the running service');
+    expect(readyz.json!.store).to.deep.include({ status: 'failing', cause: 'file_changed' });
+    expect(readyz.json!.store.detail).to.include('was replaced under the running service');
     await service!.stop('SIGKILL');
     for (const suffix of ['-wal', '-shm']) rmSync(`${file}${suffix}`, { force: true });
     service = await start();

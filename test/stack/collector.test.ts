@@ -1,5 +1,6 @@
 import { expect } from './expect';
 import { containerPorts, hostAndPort, imageTag, loadCompose, readYaml, service, type Compose } from './repo';
+import type { JsonRecord } from '../support/ndjson';
 
 type Pipeline = { receivers?: string[]; processors?: string[]; exporters?: string[] };
 const KINDS = ['receivers', 'processors', 'exporters'] as const;
@@ -33,7 +34,7 @@ function compareVersions(a: number[], b: number[]): number {
 }
 
 describe('stack: otel-collector.yaml', () => {
-  let config: any;
+  let config: JsonRecord;
   let compose: Compose;
   before(() => {
     config = readYaml('otel-collector.yaml');
@@ -63,7 +64,7 @@ describe('stack: otel-collector.yaml', () => {
   it('speaks plaintext gRPC to Tempo (tls.insecure), since Tempo receives OTLP without TLS', () => {
     const tempoGrpc = readYaml('tempo/tempo.yaml').distributor.receivers.otlp.protocols.grpc;
     expect(tempoGrpc.tls, "Tempo's OTLP gRPC receiver has no TLS").to.equal(undefined);
-    const grpcExporters = Object.entries(config.exporters as Record<string, any>).filter(([id]) => typeOf(id) === 'otlp_grpc');
+    const grpcExporters = Object.entries(config.exporters as Record<string, JsonRecord>).filter(([id]) => typeOf(id) === 'otlp_grpc');
     expect(grpcExporters.map(([id]) => id)).to.deep.equal(['otlp_grpc/tempo']);
     for (const [id, exporter] of grpcExporters) {
       expect(exporter.tls, `${id}: without tls.insecure the gRPC client attempts a TLS handshake and every export fails`)
@@ -81,7 +82,7 @@ describe('stack: otel-collector.yaml', () => {
 
   it('binds every receiver to all interfaces', () => {
     let endpoints = 0;
-    for (const [id, receiver] of Object.entries(config.receivers as Record<string, any>)) {
+    for (const [id, receiver] of Object.entries(config.receivers as Record<string, JsonRecord>)) {
       for (const [protocol, settings] of Object.entries(receiver.protocols ?? { default: receiver })) {
         const endpoint = (settings as { endpoint?: string } | null)?.endpoint;
         expect(endpoint, `${id}.${protocol} endpoint (the default binds localhost only)`).to.be.a('string');
@@ -132,13 +133,13 @@ describe('stack: otel-collector.yaml', () => {
   });
 
   it("exposes the collector's own metrics on 0.0.0.0:8888, where Prometheus scrapes them", () => {
-    const readers = config.service.telemetry.metrics.readers as Array<any>;
+    const readers = config.service.telemetry.metrics.readers as JsonRecord[];
     const prom = readers.map((r) => r.pull?.exporter?.prometheus).find(Boolean);
     expect(prom, 'a pull/prometheus reader').to.exist;
     expect(prom.host).to.equal('0.0.0.0');
     expect([...containerPorts(service(compose, 'otel-collector'))]).to.include(prom.port);
     const prometheus = readYaml('prometheus/prometheus.yml');
-    const targets = prometheus.scrape_configs.flatMap((c: any) => c.static_configs.flatMap((s: any) => s.targets));
+    const targets = prometheus.scrape_configs.flatMap((c: JsonRecord) => c.static_configs.flatMap((s: JsonRecord) => s.targets));
     expect(targets).to.include(`otel-collector:${prom.port}`);
   });
 

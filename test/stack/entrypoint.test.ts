@@ -22,7 +22,7 @@ describe('stack: the image entrypoint', function () {
   let entrypoint: string;
   const service = userIds(SERVICE_USER);
 
-  before(function () {
+  before(() => {
     if (process.getuid?.() !== 0) throw new Error('these tests run the entrypoint as root, as the image does: run the full tier as root');
     // The service user runs this Node and loads the repository's driver: both must be reachable by it (a 0700
     // mktemp directory on the way is not). Said here, once, instead of as a confusing "Permission denied" below.

@@ -1,4 +1,5 @@
 import { expect } from './expect';
+import type { JsonRecord } from '../support/ndjson';
 import { EXEMPLAR_TRACE_ID_LABEL } from '../../src/telemetry/names';
 import { commandOf, containerPorts, hostAndPort, hostPathFor, listFiles, loadCompose, readText, readYaml, service, type Compose } from './repo';
 
@@ -26,7 +27,7 @@ const CONTACT_POINT_TYPE_FOR_IMAGE: Record<string, string> = { 'prom/alertmanage
 
 interface ContactPointReceiver { uid: string; type: string; settings: { url?: string } }
 
-interface Datasource { name: string; type: string; uid: string; url?: string; jsonData?: Record<string, any> }
+interface Datasource { name: string; type: string; uid: string; url?: string; jsonData?: JsonRecord }
 
 /** Every datasource uid a document refers to: `datasource: { uid }` and `datasourceUid` keys, at any depth. */
 function referencedUids(node: unknown, found = new Set<string>()): Set<string> {

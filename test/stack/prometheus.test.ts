@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from './expect';
 import { REPO_ROOT, readYaml, repoPath } from './repo';
+import type { JsonRecord } from '../support/ndjson';
 import { needsTools, promtool } from '../monitoring/support/tools';
 
 const CONFIG = 'prometheus/prometheus.yml';
@@ -15,7 +16,7 @@ function expandRuleGlob(pattern: string): string[] {
 
 describe('stack: prometheus/prometheus.yml', () => {
   needsTools();
-  let config: any;
+  let config: JsonRecord;
   before(() => { config = readYaml(CONFIG); });
 
   it('passes promtool check config (including the rule files it names)', function () {

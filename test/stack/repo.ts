@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
+import type { JsonRecord } from '../support/ndjson';
 
 /** The repository root (this file runs from dist/test/stack/). */
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
@@ -13,7 +14,7 @@ export function readText(relative: string): string {
   return fs.readFileSync(repoPath(relative), 'utf8');
 }
 
-export function readYaml<T = any>(relative: string): T {
+export function readYaml<T = JsonRecord>(relative: string): T {
   return YAML.parse(readText(relative)) as T;
 }
 

@@ -62,7 +62,7 @@ describe('stack: scripts/traffic.ts (demo deliveries)', () => {
       for (const token of [TOKEN, 'z'.repeat(32), '0123456789abcdefghijklmnopqrstuv']) {
         const wrong = wrongToken(token);
         expect(wrong).to.match(/^[0-9a-z]{32}$/);
-        [...wrong].forEach((char, i) => expect(char, `position ${i}`).to.not.equal(token[i]));
+        for (const [i, char] of [...wrong].entries()) expect(char, `position ${i}`).to.not.equal(token[i]);
       }
     });
 

@@ -131,7 +131,7 @@ describe('secrets scrubber', () => {
       fill('{"a":'),
       fill('{"application_token":['),
       `{"x":"${fill('\\')}`,
-      fill('a[b]=') + '&',
+      `${fill('a[b]=')}&`,
       fill('&'),
       fill('{"access_token":{"application_token":"t","b":['),
       fill('{"auth":{"application_token":"t"},'),

@@ -1,11 +1,12 @@
 // A tiny browser-like client for the operator console: keeps the session cookie, reads the CSRF field.
+import type { JsonRecord } from './ndjson';
 export const ADMIN_TOKEN = 'adm1n-t0ken-for-tests-0123456789abcdef';
 
 export interface Answer {
   status: number;
   headers: Headers;
   text: string;
-  json?: any;
+  json?: JsonRecord;
 }
 
 export class AdminClient {
@@ -28,9 +29,9 @@ export class AdminClient {
     }
     const response = await fetch(`${this.base}${path}`, { ...init, headers, body: body ?? null, redirect: 'manual' });
     const text = await response.text();
-    let json: unknown;
+    let json: JsonRecord | undefined;
     try {
-      json = JSON.parse(text);
+      json = JSON.parse(text) as JsonRecord;
     } catch {
       json = undefined;
     }

@@ -2,14 +2,16 @@
 // 2020-12): $ref, type (with null), const, enum, required, properties, additionalProperties, items, minimum,
 // maximum, maxItems, pattern, format date-time, oneOf. It throws on a keyword it does not know, so the document
 // cannot grow beyond what is checked.
-type Schema = Record<string, any>;
+import type { JsonRecord } from './ndjson';
+
+type Schema = JsonRecord;
 
 const KNOWN = new Set(['$ref', 'type', 'const', 'enum', 'required', 'properties', 'additionalProperties', 'items', 'minimum', 'maximum', 'maxItems', 'pattern', 'format', 'oneOf', 'description', 'default']);
 
 export function validate(document: Schema, schema: Schema, value: unknown, at = '$'): string[] {
   for (const key of Object.keys(schema)) if (!KNOWN.has(key)) throw new Error(`validator: unknown keyword ${key} at ${at}`);
   if (schema.$ref) {
-    const target = (schema.$ref as string).replace(/^#\//, '').split('/').reduce((node: any, part) => node?.[part], document);
+    const target = (schema.$ref as string).replace(/^#\//, '').split('/').reduce<JsonRecord | undefined>((node, part) => node?.[part], document);
     if (!target) throw new Error(`validator: unresolved ${schema.$ref}`);
     return validate(document, target, value, at);
   }
@@ -34,7 +36,7 @@ export function validate(document: Schema, schema: Schema, value: unknown, at = 
   }
   if (Array.isArray(value)) {
     if (schema.maxItems !== undefined && value.length > schema.maxItems) errors.push(`${at}: more than ${schema.maxItems} items`);
-    if (schema.items) value.forEach((item, index) => errors.push(...validate(document, schema.items, item, `${at}[${index}]`)));
+    if (schema.items) for (const [index, item] of value.entries()) errors.push(...validate(document, schema.items, item, `${at}[${index}]`));
   }
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     const object = value as Record<string, unknown>;

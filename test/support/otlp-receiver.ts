@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import { LoopbackHttpServer } from './loopback-http';
+import type { JsonRecord } from './ndjson';
 
 /** An OTLP attribute value as OTLP/JSON encodes it. */
 type AnyValue = {
@@ -92,7 +93,7 @@ export class OtlpReceiver {
   }
 
   private collectSpans(payload: Record<string, unknown>): void {
-    for (const resourceSpans of (payload.resourceSpans as any[]) ?? []) {
+    for (const resourceSpans of (payload.resourceSpans as JsonRecord[] | undefined) ?? []) {
       const resource = attributeMap(resourceSpans.resource?.attributes);
       for (const scopeSpans of resourceSpans.scopeSpans ?? []) {
         for (const span of scopeSpans.spans ?? []) {
@@ -112,7 +113,7 @@ export class OtlpReceiver {
   }
 
   private collectLogs(payload: Record<string, unknown>): void {
-    for (const resourceLogs of (payload.resourceLogs as any[]) ?? []) {
+    for (const resourceLogs of (payload.resourceLogs as JsonRecord[] | undefined) ?? []) {
       const resource = attributeMap(resourceLogs.resource?.attributes);
       for (const scopeLogs of resourceLogs.scopeLogs ?? []) {
         for (const record of scopeLogs.logRecords ?? []) {

@@ -62,9 +62,11 @@ export async function spawnService(options: SpawnOptions = {}): Promise<RunningS
   let stdoutText = '';
   let stderrText = '';
   const waiters: Array<() => void> = [];
-  const notify = () => waiters.splice(0).forEach((wake) => wake());
+  const notify = () => {
+    for (const wake of waiters.splice(0)) wake();
+  };
   readline.createInterface({ input: child.stdout! }).on('line', (line) => {
-    stdoutText += line + '\n';
+    stdoutText += `${line}\n`;
     try {
       const parsed: unknown = JSON.parse(line);
       if (parsed && typeof parsed === 'object') logs.push(parsed as Record<string, unknown>);

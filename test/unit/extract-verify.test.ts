@@ -85,7 +85,7 @@ describe('verification (pure)', () => {
     expect(match('rotated-in')).to.equal('crm');
     expect(match('short')).to.equal('tasks');
     expect(match('shor')).to.equal(undefined);
-    expect(match(WEBHOOK_TOKEN + 'x')).to.equal(undefined);
+    expect(match(`${WEBHOOK_TOKEN}x`)).to.equal(undefined);
     expect(match('')).to.equal(undefined);
   });
 

@@ -1,7 +1,7 @@
 import { parseForwardConfig } from '../../forward/config';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../../config/errors';
-import { loadConfig } from '../../config/load';
+import { type Config, loadConfig } from '../../config/load';
 import { exportPlan } from '../../telemetry/tracing';
 import { renderCheck, type Check } from '../../checklist/checks';
 import { configurationChecks, summarize, type ConfigurationSummary } from '../../checklist/config-checks';
@@ -27,7 +27,7 @@ export interface DoctorReport {
 export const EXIT = { ok: 0, failed: 1, configuration: 2 } as const;
 
 export async function doctor(options: DoctorOptions, env: Env = process.env): Promise<number> {
-  let config;
+  let config: Config;
   try {
     config = loadConfig(env, (path) => readFileSync(path, 'utf8'));
     // Forwarding's variables are refused at start-up like the rest (a URL with user:password@, for one).
@@ -66,9 +66,9 @@ function render(report: DoctorReport): string {
     }
   }
   lines.push(failed === 0 ? 'doctor: all checks passed' : `doctor: ${failed} check${failed === 1 ? '' : 's'} failed`);
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 function print(value: unknown): void {
-  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }

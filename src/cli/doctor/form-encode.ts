@@ -9,7 +9,7 @@ export interface FormObject {
 /** PHP `urlencode`: RFC 3986 reserved characters encoded, and a space as `+`. */
 export function phpUrlencode(value: string): string {
   return encodeURIComponent(value)
-    .replace(/[!'()*~]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())
+    .replace(/[!'()*~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
     .replace(/%20/g, '+');
 }
 

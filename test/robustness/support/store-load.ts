@@ -2,6 +2,7 @@
 // every `200` can be looked up in the store afterwards.
 import { expect } from 'chai';
 import { CRM_DEAL_ADD } from '../../support/bitrix-bodies';
+import type { JsonRecord } from '../../support/ndjson';
 import type { RunningService } from '../../support/spawn-service';
 
 export const WEBHOOK_PATH = '/api/bitrix/webhook';
@@ -86,15 +87,16 @@ export async function eventually<T>(check: () => Promise<T>, timeoutMs: number, 
   }
 }
 
-export async function timedGet(url: string): Promise<{ status: number; ms: number; json: any }> {
+/** One GET, timed: its status, its text, and that text parsed when it is JSON (`undefined` when not: /metrics). */
+export async function timedGet(url: string): Promise<{ status: number; ms: number; text: string; json: JsonRecord | undefined }> {
   const started = Date.now();
   const response = await fetch(url, { signal: AbortSignal.timeout(20_000) });
   const text = await response.text();
-  let json: unknown;
+  let json: JsonRecord | undefined;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(text) as JsonRecord;
   } catch {
-    json = text;
+    json = undefined;
   }
-  return { status: response.status, ms: Date.now() - started, json };
+  return { status: response.status, ms: Date.now() - started, text, json };
 }
