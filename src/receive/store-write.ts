@@ -1,7 +1,7 @@
 import { context, SpanStatusCode, trace, type Context } from '@opentelemetry/api';
 import type { Store } from '../store/types';
 import type { ServiceMetrics } from '../telemetry/metrics';
-import { ATTR, SPAN, type StoreWriteKind } from '../telemetry/names';
+import { ATTR, SPAN, type StoreWriteKind } from '../vocabulary/names';
 
 const tracer = trace.getTracer('bitrix24-webhook-guard');
 

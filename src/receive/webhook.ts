@@ -6,7 +6,7 @@ import type { TokenCarrier } from '../verify/extract';
 import { createTokenMatcher } from '../verify/verify';
 import type { ServiceMetrics } from '../telemetry/metrics';
 import type { Logger } from '../telemetry/logger';
-import type { RejectionReason } from '../telemetry/names';
+import type { RejectionReason } from '../vocabulary/names';
 import { answerAccepted, answerRejected } from './answers';
 import { createBodyParser } from './body';
 import { RETRY_AFTER_SECONDS } from './limits';
@@ -20,7 +20,7 @@ import { tokenHeaders } from './request-headers';
 import { verifyRequest, type VerificationRun } from './verify-request';
 import { botTokens } from '../verify/bot-token';
 import { fingerprint } from '../verify/fingerprint';
-import { ATTR } from '../telemetry/names';
+import { ATTR } from '../vocabulary/names';
 import { rateLimitedWarn } from './rate-limited-log';
 import { REFUSAL_LOG_INTERVAL_MS } from './limits';
 

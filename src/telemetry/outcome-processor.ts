@@ -1,6 +1,6 @@
 import { SpanStatusCode, TraceFlags, type Context, type SpanContext } from '@opentelemetry/api';
 import type { tracing } from '@opentelemetry/sdk-node';
-import type { SpanDropReason } from './names';
+import type { SpanDropReason } from '../vocabulary/names';
 import { inAcceptedShare, type SamplingPolicy } from './sampling';
 
 type ReadableSpan = tracing.ReadableSpan;

@@ -1,7 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type Span } from '@opentelemetry/api';
 import { boundText } from './bound-text';
-import { SERVER_SPAN_INSTRUMENTATION } from './names';
+import { SERVER_SPAN_INSTRUMENTATION } from '../vocabulary/names';
 import { redactQueryValues } from './redact';
 
 /** Requests that are not deliveries: tracing them only adds noise to the trace store. */

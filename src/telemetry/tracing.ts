@@ -2,9 +2,9 @@ import type { IncomingMessage, RequestListener, RequestOptions } from 'node:http
 import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
 import { NodeSDK, tracing, type NodeSDKConfiguration } from '@opentelemetry/sdk-node';
 import { KoaLayerType } from '@opentelemetry/instrumentation-koa';
-import { TRACING_ENV } from '../config/env-names';
+import { TRACING_ENV } from '../vocabulary/env-names';
 import { boundText } from './bound-text';
-import { DEFAULT_SERVICE_NAME } from './names';
+import { DEFAULT_SERVICE_NAME } from '../vocabulary/names';
 import { OutcomeSpanProcessor } from './outcome-processor';
 import { outgoingUrlAttributes, requestOptionsUrl } from './outgoing-url';
 import { redactQueryValues } from './redact';
