@@ -17,7 +17,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import autocannon = require('autocannon');
 import { SERVICE_MAIN, SERVICE_PRELOAD } from '../test/support/spawn-service';
-import { PROCESS_METRIC, TRACING_METRIC } from '../src/telemetry/names';
+import { PROCESS_METRIC, TRACING_METRIC } from '../src/vocabulary/names';
 import { parsePrometheusText, sumOf } from '../test/robustness/support/prometheus-text';
 import { deliveryShapes, httpBuildQuery, makeToken, FORM_CONTENT_TYPE } from './bench/deliveries';
 import { OtlpSink } from './bench/otlp-sink';

@@ -13,7 +13,7 @@
  * Each kind has one right answer (200 accepted, 401 missing, 403 mismatched): at the first other answer
  * (or no answer) it stops, says which, and exits 1, so a misconfigured stack does not look busy and healthy.
  */
-import { VERIFICATION_RESULTS, type VerificationResult } from '../src/telemetry/names';
+import { VERIFICATION_RESULTS, type VerificationResult } from '../src/vocabulary/names';
 
 export type DeliveryKind = VerificationResult;
 export type Mix = Record<DeliveryKind, number>;

@@ -1,4 +1,4 @@
-import { ADMIN_ENV } from '../config/env-names';
+import { ADMIN_ENV } from '../vocabulary/env-names';
 import { ConfigError } from '../config/errors';
 import type { Env, ReadFile } from '../config/env';
 

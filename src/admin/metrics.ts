@@ -1,6 +1,6 @@
 import type client from 'prom-client';
 import { zeroedCounter } from '../telemetry/families';
-import { ADMIN_ACTIONS, ADMIN_METRIC, type AdminAction } from '../telemetry/names';
+import { ADMIN_ACTIONS, ADMIN_METRIC, type AdminAction } from '../vocabulary/names';
 
 export interface AdminMetrics {
   recordSignInFailure(): void;

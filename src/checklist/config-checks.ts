@@ -1,4 +1,4 @@
-import { ENV } from '../config/env-names';
+import { ENV } from '../vocabulary/env-names';
 import type { Config } from '../config/load';
 import { fingerprint } from '../verify/fingerprint';
 import type { Check } from './checks';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { ENV } from '../config/env-names';
+import { ENV } from '../vocabulary/env-names';
 
 // Only what the chosen command needs is loaded, and `serve` loads the service with its telemetry first
 // (as `node --require ./dist/src/telemetry/preload.js` would), so http and koa are instrumented.

@@ -1,4 +1,4 @@
-import { CONFIG_ENV_NAMES } from './env-names';
+import { CONFIG_ENV_NAMES } from '../vocabulary/env-names';
 
 /** Bitrix24 outgoing-webhook and application tokens: 32 characters of digits and lowercase letters. */
 export const BITRIX24_TOKEN_LENGTH = 32;

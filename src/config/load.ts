@@ -1,5 +1,5 @@
-import { TOKEN_SOURCES, type TokenSource } from '../telemetry/names';
-import { ENV } from './env-names';
+import { TOKEN_SOURCES, type TokenSource } from '../vocabulary/names';
+import { ENV } from '../vocabulary/env-names';
 import { ConfigError } from './errors';
 import { unknownVariableWarnings } from './hygiene';
 import { cleanToken, DEFAULT_TOKEN_NAME, parseTokenList, type NamedToken, type TokenFault } from './tokens';

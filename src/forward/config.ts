@@ -1,4 +1,4 @@
-import { ENV } from '../config/env-names';
+import { ENV } from '../vocabulary/env-names';
 import { ConfigError } from '../config/errors';
 import type { Env, ReadFile } from '../config/env';
 

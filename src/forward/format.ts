@@ -1,6 +1,6 @@
 import type { NamedToken } from '../config/tokens';
 import { bindingMismatch } from '../config/portal-binding';
-import { SECRET_MARKER } from '../store/scrub';
+import { SECRET_MARKER } from '../secrets/scrub';
 import type { StoredEvent } from '../store/types';
 import type { ForwardFormat } from './config';
 

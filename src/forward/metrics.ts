@@ -1,7 +1,7 @@
 import type client from 'prom-client';
 import type { ForwardStats } from '../store/types';
 import { gauge, zeroedCounter } from '../telemetry/families';
-import { FORWARD_METRIC, FORWARD_RESULTS, type ForwardResult } from '../telemetry/names';
+import { FORWARD_METRIC, FORWARD_RESULTS, type ForwardResult } from '../vocabulary/names';
 
 export interface ForwardMetrics {
   recordAttempt(result: ForwardResult): void;

@@ -3,7 +3,7 @@ import { context, SpanKind, SpanStatusCode, trace, TraceFlags, type Link } from 
 import type { NamedToken } from '../config/tokens';
 import type { AttemptOutcome, Store, StoredEvent } from '../store/types';
 import type { Logger } from '../telemetry/logger';
-import { FORWARD_ATTR, FORWARD_SPAN, type ForwardResult } from '../telemetry/names';
+import { FORWARD_ATTR, FORWARD_SPAN, type ForwardResult } from '../vocabulary/names';
 import { upstreamFor, type ForwardConfig } from './config';
 import { formatEvent, FormatError, type ForwardBody } from './format';
 import type { ForwardMetrics } from './metrics';

@@ -1,6 +1,6 @@
 // The alerts, defined once. Prometheus rules, Grafana-managed rules, dashboard thresholds and the
 // runbook's generated blocks are all rendered from these specs.
-import { FORWARD_METRIC, METRIC, UNKNOWN_WEBHOOK } from '../telemetry/names';
+import { FORWARD_METRIC, METRIC, UNKNOWN_WEBHOOK } from '../vocabulary/names';
 import { RUNBOOK_BASE_URL, SCRAPE_JOB } from './constants';
 import { compare, indent, selector, sumIncrease, verificationShare, type Comparison } from './promql';
 

@@ -1,7 +1,7 @@
 // The Grafana dashboard model (plain JSON, datasources by {type, uid}, no __inputs), typed with Grafana's
 // published Dashboard type (@grafana/schema at the pinned Grafana version): tsc checks every field.
 import type { Dashboard, DashboardLink, VariableModel } from '@grafana/schema';
-import { DIAGNOSIS_LABEL, FORWARD_METRIC, FORWARD_SPAN, METRIC, PROCESS_METRIC, RECOVER_METRIC, SPAN, TRACING_METRIC } from '../telemetry/names';
+import { DIAGNOSIS_LABEL, FORWARD_METRIC, FORWARD_SPAN, METRIC, PROCESS_METRIC, RECOVER_METRIC, SPAN, TRACING_METRIC } from '../vocabulary/names';
 import { ALERTS, alertByName, runbookUrl, VERIFICATION_WINDOW, type AlertSpec } from './alerts';
 import { DASHBOARD_TITLE, DASHBOARD_UID, GENERATE_COMMAND, prometheusRef, RUNBOOK_BASE_URL, SCRAPE_JOB, tempoRef } from './constants';
 import { row, stat, timeseries, traceSearchTable, promTarget, type ThresholdStep, type UnnumberedPanel } from './panels';

@@ -1,5 +1,5 @@
 // Grafana datasources wired for metric → trace → log navigation.
-import { EXEMPLAR_TRACE_ID_LABEL } from '../telemetry/names';
+import { EXEMPLAR_TRACE_ID_LABEL } from '../vocabulary/names';
 import { DATASOURCE } from './constants';
 
 /** Matches `"trace_id":"<32 hex>"` in JSON log lines (and `trace_id=<hex>` in logfmt). */

@@ -1,5 +1,5 @@
 // Small builders for the PromQL that alerts and dashboard share, so both read the same numbers.
-import { METRIC } from '../telemetry/names';
+import { METRIC } from '../vocabulary/names';
 
 export type Matchers = Readonly<Record<string, string>>;
 

@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import type { RejectionReason } from '../telemetry/names';
+import type { RejectionReason } from '../vocabulary/names';
 
 export type RejectionAnswer = RejectionReason | 'token_missing' | 'token_mismatch' | 'portal_mismatch';
 

@@ -52,13 +52,23 @@ export function createApp({
   const refuse = createRefusalRecorder({ metrics, logger, setup: diagnosisSetup(config), store });
   const router = new Router();
   const budget = createBodyBudget(config.bodyMemoryLimitBytes);
-  router.post(config.webhookPath, guardBody({ config, metrics, refuse, budget }), createWebhookHandler({ config, metrics, logger, store, refuse }));
+  router.post(
+    config.webhookPath,
+    guardBody({ config, metrics, refuse, budget }),
+    createWebhookHandler({ config, metrics, logger, store, refuse }),
+  );
   const warnRedirected = rateLimitedWarn(logger, REFUSAL_LOG_INTERVAL_MS);
   if (!managementElsewhere) router.get('/metrics', metricsRoute(metrics));
   router.get('/healthz', healthz);
   router.get(
     '/readyz',
-    readyz(config.tokens, lifecycle, { store: storeHealth, forwarding: forwardingHealth }, managementElsewhere ? 'brief' : 'detailed', config.warnings),
+    readyz(
+      config.tokens,
+      lifecycle,
+      { store: storeHealth, forwarding: forwardingHealth },
+      managementElsewhere ? 'brief' : 'detailed',
+      config.warnings,
+    ),
   );
 
   const warnNotFound = rateLimitedWarn(logger, REFUSAL_LOG_INTERVAL_MS);
@@ -84,7 +94,15 @@ export function createApp({
         // trailing slash): the body is gone, so nothing can be kept, but the cause is named and counted.
         if (status === 405 && (ctx.method === 'GET' || ctx.method === 'HEAD') && ctx.path === config.webhookPath) {
           metrics.recordRejection('method_not_allowed');
-          refuse(ctx, { stage: 'route', reason: 'method_not_allowed', detail: `${ctx.method} on the webhook path; Bitrix24 sends POST (a redirect turned it into a GET)` }, warnRedirected);
+          refuse(
+            ctx,
+            {
+              stage: 'route',
+              reason: 'method_not_allowed',
+              detail: `${ctx.method} on the webhook path; Bitrix24 sends POST (a redirect turned it into a GET)`,
+            },
+            warnRedirected,
+          );
         }
         // A Bitrix24 handler URL with a typo loses every event: make the misaddressed POST visible.
         if (status === 404 && ctx.method === 'POST') {
@@ -94,11 +112,21 @@ export function createApp({
           // A plain body within BODY_LIMIT and the body budget is read whole (a Bitrix24 delivery is then kept);
           // any other only to RAW_PREFIX_LENGTH.
           const declared = ctx.request.length;
-          const meter = declared > RAW_PREFIX_LENGTH && declared <= config.bodyLimitBytes ? budget.open(false) : undefined;
-          const whole = meter !== undefined && meter.charge(declared);
+          const meter =
+            declared > RAW_PREFIX_LENGTH && declared <= config.bodyLimitBytes ? budget.open(false) : undefined;
+          const whole = meter?.charge(declared) === true;
           try {
             const peeked = await peekBody(ctx, whole ? declared : RAW_PREFIX_LENGTH);
-            await refuse.keep(ctx, { stage: 'route', reason: 'not_found', detail: `no such path; the webhook path is ${config.webhookPath}`, ...peeked }, warnNotFound);
+            await refuse.keep(
+              ctx,
+              {
+                stage: 'route',
+                reason: 'not_found',
+                detail: `no such path; the webhook path is ${config.webhookPath}`,
+                ...peeked,
+              },
+              warnNotFound,
+            );
           } finally {
             meter?.release();
           }
@@ -107,7 +135,11 @@ export function createApp({
     } catch (error) {
       ctx.status = 500;
       ctx.body = { status: 'error', reason: 'internal_error' };
-      logger.error('request failed', { error: error instanceof Error ? error.message : String(error), path: boundText(ctx.path), [LOG_CONTEXT]: serverContext });
+      logger.error('request failed', {
+        error: error instanceof Error ? error.message : String(error),
+        path: boundText(ctx.path),
+        [LOG_CONTEXT]: serverContext,
+      });
     } finally {
       // After SIGTERM every answer closes its connection, so keep-alive clients reconnect elsewhere.
       if (lifecycle.shuttingDown && !ctx.headerSent) ctx.set('Connection', 'close');

@@ -4,7 +4,7 @@ import bourne from '@hapi/bourne';
 import qs from 'qs';
 import getRawBody from 'raw-body';
 import type { Context } from 'koa';
-import type { RejectionReason } from '../telemetry/names';
+import type { RejectionReason } from '../vocabulary/names';
 import type { ContentCoding } from './media';
 import { BODY_METER_STATE, type BodyMeter } from './limits';
 

@@ -1,5 +1,5 @@
 import { boundText } from '../telemetry/bound-text';
-import { scrubSecrets } from './scrub';
+import { scrubSecrets } from '../secrets/fields';
 
 /** Non-secret facts of a delivery, read defensively from whatever body arrived (for spans, logs and the sink). */
 export interface DeliveryFacts {

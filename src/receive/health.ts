@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa';
-import { ENV } from '../config/env-names';
+import { ENV } from '../vocabulary/env-names';
 import type { NamedToken } from '../config/tokens';
 import type { StoreHealthState } from '../store/health';
 import { fingerprint } from '../verify/fingerprint';

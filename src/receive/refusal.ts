@@ -8,11 +8,18 @@ import type { Context } from 'koa';
 import { boundText } from '../telemetry/bound-text';
 import { LOG_CONTEXT, type Logger } from '../telemetry/logger';
 import type { ServiceMetrics } from '../telemetry/metrics';
-import { sha256Hex } from '../store/scrub';
+import { sha256Hex } from '../secrets/scrub';
 import type { Store, TokenCandidate } from '../store/types';
-import { ATTR, QUARANTINE_REASONS, TOKEN_SOURCES, type QuarantineReason, type TokenSource } from '../telemetry/names';
+import { ATTR, QUARANTINE_REASONS, TOKEN_SOURCES, type QuarantineReason, type TokenSource } from '../vocabulary/names';
 import { extractToken } from '../verify/extract';
-import { diagnose, looksLikeBitrix24Token, RAW_PREFIX_LENGTH, type ConfiguredTokenFault, type DiagnosisResult, type RefusalOutcome } from '../verify/diagnose';
+import {
+  diagnose,
+  looksLikeBitrix24Token,
+  RAW_PREFIX_LENGTH,
+  type ConfiguredTokenFault,
+  type DiagnosisResult,
+  type RefusalOutcome,
+} from '../verify/diagnose';
 import { fingerprint } from '../verify/fingerprint';
 import { deliveryFacts, type DeliveryFacts } from './delivery';
 import { STATUS_FOR } from './answers';
@@ -55,17 +62,27 @@ export interface DiagnosisSetup {
 
 function portalMismatchOf(run: VerificationRun | undefined): { portalMismatch?: string } {
   const verdict = run?.verdict;
-  return verdict && verdict.result === 'mismatched' && verdict.reason === 'portal_mismatch' ? { portalMismatch: verdict.portalMismatch } : {};
+  return verdict && verdict.result === 'mismatched' && verdict.reason === 'portal_mismatch'
+    ? { portalMismatch: verdict.portalMismatch }
+    : {};
 }
 
 /** The diagnosis setup of a configuration: computed once, shared by every refusal. */
 export function diagnosisSetup(config: Pick<Config, 'sources' | 'tokenFaults' | 'tokens'>): DiagnosisSetup {
   const match = config.tokens.length > 0 ? createTokenMatcher(config.tokens) : undefined;
-  return { sources: config.sources, tokenFaults: config.tokenFaults, ...(match ? { isConfiguredToken: (token: string) => match(token) !== undefined } : {}) };
+  return {
+    sources: config.sources,
+    tokenFaults: config.tokenFaults,
+    ...(match ? { isConfiguredToken: (token: string) => match(token) !== undefined } : {}),
+  };
 }
 
 /** The diagnosis of a refused request, from what the request showed (never from a token's value). */
-export function diagnoseRefusal(ctx: Context, refusal: Refusal, { sources, tokenFaults, isConfiguredToken }: DiagnosisSetup): DiagnosisResult {
+export function diagnoseRefusal(
+  ctx: Context,
+  refusal: Refusal,
+  { sources, tokenFaults, isConfiguredToken }: DiagnosisSetup,
+): DiagnosisResult {
   const declared = ctx.get('content-length');
   return diagnose({
     outcome: refusal.reason,
@@ -82,7 +99,7 @@ export function diagnoseRefusal(ctx: Context, refusal: Refusal, { sources, token
     extractions: refusal.run?.extractions ?? [],
     configuredTokenFaults: tokenFaults,
     ...(isConfiguredToken ? { isConfiguredToken } : {}),
-    ...(portalMismatchOf(refusal.run)),
+    ...portalMismatchOf(refusal.run),
   });
 }
 
@@ -90,12 +107,18 @@ export function diagnoseRefusal(ctx: Context, refusal: Refusal, { sources, token
  * The one warn line of a refused delivery, whatever the stage that refused it: the same fields every time,
  * so a developer reads every refusal the same way. Header names only: their values may hold the token.
  */
-export function refusalLogFields(ctx: Context, refusal: Refusal, diagnosis: DiagnosisResult, tokenFaults: readonly ConfiguredTokenFault[] = []): Record<string, unknown> {
+export function refusalLogFields(
+  ctx: Context,
+  refusal: Refusal,
+  diagnosis: DiagnosisResult,
+  tokenFaults: readonly ConfiguredTokenFault[] = [],
+): Record<string, unknown> {
   const { run, facts } = refusal;
   const verdict = run?.verdict;
   return {
     stage: refusal.stage,
-    result: refusal.stage === 'verify' || refusal.stage === 'store' ? (verdict?.result ?? 'not_configured') : 'not_verified',
+    result:
+      refusal.stage === 'verify' || refusal.stage === 'store' ? (verdict?.result ?? 'not_configured') : 'not_verified',
     reason: refusal.reason,
     ...(refusal.detail !== undefined ? { detail: refusal.detail } : {}),
     diagnosis: diagnosis.diagnosis,
@@ -113,7 +136,9 @@ export function refusalLogFields(ctx: Context, refusal: Refusal, diagnosis: Diag
     event: facts?.event,
     portal_domain: facts?.domain,
     // Whatever refused it, a configured token that can match no Bitrix24 delivery is worth reading first.
-    ...(tokenFaults.length > 0 ? { configured_token_faults: tokenFaults.map(({ where, problem }) => `${where}: the token ${problem}`) } : {}),
+    ...(tokenFaults.length > 0
+      ? { configured_token_faults: tokenFaults.map(({ where, problem }) => `${where}: the token ${problem}`) }
+      : {}),
   };
 }
 
@@ -124,7 +149,9 @@ export const MAX_LOGGED_HEADER_NAMES = 32;
 function loggedHeaderNames(names: string[]): { header_names: string[]; header_names_omitted?: number } {
   const sorted = names.sort();
   const kept = sorted.slice(0, MAX_LOGGED_HEADER_NAMES).map((name) => boundText(name, 64));
-  return sorted.length > kept.length ? { header_names: kept, header_names_omitted: sorted.length - kept.length } : { header_names: kept };
+  return sorted.length > kept.length
+    ? { header_names: kept, header_names_omitted: sorted.length - kept.length }
+    : { header_names: kept };
 }
 
 export type RefusalLog = (message: string, fields: Record<string, unknown>) => void;
@@ -138,7 +165,12 @@ export type RefusalLog = (message: string, fields: Record<string, unknown>) => v
  * and a body refusal whose body was read. Refusals at the limits and route stages (overloaded,
  * request_timeout, not_found) read no body and are not kept.
  */
-export function createRefusalRecorder(deps: { metrics: ServiceMetrics; logger: Logger; setup: DiagnosisSetup; store: Store }) {
+export function createRefusalRecorder(deps: {
+  metrics: ServiceMetrics;
+  logger: Logger;
+  setup: DiagnosisSetup;
+  store: Store;
+}) {
   const record = (ctx: Context, refusal: Refusal, log?: RefusalLog): DiagnosisResult => {
     const diagnosis = refusal.run?.diagnosis ?? diagnoseRefusal(ctx, refusal, deps.setup);
     deps.metrics.recordDiagnosis(diagnosis.diagnosis);
@@ -155,7 +187,8 @@ export function createRefusalRecorder(deps: { metrics: ServiceMetrics; logger: L
   deps.store.onQuarantineEvicted(({ evicted, plausibleEvicted }) => {
     deps.metrics.recordQuarantineEvictions(evicted, plausibleEvicted);
     const fields = { evicted, plausible_evicted: plausibleEvicted };
-    if (plausibleEvicted > 0) deps.logger.error('quarantine full: plausible deliveries (known portal, Bitrix24-shaped token) evicted', fields);
+    if (plausibleEvicted > 0)
+      deps.logger.error('quarantine full: plausible deliveries (known portal, Bitrix24-shaped token) evicted', fields);
     else deps.logger.warn('quarantine full: released and junk deliveries evicted, oldest first', fields);
   });
   const keep = async (ctx: Context, refusal: Refusal, log?: RefusalLog): Promise<DiagnosisResult> => {
@@ -167,7 +200,13 @@ export function createRefusalRecorder(deps: { metrics: ServiceMetrics; logger: L
     const dropped = deps.store.admitQuarantine(plausible);
     if (dropped !== undefined) {
       deps.metrics.recordQuarantineDropped(dropped);
-      warnDropped(QUARANTINE_DROPPED_MESSAGE, { reason, dropped, diagnosis: diagnosis.diagnosis, plausible, [LOG_CONTEXT]: ctx.state.serverContext });
+      warnDropped(QUARANTINE_DROPPED_MESSAGE, {
+        reason,
+        dropped,
+        diagnosis: diagnosis.diagnosis,
+        plausible,
+        [LOG_CONTEXT]: ctx.state.serverContext,
+      });
       return diagnosis;
     }
     const serverContext = ctx.state.serverContext;
@@ -213,14 +252,18 @@ export function createRefusalRecorder(deps: { metrics: ServiceMetrics; logger: L
  */
 function isPlausible(store: Store, facts: DeliveryFacts, run: VerificationRun | undefined): boolean {
   if (!store.isKnownPortal({ memberId: facts.memberId, domain: facts.domain })) return false;
-  return run?.extractions.some((extraction) => extraction.token !== undefined && looksLikeBitrix24Token(extraction.token)) ?? false;
+  return (
+    run?.extractions.some((extraction) => extraction.token !== undefined && looksLikeBitrix24Token(extraction.token)) ??
+    false
+  );
 }
 
 function quarantineReason(refusal: Refusal, diagnosis: DiagnosisResult): QuarantineReason | undefined {
   const reason = refusal.reason as QuarantineReason;
   if (!QUARANTINE_REASONS.includes(reason)) return undefined;
   // A wrong path sees scanners all day: only a whole Bitrix24 delivery is worth keeping.
-  if (reason === 'not_found') return diagnosis.diagnosis === 'wrong_path_bitrix24_body' && refusal.whole === true ? reason : undefined;
+  if (reason === 'not_found')
+    return diagnosis.diagnosis === 'wrong_path_bitrix24_body' && refusal.whole === true ? reason : undefined;
   return refusal.stage === 'verify' || refusal.raw !== undefined ? reason : undefined;
 }
 
@@ -233,7 +276,8 @@ function receivedCandidates(ctx: Context, body: unknown): TokenCandidate[] {
   const candidates: TokenCandidate[] = [];
   for (const source of TOKEN_SOURCES) {
     const extraction = extractToken(source, { body, query: ctx.query, headers: tokenHeaders(ctx.req.rawHeaders) });
-    if (extraction.token !== undefined) candidates.push({ source, location: extraction.location, digest: sha256Hex(extraction.token) });
+    if (extraction.token !== undefined)
+      candidates.push({ source, location: extraction.location, digest: sha256Hex(extraction.token) });
   }
   return candidates;
 }

@@ -3,7 +3,7 @@ import { RecordedSpan } from '../telemetry/recorded-span';
 import { startChildSpan } from '../telemetry/request-spans';
 import type { Store } from '../store/types';
 import type { ServiceMetrics } from '../telemetry/metrics';
-import { ATTR, SPAN, type StoreWriteKind } from '../telemetry/names';
+import { ATTR, SPAN, type StoreWriteKind } from '../vocabulary/names';
 
 const tracer = trace.getTracer('bitrix24-webhook-guard');
 

@@ -4,7 +4,7 @@ import { extractToken, type Extraction, type TokenCarrier } from '../verify/extr
 import { fingerprintOfDigest, tokenDigest } from '../verify/fingerprint';
 import { checkBinding, decide, type TokenMatcher, type Verdict } from '../verify/verify';
 import type { NamedToken } from '../config/tokens';
-import { ATTR, SPAN, type TokenSource } from '../telemetry/names';
+import { ATTR, SPAN, type TokenSource } from '../vocabulary/names';
 import type { ServiceMetrics } from '../telemetry/metrics';
 import type { DeliveryFacts } from './delivery';
 import type { DiagnosisResult } from '../verify/diagnose';

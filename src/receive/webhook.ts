@@ -6,7 +6,7 @@ import type { TokenCarrier } from '../verify/extract';
 import { createTokenMatcher } from '../verify/verify';
 import type { ServiceMetrics } from '../telemetry/metrics';
 import { LOG_CONTEXT, type Logger } from '../telemetry/logger';
-import type { RejectionReason } from '../telemetry/names';
+import type { RejectionReason } from '../vocabulary/names';
 import { answerAccepted, answerRejected } from './answers';
 import { createBodyParser } from './body';
 import { RETRY_AFTER_SECONDS } from './limits';
@@ -20,7 +20,7 @@ import { tokenHeaders } from './request-headers';
 import { verifyRequest, type VerificationRun } from './verify-request';
 import { botTokens } from '../verify/bot-token';
 import { fingerprint } from '../verify/fingerprint';
-import { ATTR } from '../telemetry/names';
+import { ATTR } from '../vocabulary/names';
 import { rateLimitedWarn } from './rate-limited-log';
 import { REFUSAL_LOG_INTERVAL_MS } from './limits';
 
@@ -48,12 +48,18 @@ export function createWebhookHandler({ config, metrics, logger, store, refuse }:
    * accepted on the outer token, as it should be, but an application that checks the bot's token would
    * refuse it. Said once a second at most, with fingerprints only.
    */
-  const warnOfDifferingBotToken = (body: unknown, run: VerificationRun, webhook: string, event: string | undefined, serverContext: OtelContext | undefined): void => {
+  const warnOfDifferingBotToken = (
+    body: unknown,
+    run: VerificationRun,
+    webhook: string,
+    event: string | undefined,
+    serverContext: OtelContext | undefined,
+  ): void => {
     const outer = run.extractions.find((extraction) => extraction.token !== undefined)?.token;
     const differing = botTokens(body).find(({ token }) => token !== outer);
     if (!differing) return;
     if (serverContext) trace.getSpan(serverContext)?.setAttribute(ATTR.botTokenDiffers, true);
-    warnBotToken('chat-bot event accepted on auth[application_token]; the bot\'s own token differs from it', {
+    warnBotToken("chat-bot event accepted on auth[application_token]; the bot's own token differs from it", {
       webhook,
       event,
       bot_token_location: differing.location,
@@ -64,7 +70,12 @@ export function createWebhookHandler({ config, metrics, logger, store, refuse }:
   };
   const match = config.tokens.length > 0 ? createTokenMatcher(config.tokens) : undefined;
 
-  const refuseBeforeVerification = async (ctx: Context, reason: RejectionReason, detail: string, raw?: string): Promise<void> => {
+  const refuseBeforeVerification = async (
+    ctx: Context,
+    reason: RejectionReason,
+    detail: string,
+    raw?: string,
+  ): Promise<void> => {
     // Answered already (limits.ts: body past its deadline); the body read failing now is not another outcome.
     if (ctx.headerSent) return;
     metrics.recordRejection(reason);
@@ -77,7 +88,11 @@ export function createWebhookHandler({ config, metrics, logger, store, refuse }:
       ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
       ctx.set('Connection', 'close');
       refuse(ctx, { stage: 'limits', reason, detail }, (message, fields) =>
-        refuse.warnOverloaded(message, { ...fields, content_encoding: boundText(ctx.get('content-encoding')) || 'none' }));
+        refuse.warnOverloaded(message, {
+          ...fields,
+          content_encoding: boundText(ctx.get('content-encoding')) || 'none',
+        }),
+      );
       return answerRejected(ctx, reason);
     }
     await refuse.keep(ctx, { stage: 'parse', reason, detail, ...(raw !== undefined ? { raw } : {}) });
@@ -89,7 +104,13 @@ export function createWebhookHandler({ config, metrics, logger, store, refuse }:
     let raw: string | undefined;
     if (hasBody(ctx)) {
       const media = decideMedia(ctx.get('content-type'), ctx.get('content-encoding'));
-      if (!media.ok) return await refuseBeforeVerification(ctx, 'unsupported_media_type', media.detail, await readUnlabelled(ctx, parseBody));
+      if (!media.ok)
+        return await refuseBeforeVerification(
+          ctx,
+          'unsupported_media_type',
+          media.detail,
+          await readUnlabelled(ctx, parseBody),
+        );
       const parsed = await parseBody(ctx, media);
       if (!parsed.ok) return await refuseBeforeVerification(ctx, parsed.reason, parsed.detail, parsed.raw);
       body = parsed.body ?? {};
@@ -98,7 +119,13 @@ export function createWebhookHandler({ config, metrics, logger, store, refuse }:
 
     const rawHeaders = ctx.req.rawHeaders;
     // Read only when the header source is examined.
-    const carrier: TokenCarrier = { body, query: ctx.query, get headers() { return tokenHeaders(rawHeaders); } };
+    const carrier: TokenCarrier = {
+      body,
+      query: ctx.query,
+      get headers() {
+        return tokenHeaders(rawHeaders);
+      },
+    };
     const facts = deliveryFacts(body);
     const refusalOf = (run: VerificationRun): Refusal => ({
       stage: 'verify',
@@ -108,8 +135,14 @@ export function createWebhookHandler({ config, metrics, logger, store, refuse }:
       run,
       facts,
     });
-    const run = verifyRequest(carrier, config.sources, match, facts, metrics, ctx.state.serverContext, (unaccepted) =>
-      diagnoseRefusal(ctx, refusalOf(unaccepted), refuse.setup),
+    const run = verifyRequest(
+      carrier,
+      config.sources,
+      match,
+      facts,
+      metrics,
+      ctx.state.serverContext,
+      (unaccepted) => diagnoseRefusal(ctx, refusalOf(unaccepted), refuse.setup),
       config.tokens,
     );
     const { verdict } = run;
@@ -141,23 +174,31 @@ export function createWebhookHandler({ config, metrics, logger, store, refuse }:
     if (!written.ok) {
       // Never a 200 for an event that was not kept: the portal's log shows the failure instead.
       metrics.recordRejection('store_unavailable');
-      refuse(ctx, { stage: 'store', reason: 'store_unavailable', detail: `the store refused the write: ${written.error}`, body, run: { ...run, diagnosis: undefined }, facts });
+      refuse(ctx, {
+        stage: 'store',
+        reason: 'store_unavailable',
+        detail: `the store refused the write: ${written.error}`,
+        body,
+        run: { ...run, diagnosis: undefined },
+        facts,
+      });
       ctx.set('Retry-After', STORE_RETRY_AFTER_SECONDS);
       return answerRejected(ctx, 'store_unavailable');
     }
     metrics.recordAcceptedEvent(facts.event, verdict.webhook);
     warnOfDifferingBotToken(body, run, verdict.webhook, facts.event, serverContext);
     // Guarded: winston would format the whole line before dropping it at the usual `info` level.
-    if (logger.isDebugEnabled()) logger.debug('webhook delivery accepted', {
-      result: verdict.result,
-      webhook: verdict.webhook,
-      source: verdict.source,
-      fingerprint: verdict.fingerprint,
-      conflict: verdict.conflict,
-      event: facts.event,
-      portal_domain: facts.domain,
-      [LOG_CONTEXT]: serverContext,
-    });
+    if (logger.isDebugEnabled())
+      logger.debug('webhook delivery accepted', {
+        result: verdict.result,
+        webhook: verdict.webhook,
+        source: verdict.source,
+        fingerprint: verdict.fingerprint,
+        conflict: verdict.conflict,
+        event: facts.event,
+        portal_domain: facts.domain,
+        [LOG_CONTEXT]: serverContext,
+      });
     answerAccepted(ctx);
   };
 }
@@ -167,7 +208,10 @@ export function createWebhookHandler({ config, metrics, logger, store, refuse }:
  * already counted it), so that a Bitrix24 body a proxy relabelled is quarantined whole and can be replayed.
  * Only an uncompressed body: an unknown coding cannot be undone. Undefined when it cannot be read whole.
  */
-async function readUnlabelled(ctx: Context, parseBody: ReturnType<typeof createBodyParser>): Promise<string | undefined> {
+async function readUnlabelled(
+  ctx: Context,
+  parseBody: ReturnType<typeof createBodyParser>,
+): Promise<string | undefined> {
   const coding = ctx.get('content-encoding').trim().toLowerCase();
   if (coding !== '' && coding !== 'identity') return undefined;
   const read = await parseBody(ctx, { kind: 'form', coding: 'identity' });

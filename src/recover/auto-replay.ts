@@ -1,7 +1,7 @@
 import type { NamedToken } from '../config/tokens';
 import type { Store } from '../store/types';
 import type { Logger } from '../telemetry/logger';
-import type { TokenSource } from '../telemetry/names';
+import type { TokenSource } from '../vocabulary/names';
 import { createDigestMatcher } from '../verify/verify';
 import { allQuarantined } from './pages';
 import type { ReleaseRecorder } from './release-recorder';

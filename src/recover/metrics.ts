@@ -1,6 +1,6 @@
 import type client from 'prom-client';
 import { zeroedCounter } from '../telemetry/families';
-import { RECOVER_METRIC, RELEASE_HOWS, type ReleaseHow } from '../telemetry/names';
+import { RECOVER_METRIC, RELEASE_HOWS, type ReleaseHow } from '../vocabulary/names';
 
 export interface RecoverMetrics {
   recordRelease(how: ReleaseHow): void;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { SpanKind, TraceFlags, trace, type Link } from '@opentelemetry/api';
 import type { QuarantinedDelivery } from '../store/types';
 import type { Logger } from '../telemetry/logger';
-import { RELEASE_ATTR, RELEASE_SPAN, type ReleaseHow } from '../telemetry/names';
+import { RELEASE_ATTR, RELEASE_SPAN, type ReleaseHow } from '../vocabulary/names';
 import { linkableSpanContext } from '../telemetry/trace-links';
 import type { RecoverMetrics } from './metrics';
 

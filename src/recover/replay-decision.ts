@@ -3,7 +3,7 @@ import { deliveryFacts, eventData } from '../receive/delivery';
 import { FORM_PARSE_OPTIONS } from '../receive/body';
 import type { DigestMatcher } from '../verify/verify';
 import { BODY_TOKEN_LOCATIONS } from '../verify/extract';
-import type { TokenSource } from '../telemetry/names';
+import type { TokenSource } from '../vocabulary/names';
 import qs from 'qs';
 import type { NamedToken } from '../config/tokens';
 import { bindingMismatch } from '../config/portal-binding';

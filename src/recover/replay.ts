@@ -1,6 +1,6 @@
 import type { NamedToken } from '../config/tokens';
 import type { QuarantinedDelivery, Store } from '../store/types';
-import { UNKNOWN_WEBHOOK, type ReleaseHow, type TokenSource } from '../telemetry/names';
+import { UNKNOWN_WEBHOOK, type ReleaseHow, type TokenSource } from '../vocabulary/names';
 import type { DigestMatcher } from '../verify/verify';
 import type { ReleaseRecorder } from './release-recorder';
 import { decideReplay, releasedEvent } from './replay-decision';

@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ENV } from '../config/env-names';
+import { ENV } from '../vocabulary/env-names';
 import { REFUSAL_LOG_INTERVAL_MS } from '../receive/limits';
 import { rateLimitedWarn } from '../receive/rate-limited-log';
 import type { Logger } from '../telemetry/logger';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { type AdminConfig, parseAdminConfig } from '../admin/config';
-import { ENV } from '../config/env-names';
+import { ENV } from '../vocabulary/env-names';
 import { ConfigError } from '../config/errors';
 import { type Config, loadConfig } from '../config/load';
 import { type ForwardConfig, parseForwardConfig } from '../forward/config';

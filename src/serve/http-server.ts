@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { createManagementApp } from '../admin/management-app';
-import { ADMIN_ENV } from '../config/env-names';
+import { ADMIN_ENV } from '../vocabulary/env-names';
 import type { Config } from '../config/load';
 import type { Logger } from '../telemetry/logger';
 import { type ExportPlan, serveTraced } from '../telemetry/tracing';

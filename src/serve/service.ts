@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createManagementApp } from '../admin/management-app';
 import { type AdminMetrics, registerAdminMetrics } from '../admin/metrics';
 import { createAdminRouter } from '../admin/router';
-import { ENV } from '../config/env-names';
+import { ENV } from '../vocabulary/env-names';
 import { ConfigError } from '../config/errors';
 import { type ForwardMetrics, registerForwardMetrics } from '../forward/metrics';
 import { createForwarding } from '../forward/start';

@@ -1,4 +1,4 @@
-import { ADMIN_ENV, ENV } from '../config/env-names';
+import { ADMIN_ENV, ENV } from '../vocabulary/env-names';
 import type { Config } from '../config/load';
 import type { StoreConfig } from '../store/config';
 import { describeStore } from '../store/describe';

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { ENV } from '../config/env-names';
+import { ENV } from '../vocabulary/env-names';
 import { ConfigError } from '../config/errors';
 import { parseByteSize } from '../config/load';
 import type { Env } from '../config/env';

@@ -1,4 +1,4 @@
-import { ENV } from '../config/env-names';
+import { ENV } from '../vocabulary/env-names';
 import type { StoreConfig } from './config';
 
 /** Where the store is, without a secret (a DATABASE_URL may hold a user and password: neither is shown). */

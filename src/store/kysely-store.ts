@@ -5,9 +5,9 @@ import { KnownPortals } from './known-portals';
 import { createWriteBudget } from './write-budget';
 import type { Database, EventsTable, QuarantineTable } from './schema';
 import { jsonText } from './json-text';
-import { scrubBody } from './scrub';
-import { scrubSecrets } from '../receive/scrub';
-import type { SecretGuard } from './secret-guard';
+import { scrubBody } from '../secrets/scrub';
+import { scrubSecrets } from '../secrets/fields';
+import type { SecretGuard } from '../secrets/secret-guard';
 import type {
   AttemptOutcome,
   EventFacts,

@@ -7,7 +7,7 @@ import { guardStore } from './guarded-store';
 import { StoreHealth } from './health';
 import { KyselyStore } from './kysely-store';
 import { migrate } from './migrations';
-import { createSecretGuard } from './secret-guard';
+import { createSecretGuard } from '../secrets/secret-guard';
 import { NullStore } from './null-store';
 import type { Database } from './schema';
 import { openSqliteDatabase } from './sqlite-driver';

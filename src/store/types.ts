@@ -1,4 +1,4 @@
-import type { QuarantineDropReason, TokenSource } from '../telemetry/names';
+import type { QuarantineDropReason, TokenSource } from '../vocabulary/names';
 
 export type EventStatus = 'pending' | 'delivered' | 'dead';
 export const EVENT_STATUSES: readonly EventStatus[] = ['pending', 'delivered', 'dead'];
@@ -164,7 +164,7 @@ export interface EvictionResult {
 }
 
 /** Why a refused delivery was not written to the quarantine (it is still counted and logged). */
-export type { QuarantineDropReason } from '../telemetry/names';
+export type { QuarantineDropReason } from '../vocabulary/names';
 
 export interface PortalIdentity {
   memberId: string | undefined;

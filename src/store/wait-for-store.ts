@@ -1,4 +1,4 @@
-import { ENV } from '../config/env-names';
+import { ENV } from '../vocabulary/env-names';
 
 export interface WaitOptions {
   /** STORE_STARTUP_TIMEOUT_SECONDS in ms: after this, the last error is thrown. */

@@ -15,7 +15,7 @@ import {
   VERIFICATION_SOURCES,
   type VerificationResult,
   type VerificationSource,
-} from './names';
+} from '../vocabulary/names';
 import { gauge, type Registers, zeroedCounter } from './families';
 import { linkableTraceId } from './trace-links';
 

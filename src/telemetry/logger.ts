@@ -4,7 +4,7 @@ import { logRecordsExported } from './log-export';
 import { linkableSpanContext } from './trace-links';
 
 import type { LogLevel } from '../config/load';
-import { createSecretGuard, type SecretGuard } from '../store/secret-guard';
+import { createSecretGuard, type SecretGuard } from '../secrets/secret-guard';
 
 export type Logger = winston.Logger;
 

@@ -1,4 +1,4 @@
-import type { NODE_ANSWER_STATUSES } from './names';
+import type { NODE_ANSWER_STATUSES } from '../vocabulary/names';
 
 type NodeAnswerStatus = (typeof NODE_ANSWER_STATUSES)[number];
 

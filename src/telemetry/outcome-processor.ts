@@ -1,6 +1,6 @@
 import { TraceFlags, type Context, type SpanContext } from '@opentelemetry/api';
 import type { tracing } from '@opentelemetry/sdk-node';
-import type { SpanDropReason } from './names';
+import type { SpanDropReason } from '../vocabulary/names';
 import { failed, type RecordedTrace } from './recorded-span';
 import { inAcceptedShare, type SamplingPolicy } from './sampling';
 

@@ -1,4 +1,4 @@
-import { TRACING_ENV } from '../config/env-names';
+import { TRACING_ENV } from '../vocabulary/env-names';
 import type { Env } from '../config/env';
 
 

@@ -10,7 +10,7 @@ import {
   type Span,
 } from '@opentelemetry/api';
 import { boundText } from './bound-text';
-import { SERVER_SPAN_INSTRUMENTATION } from './names';
+import { SERVER_SPAN_INSTRUMENTATION } from '../vocabulary/names';
 import { RecordedSpan, nowMillis } from './recorded-span';
 import type { RequestTracer } from './request-tracer';
 import { redactQueryValues } from './redact';

@@ -8,7 +8,7 @@ import {
   STORE_WRITE_RESULTS,
   type StoreWriteKind,
   type StoreWriteResult,
-} from './names';
+} from '../vocabulary/names';
 import { gauge, type Registers, storeReadGauge, zeroedCounter } from './families';
 
 /** What the store and the quarantine report: writes, health, and the quarantine's size and budgets. */

@@ -1,6 +1,6 @@
 import client from 'prom-client';
 import { answeredByNode } from './node-answers';
-import { NODE_ANSWER_STATUSES, SPAN_DROP_REASONS, TRACING_METRIC, type SpanDropReason } from './names';
+import { NODE_ANSWER_STATUSES, SPAN_DROP_REASONS, TRACING_METRIC, type SpanDropReason } from '../vocabulary/names';
 
 /** Where the dropped-span counts live (the outcome span processor); none when the SDK is off. */
 let droppedSpans: Record<SpanDropReason, number> | undefined;

@@ -2,10 +2,10 @@ import type { IncomingMessage, RequestListener, RequestOptions } from 'node:http
 import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
 import { NodeSDK, tracing, type NodeSDKConfiguration } from '@opentelemetry/sdk-node';
 import { KoaLayerType } from '@opentelemetry/instrumentation-koa';
-import { TRACING_ENV } from '../config/env-names';
+import { TRACING_ENV } from '../vocabulary/env-names';
 import { boundText } from './bound-text';
 import { setLogRecordsExported } from './log-export';
-import { DEFAULT_SERVICE_NAME } from './names';
+import { DEFAULT_SERVICE_NAME } from '../vocabulary/names';
 import { OutcomeSpanProcessor } from './outcome-processor';
 import { outgoingUrlAttributes, requestOptionsUrl } from './outgoing-url';
 import { redactQueryValues } from './redact';
@@ -17,7 +17,6 @@ import { UNTRACED_PATHS, setRequestTracer, traceRequests } from './server-span';
 import { setExportDecider } from './trace-links';
 import { setDroppedSpanCounts } from './tracing-metrics';
 import type { Env } from '../config/env';
-
 
 /**
  * Only what this service needs: outgoing HTTP (http for the forwarder, undici for fetch), the database
@@ -63,8 +62,14 @@ export function exportPlan(env: Env): ExportPlan {
   const destination = (signal: 'TRACES' | 'LOGS', on: boolean): string => {
     if (!on) return 'not exported';
     const exporter = env[`OTEL_${signal}_EXPORTER`]?.trim() || 'otlp';
-    const endpoint = env[`OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`]?.trim() || env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || 'default endpoint';
-    const protocol = env[`OTEL_EXPORTER_OTLP_${signal}_PROTOCOL`]?.trim() || env.OTEL_EXPORTER_OTLP_PROTOCOL?.trim() || 'http/protobuf';
+    const endpoint =
+      env[`OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`]?.trim() ||
+      env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() ||
+      'default endpoint';
+    const protocol =
+      env[`OTEL_EXPORTER_OTLP_${signal}_PROTOCOL`]?.trim() ||
+      env.OTEL_EXPORTER_OTLP_PROTOCOL?.trim() ||
+      'http/protobuf';
     return exporter === 'otlp' ? `otlp ${protocol} to ${endpoint}` : exporter;
   };
   const { policy, warnings } = samplingPolicy(env);
@@ -126,7 +131,12 @@ const NOTHING_EXPORTED = { exported: () => false };
 class OutcomeSampler implements tracing.Sampler {
   constructor(private readonly outcome: OutcomeSpanProcessor) {}
   shouldSample(): tracing.SamplingResult {
-    return { decision: this.outcome.policy.mode === 'none' ? tracing.SamplingDecision.NOT_RECORD : tracing.SamplingDecision.RECORD_AND_SAMPLED };
+    return {
+      decision:
+        this.outcome.policy.mode === 'none'
+          ? tracing.SamplingDecision.NOT_RECORD
+          : tracing.SamplingDecision.RECORD_AND_SAMPLED,
+    };
   }
   toString(): string {
     return 'OutcomeSampler';
@@ -169,7 +179,8 @@ function instrumentations(env: Env, plan: ExportPlan) {
       startOutgoingSpanHook: (options: RequestOptions) => outgoingUrlAttributes(requestOptionsUrl(options)),
     },
     '@opentelemetry/instrumentation-undici': {
-      startSpanHook: (request: { origin: string; path: string }) => outgoingUrlAttributes(`${request.origin}${request.path}`),
+      startSpanHook: (request: { origin: string; path: string }) =>
+        outgoingUrlAttributes(`${request.origin}${request.path}`),
     },
     '@opentelemetry/instrumentation-koa': {
       // One span per middleware would multiply the spans of every request for no insight.
@@ -184,7 +195,8 @@ function instrumentations(env: Env, plan: ExportPlan) {
   // The package's own switch, honoured when the operator sets it; otherwise only what this service needs.
   const previous = process.env.OTEL_NODE_ENABLED_INSTRUMENTATIONS;
   process.env.OTEL_NODE_ENABLED_INSTRUMENTATIONS =
-    env.OTEL_NODE_ENABLED_INSTRUMENTATIONS || (ownServerSpan ? DEFAULT_INSTRUMENTATIONS : INSTRUMENTED_SERVER_INSTRUMENTATIONS);
+    env.OTEL_NODE_ENABLED_INSTRUMENTATIONS ||
+    (ownServerSpan ? DEFAULT_INSTRUMENTATIONS : INSTRUMENTED_SERVER_INSTRUMENTATIONS);
   try {
     return getNodeAutoInstrumentations(config);
   } finally {

@@ -1,4 +1,4 @@
-import { TOKEN_SOURCES, type Diagnosis, type RejectionReason, type TokenSource } from '../telemetry/names';
+import { TOKEN_SOURCES, type Diagnosis, type RejectionReason, type TokenSource } from '../vocabulary/names';
 import { botTokens } from './bot-token';
 import { extractToken, type Extraction, type NotATokenReason } from './extract';
 

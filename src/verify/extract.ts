@@ -1,4 +1,4 @@
-import type { TokenSource } from '../telemetry/names';
+import type { TokenSource } from '../vocabulary/names';
 
 /** What a request offers to look in. Plain data: no Koa, no HTTP objects. */
 export interface TokenCarrier {

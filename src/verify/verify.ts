@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { NamedToken } from '../config/tokens';
 import { bindingMismatch } from '../config/portal-binding';
-import { UNKNOWN_WEBHOOK, type TokenSource } from '../telemetry/names';
+import { UNKNOWN_WEBHOOK, type TokenSource } from '../vocabulary/names';
 import type { Extraction } from './extract';
 import { fingerprintOfDigest, tokenDigest } from './fingerprint';
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { formatEvent, FormatError } from '../../src/forward/format';
 import type { StoredEvent } from '../../src/store/types';
-import { scrubBody } from '../../src/store/scrub';
+import { scrubBody } from '../../src/secrets/scrub';
 import { CRM_DEAL_ADD, WEBHOOK_TOKEN } from '../support/bitrix-bodies';
 
 const NEW_TOKEN = 'n3wt0ken000000000000000000000001';

@@ -3,10 +3,10 @@ import request from 'supertest';
 import { SpanKind } from '@opentelemetry/api';
 import { APP_TOKEN, BOT_ID, CRM_DEAL_ADD, chatBotMessage, flatParsedAsJson, repeatedTokenKey, WEBHOOK_TOKEN, withoutToken } from '../support/bitrix-bodies';
 import { startHarness, type Harness } from '../support/harness';
-import { ATTR } from '../../src/telemetry/names';
+import { ATTR } from '../../src/vocabulary/names';
 import { boundText } from '../../src/telemetry/bound-text';
 import { redactQueryValues } from '../../src/telemetry/redact';
-import { scrubSecrets } from '../../src/receive/scrub';
+import { scrubSecrets } from '../../src/secrets/fields';
 
 const PATH = '/api/bitrix/webhook';
 const FORM = 'application/x-www-form-urlencoded';

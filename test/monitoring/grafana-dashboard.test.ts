@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import { METRIC, SPAN } from '../../src/telemetry/names';
+import { METRIC, SPAN } from '../../src/vocabulary/names';
 import { RUNBOOK_BASE_URL, SCRAPE_JOB } from '../../src/monitoring/constants';
 import { dashboardOnDisk, prometheusRulesOnDisk, readYamlFile, type DashboardPanel } from './support/generated-expressions';
 import { readExpression } from './support/promql-selectors';

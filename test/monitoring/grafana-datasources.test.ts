@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import { EXEMPLAR_TRACE_ID_LABEL } from '../../src/telemetry/names';
+import { EXEMPLAR_TRACE_ID_LABEL } from '../../src/vocabulary/names';
 import { readYamlFile } from './support/generated-expressions';
 import { repoPath } from './support/tools';
 

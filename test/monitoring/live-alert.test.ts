@@ -2,7 +2,7 @@
 // at 1 per second make BitrixWebhookTokenMissingSpike pending within 60 s, accepted deliveries clear it.
 import { expect } from 'chai';
 import { SCRAPE_JOB } from '../../src/monitoring/constants';
-import { EXEMPLAR_TRACE_ID_LABEL, METRIC } from '../../src/telemetry/names';
+import { EXEMPLAR_TRACE_ID_LABEL, METRIC } from '../../src/vocabulary/names';
 import type { OtlpReceiver } from '../support/otlp-receiver';
 import { spawnService, type RunningService } from '../support/spawn-service';
 import { traceReceiver } from '../support/trace-receiver';

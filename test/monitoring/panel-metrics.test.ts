@@ -1,7 +1,7 @@
 // Every forwarding and store panel queries exactly the metric its title names: a copy-paste that points the
 // "Dead letters" stat at the backlog gauge renders a plausible number and passes every other check.
 import { expect } from 'chai';
-import { FORWARD_METRIC, METRIC } from '../../src/telemetry/names';
+import { FORWARD_METRIC, METRIC } from '../../src/vocabulary/names';
 import { dashboard as buildDashboard } from '../../src/monitoring/dashboard';
 import { dashboardOnDisk, type DashboardPanel } from './support/generated-expressions';
 

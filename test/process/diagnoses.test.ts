@@ -6,7 +6,7 @@
 import net from 'node:net';
 import zlib from 'node:zlib';
 import { expect } from 'chai';
-import { ATTR, DIAGNOSES, METRIC, type Diagnosis } from '../../src/telemetry/names';
+import { ATTR, DIAGNOSES, METRIC, type Diagnosis } from '../../src/vocabulary/names';
 import { REFUSAL_MESSAGE, type RefusalStage } from '../../src/receive/refusal';
 import {
   APP_TOKEN,

@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { CRM_DEAL_ADD, WEBHOOK_TOKEN, chatBotMessage } from '../support/bitrix-bodies';
 import { runCli } from '../cli/run-cli';
 import { spawnService, type RunningService } from '../support/spawn-service';
-import { METRIC } from '../../src/telemetry/names';
+import { METRIC } from '../../src/vocabulary/names';
 import { REFUSAL_MESSAGE } from '../../src/receive/refusal';
 import { ndjson } from '../support/ndjson';
 

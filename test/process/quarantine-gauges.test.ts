@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { CRM_DEAL_ADD, WEBHOOK_TOKEN } from '../support/bitrix-bodies';
 import { runCli } from '../cli/run-cli';
 import { spawnService, type RunningService } from '../support/spawn-service';
-import { METRIC } from '../../src/telemetry/names';
+import { METRIC } from '../../src/vocabulary/names';
 
 async function gauge(service: RunningService, name: string): Promise<number> {
   const text = await (await fetch(`${service.url}/metrics`)).text();

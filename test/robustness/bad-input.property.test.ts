@@ -5,7 +5,7 @@
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { expect } from 'chai';
 import * as fc from 'fast-check';
-import { METRIC, OTHER_EVENT, REJECTION_REASONS, UNKNOWN_WEBHOOK, VERIFICATION_RESULTS, VERIFICATION_SOURCES } from '../../src/telemetry/names';
+import { METRIC, OTHER_EVENT, REJECTION_REASONS, UNKNOWN_WEBHOOK, VERIFICATION_RESULTS, VERIFICATION_SOURCES } from '../../src/vocabulary/names';
 import { deliveryShapes, httpBuildQuery, makeToken, phpUrlencode, FORM_CONTENT_TYPE, type FormObject } from '../../scripts/bench/deliveries';
 import { useRunningService, expectContractAnswer, CONTRACT_ANSWERS, type Answer, type SendOptions } from './support/client';
 import { labelValues, scrape, sumOf, type Sample } from './support/prometheus-text';

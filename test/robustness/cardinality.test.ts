@@ -2,7 +2,7 @@
 // leaves `bitrix_webhook_events_total` bounded: exactly 200 distinct names plus `other` (docs/contract.md, Metrics).
 
 import { expect } from 'chai';
-import { METRIC, OTHER_EVENT } from '../../src/telemetry/names';
+import { METRIC, OTHER_EVENT } from '../../src/vocabulary/names';
 import { deliveryShapes, httpBuildQuery, makeToken, FORM_CONTENT_TYPE } from '../../scripts/bench/deliveries';
 import { useRunningService, pool } from './support/client';
 import { labelValues, scrape, sumOf } from './support/prometheus-text';

@@ -4,7 +4,7 @@
 // names, value sets (never empty) and counts.
 
 import { expect } from 'chai';
-import { DIAGNOSES, METRIC, OTHER_EVENT, QUARANTINE_REASONS, REJECTION_REASONS, TRACING_METRIC, QUARANTINE_DROP_REASONS } from '../../src/telemetry/names';
+import { DIAGNOSES, METRIC, OTHER_EVENT, QUARANTINE_REASONS, REJECTION_REASONS, TRACING_METRIC, QUARANTINE_DROP_REASONS } from '../../src/vocabulary/names';
 import { APP_TOKEN, CRM_DEAL_ADD, httpBuildQuery, webhookAuth, WEBHOOK_TOKEN, withoutToken } from '../support/bitrix-bodies';
 import { startHarness, type Harness } from '../support/harness';
 import { Client, type SendOptions } from './support/client';

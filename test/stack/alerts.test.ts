@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { expect } from './expect';
-import { METRIC, VERIFICATION_RESULTS } from '../../src/telemetry/names';
+import { METRIC, VERIFICATION_RESULTS } from '../../src/vocabulary/names';
 import { parseMix, readOptions } from '../../scripts/traffic';
 import { environmentOf, listFiles, loadCompose, readYaml, repoPath, service } from './repo';
 import { needsTools, promtool } from '../monitoring/support/tools';

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import { expect } from './expect';
-import { CONFIG_ENV_NAMES, ENV, OTEL_ENV_PREFIX } from '../../src/config/env-names';
+import { CONFIG_ENV_NAMES, ENV, OTEL_ENV_PREFIX } from '../../src/vocabulary/env-names';
 import { DEFAULTS } from '../../src/config/load';
-import { DEFAULT_SERVICE_NAME } from '../../src/telemetry/names';
+import { DEFAULT_SERVICE_NAME } from '../../src/vocabulary/names';
 import {
   commandOf, containerPorts, environmentOf, flagValue, hostAndPort, hostPathFor, imageTag,
   loadCompose, mountsOf, portMappings, readText, readYaml, repoPath, service, type Compose,

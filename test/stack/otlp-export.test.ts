@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { expect } from './expect';
 import { DEFAULTS } from '../../src/config/load';
-import { ATTR, SPAN } from '../../src/telemetry/names';
+import { ATTR, SPAN } from '../../src/vocabulary/names';
 import { OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver';
 import { SERVICE_MAIN, spawnService, type RunningService } from '../support/spawn-service';
 import { deliveryBody } from '../../scripts/traffic';

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { expect } from './expect';
 import { DEFAULTS } from '../../src/config/load';
-import { METRIC } from '../../src/telemetry/names';
+import { METRIC } from '../../src/vocabulary/names';
 import { SERVICE_MAIN, spawnService } from '../support/spawn-service';
 import {
   DEFAULT_MIX, deliveryBody, parseMix, pickKind, readOptions, runTraffic, wrongToken, type DeliveryKind,

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import readline from 'node:readline';
 import { Webhook } from 'standardwebhooks';
-import { ENV } from '../../src/config/env-names';
+import { ENV } from '../../src/vocabulary/env-names';
 import { parseForwardConfig } from '../../src/forward/config';
 import { signatureHeaders } from '../../src/forward/sign';
 import { freePort } from '../support/loopback-http';

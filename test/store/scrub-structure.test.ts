@@ -1,9 +1,9 @@
 // Issue #16, items 1 and 7: secrets scrubbed by structure, user text kept byte for byte, the configured token
 // replaced in any encoding as a last guard, and object keys kept in their order.
 import { expect } from 'chai';
-import { isSecretKey, scrubBody } from '../../src/store/scrub';
-import { createSecretGuard } from '../../src/store/secret-guard';
-import { scrubSecrets } from '../../src/receive/scrub';
+import { isSecretKey, scrubBody } from '../../src/secrets/scrub';
+import { createSecretGuard } from '../../src/secrets/secret-guard';
+import { scrubSecrets } from '../../src/secrets/fields';
 import { jsonText } from '../../src/store/json-text';
 
 const T = 'jvh9y1ulvt2m6k5or90v9mg8nn32ozas';

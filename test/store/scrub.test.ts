@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { expect } from 'chai';
-import { scrubBody } from '../../src/store/scrub';
+import { scrubBody } from '../../src/secrets/scrub';
 import {
   APP_TOKEN,
   appUninstall,

@@ -3,7 +3,8 @@
 import { expect } from 'chai';
 import { parseStoreConfig } from '../../src/store/config';
 import { openStore } from '../../src/store/open';
-import { accepted, ADAPTERS, describeStore, ID, refused } from './support/store-contract';
+import { ADAPTERS } from '../support/store-adapters';
+import { accepted, describeStore, ID, refused } from './support/store-contract';
 
 describeStore(ADAPTERS.find((adapter) => adapter.name === 'sqlite')!);
 

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { startPostgres, type TestPostgres } from './postgres';
 import { openSqliteFile } from './sqlite-file';
+import { parseStoreConfig, STORE_FILE_NAME, type StoreConfig } from '../../src/store/config';
 
 export interface StoreAdapter {
   name: 'sqlite' | 'postgres';
@@ -23,41 +24,64 @@ export const STORE_ADAPTERS: StoreAdapter[] = [
   {
     name: 'sqlite',
     async freshEnv() {
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'store-process-'));
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'store-'));
       tempDirs.push(dir);
       return { DATA_DIR: path.join(dir, 'data') };
     },
-    async dumpTables(env) {
-      const database = openSqliteFile(path.join(env.DATA_DIR!, 'bitrix24-webhook-guard.sqlite'), { readonly: true });
-      try {
-        const tables = database.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>;
-        return Object.fromEntries(tables.map(({ name }) => [name, database.prepare(`SELECT * FROM "${name}"`).all()]));
-      } finally {
-        database.close();
-      }
-    },
+    dumpTables: async (env) => dumpSqlite(path.join(env.DATA_DIR!, STORE_FILE_NAME)),
   },
   {
     name: 'postgres',
     async freshEnv() {
       postgres ??= await startPostgres();
       databases += 1;
-      return { DATABASE_URL: await postgres.createDatabase(`process_${process.pid}_${databases}`) };
+      return { DATABASE_URL: await postgres.createDatabase(`store_${process.pid}_${databases}`) };
     },
-    async dumpTables(env) {
-      const client = new Client({ connectionString: env.DATABASE_URL });
-      await client.connect();
-      try {
-        const tables = await client.query<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'");
-        const dump: Record<string, unknown[]> = {};
-        for (const { table_name: name } of tables.rows) dump[name] = (await client.query(`SELECT * FROM "${name}"`)).rows;
-        return dump;
-      } finally {
-        await client.end();
-      }
-    },
+    dumpTables: (env) => dumpPostgres(env.DATABASE_URL!),
   },
 ];
+
+/** The same two stores for tests that open them in-process: a parsed StoreConfig instead of an environment. */
+export interface Adapter {
+  name: 'sqlite' | 'postgres';
+  /** A fresh, empty store configuration (its own file or database), with more of the environment if given. */
+  freshConfig(env?: Record<string, string>): Promise<StoreConfig>;
+  /** Every row of every table, as the database returns it. */
+  dumpTables(config: StoreConfig): Promise<Record<string, unknown[]>>;
+}
+
+export const ADAPTERS: Adapter[] = STORE_ADAPTERS.map((adapter) => ({
+  name: adapter.name,
+  freshConfig: async (env = {}) => parseStoreConfig({ ...(await adapter.freshEnv()), ...env }),
+  async dumpTables(config) {
+    if (config.kind === 'sqlite') return dumpSqlite(config.file);
+    if (config.kind === 'postgres') return dumpPostgres(config.url);
+    throw new Error('STORE=none has no tables');
+  },
+}));
+
+async function dumpSqlite(file: string): Promise<Record<string, unknown[]>> {
+  const database = openSqliteFile(file, { readonly: true });
+  try {
+    const tables = database.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>;
+    return Object.fromEntries(tables.map(({ name }) => [name, database.prepare(`SELECT * FROM "${name}"`).all()]));
+  } finally {
+    database.close();
+  }
+}
+
+async function dumpPostgres(url: string): Promise<Record<string, unknown[]>> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const tables = await client.query<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'");
+    const dump: Record<string, unknown[]> = {};
+    for (const { table_name: name } of tables.rows) dump[name] = (await client.query(`SELECT * FROM "${name}"`)).rows;
+    return dump;
+  } finally {
+    await client.end();
+  }
+}
 
 /** Stops the PostgreSQL server and deletes the temporary directories (call from a root `after`). */
 export async function cleanUpStores(): Promise<void> {

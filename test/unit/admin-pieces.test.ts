@@ -10,7 +10,7 @@ import { loadDiagnosisWords, parseDiagnosisWords } from '../../src/admin/runbook
 import { createSessions } from '../../src/admin/session';
 import { createSignInLimiter } from '../../src/admin/sign-in-limiter';
 import { parseAutoReplay } from '../../src/recover/config';
-import { DIAGNOSES } from '../../src/telemetry/names';
+import { DIAGNOSES } from '../../src/vocabulary/names';
 
 const TOKEN = 'adm1n-t0ken-for-tests-0123456789abcdef';
 const noFile = () => {

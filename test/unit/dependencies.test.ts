@@ -17,6 +17,14 @@ function compiledFiles(dir: string): string[] {
   });
 }
 
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(full);
+    return entry.name.endsWith('.ts') ? [full] : [];
+  });
+}
+
 /** Package names a compiled file requires (tsc emits `require("x")` for every value import). */
 function requiredPackages(source: string): string[] {
   const names = [...source.matchAll(/\brequire\((["'])([^"']+)\1\)/g)].map((match) => match[2]!);
@@ -41,7 +49,7 @@ describe('dependencies', () => {
       ),
     );
     expect(reaching).to.deep.equal([]);
-    const sources = compiledFiles(path.join(ROOT, 'dist/src')).map((file) => file.replace(`${path.sep}dist${path.sep}`, path.sep).replace(/\.js$/, '.ts'));
+    const sources = sourceFiles(path.join(ROOT, 'src'));
     const casts = sources.filter((file) => /\bas never\b/.test(readFileSync(file, 'utf8'))).map((file) => path.relative(ROOT, file));
     expect(sources.length).to.be.above(50);
     expect(casts).to.deep.equal([]);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import querystring from 'node:querystring';
 import qs from 'qs';
 import { FORM_PARSE_OPTIONS } from '../../src/receive/body';
-import { DIAGNOSES, TOKEN_SOURCES, type TokenSource } from '../../src/telemetry/names';
+import { DIAGNOSES, TOKEN_SOURCES, type TokenSource } from '../../src/vocabulary/names';
 import { diagnose, looksLikeBitrix24Token, RAW_PREFIX_LENGTH, type DiagnosisInput, type DiagnosisResult, type RefusalOutcome } from '../../src/verify/diagnose';
 import { extractToken, type TokenCarrier } from '../../src/verify/extract';
 import { checkBinding, createTokenMatcher, decide } from '../../src/verify/verify';

@@ -10,10 +10,10 @@ import type { Command } from 'commander';
 import { createProgram } from '../../src/cli/program';
 import { renderMonitoringFiles } from '../../src/monitoring/render';
 import { RUNBOOK_PATH } from '../../src/monitoring/constants';
-import { CONFIG_ENV_NAMES, OTEL_ENV_PREFIX } from '../../src/config/env-names';
+import { CONFIG_ENV_NAMES, OTEL_ENV_PREFIX } from '../../src/vocabulary/env-names';
 import {
   ADMIN_METRIC, ATTR, FORWARD_METRIC, FORWARD_SPAN, METRIC, RECOVER_METRIC, RELEASE_SPAN, SPAN, TOKEN_SOURCES, TRACING_METRIC,
-} from '../../src/telemetry/names';
+} from '../../src/vocabulary/names';
 
 const repoRoot = path.resolve(__dirname, '../../..');
 const read = (relative: string) => readFileSync(path.join(repoRoot, relative), 'utf8');
@@ -236,7 +236,7 @@ describe('docs: the README and docs/ stand alone and match the code', () => {
 
     it(`no file outside node_modules, dist and .git mentions ${outside}, the shared contract or the shared delivery notes`, () => {
       const files = repositoryFiles();
-      expect(files, 'the files searched').to.include.members(['README.md', 'src/telemetry/names.ts', 'docker-compose.yml', 'test/support/bitrix-bodies.ts']);
+      expect(files, 'the files searched').to.include.members(['README.md', 'src/vocabulary/names.ts', 'docker-compose.yml', 'test/support/bitrix-bodies.ts']);
       const hits = files.flatMap((file) => {
         const text = readFileSync(path.join(repoRoot, file), 'utf8');
         return forbidden.filter((word) => text.includes(word)).map((word) => `${file}: ${word}`);
@@ -247,7 +247,7 @@ describe('docs: the README and docs/ stand alone and match the code', () => {
     it('has its own contract and delivery notes under docs/', () => {
       expect(read('docs/contract.md')).to.match(/^# The service's outside contract\n/);
       expect(read('docs/bitrix24-delivery.md')).to.match(/^# How Bitrix24 delivers events/);
-      expect(read('src/telemetry/names.ts')).to.include('docs/contract.md');
+      expect(read('src/vocabulary/names.ts')).to.include('docs/contract.md');
       expect(read('test/support/bitrix-bodies.ts')).to.include('docs/bitrix24-delivery.md');
     });
   });

@@ -3,7 +3,7 @@
 // binding was wrong is released once it is corrected.
 import { expect } from 'chai';
 import { decideReplay } from '../../src/recover/replay-decision';
-import { sha256Hex } from '../../src/store/scrub';
+import { sha256Hex } from '../../src/secrets/scrub';
 import type { QuarantinedDelivery } from '../../src/store/types';
 import { createDigestMatcher } from '../../src/verify/verify';
 import { APP_TOKEN } from '../support/bitrix-bodies';

@@ -1,6 +1,6 @@
 import { SELF_TEST_HEADER } from '../../receive/self-test';
 import { randomInt } from 'node:crypto';
-import { ENV } from '../../config/env-names';
+import { ENV } from '../../vocabulary/env-names';
 import type { NamedToken } from '../../config/tokens';
 import { QUERY_TOKEN_PARAMETERS } from '../../verify/extract';
 import { fingerprint } from '../../verify/fingerprint';

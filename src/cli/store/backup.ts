@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { ENV } from '../../config/env-names';
+import { ENV } from '../../vocabulary/env-names';
 import { parseStoreConfig } from '../../store/config';
 import { openSqliteDatabase } from '../../store/sqlite-driver';
 import type { Env } from '../../config/env';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import winston from 'winston';
-import { ENV } from '../../config/env-names';
+import { ENV } from '../../vocabulary/env-names';
 import { loadConfig, parseByteSize } from '../../config/load';
 import { parseStoreConfig } from '../../store/config';
 import { jsonText } from '../../store/json-text';

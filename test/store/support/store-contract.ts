@@ -2,18 +2,15 @@
 // tier), test/process/store-postgres.test.ts against a throwaway PostgreSQL server (full tier).
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { expect } from 'chai';
 import { Client } from 'pg';
-import { parseStoreConfig, type StoreConfig } from '../../../src/store/config';
+import type { StoreConfig } from '../../../src/store/config';
 import { openStore } from '../../../src/store/open';
 import type { NewEvent, NewQuarantine, Store, StoredEvent } from '../../../src/store/types';
 import { APP_TOKEN, chatBotMessage, CRM_DEAL_ADD, everyShape, TASK_ADD, WEBHOOK_TOKEN, withoutToken } from '../../support/bitrix-bodies';
-import { startPostgres, type TestPostgres } from '../../support/postgres';
-import { openSqliteFile } from '../../support/sqlite-file';
+import { type Adapter, cleanUpStores } from '../../support/store-adapters';
 
 const CHILD = path.resolve(__dirname, 'store-child.js');
 export const ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
@@ -22,62 +19,7 @@ const T0 = Date.UTC(2026, 0, 10, 12, 0, 0);
 const DAY = 24 * 60 * 60 * 1000;
 const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest('hex');
 
-export interface Adapter {
-  name: 'sqlite' | 'postgres';
-  /** A fresh, empty store configuration (its own file or database). */
-  freshConfig(env?: Record<string, string>): Promise<StoreConfig>;
-  /** Every row of every table, as the database returns it. */
-  dumpTables(config: StoreConfig): Promise<Record<string, unknown[]>>;
-}
-
-let postgres: TestPostgres | undefined;
-let databases = 0;
-const tempDirs: string[] = [];
-
-export const ADAPTERS: Adapter[] = [
-  {
-    name: 'sqlite',
-    async freshConfig(env = {}) {
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'store-sqlite-'));
-      tempDirs.push(dir);
-      return parseStoreConfig({ DATA_DIR: path.join(dir, 'data'), ...env });
-    },
-    async dumpTables(config) {
-      const database = openSqliteFile((config as { file: string }).file, { readonly: true });
-      try {
-        const tables = database.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>;
-        return Object.fromEntries(tables.map(({ name }) => [name, database.prepare(`SELECT * FROM "${name}"`).all()]));
-      } finally {
-        database.close();
-      }
-    },
-  },
-  {
-    name: 'postgres',
-    async freshConfig(env = {}) {
-      postgres ??= await startPostgres();
-      databases += 1;
-      return parseStoreConfig({ DATABASE_URL: await postgres.createDatabase(`store_${databases}`), ...env });
-    },
-    async dumpTables(config) {
-      const client = new Client({ connectionString: (config as { url: string }).url });
-      await client.connect();
-      try {
-        const tables = await client.query<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'");
-        const dump: Record<string, unknown[]> = {};
-        for (const { table_name: name } of tables.rows) dump[name] = (await client.query(`SELECT * FROM "${name}"`)).rows;
-        return dump;
-      } finally {
-        await client.end();
-      }
-    },
-  },
-];
-
-after(async () => {
-  await postgres?.stop();
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
+after(cleanUpStores);
 
 export function accepted(overrides: Partial<NewEvent> = {}): NewEvent {
   return {

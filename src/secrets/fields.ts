@@ -1,4 +1,4 @@
-import { isSecretKey } from '../store/scrub';
+import { isSecretKey } from './scrub';
 
 /**
  * True for a key that names a credential (a chat-bot event carries its bot's token in data): the same rule as
