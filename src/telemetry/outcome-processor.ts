@@ -1,5 +1,5 @@
 import { TraceFlags, type Context, type SpanContext } from '@opentelemetry/api';
-import type { tracing } from '@opentelemetry/sdk-node';
+import type * as tracing from '@opentelemetry/sdk-trace';
 import type { SpanDropReason } from '../vocabulary/names';
 import { failed, type RecordedTrace } from './recorded-span';
 import { inAcceptedShare, type SamplingPolicy } from './sampling';

@@ -1,4 +1,4 @@
-import { tracing } from '@opentelemetry/sdk-node';
+import * as tracing from '@opentelemetry/sdk-trace';
 
 /**
  * The SDK's id generator, except that the ids a recorded request span was given up front (its log lines and

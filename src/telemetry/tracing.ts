@@ -1,6 +1,7 @@
 import type { IncomingMessage, RequestListener, RequestOptions } from 'node:http';
 import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
-import { NodeSDK, tracing, type NodeSDKConfiguration } from '@opentelemetry/sdk-node';
+import { NodeSDK, type NodeSDKConfiguration } from '@opentelemetry/sdk-node';
+import * as tracing from '@opentelemetry/sdk-trace';
 import { KoaLayerType } from '@opentelemetry/instrumentation-koa';
 import { TRACING_ENV } from '../vocabulary/env-names';
 import { boundText } from './bound-text';

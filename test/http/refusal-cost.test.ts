@@ -1,7 +1,7 @@
 // Issue 16, item 9: what one refusal costs in logs and traces, measured in bytes against the request's own
 // size, for the smallest junk a scanner sends and for a header-stuffed one.
 import { expect } from 'chai';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { startHarness, type Harness } from '../support/harness';
 import { WEBHOOK_TOKEN } from '../support/bitrix-bodies';
 import { Client } from '../robustness/support/client';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import Transport from 'winston-transport';
 import { SpanKind } from '@opentelemetry/api';
-import type { tracing } from '@opentelemetry/sdk-node';
+import type * as tracing from '@opentelemetry/sdk-trace';
 import { memoryExporter, telemetry } from './tracing-setup';
 import type { Env } from '../../src/config/env';
 import { loadConfig } from '../../src/config/load';

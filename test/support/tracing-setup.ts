@@ -2,7 +2,7 @@
 // the production telemetry set-up (outcome span processor included) with an in-memory exporter instead of the
 // environment's exporters. Most tests read every trace, so the suite's policy is "export all"; the sampling
 // tests set `outcome.policy` themselves and put it back with `exportEverything()`.
-import { tracing } from '@opentelemetry/sdk-node';
+import * as tracing from '@opentelemetry/sdk-trace';
 import { startTelemetry } from '../../src/telemetry/tracing';
 
 export const memoryExporter = new tracing.InMemorySpanExporter();
@@ -27,7 +27,7 @@ export const telemetry = startTelemetry({
     // traceparent parents every server span. The process tests run the production set.
     OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'winston',
   },
-  spanProcessors: [new tracing.SimpleSpanProcessor(memoryExporter), countStarts],
+  spanProcessors: [new tracing.SimpleSpanProcessor({ exporter: memoryExporter }), countStarts],
 });
 
 export const outcome = telemetry.outcome!;

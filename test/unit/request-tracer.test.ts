@@ -8,7 +8,7 @@ import {
   type Context,
   type Span,
 } from '@opentelemetry/api';
-import { tracing } from '@opentelemetry/sdk-node';
+import * as tracing from '@opentelemetry/sdk-trace';
 import { expect } from 'chai';
 import { OutcomeSpanProcessor } from '../../src/telemetry/outcome-processor';
 import type { RecordedSpan } from '../../src/telemetry/recorded-span';
@@ -31,9 +31,9 @@ function setUp(policy: SamplingPolicy = { mode: 'outcome', acceptedRatio: 0.1 })
     forceFlush: async () => undefined,
     shutdown: async () => undefined,
   };
-  const outcome = new OutcomeSpanProcessor([counting, new tracing.SimpleSpanProcessor(exporter)], policy);
+  const outcome = new OutcomeSpanProcessor([counting, new tracing.SimpleSpanProcessor({ exporter })], policy);
   const ids = new RequestIdGenerator();
-  const tracer = new tracing.BasicTracerProvider({
+  const tracer = new tracing.TracerProvider({
     spanProcessors: [outcome],
     idGenerator: ids,
     sampler: new tracing.AlwaysOnSampler(),
