@@ -3,6 +3,7 @@
 // Everything else (migrations, the CLI, the forwarder, release) stays on Kysely.
 import type { Kysely } from 'kysely';
 import type { Pool } from 'pg';
+import { classifySqliteError } from './failure-cause';
 import type { Database, EventsTable } from './schema';
 import type { SqliteFile } from './sqlite-driver';
 
@@ -48,17 +49,55 @@ function valuesOf(row: EventRow): unknown[] {
 }
 
 /**
- * SQLite: the statement prepared now, run synchronously per event (autocommit: the run is the commit). Kysely
- * shares the connection: while one of its transactions is open (release holds one across awaits), a write run
- * now would become part of it, and be lost if it rolled back; so it waits for Kysely's connection instead.
+ * SQLite: the statement prepared now. Group commit: the events of the deliveries that reach the store in the
+ * same turn of the event loop are written in one transaction at the end of it (one WAL commit instead of one
+ * each), and every promise resolves only after that commit. Kysely shares the connection: while one of its
+ * transactions is open (release holds one across awaits), a write run now would become part of it, and be lost
+ * if it rolled back; so the batch then waits for Kysely's connection instead.
  */
 export function sqliteEventInsert(database: SqliteFile, db: Kysely<Database>): EventInsert {
   const statement = database.prepare(insertSql(() => '?'));
   const run = (row: EventRow) => void statement.run(valuesOf(row));
-  return async (row) => {
-    if (!database.inTransaction()) return run(row);
-    await db.connection().execute(async () => run(row));
+  let batch: Array<{ row: EventRow; resolve: () => void; reject: (error: unknown) => void }> | undefined;
+
+  const commit = (rows: readonly EventRow[]) => {
+    if (rows.length === 1) return run(rows[0]!);
+    database.exec('BEGIN IMMEDIATE');
+    try {
+      for (const row of rows) run(row);
+      database.exec('COMMIT');
+    } catch (error) {
+      if (database.inTransaction()) database.exec('ROLLBACK');
+      throw error;
+    }
   };
+  const write = async (rows: readonly EventRow[]) => {
+    if (!database.inTransaction()) return commit(rows);
+    await db.connection().execute(async () => commit(rows));
+  };
+  const flush = async () => {
+    const writes = batch!;
+    batch = undefined;
+    try {
+      await write(writes.map((entry) => entry.row));
+      for (const entry of writes) entry.resolve();
+    } catch (error) {
+      if (writes.length === 1 || classifySqliteError(error) === 'busy') {
+        for (const entry of writes) entry.reject(error);
+        return;
+      }
+      // A row the database refused must not take its neighbours with it: each on its own, each answered alone.
+      for (const entry of writes) await write([entry.row]).then(entry.resolve, entry.reject);
+    }
+  };
+  return (row) =>
+    new Promise<void>((resolve, reject) => {
+      if (batch === undefined) {
+        batch = [];
+        setImmediate(() => void flush());
+      }
+      batch.push({ row, resolve, reject });
+    });
 }
 
 /** PostgreSQL: a named statement on the store's pool. */

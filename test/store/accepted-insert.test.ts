@@ -2,7 +2,10 @@
 // delivery, writing exactly the row the Kysely query wrote before (column by column, as the database returns
 // it). SQLite here (fast tier); PostgreSQL in test/process/accepted-insert-postgres.test.ts.
 import { expect } from 'chai';
+import { Kysely, SqliteDialect } from 'kysely';
 import type { PoolClient } from 'pg';
+import { sqliteEventInsert, type EventRow } from '../../src/store/event-insert';
+import type { Database } from '../../src/store/schema';
 import { openStore, type OpenOptions } from '../../src/store/open';
 import { openSqliteDatabase, type SqliteFile } from '../../src/store/sqlite-driver';
 import type { NewEvent, Store } from '../../src/store/types';
@@ -150,6 +153,45 @@ export function describeAcceptedInsert(adapter: Adapter): void {
         expect(atOpen, 'prepared when the store opens').to.equal(1);
         expect(inserts, 'no statement prepared per delivery').to.have.length(1);
         expect(await store.countEvents()).to.equal(25);
+      });
+
+      it('commits the events of concurrent deliveries together (group commit), each answered only after the commit', async () => {
+        const config = await adapter.freshConfig();
+        const executed: string[] = [];
+        const counting = (file: string): SqliteFile => {
+          const database = openSqliteDatabase(file);
+          return { ...database, exec: (sql) => (executed.push(sql), database.exec(sql)) };
+        };
+        store = await openStore(config, { bodyLimitBytes: 256 * 1024, driver: { openSqlite: counting } } satisfies OpenOptions);
+        const reader = openSqliteFile((config as { file: string }).file, { readonly: true });
+        try {
+          const visible = (id: string) => (reader.prepare('SELECT count(*) AS n FROM events WHERE id = ?').get(id) as { n: number }).n;
+          executed.length = 0;
+          const seen = await Promise.all(Array.from({ length: 20 }, (_, i) => store!.saveAccepted({ ...MINIMAL, receivedAt: new Date(T0 + i) }).then(visible)));
+          expect(seen, 'each one committed when it resolved').to.deep.equal(seen.map(() => 1));
+          expect(executed.filter((sql) => /^BEGIN/i.test(sql)), 'one transaction for the 20').to.have.length(1);
+          expect(executed.filter((sql) => /^COMMIT/i.test(sql))).to.have.length(1);
+        } finally {
+          reader.close();
+        }
+      });
+
+      it('a row the database refuses fails alone: the other events of its batch are committed and answered', async () => {
+        const config = await adapter.freshConfig();
+        let file: SqliteFile | undefined;
+        store = await openStore(config, { bodyLimitBytes: 256 * 1024, driver: { openSqlite: (path) => (file = openSqliteDatabase(path)) } } satisfies OpenOptions);
+        // The same id twice in one batch: the primary key refuses the second (ids are unique in practice).
+        const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: file! }) });
+        const insert = sqliteEventInsert(file!, db);
+        const row = (id: string): EventRow => ({
+          id, received_at: T0, trace_id: null, webhook: 'default', event: null, event_handler_id: null, ts: null, portal_domain: null,
+          member_id: null, data: 'null', body: null, content_type: null, status: 'pending', attempts: 0, next_attempt_at: T0,
+          lease_owner: null, lease_until: null, last_error: null, delivered_at: null, quarantine_id: null, self_test: 0,
+        });
+        const results = await Promise.allSettled([insert(row('A')), insert(row('B')), insert(row('A')), insert(row('C'))]);
+        expect(results.map((result) => result.status)).to.deep.equal(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+        expect(String((results[2] as PromiseRejectedResult).reason)).to.match(/UNIQUE|constraint/i);
+        expect((await store.listEvents()).map((event) => event.id)).to.deep.equal(['A', 'B', 'C']);
       });
 
       it('waits for a transaction in flight on the same connection instead of joining it (a released delivery and an accepted one at once)', async () => {
