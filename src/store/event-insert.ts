@@ -67,7 +67,12 @@ export function sqliteEventInsert(database: SqliteFile, db: Kysely<Database>): E
       for (const row of rows) run(row);
       database.exec('COMMIT');
     } catch (error) {
-      if (database.inTransaction()) database.exec('ROLLBACK');
+      // The transaction is ours (BEGIN succeeded); SQLite may have ended it already on some errors.
+      try {
+        database.exec('ROLLBACK');
+      } catch {
+        // nothing left to roll back
+      }
       throw error;
     }
   };
