@@ -1,14 +1,21 @@
 // `npm run bench`: in alternating rounds under the same load of realistic Bitrix24 deliveries (90% accepted,
-// 5% missing, 5% mismatched): bare Koa (the same parsing and token check, no telemetry), the naive peer (bare Koa
-// + sdk-node with getNodeAutoInstrumentations() defaults, 100% exported), the service in its default
-// configuration (sampling by outcome), with everything exported (OTEL_TRACES_SAMPLER=always_on) and with
-// OpenTelemetry off (issue #12). Prints requests/s, p50/p99 latency, bare Koa's CPU µs per request, the ratios
-// per round with their median and spread, and PASS/FAIL per target; exits non-zero on FAIL. Then a memory soak (RSS after 100k vs 300k requests) and, with BENCH_PROFILE=1,
-// a CPU profile of both apps, summarised.
+// 5% missing, 5% mismatched), two comparisons in one run:
+// - with a store everywhere: bare Koa and the naive peer (bare Koa + sdk-node with getNodeAutoInstrumentations()
+//   defaults, 100% exported) each commit every accepted event with ONE prepared INSERT into their own SQLite file
+//   (WAL, synchronous=NORMAL) before the 200: what a user would write; the service with its embedded store, in its
+//   default configuration (sampling by outcome) and with everything exported;
+// - without a store anywhere (peers write nothing, the service runs with STORE=none): the service's default and
+//   OpenTelemetry off (issue #12) against the same peers.
+// Prints requests/s, p50/p99 latency, bare Koa's CPU µs per request, the ratios per round with their median and
+// spread, and PASS/FAIL per target (issue #21); exits non-zero on FAIL. Then a memory soak of the service with its
+// store (RSS after 100k vs 300k deliveries) and, with BENCH_PROFILE=1, a CPU profile of the service and bare Koa.
 //
-// Knobs (environment): BENCH_DURATION or BENCH_SECONDS (s, 10), BENCH_VARIANTS (comma list of variant names, all by default; `instrumented` adds the old http+koa path), BENCH_WARMUP (s, 4), BENCH_CONNECTIONS (10), BENCH_ROUNDS (3),
-// BENCH_MEMORY (1; 0 skips the soak), BENCH_MEMORY_FIRST (100000), BENCH_MEMORY_TOTAL (300000),
-// BENCH_PROFILE (0; 1 adds the CPU profiles), BENCH_OTLP_PROTOCOL (http/protobuf), BENCH_PROFILE_ENV (JSON: extra env for the profiled service), BENCH_SERVICE_ENV (JSON: extra env for every service run), BENCH_ONLY (memory|profile|ablation: only that part).
+// Knobs (environment): BENCH_DURATION or BENCH_SECONDS (s, 10), BENCH_VARIANTS (comma list of variant names, the
+// eight of the targets by default; `all-nostore`, `off` and `instrumented` can be added), BENCH_WARMUP (s, 4),
+// BENCH_CONNECTIONS (50), BENCH_ROUNDS (3), BENCH_MEMORY (1; 0 skips the soak), BENCH_MEMORY_FIRST (100000),
+// BENCH_MEMORY_TOTAL (300000), BENCH_MEMORY_VARIANTS (default; `default,all`), BENCH_PROFILE (0; 1 adds the CPU
+// profiles), BENCH_OTLP_PROTOCOL (http/protobuf), BENCH_PROFILE_ENV (JSON: extra env for the profiled service),
+// BENCH_SERVICE_ENV (JSON: extra env for every service run), BENCH_ONLY (memory|profile|ablation: only that part).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -30,7 +37,7 @@ const env = (name: string, fallback: number): number => {
 };
 const DURATION = env('BENCH_SECONDS', env('BENCH_DURATION', 10));
 const WARMUP = env('BENCH_WARMUP', 4);
-const CONNECTIONS = env('BENCH_CONNECTIONS', 10);
+const CONNECTIONS = env('BENCH_CONNECTIONS', 50);
 const ROUNDS = env('BENCH_ROUNDS', 3);
 const MEMORY = env('BENCH_MEMORY', 1) !== 0;
 const MEMORY_FIRST = env('BENCH_MEMORY_FIRST', 100_000);
@@ -129,8 +136,8 @@ interface App { name: string; url: string; pid: number; stop(): Promise<unknown>
 
 /** Starts a node process that prints a JSON `listening` line with its url (the bare app, or the service with extra node flags). */
 async function startNode(name: string, args: string[], env: Record<string, string>): Promise<App> {
-  // Every app (bare Koa, the naive peer, the service) commits to its own SQLite store in a fresh DATA_DIR,
-  // deleted when it stops: the same store write everywhere, so only telemetry differs.
+  // Every app gets a fresh DATA_DIR, deleted when it stops: the peers' own SQLite file (with a store), the
+  // service's embedded store (unless STORE=none).
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-store-'));
   const child = spawn(process.execPath, args, {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ...env },
@@ -167,8 +174,8 @@ async function startNode(name: string, args: string[], env: Record<string, strin
 }
 
 
-function startBare(extraNodeArgs: string[] = []): Promise<App> {
-  return startNode('bare koa', [...extraNodeArgs, path.resolve(__dirname, 'bench/bare-koa.js')], { BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN });
+function startBare(extraNodeArgs: string[] = [], store = true): Promise<App> {
+  return startNode('bare koa', [...extraNodeArgs, path.resolve(__dirname, 'bench/bare-koa.js')], { BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN, BENCH_PEER_STORE: store ? '1' : '0' });
 }
 
 function serviceEnv(sink: OtlpSink): Record<string, string> {
@@ -279,28 +286,39 @@ function machine(): Record<string, string | number> {
 // ---------------------------------------------------------------------------------------------------------
 
 /** The apps compared in the throughput phase, in the order of each round. */
-interface Variant { name: string; label: string; start(sink: OtlpSink): Promise<App>; service: boolean }
+interface Variant { name: string; label: string; start(sink: OtlpSink): Promise<App>; service: boolean; store: boolean }
+
+const NO_STORE = '-nostore';
+const DEFAULT_VARIANTS = 'bare,naive,default,all,bare-nostore,naive-nostore,default-nostore,off-nostore';
 
 function variants(): Variant[] {
-  const service = (name: string, label: string, extra: Record<string, string>): Variant => ({
-    name, label, service: true,
-    start: (sink) => startNode(name, ['--require', SERVICE_PRELOAD, SERVICE_MAIN], { ...serviceEnv(sink), ...extra }),
+  const service = (name: string, label: string, extra: Record<string, string>, store = true): Variant => ({
+    name, label, service: true, store,
+    start: (sink) => startNode(name, ['--require', SERVICE_PRELOAD, SERVICE_MAIN], { ...serviceEnv(sink), ...extra, ...(store ? {} : { STORE: 'none' }) }),
   });
   const all: Variant[] = [
-    { name: 'bare', label: 'bare Koa, no telemetry', service: false, start: () => startBare() },
-    { name: 'naive', label: 'naive peer: Koa + sdk-node auto-instrumentations, 100% exported', service: false, start: (sink) => startNaive(sink) },
-    service('default', 'service, default configuration (refused in full, 10% of accepted)', { OTEL_TRACES_SAMPLER: '' }),
-    service('all', 'service, everything exported (OTEL_TRACES_SAMPLER=always_on)', { OTEL_TRACES_SAMPLER: 'always_on' }),
-    service('off', 'service, OpenTelemetry off (OTEL_SDK_DISABLED=true)', { OTEL_SDK_DISABLED: 'true' }),
+    { name: 'bare', label: 'bare Koa, no telemetry; one prepared INSERT per accepted event', service: false, store: true, start: () => startBare() },
+    { name: 'naive', label: 'naive peer: Koa + sdk-node auto-instrumentations, 100% exported; one prepared INSERT per accepted event', service: false, store: true, start: (sink) => startNaive(sink) },
+    service('default', 'service, default configuration (refused in full, 10% of accepted), embedded store', { OTEL_TRACES_SAMPLER: '' }),
+    service('all', 'service, everything exported (OTEL_TRACES_SAMPLER=always_on), embedded store', { OTEL_TRACES_SAMPLER: 'always_on' }),
+    service('off', 'service, OpenTelemetry off (OTEL_SDK_DISABLED=true), embedded store', { OTEL_SDK_DISABLED: 'true' }),
     service('instrumented', 'service, old path: http+koa instrumentations, everything exported', { OTEL_TRACES_SAMPLER: 'always_on', BITRIX24_TRACES_SERVER_SPAN: 'instrumentation' }),
+    { name: 'bare-nostore', label: 'bare Koa, no telemetry, no store', service: false, store: false, start: () => startBare([], false) },
+    { name: 'naive-nostore', label: 'naive peer, no store', service: false, store: false, start: (sink) => startNaive(sink, false) },
+    service('default-nostore', 'service, default configuration, STORE=none', { OTEL_TRACES_SAMPLER: '' }, false),
+    service('all-nostore', 'service, everything exported, STORE=none', { OTEL_TRACES_SAMPLER: 'always_on' }, false),
+    service('off-nostore', 'service, OpenTelemetry off, STORE=none', { OTEL_SDK_DISABLED: 'true' }, false),
   ];
-  const wanted = (process.env.BENCH_VARIANTS ?? 'bare,naive,default,all,off').split(',').map((name) => name.trim());
-  return all.filter((variant) => variant.name === 'bare' || wanted.includes(variant.name));
+  const wanted = (process.env.BENCH_VARIANTS ?? DEFAULT_VARIANTS).split(',').map((name) => name.trim());
+  // Bare Koa of each kind is the reference of every ratio: always there when anything of its kind is.
+  const kinds = new Set(all.filter((variant) => wanted.includes(variant.name)).map((variant) => variant.store));
+  return all.filter((variant) => wanted.includes(variant.name) || ((variant.name === 'bare' || variant.name === 'bare' + NO_STORE) && kinds.has(variant.store)));
 }
 
-function startNaive(sink: OtlpSink): Promise<App> {
+function startNaive(sink: OtlpSink, store = true): Promise<App> {
   return startNode('naive peer', ['--require', path.resolve(__dirname, 'bench/naive-peer-preload.js'), path.resolve(__dirname, 'bench/bare-koa.js')], {
     BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN,
+    BENCH_PEER_STORE: store ? '1' : '0',
     OTEL_SERVICE_NAME: 'naive-peer',
     OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
     OTEL_EXPORTER_OTLP_PROTOCOL: OTLP_PROTOCOL,
@@ -355,7 +373,7 @@ async function throughputPhase(sink: OtlpSink, report: Record<string, unknown>):
     console.log(`OTLP sink during the measured rounds: ${spans} spans, ${sink.counts.logRecords - sinkBefore.logRecords} log records, ` +
       `${sink.counts.requests - sinkBefore.requests} requests (${(sink.counts.bytes - sinkBefore.bytes) / 1e6} MB) from all variants together`);
     const dropped: Record<string, number> = {};
-    for (const variant of chosen.filter((v) => v.service && v.name !== 'off')) {
+    for (const variant of chosen.filter((v) => v.service && !v.name.startsWith('off'))) {
       dropped[variant.name] = sumOf(await metricsOf(apps.get(variant.name)!.url), TRACING_METRIC.spansDropped);
     }
     report.droppedSpans = dropped;
@@ -369,18 +387,27 @@ async function throughputPhase(sink: OtlpSink, report: Record<string, unknown>):
 
   const perRound = (name: string, against: string, pick: (r: LoadResult) => number) =>
     runs.get(name)!.map((r, i) => pick(r) / Math.max(pick(runs.get(against)![i]!), 1e-9));
-  const bareCpu = runs.get('bare')!.map((r) => (r.appCpu! * 1e6) / Math.max(1, r.rps));
-  console.log(`\nbare Koa CPU per request: ${spread(bareCpu)} µs (a changed machine shows here first)`);
-  console.log('variant | req/s median (min–max) | ÷ bare | ÷ naive | p99 ms median | p99 ÷ naive');
-  const summary: Record<string, unknown> = { bareCpuUsPerRequest: bareCpu };
-  for (const variant of chosen) {
-    const rps = runs.get(variant.name)!.map((r) => r.rps);
-    const p99 = runs.get(variant.name)!.map((r) => r.p99);
-    const vsBare = perRound(variant.name, 'bare', (r) => r.rps);
-    const vsNaive = runs.has('naive') ? perRound(variant.name, 'naive', (r) => r.rps) : [];
-    const p99VsNaive = runs.has('naive') ? perRound(variant.name, 'naive', (r) => r.p99) : [];
-    console.log(`${variant.name} | ${spread(rps)} | ${spread(vsBare)} | ${vsNaive.length ? spread(vsNaive) : '-'} | ${median(p99)} | ${p99VsNaive.length ? spread(p99VsNaive) : '-'}`);
-    summary[variant.name] = { rps, p99, vsBare, vsNaive, p99VsNaive };
+  const summary: Record<string, unknown> = {};
+  for (const store of [true, false]) {
+    const kind = chosen.filter((variant) => variant.store === store);
+    if (kind.length === 0) continue;
+    const suffix = store ? '' : NO_STORE;
+    const bare = 'bare' + suffix;
+    const naive = 'naive' + suffix;
+    const bareCpu = runs.get(bare)!.map((r) => (r.appCpu! * 1e6) / Math.max(1, r.rps));
+    console.log(`\n${store ? 'WITH a store everywhere (peers: one prepared INSERT; service: embedded store)' : 'WITHOUT a store anywhere (service: STORE=none)'}`);
+    console.log(`${bare} CPU per request: ${spread(bareCpu)} µs (a changed machine shows here first)`);
+    console.log('variant | req/s median (min–max) | ÷ bare | ÷ naive | p99 ms median | p99 ÷ naive');
+    summary[`${bare}CpuUsPerRequest`] = bareCpu;
+    for (const variant of kind) {
+      const rps = runs.get(variant.name)!.map((r) => r.rps);
+      const p99 = runs.get(variant.name)!.map((r) => r.p99);
+      const vsBare = perRound(variant.name, bare, (r) => r.rps);
+      const vsNaive = runs.has(naive) ? perRound(variant.name, naive, (r) => r.rps) : [];
+      const p99VsNaive = runs.has(naive) ? perRound(variant.name, naive, (r) => r.p99) : [];
+      console.log(`${variant.name} | ${spread(rps)} | ${spread(vsBare)} | ${vsNaive.length ? spread(vsNaive) : '-'} | ${median(p99)} | ${p99VsNaive.length ? spread(p99VsNaive) : '-'}`);
+      summary[variant.name] = { rps, p99, vsBare, vsNaive, p99VsNaive };
+    }
   }
   report.throughput = summary;
   const target = (name: string, against: string, minimum: number, label: string) => {
@@ -388,23 +415,29 @@ async function throughputPhase(sink: OtlpSink, report: Record<string, unknown>):
     const ratios = perRound(name, against, (r) => r.rps);
     verdict(label, median(ratios) >= minimum, `median ${spread(ratios)} over ${ratios.length} round(s)`);
   };
-  target('default', 'naive', 1.3, 'default configuration: throughput ≥ 1.3 × the naive peer');
-  if (runs.has('default') && runs.has('naive')) {
-    const p99 = perRound('default', 'naive', (r) => r.p99);
-    verdict("default configuration: p99 ≤ the naive peer's", median(p99) <= 1, `p99 ratio median ${spread(p99)} (autocannon resolution 1 ms)`);
-  }
-  target('all', 'naive', 1.0, 'everything exported: throughput ≥ 1.0 × the naive peer');
-  target('off', 'bare', 0.8, 'OpenTelemetry off: throughput ≥ 0.8 × bare Koa');
+  const p99Target = (name: string, against: string, label: string) => {
+    if (!runs.has(name) || !runs.has(against)) return;
+    const p99 = perRound(name, against, (r) => r.p99);
+    verdict(label, median(p99) <= 1, `p99 ratio median ${spread(p99)}; p99 ${median(runs.get(name)!.map((r) => r.p99))} vs ${median(runs.get(against)!.map((r) => r.p99))} ms (autocannon resolution 1 ms)`);
+  };
+  target('default', 'naive', 1.3, 'with a store: default configuration throughput ≥ 1.3 × the naive peer');
+  p99Target('default', 'naive', "with a store: default configuration p99 ≤ the naive peer's");
+  target('all', 'naive', 1.0, 'with a store: everything exported throughput ≥ 1.0 × the naive peer');
+  target('default' + NO_STORE, 'naive' + NO_STORE, 1.3, 'without a store: default configuration throughput ≥ 1.3 × the naive peer');
+  target('off' + NO_STORE, 'bare' + NO_STORE, 0.8, 'without a store: OpenTelemetry off throughput ≥ 0.8 × bare Koa');
+  target('off', 'bare', 0.8, 'with a store: OpenTelemetry off throughput ≥ 0.8 × bare Koa');
   verdict('no errors (every status as expected, no socket errors or timeouts)', unexpected === 0, `${unexpected} unexpected answers or errors over all variants`);
 }
 
 async function memoryPhase(sink: OtlpSink, report: Record<string, unknown>): Promise<void> {
-  for (const [name, sampler] of [['default', ''], ['all', 'always_on']] as const) await memoryOf(sink, report, name, sampler);
+  const samplers: Record<string, string> = { default: '', all: 'always_on' };
+  const wanted = (process.env.BENCH_MEMORY_VARIANTS ?? 'default').split(',').map((name) => name.trim()).filter((name) => name in samplers);
+  for (const name of wanted) await memoryOf(sink, report, name, samplers[name]!);
 }
 
-/** RSS after MEMORY_FIRST vs MEMORY_TOTAL deliveries of a fresh service with OTEL_TRACES_SAMPLER=sampler. */
+/** RSS after MEMORY_FIRST vs MEMORY_TOTAL deliveries of a fresh service (embedded store) with OTEL_TRACES_SAMPLER=sampler. */
 async function memoryOf(sink: OtlpSink, report: Record<string, unknown>, name: string, sampler: string): Promise<void> {
-  console.log(`\n== Memory (${name}): RSS after ${MEMORY_FIRST} vs ${MEMORY_TOTAL} requests (fresh service, same load) ==`);
+  console.log(`\n== Memory (${name}, embedded store): RSS after ${MEMORY_FIRST} vs ${MEMORY_TOTAL} requests (fresh service, same load) ==`);
   const svc = await startNode('service', ['--require', SERVICE_PRELOAD, SERVICE_MAIN], { ...serviceEnv(sink), OTEL_TRACES_SAMPLER: sampler });
   const stopScraping = scrapeEvery(svc.url);
   try {
@@ -422,8 +455,10 @@ async function memoryOf(sink: OtlpSink, report: Record<string, unknown>, name: s
     const second = await load(svc.url, { amount: MEMORY_TOTAL - MEMORY_FIRST });
     const m2 = await rssAt(`after ${first.requests + second.requests} requests`);
     const growth = m2.vmRss / m1.vmRss - 1;
-    verdict(`${name}: RSS after ${MEMORY_TOTAL} ≤ 1.10 × RSS after ${MEMORY_FIRST}`, growth <= 0.1,
-      `${(m1.vmRss / 2 ** 20).toFixed(1)} MiB → ${(m2.vmRss / 2 ** 20).toFixed(1)} MiB (${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)}%) in ${((Date.now() - start) / 1000).toFixed(0)} s`);
+    // The target is stated for 100 000 and 300 000 deliveries: a shorter soak is reported, never passed.
+    const full = MEMORY_FIRST >= 100_000 && MEMORY_TOTAL >= 300_000;
+    verdict(`${name}, store on: RSS after ${MEMORY_TOTAL} ≤ 1.10 × RSS after ${MEMORY_FIRST}`, growth <= 0.1 && full,
+      `${full ? '' : 'soak shorter than the target\'s 100 000 / 300 000, not a pass: '}${(m1.vmRss / 2 ** 20).toFixed(1)} MiB → ${(m2.vmRss / 2 ** 20).toFixed(1)} MiB (${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)}%) in ${((Date.now() - start) / 1000).toFixed(0)} s`);
     const unexpected = first.tally.unexpected + second.tally.unexpected + first.errors + second.errors;
     verdict(`${name}: no errors during the soak`, unexpected === 0, `${unexpected} unexpected statuses or errors`);
     report[`memory_${name}`] = { first: m1, second: m2, growth, requests: first.requests + second.requests };

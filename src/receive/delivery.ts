@@ -39,3 +39,11 @@ function text(value: unknown): string | undefined {
 export function eventData(body: unknown): unknown {
   return scrubSecrets(asRecord(body)?.data);
 }
+
+/**
+ * The body's `data` as it arrived, for the store: it leaves out every credential field while it serialises
+ * (one pass, no copy on the request path). Anything else that keeps or shows data uses eventData.
+ */
+export function eventDataForStore(body: unknown): unknown {
+  return asRecord(body)?.data;
+}

@@ -11,7 +11,7 @@ import { answerAccepted, answerRejected } from './answers';
 import { createBodyParser } from './body';
 import { RETRY_AFTER_SECONDS } from './limits';
 import { boundText } from '../telemetry/bound-text';
-import { deliveryFacts, eventData } from './delivery';
+import { deliveryFacts, eventDataForStore } from './delivery';
 import { decideMedia } from './media';
 import { diagnoseRefusal, type Refusal, type RefusalRecorder } from './refusal';
 import type { Store } from '../store/types';
@@ -165,7 +165,7 @@ export function createWebhookHandler({ config, metrics, logger, store, refuse }:
         receivedAt: ctx.state.receivedAt instanceof Date ? ctx.state.receivedAt : new Date(),
         traceId: serverTraceId(serverContext) ?? run.traceId,
         webhook: verdict.webhook,
-        data: eventData(body),
+        data: eventDataForStore(body),
         rawBody: raw,
         contentType: ctx.get('content-type') || undefined,
         ...(isSelfTest(ctx.req.headers) ? { selfTest: true } : {}),

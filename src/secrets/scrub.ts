@@ -71,7 +71,10 @@ export function scrubBody(raw: string): ScrubbedBody {
   // inside a message text as a pair and cut the text. Anything else gets both passes: a quarantined body may
   // be JSON behind a garbage prefix, or a form body with a JSON fragment. Each pass changes only values under
   // a secret key, so the other's syntax survives it.
-  const json = scrubJson(raw);
+  // The JSON pass changes only string literals: a body without a quote (every form body Bitrix24 sends, its
+  // quotes percent-encoded) comes out of it unchanged and without candidates, so it is skipped. Such a body
+  // may still be well-formed JSON (`[1,2]`), but then it has no `=` either, and the form pass keeps it whole.
+  const json = raw.includes('"') ? scrubJson(raw) : { body: raw, candidates: [], wellFormed: false };
   if (json.wellFormed) return { body: json.body, candidates: json.candidates.slice(0, MAX_CANDIDATES) };
   const form = scrubForm(json.body);
   return { body: form.body, candidates: [...json.candidates, ...form.candidates].slice(0, MAX_CANDIDATES) };

@@ -4,6 +4,8 @@ import { randomBytes } from 'node:crypto';
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
 let lastTime = -1;
+/** encodeTime(lastTime), kept: ids are made on every accepted delivery, many within one millisecond. */
+let lastPrefix = '';
 let lastRandom: number[] = [];
 
 /**
@@ -13,12 +15,16 @@ let lastRandom: number[] = [];
 export function newId(now: number = Date.now()): string {
   if (now <= lastTime) {
     increment(lastRandom);
-    now = lastTime;
   } else {
     lastTime = now;
-    lastRandom = [...randomBytes(16)].map((byte) => byte & 31);
+    lastPrefix = encodeTime(now);
+    const bytes = randomBytes(16);
+    lastRandom = new Array<number>(16);
+    for (let i = 0; i < 16; i++) lastRandom[i] = bytes[i]! & 31;
   }
-  return encodeTime(now) + lastRandom.map((digit) => ALPHABET[digit]).join('');
+  let id = lastPrefix;
+  for (let i = 0; i < 16; i++) id += ALPHABET[lastRandom[i]!];
+  return id;
 }
 
 function encodeTime(time: number): string {

@@ -2,9 +2,10 @@
  * JSON.stringify without recursion: the same text for the JSON values a parsed body holds (plain objects,
  * arrays, strings, numbers, booleans, null; `toJSON` honoured, e.g. Date), whatever their nesting. V8's own
  * JSON.stringify recurses and overflows the stack on a body nested a few thousand levels deep, which the
- * body parser accepts; a delivery must not be refused (503) for that.
+ * body parser accepts; a delivery must not be refused (503) for that. With `omitKey`, object fields whose key
+ * it accepts are left out at every depth: the text of a scrubbed copy, without making the copy.
  */
-export function jsonText(value: unknown): string {
+export function jsonText(value: unknown, omitKey?: (key: string) => boolean): string {
   const out: string[] = [];
   // Work items: a value to write, or a literal piece of text.
   const stack: Array<{ value: unknown; inArray: boolean } | string> = [{ value, inArray: true }];
@@ -37,7 +38,7 @@ export function jsonText(value: unknown): string {
       const record = current as Record<string, unknown>;
       const keys = Object.keys(record).filter((key) => {
         const field = record[key];
-        return field !== undefined && typeof field !== 'function' && typeof field !== 'symbol';
+        return field !== undefined && typeof field !== 'function' && typeof field !== 'symbol' && !omitKey?.(key);
       });
       out.push('{');
       stack.push('}');

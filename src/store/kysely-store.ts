@@ -5,8 +5,8 @@ import { KnownPortals } from './known-portals';
 import { createWriteBudget } from './write-budget';
 import type { Database, EventsTable, QuarantineTable } from './schema';
 import { jsonText } from './json-text';
-import { scrubBody } from '../secrets/scrub';
-import { scrubSecrets } from '../secrets/fields';
+import { isSecretKey, scrubBody } from '../secrets/scrub';
+import type { EventInsert, EventRow } from './event-insert';
 import type { SecretGuard } from '../secrets/secret-guard';
 import type {
   AttemptOutcome,
@@ -51,6 +51,8 @@ export interface KyselyStoreOptions extends StoreBounds {
   guard?: SecretGuard;
   /** SQLite: the directory whose free space QUARANTINE_DISK_RESERVE keeps. */
   dataDir?: string;
+  /** The accepted-event write of the request path, prepared when the store opened (see event-insert.ts). */
+  insertEvent: EventInsert;
 }
 
 /** Rows and bytes of the quarantine as last counted, plus what this process wrote since. */
@@ -83,7 +85,7 @@ export class KyselyStore implements Store {
 
   async saveAccepted(event: NewEvent): Promise<string> {
     const id = newId(event.receivedAt.getTime());
-    await this.db.insertInto('events').values(this.eventRow(id, event, null)).execute();
+    await this.options.insertEvent(this.eventRow(id, event, null));
     // Once per portal per process, after the commit, not awaited: the answer never waits for it.
     if (!this.knownPortals.isKnown(event)) void this.knownPortals.remember(event, event.receivedAt);
     return id;
@@ -494,7 +496,7 @@ export class KyselyStore implements Store {
     };
   }
 
-  private eventRow(id: string, event: NewEvent, quarantineId: string | null, due: Date = event.receivedAt) {
+  private eventRow(id: string, event: NewEvent, quarantineId: string | null, due: Date = event.receivedAt): EventRow {
     const body = event.rawBody === undefined ? null : storableBody(this.guard(scrubBody(event.rawBody).body));
     return {
       id,
@@ -502,8 +504,9 @@ export class KyselyStore implements Store {
       trace_id: event.traceId ?? null,
       webhook: event.webhook,
       ...this.factColumns(event),
-      // Scrubbed as a structure, then serialised: a message text that contains `&access_token=` stays whole.
-      data: this.guard(jsonText(scrubSecrets(event.data ?? null))),
+      // Scrubbed as a structure while serialised (credential fields left out, no copy of the data): a message
+      // text that contains `&access_token=` stays whole.
+      data: this.guard(jsonText(event.data ?? null, isSecretKey)),
       body,
       content_type: event.contentType ?? null,
       status: 'pending' satisfies EventStatus,

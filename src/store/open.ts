@@ -1,16 +1,17 @@
 import { mkdirSync } from 'node:fs';
 import { Kysely, PostgresDialect, sql, SqliteDialect } from 'kysely';
-import { Pool } from 'pg';
+import { Pool, type PoolClient } from 'pg';
 import { STORE_DEFAULTS, type StoreConfig } from './config';
 import { classifyPostgresError, classifySqliteError } from './failure-cause';
 import { guardStore } from './guarded-store';
 import { StoreHealth } from './health';
+import { postgresEventInsert, sqliteEventInsert } from './event-insert';
 import { KyselyStore } from './kysely-store';
 import { migrate } from './migrations';
 import { createSecretGuard } from '../secrets/secret-guard';
 import { NullStore } from './null-store';
 import type { Database } from './schema';
-import { openSqliteDatabase } from './sqlite-driver';
+import { openSqliteDatabase, type SqliteFile } from './sqlite-driver';
 import { fileIdentity, sameFileCheck, StoreCorruptError } from './sqlite-file';
 import type { Store } from './types';
 
@@ -25,6 +26,15 @@ export interface OpenOptions {
   onCommit?: () => void;
   /** The configured tokens' values: the last guard replaces them in every text the store writes. */
   secrets?: readonly string[];
+  /** What the store opens its database through (tests watch the statements it prepares); the real drivers if absent. */
+  driver?: StoreDriverHooks;
+}
+
+export interface StoreDriverHooks {
+  /** Opens the SQLite file (default: openSqliteDatabase). */
+  openSqlite?: (file: string) => SqliteFile;
+  /** Called with each new PostgreSQL connection of the pool. */
+  onPostgresConnection?: (client: PoolClient) => void;
 }
 
 /**
@@ -65,10 +75,13 @@ export async function openStore(config: StoreConfig, options: OpenOptions): Prom
     // The query in flight rejects on its own (503 for its delivery) and the pool replaces the client.
     const onClientError = (error: Error) => health.recordFailure(classifyPostgresError(error) === 'timeout' ? 'timeout' : 'connection', error.message.slice(0, 300), 'connection');
     pool.on('error', onClientError);
-    pool.on('connect', (client) => client.on('error', onClientError));
+    pool.on('connect', (client) => {
+      client.on('error', onClientError);
+      options.driver?.onPostgresConnection?.(client);
+    });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     await prepared(db, () => migrate(db));
-    const store = new KyselyStore(db, { kind: 'postgres', ...bounds });
+    const store = new KyselyStore(db, { kind: 'postgres', insertEvent: postgresEventInsert(pool), ...bounds });
     await store.warmUp();
     return guardStore(store, {
       timeoutMs,
@@ -79,7 +92,7 @@ export async function openStore(config: StoreConfig, options: OpenOptions): Prom
     });
   }
   mkdirSync(config.dataDir, { recursive: true });
-  const database = openSqliteDatabase(config.file);
+  const database = (options.driver?.openSqlite ?? openSqliteDatabase)(config.file);
   const opened = fileIdentity(config.file);
   database.exec(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
@@ -100,7 +113,7 @@ export async function openStore(config: StoreConfig, options: OpenOptions): Prom
     },
     SQLITE_OPEN_ATTEMPTS,
   );
-  const store = new KyselyStore(db, { kind: 'sqlite', dataDir: config.dataDir, ...bounds });
+  const store = new KyselyStore(db, { kind: 'sqlite', dataDir: config.dataDir, insertEvent: sqliteEventInsert(database, db), ...bounds });
   await store.warmUp();
   return guardStore(store, {
     timeoutMs,

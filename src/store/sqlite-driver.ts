@@ -8,11 +8,13 @@ export interface SqliteFileOptions {
   readonly?: boolean;
 }
 
-/** What Kysely's SqliteDialect needs, plus the two calls the store and the tests make directly. */
+/** What Kysely's SqliteDialect needs, plus the calls the store and the tests make directly. */
 export interface SqliteFile extends SqliteDatabase {
   prepare(sql: string): SqliteFileStatement;
   exec(sql: string): void;
   close(): void;
+  /** True while a transaction is open on this connection (true also when the library cannot tell). */
+  inTransaction(): boolean;
 }
 
 /** Kysely's statement (parameters as one array) plus the driver-neutral spread forms the tests use. */
@@ -49,6 +51,8 @@ interface NodeSqliteStatement {
   iterate(...parameters: unknown[]): IterableIterator<unknown>;
 }
 interface NodeSqliteDatabase {
+  /** Node 22.16, 24.0 and later. */
+  readonly isTransaction?: boolean;
   prepare(sql: string): NodeSqliteStatement;
   exec(sql: string): void;
   close(): void;
@@ -59,6 +63,7 @@ interface BetterSqlite3Statement extends SqliteStatement {
   get(...parameters: unknown[]): unknown;
 }
 interface BetterSqlite3Database {
+  readonly inTransaction: boolean;
   prepare(sql: string): BetterSqlite3Statement;
   exec(sql: string): void;
   close(): void;
@@ -89,6 +94,7 @@ function openWithNodeSqlite(file: string, options: SqliteFileOptions): SqliteFil
     },
     exec: (sql) => database.exec(sql),
     close: () => database.close(),
+    inTransaction: () => database.isTransaction ?? true,
   };
 }
 
@@ -100,6 +106,7 @@ function openWithBetterSqlite3(file: string, options: SqliteFileOptions): Sqlite
     prepare: (sql) => database.prepare(sql),
     exec: (sql) => database.exec(sql),
     close: () => database.close(),
+    inTransaction: () => database.inTransaction,
   };
 }
 

@@ -40,7 +40,10 @@ class CaptureTransport extends Transport {
   }
 }
 
-/** An accepted event as the webhook handed it to the store (before the store scrubs data and body). */
+/**
+ * An accepted event as the webhook handed it to the store, with `data` as the store committed it (read back by
+ * id): the store strips credential fields while it serialises, so what it was handed is not what is kept.
+ */
 export interface AcceptedEvent {
   webhook: string;
   event: string | undefined;
@@ -108,13 +111,14 @@ export async function startHarness(env: Env, files: Record<string, string> = {},
   const watched: Store = Object.assign(Object.create(real) as Store, {
     saveAccepted: async (event: NewEvent) => {
       const id = await real.saveAccepted(event);
+      const kept = await real.getEvent(id);
       events.push({
         webhook: event.webhook,
         event: event.event,
         eventHandlerId: event.eventHandlerId,
         ts: event.ts,
         portal: { domain: event.domain, memberId: event.memberId },
-        data: event.data,
+        data: kept === undefined ? event.data : kept.data,
         receivedAt: event.receivedAt,
       });
       return id;
