@@ -15,7 +15,8 @@
 // BENCH_CONNECTIONS (50), BENCH_ROUNDS (3), BENCH_MEMORY (1; 0 skips the soak), BENCH_MEMORY_FIRST (100000),
 // BENCH_MEMORY_TOTAL (300000), BENCH_MEMORY_VARIANTS (default; `default,all`), BENCH_PROFILE (0; 1 adds the CPU
 // profiles), BENCH_OTLP_PROTOCOL (http/protobuf), BENCH_PROFILE_ENV (JSON: extra env for the profiled service),
-// BENCH_SERVICE_ENV (JSON: extra env for every service run), BENCH_ONLY (memory|profile|ablation: only that part).
+// BENCH_SERVICE_ENV (JSON: extra env for every service run), BENCH_FLOOD (1; 0 skips the junk flood),
+// BENCH_ONLY (memory|flood|profile|ablation: only that part).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -30,6 +31,7 @@ import { deliveryShapes, httpBuildQuery, makeToken, FORM_CONTENT_TYPE } from './
 import { OtlpSink } from './bench/otlp-sink';
 import { freePort } from '../test/support/loopback-http';
 import { formatSummary, summarise } from './bench/cpuprofile-summary';
+import { measureJunkFlood } from './bench/junk-flood';
 
 const env = (name: string, fallback: number): number => {
   const value = Number(process.env[name]);
@@ -43,6 +45,7 @@ const MEMORY = env('BENCH_MEMORY', 1) !== 0;
 const MEMORY_FIRST = env('BENCH_MEMORY_FIRST', 100_000);
 const MEMORY_TOTAL = env('BENCH_MEMORY_TOTAL', 300_000);
 const PROFILE = env('BENCH_PROFILE', 0) !== 0;
+const FLOOD = env('BENCH_FLOOD', 1) !== 0;
 const ONLY = process.env.BENCH_ONLY ?? '';
 const OTLP_PROTOCOL = process.env.BENCH_OTLP_PROTOCOL ?? 'http/protobuf';
 /** Extra environment for the profiled service, e.g. BENCH_PROFILE_ENV='{"OTEL_SDK_DISABLED":"true"}'. */
@@ -312,7 +315,7 @@ function variants(): Variant[] {
   const wanted = (process.env.BENCH_VARIANTS ?? DEFAULT_VARIANTS).split(',').map((name) => name.trim());
   // Bare Koa of each kind is the reference of every ratio: always there when anything of its kind is.
   const kinds = new Set(all.filter((variant) => wanted.includes(variant.name)).map((variant) => variant.store));
-  return all.filter((variant) => wanted.includes(variant.name) || ((variant.name === 'bare' || variant.name === 'bare' + NO_STORE) && kinds.has(variant.store)));
+  return all.filter((variant) => wanted.includes(variant.name) || ((variant.name === 'bare' || variant.name === `bare${NO_STORE}`) && kinds.has(variant.store)));
 }
 
 function startNaive(sink: OtlpSink, store = true): Promise<App> {
@@ -392,8 +395,8 @@ async function throughputPhase(sink: OtlpSink, report: Record<string, unknown>):
     const kind = chosen.filter((variant) => variant.store === store);
     if (kind.length === 0) continue;
     const suffix = store ? '' : NO_STORE;
-    const bare = 'bare' + suffix;
-    const naive = 'naive' + suffix;
+    const bare = `bare${suffix}`;
+    const naive = `naive${suffix}`;
     const bareCpu = runs.get(bare)!.map((r) => (r.appCpu! * 1e6) / Math.max(1, r.rps));
     console.log(`\n${store ? 'WITH a store everywhere (peers: one prepared INSERT; service: embedded store)' : 'WITHOUT a store anywhere (service: STORE=none)'}`);
     console.log(`${bare} CPU per request: ${spread(bareCpu)} µs (a changed machine shows here first)`);
@@ -423,8 +426,8 @@ async function throughputPhase(sink: OtlpSink, report: Record<string, unknown>):
   target('default', 'naive', 1.3, 'with a store: default configuration throughput ≥ 1.3 × the naive peer');
   p99Target('default', 'naive', "with a store: default configuration p99 ≤ the naive peer's");
   target('all', 'naive', 1.0, 'with a store: everything exported throughput ≥ 1.0 × the naive peer');
-  target('default' + NO_STORE, 'naive' + NO_STORE, 1.3, 'without a store: default configuration throughput ≥ 1.3 × the naive peer');
-  target('off' + NO_STORE, 'bare' + NO_STORE, 0.8, 'without a store: OpenTelemetry off throughput ≥ 0.8 × bare Koa');
+  target(`default${NO_STORE}`, `naive${NO_STORE}`, 1.3, 'without a store: default configuration throughput ≥ 1.3 × the naive peer');
+  target(`off${NO_STORE}`, `bare${NO_STORE}`, 0.8, 'without a store: OpenTelemetry off throughput ≥ 0.8 × bare Koa');
   target('off', 'bare', 0.8, 'with a store: OpenTelemetry off throughput ≥ 0.8 × bare Koa');
   verdict('no errors (every status as expected, no socket errors or timeouts)', unexpected === 0, `${unexpected} unexpected answers or errors over all variants`);
 }
@@ -468,6 +471,17 @@ async function memoryOf(sink: OtlpSink, report: Record<string, unknown>, name: s
   }
 }
 
+/** Genuine deliveries keep their median within 2× while junk floods the quarantine (issue #16), same run. */
+async function floodPhase(report: Record<string, unknown>): Promise<void> {
+  console.log('\n== Genuine deliveries under a junk flood (embedded store): 6 alternating quiet / flooded rounds ==');
+  const result = await measureJunkFlood();
+  const ratio = result.floodedMedianMs / result.quietMedianMs;
+  console.log(`quiet median ${result.quietMedianMs.toFixed(2)} ms, flooded median ${result.floodedMedianMs.toFixed(2)} ms (${ratio.toFixed(2)}×), ${result.junkSent} junk deliveries sent`);
+  verdict('genuine deliveries under a junk flood: median ≤ 2 × the quiet median', ratio <= 2 && result.genuineRefused === 0,
+    `${ratio.toFixed(2)}×${result.genuineRefused ? `, ${result.genuineRefused} genuine deliveries refused` : ''}`);
+  report.flood = { ...result, ratio };
+}
+
 async function profilePhase(sink: OtlpSink, report: Record<string, unknown>): Promise<void> {
   console.log(`\n== CPU profiles (--cpu-prof), ${DURATION} s of load each ==`);
   const summaries: Record<string, string> = {};
@@ -486,7 +500,7 @@ async function profilePhase(sink: OtlpSink, report: Record<string, unknown>): Pr
       const fromMs = Date.now() - spawnedAt;
       const r = await load(app.url, { duration: DURATION });
       window = { fromMs, toMs: Date.now() - spawnedAt };
-      console.log(describe(which, r) + '  (profiling slows it down)');
+      console.log(`${describe(which, r)}  (profiling slows it down)`);
     } finally {
       await app.stop();
     }
@@ -497,7 +511,7 @@ async function profilePhase(sink: OtlpSink, report: Record<string, unknown>): Pr
     }
     // only the measured load: start-up (module loading), warm-up and shutdown left out
     const text = formatSummary(summarise(JSON.parse(fs.readFileSync(file, 'utf8')), 30, window));
-    fs.writeFileSync(path.join(dir, 'summary.txt'), text + '\n');
+    fs.writeFileSync(path.join(dir, 'summary.txt'), `${text}\n`);
     console.log(`\n-- ${which}: ${path.relative(process.cwd(), file)} (samples from ${window!.fromMs} to ${window!.toMs} ms after spawn)\n${text}`);
     summaries[which] = text;
   }
@@ -560,6 +574,7 @@ async function main(): Promise<void> {
   try {
     if (!ONLY) await throughputPhase(sink, report);
     if ((MEMORY && !ONLY) || ONLY === 'memory') await memoryPhase(sink, report);
+    if ((FLOOD && !ONLY) || ONLY === 'flood') await floodPhase(report);
     if ((PROFILE && !ONLY) || ONLY === 'profile') await profilePhase(sink, report);
     if (ONLY === 'ablation') await ablationPhase(sink, report);
   } finally {

@@ -89,7 +89,7 @@ async function main(): Promise<void> {
 
   const server = app.listen(Number(process.env.PORT ?? 0), process.env.HOST ?? '127.0.0.1', () => {
     const { port } = server.address() as AddressInfo;
-    process.stdout.write(JSON.stringify({ message: 'listening', url: `http://127.0.0.1:${port}`, port }) + '\n');
+    process.stdout.write(`${JSON.stringify({ message: 'listening', url: `http://127.0.0.1:${port}`, port })}\n`);
   });
   // The same server timeouts as the service, so the comparison is like for like.
   server.headersTimeout = 10_000;

@@ -12,7 +12,13 @@ import { scrape, sumOf } from './support/prometheus-text';
 
 const TOKEN = makeToken(401);
 const WRONG = makeToken(402);
-const STALL_MS = 1000;
+/**
+ * A delivery waiting on an export would wait OTLP_TIMEOUT_MS; a slower answer than STALL_MS, well under it, is a
+ * stall. The margin below it absorbs what a loaded CI machine adds (a GC pause or a descheduled process hold the
+ * four deliveries in flight together for a second or more), which is not what this test is about.
+ */
+const OTLP_TIMEOUT_MS = 4000;
+const STALL_MS = 2500;
 /** The service's V8 old-space cap in these tests: about twice its working heap. */
 const HEAP_CAP_MIB = 128;
 
@@ -97,7 +103,7 @@ describe('robustness: telemetry backend faults', function () {
             OTEL_TRACES_SAMPLER: 'always_on',
             OTEL_BSP_SCHEDULE_DELAY: '200',
             OTEL_BLRP_SCHEDULE_DELAY: '200',
-            OTEL_EXPORTER_OTLP_TIMEOUT: '1000',
+            OTEL_EXPORTER_OTLP_TIMEOUT: String(OTLP_TIMEOUT_MS),
             NODE_OPTIONS: `--max-old-space-size=${HEAP_CAP_MIB}`,
           },
         });
