@@ -1,8 +1,8 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Config } from '../config/load';
-import { healthz, readyz, type Lifecycle, type ReadinessSources } from '../receive/health';
-import { metricsRoute } from '../receive/app';
+import type { Lifecycle, ReadinessSources } from '../receive/health';
+import { addOperationsRoutes } from '../receive/operations-routes';
 import type { Logger } from '../telemetry/logger';
 import type { ServiceMetrics } from '../telemetry/metrics';
 
@@ -21,9 +21,7 @@ export function createManagementApp({ config, metrics, logger, lifecycle, admin,
   const app = new Koa();
   app.silent = true;
   const router = new Router();
-  router.get('/metrics', metricsRoute(metrics));
-  router.get('/healthz', healthz);
-  router.get('/readyz', readyz(config.tokens, lifecycle, { store: storeHealth, forwarding: forwardingHealth }, 'detailed', config.warnings));
+  addOperationsRoutes(router, { config, metrics, lifecycle, storeHealth, forwardingHealth }, 'detailed', true);
   app.use(async (ctx, next) => {
     try {
       await next();

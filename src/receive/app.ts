@@ -6,15 +6,14 @@ import type { Logger } from '../telemetry/logger';
 import type { ServiceMetrics } from '../telemetry/metrics';
 import { LOG_CONTEXT } from '../telemetry/logger';
 import { nameServerRoute, serverContextOf } from '../telemetry/server-span';
-import { healthz, readyz, type Lifecycle, type ReadinessSources } from './health';
-import { createBodyBudget, guardBody, REFUSAL_LOG_INTERVAL_MS } from './limits';
-import { RAW_PREFIX_LENGTH } from '../verify/diagnose';
+import type { Lifecycle, ReadinessSources } from './health';
+import { addOperationsRoutes } from './operations-routes';
+import { createBodyBudget, guardBody } from './limits';
 import { boundText } from '../telemetry/bound-text';
-import { rateLimitedWarn } from './rate-limited-log';
 import { createRefusalRecorder, diagnosisSetup } from './refusal';
-import { peekBody } from './peek-body';
 import type { Store } from '../store/types';
 import { createWebhookHandler } from './webhook';
+import { createMisaddressedAnswer } from './misaddressed';
 
 export interface AppDeps {
   config: Config;
@@ -57,21 +56,14 @@ export function createApp({
     guardBody({ config, metrics, refuse, budget }),
     createWebhookHandler({ config, metrics, logger, store, refuse }),
   );
-  const warnRedirected = rateLimitedWarn(logger, REFUSAL_LOG_INTERVAL_MS);
-  if (!managementElsewhere) router.get('/metrics', metricsRoute(metrics));
-  router.get('/healthz', healthz);
-  router.get(
-    '/readyz',
-    readyz(
-      config.tokens,
-      lifecycle,
-      { store: storeHealth, forwarding: forwardingHealth },
-      managementElsewhere ? 'brief' : 'detailed',
-      config.warnings,
-    ),
+  addOperationsRoutes(
+    router,
+    { config, metrics, lifecycle, storeHealth, forwardingHealth },
+    managementElsewhere ? 'brief' : 'detailed',
+    !managementElsewhere,
   );
 
-  const warnNotFound = rateLimitedWarn(logger, REFUSAL_LOG_INTERVAL_MS);
+  const answerMisaddressed = createMisaddressedAnswer({ config, metrics, logger, refuse, budget });
 
   app.use(async (ctx, next) => {
     const started = process.hrtime.bigint();
@@ -86,52 +78,7 @@ export function createApp({
       // as the active span.
       if (ctx.path === config.webhookPath || !trace.getSpan(serverContext)) await next();
       else await context.with(serverContext, next);
-      if (ctx.body == null && (ctx.status === 404 || ctx.status === 405)) {
-        const status = ctx.status;
-        ctx.body = { status: status === 404 ? 'not_found' : 'method_not_allowed' };
-        ctx.status = status;
-        // Bitrix24 only POSTs. A GET here is its POST after a 301/302 in front of the service (http→https, a
-        // trailing slash): the body is gone, so nothing can be kept, but the cause is named and counted.
-        if (status === 405 && (ctx.method === 'GET' || ctx.method === 'HEAD') && ctx.path === config.webhookPath) {
-          metrics.recordRejection('method_not_allowed');
-          refuse(
-            ctx,
-            {
-              stage: 'route',
-              reason: 'method_not_allowed',
-              detail: `${ctx.method} on the webhook path; Bitrix24 sends POST (a redirect turned it into a GET)`,
-            },
-            warnRedirected,
-          );
-        }
-        // A Bitrix24 handler URL with a typo loses every event: make the misaddressed POST visible.
-        if (status === 404 && ctx.method === 'POST') {
-          metrics.recordRejection('not_found');
-          // The body is peeked at, not read: the connection cannot carry another request after this answer.
-          if (!ctx.req.complete) ctx.set('Connection', 'close');
-          // A plain body within BODY_LIMIT and the body budget is read whole (a Bitrix24 delivery is then kept);
-          // any other only to RAW_PREFIX_LENGTH.
-          const declared = ctx.request.length;
-          const meter =
-            declared > RAW_PREFIX_LENGTH && declared <= config.bodyLimitBytes ? budget.open(false) : undefined;
-          const whole = meter?.charge(declared) === true;
-          try {
-            const peeked = await peekBody(ctx, whole ? declared : RAW_PREFIX_LENGTH);
-            await refuse.keep(
-              ctx,
-              {
-                stage: 'route',
-                reason: 'not_found',
-                detail: `no such path; the webhook path is ${config.webhookPath}`,
-                ...peeked,
-              },
-              warnNotFound,
-            );
-          } finally {
-            meter?.release();
-          }
-        }
-      }
+      if (ctx.body == null && (ctx.status === 404 || ctx.status === 405)) await answerMisaddressed(ctx);
     } catch (error) {
       ctx.status = 500;
       ctx.body = { status: 'error', reason: 'internal_error' };
@@ -158,12 +105,4 @@ export function createApp({
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;
-}
-
-export function metricsRoute(metrics: ServiceMetrics): Koa.Middleware {
-  return async (ctx) => {
-    const rendered = await metrics.render(ctx.get('accept'));
-    ctx.type = rendered.contentType;
-    ctx.body = rendered.body;
-  };
 }
