@@ -27,7 +27,12 @@ export interface TrafficOptions {
   maxRequests: number;
 }
 
-export interface UnexpectedAnswer { seq: number; kind: DeliveryKind; expected: string; got: string }
+export interface UnexpectedAnswer {
+  seq: number;
+  kind: DeliveryKind;
+  expected: string;
+  got: string;
+}
 
 export interface TrafficSummary {
   sent: number;
@@ -50,7 +55,10 @@ const MEMBER_ID = 'd897063e1ce7c5eb9f04b9751eef5915';
 
 export function parseMix(text: string): Mix {
   const mix: Mix = { accepted: 0, missing: 0, mismatched: 0 };
-  for (const entry of text.split(',').map((part) => part.trim()).filter(Boolean)) {
+  for (const entry of text
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)) {
     const match = /^([a-z]+)=(\d+)$/.exec(entry);
     const kind = match?.[1] as DeliveryKind | undefined;
     if (!match || !kind || !VERIFICATION_RESULTS.includes(kind)) {
@@ -71,7 +79,8 @@ export function readOptions(env: Record<string, string | undefined>): TrafficOpt
   const ratePerSecond = Number(env.TRAFFIC_RATE_PER_SECOND ?? '2');
   if (!(ratePerSecond > 0 && ratePerSecond <= 50)) throw new Error('TRAFFIC_RATE_PER_SECOND must be in (0, 50]');
   const maxRequests = Number(env.TRAFFIC_MAX_REQUESTS ?? '0');
-  if (!Number.isInteger(maxRequests) || maxRequests < 0) throw new Error('TRAFFIC_MAX_REQUESTS must be an integer >= 0');
+  if (!Number.isInteger(maxRequests) || maxRequests < 0)
+    throw new Error('TRAFFIC_MAX_REQUESTS must be an integer >= 0');
   const mix = env.TRAFFIC_MIX ? parseMix(env.TRAFFIC_MIX) : { ...DEFAULT_MIX };
   return { targetUrl, token, ratePerSecond, mix, maxRequests };
 }
@@ -161,12 +170,20 @@ async function deliver(url: URL, body: string): Promise<string> {
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
   });
 }
 
 function main(): void {
-  const print = (line: Record<string, unknown>) => console.log(JSON.stringify({ timestamp: new Date().toISOString(), ...line }));
+  const print = (line: Record<string, unknown>) =>
+    console.log(JSON.stringify({ timestamp: new Date().toISOString(), ...line }));
   let options: TrafficOptions;
   try {
     options = readOptions(process.env);
@@ -176,15 +193,36 @@ function main(): void {
   }
   const controller = new AbortController();
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => controller.abort());
-  print({ level: 'info', message: 'traffic starting', target: options.targetUrl.href, rate_per_second: options.ratePerSecond, mix: options.mix });
-  void runTraffic(options, { signal: controller.signal, log: (line) => print({ level: 'info', ...line }) }).then((summary) => {
-    const { unexpected } = summary;
-    if (unexpected) {
-      print({ level: 'error', message: `${unexpected.kind} delivery answered ${unexpected.got}, expected ${unexpected.expected}: check TRAFFIC_TARGET_URL, TRAFFIC_TOKEN and the service`, kind: unexpected.kind, expected: unexpected.expected, got: unexpected.got, sent: summary.sent });
-      process.exitCode = 1;
-    }
-    print({ level: 'info', message: 'traffic stopped', sent: summary.sent, by_kind: summary.byKind, by_status: summary.byStatus });
+  print({
+    level: 'info',
+    message: 'traffic starting',
+    target: options.targetUrl.href,
+    rate_per_second: options.ratePerSecond,
+    mix: options.mix,
   });
+  void runTraffic(options, { signal: controller.signal, log: (line) => print({ level: 'info', ...line }) }).then(
+    (summary) => {
+      const { unexpected } = summary;
+      if (unexpected) {
+        print({
+          level: 'error',
+          message: `${unexpected.kind} delivery answered ${unexpected.got}, expected ${unexpected.expected}: check TRAFFIC_TARGET_URL, TRAFFIC_TOKEN and the service`,
+          kind: unexpected.kind,
+          expected: unexpected.expected,
+          got: unexpected.got,
+          sent: summary.sent,
+        });
+        process.exitCode = 1;
+      }
+      print({
+        level: 'info',
+        message: 'traffic stopped',
+        sent: summary.sent,
+        by_kind: summary.byKind,
+        by_status: summary.byStatus,
+      });
+    },
+  );
 }
 
 if (require.main === module) main();

@@ -7,7 +7,12 @@ declare module 'autocannon' {
       headers?: Record<string, string>;
       body?: string | Buffer;
       setupRequest?: (request: Request, context: Record<string, unknown>) => Request | false | null | undefined;
-      onResponse?: (status: number, body: string, context: Record<string, unknown>, headers: Record<string, string>) => void;
+      onResponse?: (
+        status: number,
+        body: string,
+        context: Record<string, unknown>,
+        headers: Record<string, string>,
+      ) => void;
     }
     interface Options {
       url: string;
@@ -24,8 +29,19 @@ declare module 'autocannon' {
       excludeErrorStats?: boolean;
     }
     interface Histogram {
-      average: number; mean: number; stddev: number; min: number; max: number; total?: number;
-      p2_5: number; p50: number; p75: number; p90: number; p97_5: number; p99: number; p99_9: number;
+      average: number;
+      mean: number;
+      stddev: number;
+      min: number;
+      max: number;
+      total?: number;
+      p2_5: number;
+      p50: number;
+      p75: number;
+      p90: number;
+      p97_5: number;
+      p99: number;
+      p99_9: number;
     }
     interface Result {
       duration: number;
@@ -37,7 +53,11 @@ declare module 'autocannon' {
       mismatches: number;
       non2xx: number;
       resets: number;
-      '1xx': number; '2xx': number; '3xx': number; '4xx': number; '5xx': number;
+      '1xx': number;
+      '2xx': number;
+      '3xx': number;
+      '4xx': number;
+      '5xx': number;
       statusCodeStats: Record<string, { count: number }>;
     }
     interface Instance extends NodeJS.EventEmitter {

@@ -20,20 +20,33 @@ const token = process.env.BITRIX24_OUTGOING_WEBHOOK_TOKEN ?? '';
 const webhookPath = process.env.WEBHOOK_PATH ?? '/api/bitrix/webhook';
 const expected = crypto.createHash('sha256').update(token).digest();
 
-interface HttpError extends Error { status?: number; statusCode?: number }
+interface HttpError extends Error {
+  status?: number;
+  statusCode?: number;
+}
 
 /** What a user's handler would keep of an accepted event: one row, one prepared INSERT, committed before the 200. */
 function openPeerStore(dataDir: string): { save(body: Record<string, unknown> | undefined): void; close(): void } {
   const database = openSqliteDatabase(path.join(dataDir, 'peer.sqlite'));
   database.exec('PRAGMA journal_mode = WAL');
   database.exec('PRAGMA synchronous = NORMAL');
-  database.exec('CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, received_at INTEGER NOT NULL, event TEXT, portal TEXT, member_id TEXT, data TEXT NOT NULL)');
-  const insert = database.prepare('INSERT INTO events (received_at, event, portal, member_id, data) VALUES (?, ?, ?, ?, ?)');
+  database.exec(
+    'CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, received_at INTEGER NOT NULL, event TEXT, portal TEXT, member_id TEXT, data TEXT NOT NULL)',
+  );
+  const insert = database.prepare(
+    'INSERT INTO events (received_at, event, portal, member_id, data) VALUES (?, ?, ?, ?, ?)',
+  );
   const text = (value: unknown) => (typeof value === 'string' ? value : null);
   return {
     save(body) {
       const auth = body?.auth as Record<string, unknown> | undefined;
-      insert.run([Date.now(), text(body?.event), text(auth?.domain), text(auth?.member_id), JSON.stringify(body?.data ?? null)]);
+      insert.run([
+        Date.now(),
+        text(body?.event),
+        text(auth?.domain),
+        text(auth?.member_id),
+        JSON.stringify(body?.data ?? null),
+      ]);
     },
     close: () => database.close(),
   };
@@ -50,18 +63,28 @@ async function main(): Promise<void> {
     }
     await next();
   });
-  app.use(bodyParser({
-    enableTypes: ['json', 'form'],
-    formLimit: '256kb',
-    jsonLimit: '256kb',
-    queryString: { depth: 10, parameterLimit: 1000, throwOnLimitExceeded: true, parseArrays: false, plainObjects: true, allowDots: false },
-    onProtoPoisoning: 'remove',
-    onerror: (err: HttpError, ctx: Koa.Context) => {
-      const status = err.status ?? err.statusCode ?? 400;
-      const reason = status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : 'malformed_body';
-      ctx.throw(status === 413 || status === 415 ? status : 400, JSON.stringify({ status: 'rejected', reason }));
-    },
-  } as bodyParser.Options));
+  app.use(
+    bodyParser({
+      enableTypes: ['json', 'form'],
+      formLimit: '256kb',
+      jsonLimit: '256kb',
+      queryString: {
+        depth: 10,
+        parameterLimit: 1000,
+        throwOnLimitExceeded: true,
+        parseArrays: false,
+        plainObjects: true,
+        allowDots: false,
+      },
+      onProtoPoisoning: 'remove',
+      onerror: (err: HttpError, ctx: Koa.Context) => {
+        const status = err.status ?? err.statusCode ?? 400;
+        const reason =
+          status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : 'malformed_body';
+        ctx.throw(status === 413 || status === 415 ? status : 400, JSON.stringify({ status: 'rejected', reason }));
+      },
+    } as bodyParser.Options),
+  );
   app.use(async (ctx) => {
     if (!ctx.is('application/x-www-form-urlencoded', 'json')) {
       ctx.status = 415;
@@ -85,7 +108,9 @@ async function main(): Promise<void> {
     store?.save(body);
     ctx.body = { status: 'accepted' };
   });
-  app.on('error', () => { /* bare: no logs */ });
+  app.on('error', () => {
+    /* bare: no logs */
+  });
 
   const server = app.listen(Number(process.env.PORT ?? 0), process.env.HOST ?? '127.0.0.1', () => {
     const { port } = server.address() as AddressInfo;
@@ -95,10 +120,12 @@ async function main(): Promise<void> {
   server.headersTimeout = 10_000;
   server.requestTimeout = 15_000;
   server.keepAliveTimeout = 5_000;
-  process.on('SIGTERM', () => server.close(() => {
-    store?.close();
-    process.exit(0);
-  }));
+  process.on('SIGTERM', () =>
+    server.close(() => {
+      store?.close();
+      process.exit(0);
+    }),
+  );
 }
 
 main().catch((error: unknown) => {

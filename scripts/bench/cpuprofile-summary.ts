@@ -4,9 +4,25 @@
 
 import fs from 'node:fs';
 
-interface CallFrame { functionName: string; url: string; lineNumber: number; columnNumber: number }
-interface ProfileNode { id: number; callFrame: CallFrame; hitCount?: number; children?: number[] }
-interface CpuProfile { nodes: ProfileNode[]; startTime: number; endTime: number; samples: number[]; timeDeltas: number[] }
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  hitCount?: number;
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
 
 export interface ProfileSummary {
   totalMs: number;
@@ -37,7 +53,11 @@ export function areaOf(frame: CallFrame): string {
  * `window` keeps only the samples taken between fromMs and toMs after the profile started (e.g. only while
  * the load ran, leaving out start-up module loading and shutdown).
  */
-export function summarise(profile: CpuProfile, topN = 25, window: { fromMs?: number; toMs?: number } = {}): ProfileSummary {
+export function summarise(
+  profile: CpuProfile,
+  topN = 25,
+  window: { fromMs?: number; toMs?: number } = {},
+): ProfileSummary {
   const byId = new Map<number, ProfileNode>();
   const parent = new Map<number, number>();
   for (const node of profile.nodes) byId.set(node.id, node);
@@ -57,9 +77,11 @@ export function summarise(profile: CpuProfile, topN = 25, window: { fromMs?: num
   }
   let totalUs = 0;
   for (const us of selfUs.values()) totalUs += us;
-  const busyUs = totalUs - [...selfUs.entries()]
-    .filter(([id]) => byId.get(id)?.callFrame.functionName === '(idle)')
-    .reduce((sum, [, us]) => sum + us, 0);
+  const busyUs =
+    totalUs -
+    [...selfUs.entries()]
+      .filter(([id]) => byId.get(id)?.callFrame.functionName === '(idle)')
+      .reduce((sum, [, us]) => sum + us, 0);
 
   const fn = new Map<string, { name: string; area: string; us: number }>();
   const areaSelf = new Map<string, number>();
@@ -69,7 +91,8 @@ export function summarise(profile: CpuProfile, topN = 25, window: { fromMs?: num
     const frame = node.callFrame;
     const area = areaOf(frame);
     if (area === '(idle)') continue;
-    const name = `${frame.functionName || '(anonymous)'} ${frame.url ? `${shortUrl(frame.url)}:${frame.lineNumber + 1}` : ''}`.trim();
+    const name =
+      `${frame.functionName || '(anonymous)'} ${frame.url ? `${shortUrl(frame.url)}:${frame.lineNumber + 1}` : ''}`.trim();
     const entry = fn.get(name) ?? { name, area, us: 0 };
     entry.us += us;
     fn.set(name, entry);
@@ -78,16 +101,29 @@ export function summarise(profile: CpuProfile, topN = 25, window: { fromMs?: num
     const seen = new Set<string>();
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
       const a = areaOf(byId.get(cur)!.callFrame);
-      if (!seen.has(a)) { seen.add(a); areaIncl.set(a, (areaIncl.get(a) ?? 0) + us); }
+      if (!seen.has(a)) {
+        seen.add(a);
+        areaIncl.set(a, (areaIncl.get(a) ?? 0) + us);
+      }
     }
   }
   const share = (us: number) => (busyUs > 0 ? us / busyUs : 0);
   return {
     totalMs: busyUs / 1000,
-    functions: [...fn.values()].sort((a, b) => b.us - a.us).slice(0, topN)
+    functions: [...fn.values()]
+      .sort((a, b) => b.us - a.us)
+      .slice(0, topN)
       .map((f) => ({ name: f.name, area: f.area, selfMs: f.us / 1000, share: share(f.us) })),
-    areas: [...areaSelf.entries()].sort((a, b) => b[1] - a[1]).slice(0, topN)
-      .map(([area, us]) => ({ area, selfMs: us / 1000, share: share(us), inclusiveMs: (areaIncl.get(area) ?? 0) / 1000, inclusiveShare: share(areaIncl.get(area) ?? 0) })),
+    areas: [...areaSelf.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, topN)
+      .map(([area, us]) => ({
+        area,
+        selfMs: us / 1000,
+        share: share(us),
+        inclusiveMs: (areaIncl.get(area) ?? 0) / 1000,
+        inclusiveShare: share(areaIncl.get(area) ?? 0),
+      })),
   };
 }
 
@@ -101,7 +137,11 @@ function shortUrl(url: string): string {
 
 export function formatSummary(summary: ProfileSummary): string {
   const pct = (x: number) => `${(x * 100).toFixed(1).padStart(5)}%`;
-  const lines = [`CPU profile: ${summary.totalMs.toFixed(0)} ms busy (idle excluded)`, '', 'Self time by area (package / part of the program), with inclusive time:'];
+  const lines = [
+    `CPU profile: ${summary.totalMs.toFixed(0)} ms busy (idle excluded)`,
+    '',
+    'Self time by area (package / part of the program), with inclusive time:',
+  ];
   for (const a of summary.areas) lines.push(`  ${pct(a.share)} self  ${pct(a.inclusiveShare)} incl  ${a.area}`);
   lines.push('', 'Top functions by self time:');
   for (const f of summary.functions) lines.push(`  ${pct(f.share)}  ${f.name}`);

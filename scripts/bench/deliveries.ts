@@ -55,24 +55,46 @@ export function deliveryShapes(token: string | undefined): Array<{ name: string;
     {
       name: 'crm deal add (outgoing webhook)',
       event: 'ONCRMDEALADD',
-      data: { event: 'ONCRMDEALADD', event_handler_id: '975', data: { FIELDS: { ID: '7405' } }, ts: String(TS), auth: webhookAuth(token) },
+      data: {
+        event: 'ONCRMDEALADD',
+        event_handler_id: '975',
+        data: { FIELDS: { ID: '7405' } },
+        ts: String(TS),
+        auth: webhookAuth(token),
+      },
     },
     {
       name: 'crm deal update (outgoing webhook, no handler id)',
       event: 'ONCRMDEALUPDATE',
-      data: { event: 'ONCRMDEALUPDATE', data: { FIELDS: { ID: '7406' } }, ts: String(TS + 3), auth: webhookAuth(token, PORTALS[2]) },
+      data: {
+        event: 'ONCRMDEALUPDATE',
+        data: { FIELDS: { ID: '7406' } },
+        ts: String(TS + 3),
+        auth: webhookAuth(token, PORTALS[2]),
+      },
     },
     {
       name: 'crm lead add (outgoing webhook)',
       event: 'ONCRMLEADADD',
-      data: { event: 'ONCRMLEADADD', event_handler_id: '976', data: { FIELDS: { ID: '311' } }, ts: String(TS + 7), auth: webhookAuth(token) },
+      data: {
+        event: 'ONCRMLEADADD',
+        event_handler_id: '976',
+        data: { FIELDS: { ID: '311' } },
+        ts: String(TS + 7),
+        auth: webhookAuth(token),
+      },
     },
     {
       name: 'task add (application event)',
       event: 'ONTASKADD',
       data: {
         event: 'ONTASKADD',
-        data: { FIELDS_BEFORE: 'undefined', FIELDS_AFTER: { ID: '123' }, IS_ACCESSIBLE_BEFORE: 'N', IS_ACCESSIBLE_AFTER: 'undefined' },
+        data: {
+          FIELDS_BEFORE: 'undefined',
+          FIELDS_AFTER: { ID: '123' },
+          IS_ACCESSIBLE_BEFORE: 'N',
+          IS_ACCESSIBLE_AFTER: 'undefined',
+        },
         ts: '1466439714',
         auth: applicationAuth(token),
       },
@@ -84,12 +106,42 @@ export function deliveryShapes(token: string | undefined): Array<{ name: string;
         event: 'ONIMBOTMESSAGEADD',
         event_handler_id: '31',
         data: {
-          BOT: { '1245': { access_token: 'x9f0mzu6e5c2g8k1', expires: '1766050724', expires_in: '3600', scope: 'imbot', domain: PORTALS[1]!.domain, member_id: PORTALS[1]!.memberId, BOT_ID: '1245', BOT_CODE: 'helpdesk', application_token: token } },
-          PARAMS: {
-            FROM_USER_ID: '7', MESSAGE: 'Здравствуйте! Когда будет готов счёт №42, с НДС?', TO_CHAT_ID: '18', MESSAGE_TYPE: 'P',
-            SYSTEM: 'N', ID: '90211', CHAT_ID: '18', DIALOG_ID: '7', LANGUAGE: 'ru',
+          BOT: {
+            '1245': {
+              access_token: 'x9f0mzu6e5c2g8k1',
+              expires: '1766050724',
+              expires_in: '3600',
+              scope: 'imbot',
+              domain: PORTALS[1]!.domain,
+              member_id: PORTALS[1]!.memberId,
+              BOT_ID: '1245',
+              BOT_CODE: 'helpdesk',
+              application_token: token,
+            },
           },
-          USER: { ID: '7', NAME: 'Анна Петрова', FIRST_NAME: 'Анна', LAST_NAME: 'Петрова', WORK_POSITION: 'менеджер', GENDER: 'F', IS_BOT: 'N', IS_CONNECTOR: 'N', IS_NETWORK: 'N', IS_EXTRANET: 'N' },
+          PARAMS: {
+            FROM_USER_ID: '7',
+            MESSAGE: 'Здравствуйте! Когда будет готов счёт №42, с НДС?',
+            TO_CHAT_ID: '18',
+            MESSAGE_TYPE: 'P',
+            SYSTEM: 'N',
+            ID: '90211',
+            CHAT_ID: '18',
+            DIALOG_ID: '7',
+            LANGUAGE: 'ru',
+          },
+          USER: {
+            ID: '7',
+            NAME: 'Анна Петрова',
+            FIRST_NAME: 'Анна',
+            LAST_NAME: 'Петрова',
+            WORK_POSITION: 'менеджер',
+            GENDER: 'F',
+            IS_BOT: 'N',
+            IS_CONNECTOR: 'N',
+            IS_NETWORK: 'N',
+            IS_EXTRANET: 'N',
+          },
         },
         ts: String(TS + 11),
         auth: applicationAuth(token),
@@ -102,7 +154,13 @@ export function deliveryShapes(token: string | undefined): Array<{ name: string;
         event: 'ONAPPUNINSTALL',
         data: { LANGUAGE_ID: 'ru', CLEAN: '0' },
         ts: String(TS + 13),
-        auth: { domain: PORTALS[0]!.domain, client_endpoint: `https://${PORTALS[0]!.domain}/rest/`, server_endpoint: 'https://oauth.bitrix.info/rest/', member_id: PORTALS[0]!.memberId, application_token: token },
+        auth: {
+          domain: PORTALS[0]!.domain,
+          client_endpoint: `https://${PORTALS[0]!.domain}/rest/`,
+          server_endpoint: 'https://oauth.bitrix.info/rest/',
+          member_id: PORTALS[0]!.memberId,
+          application_token: token,
+        },
       },
     },
   ];
@@ -122,9 +180,11 @@ export function makeToken(seed: number): string {
   let x = (seed * 2654435761) >>> 0 || 1;
   let out = '';
   for (let i = 0; i < 32; i++) {
-    x ^= x << 13; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
     x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
+    x ^= x << 5;
+    x >>>= 0;
     out += alphabet[x % alphabet.length];
   }
   return out;

@@ -13,10 +13,22 @@ export interface ReplayAnswer {
 }
 
 /** Dry run or apply over the given quarantined deliveries (or every unreleased one), logged when applied. */
-export async function replayAction(deps: AdminDeps, apply: boolean, ids: readonly string[] | undefined, client: string): Promise<ReplayAnswer> {
+export async function replayAction(
+  deps: AdminDeps,
+  apply: boolean,
+  ids: readonly string[] | undefined,
+  client: string,
+): Promise<ReplayAnswer> {
   const { store, config } = deps;
   const match = createDigestMatcher(config.tokens);
-  const options = { sources: config.sources, tokens: config.tokens, match, apply, how: 'console' as const, record: deps.record };
+  const options = {
+    sources: config.sources,
+    tokens: config.tokens,
+    match,
+    apply,
+    how: 'console' as const,
+    record: deps.record,
+  };
   const summary = emptyTotals();
   const released: ReplayItem[] = [];
   const skipped: ReplayItem[] = [];
@@ -28,7 +40,13 @@ export async function replayAction(deps: AdminDeps, apply: boolean, ids: readonl
   }
   if (apply) {
     deps.metrics?.recordAction('replay');
-    deps.logger.info('admin action: quarantine replay', { action: 'replay', client, apply, ...summary, releases: released.map((item) => ({ quarantine_id: item.id, event_id: item.event_id })) });
+    deps.logger.info('admin action: quarantine replay', {
+      action: 'replay',
+      client,
+      apply,
+      ...summary,
+      releases: released.map((item) => ({ quarantine_id: item.id, event_id: item.event_id })),
+    });
   }
   return { apply, released, skipped, summary };
 }
@@ -40,10 +58,19 @@ async function* byIds(deps: AdminDeps, ids: readonly string[]) {
   }
 }
 
-export async function redeliverAction(deps: AdminDeps, target: readonly string[] | 'all-dead', client: string): Promise<string[]> {
+export async function redeliverAction(
+  deps: AdminDeps,
+  target: readonly string[] | 'all-dead',
+  client: string,
+): Promise<string[]> {
   const reset = await deps.store.redeliver(target);
   deps.metrics?.recordAction('redeliver');
-  deps.logger.info('admin action: dead letters redelivered', { action: 'redeliver', client, requested: target === 'all-dead' ? 'all_dead' : target.length, reset });
+  deps.logger.info('admin action: dead letters redelivered', {
+    action: 'redeliver',
+    client,
+    requested: target === 'all-dead' ? 'all_dead' : target.length,
+    reset,
+  });
   return reset;
 }
 

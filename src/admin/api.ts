@@ -43,7 +43,10 @@ export function mountApi(router: Router, deps: AdminDeps, sessions: Sessions): v
     const limit = limitOf(ctx.query.limit);
     if (limit === undefined) return answer(ctx, BAD('limit must be a whole number from 1 to 1000'), 400);
     const filter = { ...text(ctx.query.reason, 'reason'), ...text(ctx.query.diagnosis, 'diagnosis') };
-    const [rows, total] = await Promise.all([deps.store.listQuarantine({ ...filter, limit }), deps.store.countQuarantine(filter)]);
+    const [rows, total] = await Promise.all([
+      deps.store.listQuarantine({ ...filter, limit }),
+      deps.store.countQuarantine(filter),
+    ]);
     answer(ctx, {
       items: rows.map((row) => ({
         id: row.id,
@@ -61,7 +64,9 @@ export function mountApi(router: Router, deps: AdminDeps, sessions: Sessions): v
 
   router.get('/admin/api/quarantine/:id', async (ctx) => {
     if (!authorized(ctx, false)) return;
-    const row = /^[0-9A-Za-z_-]{1,64}$/.test(ctx.params.id!) ? await deps.store.getQuarantined(ctx.params.id!) : undefined;
+    const row = /^[0-9A-Za-z_-]{1,64}$/.test(ctx.params.id!)
+      ? await deps.store.getQuarantined(ctx.params.id!)
+      : undefined;
     if (!row) return answer(ctx, { status: 'not_found' }, 404);
     answer(ctx, row);
   });
@@ -71,7 +76,8 @@ export function mountApi(router: Router, deps: AdminDeps, sessions: Sessions): v
     const body = adminBody(ctx);
     if (typeof body.apply !== 'boolean') return answer(ctx, BAD('apply must be true or false'), 400);
     const ids = body.ids === undefined ? undefined : validIds(body.ids);
-    if (body.ids !== undefined && ids === undefined) return answer(ctx, BAD('ids must be an array of at most 1000 delivery ids'), 400);
+    if (body.ids !== undefined && ids === undefined)
+      return answer(ctx, BAD('ids must be an array of at most 1000 delivery ids'), 400);
     answer(ctx, await replayAction(deps, body.apply, ids, clientAddress(ctx, deps.admin.trustProxy)));
   });
 
@@ -80,9 +86,13 @@ export function mountApi(router: Router, deps: AdminDeps, sessions: Sessions): v
     const limit = limitOf(ctx.query.limit);
     if (limit === undefined) return answer(ctx, BAD('limit must be a whole number from 1 to 1000'), 400);
     const status = ctx.query.status;
-    if (status !== undefined && !(EVENT_STATUSES as readonly unknown[]).includes(status)) return answer(ctx, BAD('status must be pending, delivered or dead'), 400);
+    if (status !== undefined && !(EVENT_STATUSES as readonly unknown[]).includes(status))
+      return answer(ctx, BAD('status must be pending, delivered or dead'), 400);
     const filter = status === undefined ? {} : { status: status as EventStatus };
-    const [rows, total] = await Promise.all([deps.store.listEvents({ ...filter, limit }), deps.store.countEvents(filter)]);
+    const [rows, total] = await Promise.all([
+      deps.store.listEvents({ ...filter, limit }),
+      deps.store.countEvents(filter),
+    ]);
     answer(ctx, { items: rows.map(eventItem), total });
   });
 
@@ -90,8 +100,12 @@ export function mountApi(router: Router, deps: AdminDeps, sessions: Sessions): v
     if (!authorized(ctx, true)) return;
     const body = adminBody(ctx);
     const ids = body.ids === undefined ? undefined : validIds(body.ids);
-    if (body.all_dead === true && body.ids === undefined) return answer(ctx, { reset: (await redeliverAction(deps, 'all-dead', clientAddress(ctx, deps.admin.trustProxy))).length });
-    if (ids === undefined || body.all_dead !== undefined) return answer(ctx, BAD('give {"ids": [...]} or {"all_dead": true}'), 400);
+    if (body.all_dead === true && body.ids === undefined)
+      return answer(ctx, {
+        reset: (await redeliverAction(deps, 'all-dead', clientAddress(ctx, deps.admin.trustProxy))).length,
+      });
+    if (ids === undefined || body.all_dead !== undefined)
+      return answer(ctx, BAD('give {"ids": [...]} or {"all_dead": true}'), 400);
     answer(ctx, { reset: (await redeliverAction(deps, ids, clientAddress(ctx, deps.admin.trustProxy))).length });
   });
 }

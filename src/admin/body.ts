@@ -29,7 +29,8 @@ export async function readAdminBody(ctx: Context, next: Next): Promise<void> {
     ctx.body = { status: 'rejected', reason: parsed.reason };
     return;
   }
-  ctx.state[ADMIN_BODY_STATE] = parsed.body !== null && typeof parsed.body === 'object' && !Array.isArray(parsed.body) ? parsed.body : {};
+  ctx.state[ADMIN_BODY_STATE] =
+    parsed.body !== null && typeof parsed.body === 'object' && !Array.isArray(parsed.body) ? parsed.body : {};
   return next();
 }
 

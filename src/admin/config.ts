@@ -2,7 +2,6 @@ import { ADMIN_ENV } from '../vocabulary/env-names';
 import { ConfigError } from '../config/errors';
 import type { Env, ReadFile } from '../config/env';
 
-
 export interface AdminConfig {
   /** ADMIN_TOKEN: undefined leaves the console off (every /admin path answers 404). */
   token: string | undefined;
@@ -29,19 +28,30 @@ export function parseAdminConfig(env: Env, readFile: ReadFile): AdminConfig {
 function adminToken(env: Env, readFile: ReadFile): string | undefined {
   const direct = env[ADMIN_ENV.adminToken];
   const file = env[ADMIN_ENV.adminTokenFile]?.trim();
-  if (direct !== undefined && file) throw new ConfigError(ADMIN_ENV.adminToken, `both ${ADMIN_ENV.adminToken} and ${ADMIN_ENV.adminTokenFile} are set; set only one`);
+  if (direct !== undefined && file)
+    throw new ConfigError(
+      ADMIN_ENV.adminToken,
+      `both ${ADMIN_ENV.adminToken} and ${ADMIN_ENV.adminTokenFile} are set; set only one`,
+    );
   let raw = direct;
   if (file) {
     try {
       raw = readFile(file).replace(/\r?\n$/, '');
     } catch (error) {
-      throw new ConfigError(ADMIN_ENV.adminTokenFile, `cannot read the file ${JSON.stringify(file)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new ConfigError(
+        ADMIN_ENV.adminTokenFile,
+        `cannot read the file ${JSON.stringify(file)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
     }
   }
   if (raw === undefined) return undefined;
   const token = raw.trim();
   const from = file ? ADMIN_ENV.adminTokenFile : ADMIN_ENV.adminToken;
-  if (token.length < MIN_ADMIN_TOKEN_LENGTH) throw new ConfigError(from, `must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (it is ${token.length}); generate one with: openssl rand -hex 24`);
+  if (token.length < MIN_ADMIN_TOKEN_LENGTH)
+    throw new ConfigError(
+      from,
+      `must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (it is ${token.length}); generate one with: openssl rand -hex 24`,
+    );
   if (/\s/.test(token)) throw new ConfigError(from, 'must not contain whitespace');
   return token;
 }
@@ -50,7 +60,11 @@ function managementPort(value: string | undefined): number | undefined {
   const raw = value?.trim();
   if (!raw) return undefined;
   const port = Number(raw);
-  if (!/^\d+$/.test(raw) || port > 65535) throw new ConfigError(ADMIN_ENV.managementPort, `${JSON.stringify(raw.slice(0, 20))} is not a port number (0-65535)`);
+  if (!/^\d+$/.test(raw) || port > 65535)
+    throw new ConfigError(
+      ADMIN_ENV.managementPort,
+      `${JSON.stringify(raw.slice(0, 20))} is not a port number (0-65535)`,
+    );
   return port;
 }
 
@@ -66,6 +80,10 @@ function sessionHours(value: string | undefined): number {
   const raw = value?.trim();
   if (!raw) return DEFAULT_SESSION_HOURS;
   const hours = Number(raw);
-  if (!/^\d+(?:\.\d+)?$/.test(raw) || hours < 0.01 || hours > 168) throw new ConfigError(ADMIN_ENV.adminSessionHours, `${JSON.stringify(raw.slice(0, 20))} is not a number of hours from 0.01 to 168`);
+  if (!/^\d+(?:\.\d+)?$/.test(raw) || hours < 0.01 || hours > 168)
+    throw new ConfigError(
+      ADMIN_ENV.adminSessionHours,
+      `${JSON.stringify(raw.slice(0, 20))} is not a number of hours from 0.01 to 168`,
+    );
   return hours;
 }

@@ -2,14 +2,19 @@ import { createHash } from 'node:crypto';
 
 /** Text for an HTML element or a quoted attribute: markup, quotes and control characters made inert. */
 export function escapeHtml(value: unknown): string {
-  return String(value ?? '')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;')
-    // Control characters (other than tab and newline) shown as their code, never passed to the browser.
-    .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return (
+    String(value ?? '')
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;')
+      .replace(/'/g, '&#39;')
+      // Control characters (other than tab and newline) shown as their code, never passed to the browser.
+      .replace(
+        /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g,
+        (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+      )
+  );
 }
 
 /** A tagged template whose interpolations are escaped unless they are `Raw` (already-built markup). */

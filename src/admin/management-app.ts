@@ -17,7 +17,15 @@ export interface ManagementDeps {
 }
 
 /** MANAGEMENT_PORT: /admin, /metrics and the detailed /readyz, away from the public webhook port. */
-export function createManagementApp({ config, metrics, logger, lifecycle, admin, storeHealth, forwardingHealth }: ManagementDeps): Koa {
+export function createManagementApp({
+  config,
+  metrics,
+  logger,
+  lifecycle,
+  admin,
+  storeHealth,
+  forwardingHealth,
+}: ManagementDeps): Koa {
   const app = new Koa();
   app.silent = true;
   const router = new Router();

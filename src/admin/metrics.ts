@@ -8,7 +8,11 @@ export interface AdminMetrics {
 }
 
 export function registerAdminMetrics(registry: client.Registry): AdminMetrics {
-  const failures = zeroedCounter([registry], ADMIN_METRIC.signInFailures, 'Failed sign-ins to the operator console (wrong token or rate-limited).');
+  const failures = zeroedCounter(
+    [registry],
+    ADMIN_METRIC.signInFailures,
+    'Failed sign-ins to the operator console (wrong token or rate-limited).',
+  );
   const actions = zeroedCounter(
     [registry],
     ADMIN_METRIC.actions,

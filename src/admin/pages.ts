@@ -19,7 +19,13 @@ const BUCKET_MS = 5 * 60_000;
 const SHOWN_PER_GROUP = 20;
 
 /** The console's pages: server-rendered HTML, plain forms (no script), every change behind the CSRF field. */
-export function mountPages(router: Router, deps: AdminDeps, sessions: Sessions, limiter: SignInLimiter, words: Map<string, DiagnosisWords>): void {
+export function mountPages(
+  router: Router,
+  deps: AdminDeps,
+  sessions: Sessions,
+  limiter: SignInLimiter,
+  words: Map<string, DiagnosisWords>,
+): void {
   const render = (ctx: Context, title: string, body: Raw, status = 200) => {
     ctx.status = status;
     ctx.type = 'text/html; charset=utf-8';
@@ -37,7 +43,12 @@ export function mountPages(router: Router, deps: AdminDeps, sessions: Sessions, 
       return undefined;
     }
     if (!csrfHolds(ctx, { kind: 'session', session } satisfies Caller, sessions)) {
-      render(ctx, 'Refused', html`<main><h1>Refused</h1><p class="error">This form is stale or came from another site. <a href="/admin">Back to the console</a>.</p></main>`, 403);
+      render(
+        ctx,
+        'Refused',
+        html`<main><h1>Refused</h1><p class="error">This form is stale or came from another site. <a href="/admin">Back to the console</a>.</p></main>`,
+        403,
+      );
       return undefined;
     }
     return session;
@@ -81,14 +92,24 @@ export function mountPages(router: Router, deps: AdminDeps, sessions: Sessions, 
       overwrite: true,
     });
     deps.metrics?.recordAction('sign_in');
-    deps.logger.info('admin action: signed in', { action: 'sign_in', client: from, session_expires_at: new Date(session.expiresAt).toISOString() });
+    deps.logger.info('admin action: signed in', {
+      action: 'sign_in',
+      client: from,
+      session_expires_at: new Date(session.expiresAt).toISOString(),
+    });
     ctx.status = 303;
     ctx.redirect('/admin');
   });
 
   router.post('/admin/sign-out', async (ctx) => {
     if (!changeAllowed(ctx)) return;
-    ctx.cookies.set(SESSION_COOKIE, '', { httpOnly: true, sameSite: 'strict', path: '/admin', expires: new Date(0), overwrite: true });
+    ctx.cookies.set(SESSION_COOKIE, '', {
+      httpOnly: true,
+      sameSite: 'strict',
+      path: '/admin',
+      expires: new Date(0),
+      overwrite: true,
+    });
     deps.metrics?.recordAction('sign_out');
     deps.logger.info('admin action: signed out', { action: 'sign_out', client: client(ctx) });
     ctx.status = 303;
@@ -98,8 +119,16 @@ export function mountPages(router: Router, deps: AdminDeps, sessions: Sessions, 
   router.get('/admin/quarantine/:id', async (ctx) => {
     const session = sessionOf(ctx);
     if (!session) return render(ctx, 'Sign in', signInForm(), 401);
-    const row = /^[0-9A-Za-z_-]{1,64}$/.test(ctx.params.id!) ? await deps.store.getQuarantined(ctx.params.id!) : undefined;
-    if (!row) return render(ctx, 'Not found', html`<main><h1>Not found</h1><p>No quarantined delivery with that id. <a href="/admin">Back</a></p></main>`, 404);
+    const row = /^[0-9A-Za-z_-]{1,64}$/.test(ctx.params.id!)
+      ? await deps.store.getQuarantined(ctx.params.id!)
+      : undefined;
+    if (!row)
+      return render(
+        ctx,
+        'Not found',
+        html`<main><h1>Not found</h1><p>No quarantined delivery with that id. <a href="/admin">Back</a></p></main>`,
+        404,
+      );
     render(ctx, `Delivery ${row.id}`, deliveryDetail(row, session, words));
   });
 
@@ -109,7 +138,8 @@ export function mountPages(router: Router, deps: AdminDeps, sessions: Sessions, 
     const body = adminBody(ctx);
     const apply = body.apply === '1';
     const ids = body.ids === undefined ? undefined : validIds(Array.isArray(body.ids) ? body.ids : [body.ids]);
-    const selected = ids ?? (typeof body.diagnosis === 'string' ? await idsOfGroup(deps, body.diagnosis, body.reason) : undefined);
+    const selected =
+      ids ?? (typeof body.diagnosis === 'string' ? await idsOfGroup(deps, body.diagnosis, body.reason) : undefined);
     const result = await replayAction(deps, apply, selected, client(ctx));
     render(ctx, apply ? 'Replayed' : 'Dry run', replayResult(result.apply, result.released, result.skipped, session));
   });
@@ -117,9 +147,17 @@ export function mountPages(router: Router, deps: AdminDeps, sessions: Sessions, 
   router.post('/admin/redeliver', async (ctx) => {
     if (!changeAllowed(ctx)) return;
     const body = adminBody(ctx);
-    const ids = body.all_dead === '1' ? 'all-dead' : validIds(Array.isArray(body.ids) ? body.ids : body.ids === undefined ? [] : [body.ids]);
+    const ids =
+      body.all_dead === '1'
+        ? 'all-dead'
+        : validIds(Array.isArray(body.ids) ? body.ids : body.ids === undefined ? [] : [body.ids]);
     if (ids === undefined || (ids !== 'all-dead' && ids.length === 0)) {
-      return render(ctx, 'Redeliver', html`<main><h1>Redeliver</h1><p class="error">No dead letter chosen.</p><p><a href="/admin">Back to the console</a></p></main>`, 400);
+      return render(
+        ctx,
+        'Redeliver',
+        html`<main><h1>Redeliver</h1><p class="error">No dead letter chosen.</p><p><a href="/admin">Back to the console</a></p></main>`,
+        400,
+      );
     }
     const reset = await redeliverAction(deps, ids, client(ctx));
     render(
@@ -132,7 +170,12 @@ export function mountPages(router: Router, deps: AdminDeps, sessions: Sessions, 
 }
 
 async function idsOfGroup(deps: AdminDeps, diagnosis: string, reason: unknown): Promise<string[]> {
-  const filter = { released: false, limit: 1000, ...(diagnosis === '' ? {} : { diagnosis }), ...(typeof reason === 'string' ? { reason } : {}) };
+  const filter = {
+    released: false,
+    limit: 1000,
+    ...(diagnosis === '' ? {} : { diagnosis }),
+    ...(typeof reason === 'string' ? { reason } : {}),
+  };
   const rows = await deps.store.listQuarantine(filter);
   return rows.filter((row) => (diagnosis === '' ? row.diagnosis === null : true)).map((row) => row.id);
 }
@@ -163,7 +206,12 @@ async function overview(deps: AdminDeps, session: Session, words: Map<string, Di
     Promise.all(
       groups.map(async (group) => ({
         group,
-        rows: await deps.store.listQuarantine({ released: false, reason: group.reason, ...(group.diagnosis !== null ? { diagnosis: group.diagnosis } : {}), limit: SHOWN_PER_GROUP }),
+        rows: await deps.store.listQuarantine({
+          released: false,
+          reason: group.reason,
+          ...(group.diagnosis !== null ? { diagnosis: group.diagnosis } : {}),
+          limit: SHOWN_PER_GROUP,
+        }),
       })),
     ),
   ]);
@@ -182,8 +230,12 @@ ${status.tokens.length === 0 ? html`<p class="fail">No webhook token is configur
 <p>${status.store.where}: ${status.store.quarantine.unreleased} quarantined awaiting replay (${status.store.quarantine.total} kept), events ${status.store.events.pending} pending, ${status.store.events.delivered} delivered, ${status.store.events.dead} dead. Automatic replay at start-up is ${status.auto_replay ? 'on' : 'off'}.</p>
 <p>Forwarding: ${status.forwarding.enabled ? html`${Object.entries(status.forwarding.upstreams).map(([name, url]) => html`${name === '*' ? 'every token' : name} → <code>${url}</code> `)} (${status.forwarding.format})` : 'off (events stay in the store)'}</p>
 <h3>Last accepted delivery</h3>
-${status.last_accepted.length === 0 ? html`<p>None yet.</p>` : html`<div class="scroll"><table><thead><tr><th scope="col">Token name</th><th scope="col">Portal</th><th scope="col">Received</th></tr></thead><tbody>
-${status.last_accepted.map((row) => html`<tr><td>${row.webhook}</td><td>${row.portal ?? '-'}</td><td><time datetime="${row.received_at}">${row.received_at}</time></td></tr>`)}</tbody></table></div>`}
+${
+  status.last_accepted.length === 0
+    ? html`<p>None yet.</p>`
+    : html`<div class="scroll"><table><thead><tr><th scope="col">Token name</th><th scope="col">Portal</th><th scope="col">Received</th></tr></thead><tbody>
+${status.last_accepted.map((row) => html`<tr><td>${row.webhook}</td><td>${row.portal ?? '-'}</td><td><time datetime="${row.received_at}">${row.received_at}</time></td></tr>`)}</tbody></table></div>`
+}
 </section>
 
 <section aria-labelledby="refusals"><h2 id="refusals">Refusals in the last hour</h2>
@@ -193,20 +245,24 @@ ${refusalChart(fillBuckets(perBucket, from, BUCKET_MS, HOUR_MS / BUCKET_MS), BUC
 <section aria-labelledby="quarantine"><h2 id="quarantine">Quarantine: ${unreleased} awaiting replay</h2>
 ${unreleased === 0 ? html`<p>Nothing is waiting.</p>` : html`<form method="post" action="/admin/replay">${csrfField(session)}<button type="submit">Dry run: replay all</button></form>`}
 ${recent.map(({ group, rows }) => {
-    const { cause, advice } = wordsFor(words, group.diagnosis);
-    return html`<div class="group"><h3>${group.diagnosis ?? 'no diagnosis'} <span class="muted">(${group.reason}, ${group.count})</span></h3>
+  const { cause, advice } = wordsFor(words, group.diagnosis);
+  return html`<div class="group"><h3>${group.diagnosis ?? 'no diagnosis'} <span class="muted">(${group.reason}, ${group.count})</span></h3>
 <p><strong>Cause:</strong> ${cause}</p><p><strong>What to do:</strong> ${advice}</p>
 <form method="post" action="/admin/replay">${csrfField(session)}<input type="hidden" name="diagnosis" value="${group.diagnosis ?? ''}"><input type="hidden" name="reason" value="${group.reason}"><button type="submit">Dry run: replay these ${group.count}</button></form>
 <div class="scroll"><table><thead><tr><th scope="col">Received</th><th scope="col">Event</th><th scope="col">Portal</th><th scope="col">Delivery</th></tr></thead><tbody>
 ${rows.map((row) => html`<tr><td>${row.receivedAt.toISOString()}</td><td>${row.event ?? '-'}</td><td>${row.domain ?? '-'}</td><td><a href="/admin/quarantine/${encodeURIComponent(row.id)}">${row.id}</a></td></tr>`)}
 </tbody></table></div>${group.count > rows.length ? html`<p class="muted">${group.count - rows.length} more not shown.</p>` : ''}</div>`;
-  })}
+})}
 </section>
 
 <section aria-labelledby="dead-letters"><h2 id="dead-letters">Dead letters: ${status.forwarding.dead}</h2>
-${dead.length === 0 ? html`<p>None.</p>` : html`<form method="post" action="/admin/redeliver">${csrfField(session)}<input type="hidden" name="all_dead" value="1"><button type="submit">Redeliver all dead letters</button></form>
+${
+  dead.length === 0
+    ? html`<p>None.</p>`
+    : html`<form method="post" action="/admin/redeliver">${csrfField(session)}<input type="hidden" name="all_dead" value="1"><button type="submit">Redeliver all dead letters</button></form>
 <div class="scroll"><table><thead><tr><th scope="col">Event</th><th scope="col">Token name</th><th scope="col">Attempts</th><th scope="col">Last error</th><th scope="col"></th></tr></thead><tbody>
-${dead.map((event) => deadRow(event, session))}</tbody></table></div>`}
+${dead.map((event) => deadRow(event, session))}</tbody></table></div>`
+}
 </section>
 </main>`;
 }

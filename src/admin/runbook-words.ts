@@ -25,8 +25,11 @@ export function parseDiagnosisWords(markdown: string): Map<string, DiagnosisWord
   const words = new Map<string, DiagnosisWords>();
   const sections = markdown.split(/^### Diagnosis: `([a-z0-9_]+)`\s*$/m);
   for (let index = 1; index + 1 < sections.length; index += 2) {
-    const text = sections[index + 1]!.split(/^#{2,3} /m)[0]!.replace(/\s+/g, ' ').trim();
-    const cause = between(text, '**What it means.**', '**Confirm.**') ?? between(text, '**What it means.**', '**Fix.**');
+    const text = sections[index + 1]!.split(/^#{2,3} /m)[0]!
+      .replace(/\s+/g, ' ')
+      .trim();
+    const cause =
+      between(text, '**What it means.**', '**Confirm.**') ?? between(text, '**What it means.**', '**Fix.**');
     const advice = between(text, '**Fix.**', undefined);
     if (cause !== undefined) words.set(sections[index]!, { cause: plain(cause), advice: plain(advice ?? '') });
   }
@@ -42,7 +45,11 @@ function between(text: string, start: string, end: string | undefined): string |
 }
 
 function plain(markdown: string): string {
-  return markdown.replace(/\*\*/g, '').replace(/`/g, '').replace(/\[([^\]]+)\]\([^)]*\)/g, '$1').trim();
+  return markdown
+    .replace(/\*\*/g, '')
+    .replace(/`/g, '')
+    .replace(/\[([^\]]+)\]\([^)]*\)/g, '$1')
+    .trim();
 }
 
 export function wordsFor(words: Map<string, DiagnosisWords>, diagnosis: string | null): DiagnosisWords {

@@ -19,8 +19,20 @@ export interface Status {
   ok: boolean;
   checks: Check[];
   tokens: Array<{ name: string; fingerprint: string }>;
-  store: { kind: string; where: string; quarantine: { total: number; unreleased: number }; events: { pending: number; delivered: number; dead: number } };
-  forwarding: { enabled: boolean; upstreams: Record<string, string>; format?: string; pending: number; dead: number; oldest_pending_at: string | null };
+  store: {
+    kind: string;
+    where: string;
+    quarantine: { total: number; unreleased: number };
+    events: { pending: number; delivered: number; dead: number };
+  };
+  forwarding: {
+    enabled: boolean;
+    upstreams: Record<string, string>;
+    format?: string;
+    pending: number;
+    dead: number;
+    oldest_pending_at: string | null;
+  };
   auto_replay: boolean;
   last_accepted: Array<{ webhook: string; portal: string | null; received_at: string }>;
 }
@@ -41,11 +53,27 @@ export async function readStatus(deps: StatusDeps): Promise<Status> {
   ]);
   checks.push(
     store.kind === 'none'
-      ? { check: 'store', status: 'warn', detail: 'STORE=none: nothing is kept', likely: 'refused deliveries cannot be replayed' }
-      : { check: 'store', status: 'ok', detail: `${deps.storeDescription}: ${unreleased} quarantined awaiting replay, ${pending} pending, ${dead} dead` },
+      ? {
+          check: 'store',
+          status: 'warn',
+          detail: 'STORE=none: nothing is kept',
+          likely: 'refused deliveries cannot be replayed',
+        }
+      : {
+          check: 'store',
+          status: 'ok',
+          detail: `${deps.storeDescription}: ${unreleased} quarantined awaiting replay, ${pending} pending, ${dead} dead`,
+        },
   );
-  if (!forwardConfig) checks.push({ check: 'forwarding', status: 'ok', detail: 'off: accepted events stay in the store' });
-  else if (stats.dead > 0) checks.push({ check: 'forwarding', status: 'warn', detail: `${stats.dead} dead letters`, likely: 'the application refused them or was unreachable; fix it, then redeliver' });
+  if (!forwardConfig)
+    checks.push({ check: 'forwarding', status: 'ok', detail: 'off: accepted events stay in the store' });
+  else if (stats.dead > 0)
+    checks.push({
+      check: 'forwarding',
+      status: 'warn',
+      detail: `${stats.dead} dead letters`,
+      likely: 'the application refused them or was unreachable; fix it, then redeliver',
+    });
   else checks.push({ check: 'forwarding', status: 'ok', detail: `${stats.pending} pending` });
   const upstreams: Record<string, string> = {};
   if (forwardConfig?.defaultUrl) upstreams['*'] = redactedUrl(new URL(forwardConfig.defaultUrl));
@@ -54,7 +82,12 @@ export async function readStatus(deps: StatusDeps): Promise<Status> {
     ok: checks.every((check) => check.status !== 'fail'),
     checks,
     tokens: config.tokens.map(({ name, token }) => ({ name, fingerprint: fingerprint(token) })),
-    store: { kind: store.kind, where: deps.storeDescription, quarantine: { total, unreleased }, events: { pending, delivered, dead } },
+    store: {
+      kind: store.kind,
+      where: deps.storeDescription,
+      quarantine: { total, unreleased },
+      events: { pending, delivered, dead },
+    },
     forwarding: {
       enabled: forwardConfig !== undefined,
       upstreams,
@@ -64,6 +97,10 @@ export async function readStatus(deps: StatusDeps): Promise<Status> {
       oldest_pending_at: stats.oldestPendingAt?.toISOString() ?? null,
     },
     auto_replay: deps.autoReplay,
-    last_accepted: lastAccepted.map((row) => ({ webhook: row.webhook, portal: row.portal, received_at: row.receivedAt.toISOString() })),
+    last_accepted: lastAccepted.map((row) => ({
+      webhook: row.webhook,
+      portal: row.portal,
+      received_at: row.receivedAt.toISOString(),
+    })),
   };
 }

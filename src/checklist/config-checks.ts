@@ -54,6 +54,10 @@ export function configurationChecks(summary: ConfigurationSummary): Check[] {
   );
   checks.push({ check: 'webhook path', status: 'ok', detail: summary.webhook_path });
   checks.push({ check: 'listen', status: 'ok', detail: `${summary.listen.host}:${summary.listen.port}` });
-  checks.push({ check: 'body limit', status: 'ok', detail: `${summary.body_limit} (${summary.body_limit_bytes} bytes)` });
+  checks.push({
+    check: 'body limit',
+    status: 'ok',
+    detail: `${summary.body_limit} (${summary.body_limit_bytes} bytes)`,
+  });
   return checks;
 }

@@ -18,14 +18,21 @@ export function eventsRedeliverCommand(): Command {
     .argument('[ids...]', 'ids of dead events (as `events list --status dead` shows them)')
     .option('--all-dead', 'every dead event')
     .option('--json', 'print {"redelivered": [...], "not_dead": [...]}')
-    .addHelpText('after', '\nExit code: 0 every named event was reset, 1 some id is not a dead event, 2 a usage or configuration error.')
+    .addHelpText(
+      'after',
+      '\nExit code: 0 every named event was reset, 1 some id is not a dead event, 2 a usage or configuration error.',
+    )
     .action(async (ids: string[], options: Options) => {
       process.exitCode = await redeliver(ids, options);
     });
 }
 
-export async function redeliver(ids: string[], options: Options, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  if ((ids.length > 0) === Boolean(options.allDead)) {
+export async function redeliver(
+  ids: string[],
+  options: Options,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  if (ids.length > 0 === Boolean(options.allDead)) {
     process.stderr.write('events redeliver: give event ids or --all-dead (one of the two)\n');
     return 2;
   }
@@ -45,7 +52,9 @@ export async function redeliver(ids: string[], options: Options, env: NodeJS.Pro
     const notDead = ids.filter((id) => !reset.includes(id));
     if (options.json) process.stdout.write(`${JSON.stringify({ redelivered: reset, not_dead: notDead })}\n`);
     else {
-      process.stdout.write(`${reset.length} dead event${reset.length === 1 ? '' : 's'} reset to pending${reset.length ? `: ${reset.join(' ')}` : ''}\n`);
+      process.stdout.write(
+        `${reset.length} dead event${reset.length === 1 ? '' : 's'} reset to pending${reset.length ? `: ${reset.join(' ')}` : ''}\n`,
+      );
       if (notDead.length) process.stdout.write(`not dead (left alone): ${notDead.join(' ')}\n`);
     }
     return notDead.length > 0 ? 1 : 0;

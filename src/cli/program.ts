@@ -18,7 +18,10 @@ export function createProgram(): Command {
   program
     .command('serve', { isDefault: true })
     .description('start the service (configuration from the environment: docs/configuration.md)')
-    .addHelpText('after', `\nSet ${ENV.token} (or ${ENV.tokens}) first; run \`${BIN} doctor\` to check the configuration.`)
+    .addHelpText(
+      'after',
+      `\nSet ${ENV.token} (or ${ENV.tokens}) first; run \`${BIN} doctor\` to check the configuration.`,
+    )
     .action(() => {
       const { telemetry } = require('../telemetry/preload') as typeof import('../telemetry/preload');
       (require('../serve/service') as typeof import('../serve/service')).startService(telemetry);
@@ -37,7 +40,9 @@ export function createProgram(): Command {
     )
     .action(async (options: { url?: string; json?: boolean; timeout: number }) => {
       if (options.url !== undefined && !/^https?:\/\/[^/]/i.test(options.url)) {
-        program.error(`error: --url must be an http:// or https:// URL, got ${JSON.stringify(options.url)}`, { exitCode: 2 });
+        program.error(`error: --url must be an http:// or https:// URL, got ${JSON.stringify(options.url)}`, {
+          exitCode: 2,
+        });
       }
       const { doctor } = require('./doctor/doctor') as typeof import('./doctor/doctor');
       process.exitCode = await doctor(options);
@@ -45,7 +50,9 @@ export function createProgram(): Command {
 
   program
     .command('fingerprint')
-    .description("read a token from standard input and print its fingerprint (the first 8 hex characters of its SHA-256)")
+    .description(
+      'read a token from standard input and print its fingerprint (the first 8 hex characters of its SHA-256)',
+    )
     .option('--json', 'print {"fingerprint": "…"}')
     .addHelpText('after', `\nExample: printf %s "$TOKEN" | ${BIN} fingerprint`)
     .action(async (options: { json?: boolean }) => {
@@ -58,7 +65,9 @@ export function createProgram(): Command {
     .command('store')
     .description('the store itself')
     .command('backup <file>')
-    .description('copy the SQLite store to <file> while the service runs (VACUUM INTO); restore while it is stopped (docs/store-faults.md)')
+    .description(
+      'copy the SQLite store to <file> while the service runs (VACUUM INTO); restore while it is stopped (docs/store-faults.md)',
+    )
     .action((file: string) => {
       process.exitCode = (require('./store/backup') as typeof import('./store/backup')).storeBackup(file);
     });
@@ -88,7 +97,10 @@ function withFilters(command: Command, kind: 'quarantine' | 'events', reasonFlag
 
 function addStoreCommands(program: Command): void {
   const store = `\nThe store is the service's: ${ENV.dataDir} (SQLite, default ./data) or ${ENV.databaseUrl}, from the environment.`;
-  const quarantine = program.command('quarantine').description('refused deliveries kept for inspection and replay').addHelpText('after', store);
+  const quarantine = program
+    .command('quarantine')
+    .description('refused deliveries kept for inspection and replay')
+    .addHelpText('after', store);
   withFilters(quarantine.command('list').description('list quarantined deliveries, oldest first'), 'quarantine')
     .option('--limit <n>', 'at most this many', count, 100)
     .action(async (options) => {
@@ -104,19 +116,31 @@ function addStoreCommands(program: Command): void {
   withFilters(
     quarantine
       .command('replay')
-      .description('re-verify quarantined deliveries against the current configuration; those that now match become accepted events')
+      .description(
+        're-verify quarantined deliveries against the current configuration; those that now match become accepted events',
+      )
       .option('--apply', 'release them (without it: a dry run that only says what would happen)')
       .option('--release-without-token', 'also release deliveries that carried no token at all (needs --reason)')
       .option('--reason <text>', 'why deliveries without a token are genuine (logged with each release)'),
     'quarantine',
     '--refusal <reason>',
   )
-    .addHelpText('after', `\nExample, after an outage without a token: set ${ENV.token}, restart the service, then\n  ${BIN} quarantine replay --apply${store}`)
+    .addHelpText(
+      'after',
+      `\nExample, after an outage without a token: set ${ENV.token}, restart the service, then\n  ${BIN} quarantine replay --apply${store}`,
+    )
     .action(async (options: { refusal?: string; reason?: string } & Record<string, unknown>) => {
       const { refusal, reason, ...rest } = options;
-      process.exitCode = await storeCommands().quarantineReplay({ ...rest, ...(refusal !== undefined ? { reason: refusal } : {}), ...(reason !== undefined ? { note: reason } : {}) });
+      process.exitCode = await storeCommands().quarantineReplay({
+        ...rest,
+        ...(refusal !== undefined ? { reason: refusal } : {}),
+        ...(reason !== undefined ? { note: reason } : {}),
+      });
     });
-  withFilters(quarantine.command('purge').description('delete quarantined deliveries (dry run unless --apply)'), 'quarantine')
+  withFilters(
+    quarantine.command('purge').description('delete quarantined deliveries (dry run unless --apply)'),
+    'quarantine',
+  )
     .option('--apply', 'delete them')
     .option('--released', 'only those already released')
     .action(async (options) => {
@@ -134,7 +158,8 @@ function addStoreCommands(program: Command): void {
 
 function count(value: string): number {
   const parsed = Number(value);
-  if (!/^\d+$/.test(value) || parsed < 1 || parsed > 1_000_000) throw new InvalidArgumentError('a whole number, 1 to 1000000');
+  if (!/^\d+$/.test(value) || parsed < 1 || parsed > 1_000_000)
+    throw new InvalidArgumentError('a whole number, 1 to 1000000');
   return parsed;
 }
 
@@ -145,7 +170,8 @@ function time(value: string): Date {
   const duration = /^(\d{1,6})([mhd])$/.exec(value);
   if (duration) return new Date(Date.now() - Number(duration[1]) * DURATION_MS[duration[2]!]!);
   const parsed = Date.parse(value);
-  if (value.length > 40 || Number.isNaN(parsed)) throw new InvalidArgumentError('an ISO time (2026-01-10T12:00:00Z) or a duration ago (30m, 12h, 7d)');
+  if (value.length > 40 || Number.isNaN(parsed))
+    throw new InvalidArgumentError('an ISO time (2026-01-10T12:00:00Z) or a duration ago (30m, 12h, 7d)');
   return new Date(parsed);
 }
 
@@ -153,7 +179,12 @@ export async function runCli(argv: string[]): Promise<void> {
   const program = createProgram();
   // serve is the default, so commander would take an unknown command for an argument to serve.
   const first = argv[2];
-  if (first !== undefined && !first.startsWith('-') && first !== 'help' && !program.commands.some((command) => command.name() === first)) {
+  if (
+    first !== undefined &&
+    !first.startsWith('-') &&
+    first !== 'help' &&
+    !program.commands.some((command) => command.name() === first)
+  ) {
     const names = program.commands.map((command) => command.name()).join(', ');
     program.error(`error: unknown command '${first}' (commands: ${names}, help)`);
   }
@@ -167,13 +198,16 @@ export async function runCli(argv: string[]): Promise<void> {
 
 function milliseconds(value: string): number {
   const parsed = Number(value);
-  if (!/^\d+$/.test(value) || parsed < 1 || parsed > 600_000) throw new InvalidArgumentError('a number of milliseconds, 1 to 600000');
+  if (!/^\d+$/.test(value) || parsed < 1 || parsed > 600_000)
+    throw new InvalidArgumentError('a number of milliseconds, 1 to 600000');
   return parsed;
 }
 
 function packageVersion(): string {
   try {
-    const manifest = JSON.parse(readFileSync(path.resolve(__dirname, '../../../package.json'), 'utf8')) as { version?: string };
+    const manifest = JSON.parse(readFileSync(path.resolve(__dirname, '../../../package.json'), 'utf8')) as {
+      version?: string;
+    };
     return manifest.version ?? 'unknown';
   } catch {
     return 'unknown';

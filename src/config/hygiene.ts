@@ -34,7 +34,10 @@ export function tokenShapeProblem(token: string): string | undefined {
 }
 
 /** Variables that look meant for this service (a BITRIX prefix in any case) but are not part of its contract. */
-export function unknownVariableWarnings(names: Iterable<string>, known: readonly string[] = CONFIG_ENV_NAMES): string[] {
+export function unknownVariableWarnings(
+  names: Iterable<string>,
+  known: readonly string[] = CONFIG_ENV_NAMES,
+): string[] {
   const candidates = known.filter((name) => name.startsWith('BITRIX24_'));
   const warnings: string[] = [];
   for (const name of names) {

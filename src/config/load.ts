@@ -38,7 +38,6 @@ export interface Config {
   tokenFaults: TokenFault[];
 }
 
-
 export const DEFAULTS = {
   sources: [...TOKEN_SOURCES] as TokenSource[],
   port: 3000,
@@ -66,9 +65,16 @@ export function loadConfig(env: Env, readFile: ReadFile): Config {
   checkBindings(tokens);
   const bodyLimit = nonEmpty(env[ENV.bodyLimit]) ?? DEFAULTS.bodyLimit;
   const bodyLimitBytes = parseByteSize(bodyLimit);
-  const bodyMemoryLimitBytes = parseByteSize(nonEmpty(env[ENV.bodyMemoryLimit]) ?? DEFAULTS.bodyMemoryLimit, ENV.bodyMemoryLimit, 16 * 1024);
+  const bodyMemoryLimitBytes = parseByteSize(
+    nonEmpty(env[ENV.bodyMemoryLimit]) ?? DEFAULTS.bodyMemoryLimit,
+    ENV.bodyMemoryLimit,
+    16 * 1024,
+  );
   if (bodyMemoryLimitBytes < 2 * bodyLimitBytes) {
-    throw new ConfigError(ENV.bodyMemoryLimit, `must be at least twice ${ENV.bodyLimit} (${bodyLimit}), or no compressed body fits`);
+    throw new ConfigError(
+      ENV.bodyMemoryLimit,
+      `must be at least twice ${ENV.bodyLimit} (${bodyLimit}), or no compressed body fits`,
+    );
   }
   return {
     tokens,
@@ -82,8 +88,15 @@ export function loadConfig(env: Env, readFile: ReadFile): Config {
     maxConnections: parseCount(env[ENV.maxConnections], ENV.maxConnections, DEFAULTS.maxConnections, 1, 1_000_000),
     bodyMemoryLimitBytes,
     bodyTimeoutMs: parseSeconds(env[ENV.bodyTimeout], ENV.bodyTimeout, DEFAULTS.bodyTimeoutSeconds, 0.1, 300) * 1000,
-    bodyMinBytesPerSecond: parseCount(env[ENV.bodyMinRate], ENV.bodyMinRate, DEFAULTS.bodyMinBytesPerSecond, 0, 1024 ** 3),
-    shutdownDrainMs: parseSeconds(env[ENV.shutdownDrain], ENV.shutdownDrain, DEFAULTS.shutdownDrainSeconds, 0, 300) * 1000,
+    bodyMinBytesPerSecond: parseCount(
+      env[ENV.bodyMinRate],
+      ENV.bodyMinRate,
+      DEFAULTS.bodyMinBytesPerSecond,
+      0,
+      1024 ** 3,
+    ),
+    shutdownDrainMs:
+      parseSeconds(env[ENV.shutdownDrain], ENV.shutdownDrain, DEFAULTS.shutdownDrainSeconds, 0, 300) * 1000,
     warnings,
     tokenFaults,
   };
@@ -95,7 +108,12 @@ function nonEmpty(value: string | undefined): string | undefined {
 }
 
 /** The value of VAR, or the contents of the file named by VAR_FILE; both set is ambiguous, so an error. */
-function valueOrFile(env: Env, variable: string, fileVariable: string, readFile: ReadFile): { value: string; from: string } | undefined {
+function valueOrFile(
+  env: Env,
+  variable: string,
+  fileVariable: string,
+  readFile: ReadFile,
+): { value: string; from: string } | undefined {
   const direct = env[variable];
   const file = nonEmpty(env[fileVariable]);
   if (direct !== undefined && file !== undefined) {
@@ -112,7 +130,14 @@ function valueOrFile(env: Env, variable: string, fileVariable: string, readFile:
   return direct === undefined ? undefined : { value: direct, from: variable };
 }
 
-function singleToken(env: Env, variable: string, fileVariable: string, readFile: ReadFile, warnings: string[], faults: TokenFault[]): NamedToken[] {
+function singleToken(
+  env: Env,
+  variable: string,
+  fileVariable: string,
+  readFile: ReadFile,
+  warnings: string[],
+  faults: TokenFault[],
+): NamedToken[] {
   const found = valueOrFile(env, variable, fileVariable, readFile);
   if (!found) return [];
   // A secrets file conventionally ends with a newline; that is not a copy-paste mistake worth a warning.
@@ -126,7 +151,14 @@ function singleToken(env: Env, variable: string, fileVariable: string, readFile:
   return [{ name: DEFAULT_TOKEN_NAME, token: cleaned.token }];
 }
 
-function tokenList(env: Env, variable: string, fileVariable: string, readFile: ReadFile, warnings: string[], faults: TokenFault[]): NamedToken[] {
+function tokenList(
+  env: Env,
+  variable: string,
+  fileVariable: string,
+  readFile: ReadFile,
+  warnings: string[],
+  faults: TokenFault[],
+): NamedToken[] {
   const found = valueOrFile(env, variable, fileVariable, readFile);
   if (!found) return [];
   const parsed = parseTokenList(found.value, found.from);
@@ -147,7 +179,11 @@ function checkBindings(tokens: NamedToken[]): void {
   for (const { name, portal } of tokens) {
     const key = JSON.stringify(portal ?? null);
     const seen = perName.get(name);
-    if (seen !== undefined && seen !== key) throw new ConfigError(ENV.tokens, `the tokens named ${name} are bound to different portals; bind every token of a name alike`);
+    if (seen !== undefined && seen !== key)
+      throw new ConfigError(
+        ENV.tokens,
+        `the tokens named ${name} are bound to different portals; bind every token of a name alike`,
+      );
     perName.set(name, key);
   }
 }
@@ -158,7 +194,8 @@ function rotationWarnings(tokens: NamedToken[]): string[] {
   for (const { name, token } of tokens) perName.set(name, [...(perName.get(name) ?? []), token]);
   for (const [name, values] of perName) {
     if (new Set(values).size < values.length) warnings.push(`token name ${name}: the same token is configured twice`);
-    if (values.length > 2) warnings.push(`token name ${name}: ${values.length} tokens configured; a rotation needs two`);
+    if (values.length > 2)
+      warnings.push(`token name ${name}: ${values.length} tokens configured; a rotation needs two`);
   }
   return warnings;
 }
@@ -166,10 +203,16 @@ function rotationWarnings(tokens: NamedToken[]): string[] {
 function parseSources(value: string | undefined): TokenSource[] {
   const raw = nonEmpty(value);
   if (raw === undefined) return [...DEFAULTS.sources];
-  const sources = raw.split(',').map((item) => item.trim().toLowerCase()).filter(Boolean);
+  const sources = raw
+    .split(',')
+    .map((item) => item.trim().toLowerCase())
+    .filter(Boolean);
   for (const source of sources) {
     if (!(TOKEN_SOURCES as readonly string[]).includes(source)) {
-      throw new ConfigError(ENV.tokenSources, `unknown source ${JSON.stringify(source)}; use any of ${TOKEN_SOURCES.join(',')}`);
+      throw new ConfigError(
+        ENV.tokenSources,
+        `unknown source ${JSON.stringify(source)}; use any of ${TOKEN_SOURCES.join(',')}`,
+      );
     }
   }
   if (new Set(sources).size !== sources.length) throw new ConfigError(ENV.tokenSources, 'a source is listed twice');
@@ -181,7 +224,8 @@ function parsePort(value: string | undefined): number {
   const raw = nonEmpty(value);
   if (raw === undefined) return DEFAULTS.port;
   const port = Number(raw);
-  if (!/^\d+$/.test(raw) || port > 65535) throw new ConfigError(ENV.port, `${JSON.stringify(raw)} is not a port number (0-65535)`);
+  if (!/^\d+$/.test(raw) || port > 65535)
+    throw new ConfigError(ENV.port, `${JSON.stringify(raw)} is not a port number (0-65535)`);
   return port;
 }
 
@@ -230,6 +274,7 @@ export function parseByteSize(value: string, variable: string = ENV.bodyLimit, m
   const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(value.trim());
   if (!match) throw new ConfigError(variable, `${JSON.stringify(value)} is not a size like 256kb or 1mb`);
   const bytes = Math.floor(Number(match[1]) * UNITS[(match[2] ?? 'b').toLowerCase()]!);
-  if (bytes < 1 || bytes > maxMb * 1024 ** 2) throw new ConfigError(variable, `${value} must be between 1b and ${maxMb}mb`);
+  if (bytes < 1 || bytes > maxMb * 1024 ** 2)
+    throw new ConfigError(variable, `${value} must be between 1b and ${maxMb}mb`);
   return bytes;
 }

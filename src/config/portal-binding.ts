@@ -24,11 +24,13 @@ export function splitBinding(value: string, where: string): { token: string; por
   for (const raw of value.slice(at + 1).split('@')) {
     const part = raw.trim().toLowerCase();
     if (part.includes('.')) {
-      if (!DOMAIN.test(part)) throw new ConfigError(where, `the portal domain after @ is not a host name (e.g. example.bitrix24.ru)`);
+      if (!DOMAIN.test(part))
+        throw new ConfigError(where, `the portal domain after @ is not a host name (e.g. example.bitrix24.ru)`);
       if (portal.domain !== undefined) throw new ConfigError(where, 'two portal domains after @; bind one');
       portal.domain = part;
     } else {
-      if (!MEMBER_ID.test(part)) throw new ConfigError(where, `the member_id after @ must be 8 to 64 characters of 0-9 and a-z`);
+      if (!MEMBER_ID.test(part))
+        throw new ConfigError(where, `the member_id after @ must be 8 to 64 characters of 0-9 and a-z`);
       if (portal.memberId !== undefined) throw new ConfigError(where, 'two member_ids after @; bind one');
       portal.memberId = part;
     }
@@ -37,7 +39,11 @@ export function splitBinding(value: string, where: string): { token: string; por
 }
 
 /** Why a delivery's portal does not match a binding, in words naming both sides (never a token); undefined when it matches. */
-export function bindingMismatch(binding: PortalBinding, delivery: { memberId: string | undefined; domain: string | undefined }, name: string): string | undefined {
+export function bindingMismatch(
+  binding: PortalBinding,
+  delivery: { memberId: string | undefined; domain: string | undefined },
+  name: string,
+): string | undefined {
   if (binding.memberId !== undefined && delivery.memberId?.toLowerCase() !== binding.memberId) {
     return `token ${name} is bound to member_id ${binding.memberId}; the delivery names ${describe(delivery.memberId)}`;
   }

@@ -55,7 +55,10 @@ export function cleanToken(raw: string, where: string): CleanedToken {
  * Parses `name=token` entries separated by commas or newlines. Blank entries and `#` comment lines are
  * ignored; anything else that is not `name=token` with a valid name is an error naming the entry.
  */
-export function parseTokenList(text: string, variable: string): { tokens: NamedToken[]; warnings: string[]; faults: TokenFault[] } {
+export function parseTokenList(
+  text: string,
+  variable: string,
+): { tokens: NamedToken[]; warnings: string[]; faults: TokenFault[] } {
   const tokens: NamedToken[] = [];
   const warnings: string[] = [];
   const faults: TokenFault[] = [];

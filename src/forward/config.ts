@@ -2,7 +2,6 @@ import { ENV } from '../vocabulary/env-names';
 import { ConfigError } from '../config/errors';
 import type { Env, ReadFile } from '../config/env';
 
-
 export const FORWARD_FORMATS = ['json', 'bitrix24'] as const;
 export type ForwardFormat = (typeof FORWARD_FORMATS)[number];
 
@@ -97,7 +96,8 @@ function parseUrlList(text: string): Map<string, string> {
     const separator = entry.indexOf('=');
     if (separator < 0) throw new ConfigError(where, 'expected name=url');
     const name = entry.slice(0, separator).trim();
-    if (!NAME.test(name)) throw new ConfigError(where, `the name ${JSON.stringify(name.slice(0, 40))} must match [a-z0-9_-]{1,32}`);
+    if (!NAME.test(name))
+      throw new ConfigError(where, `the name ${JSON.stringify(name.slice(0, 40))} must match [a-z0-9_-]{1,32}`);
     if (urls.has(name)) throw new ConfigError(where, `the name ${name} appears twice`);
     urls.set(name, parseUrl(entry.slice(separator + 1).trim(), `${where} (${name})`));
   });
@@ -111,7 +111,10 @@ function parseUrl(raw: string, where: string): string {
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigError(where, 'is not a URL (expected https://app.example.com/hooks/bitrix; the value is not shown)');
+    throw new ConfigError(
+      where,
+      'is not a URL (expected https://app.example.com/hooks/bitrix; the value is not shown)',
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new ConfigError(where, `the scheme ${JSON.stringify(url.protocol.slice(0, 20))} is not http: or https:`);
@@ -119,7 +122,10 @@ function parseUrl(raw: string, where: string): string {
   // Refused rather than moved into a header: fetch refuses such URLs (every event would end dead), and a
   // password in a URL ends up in logs. The value is not shown.
   if (url.username !== '' || url.password !== '') {
-    throw new ConfigError(where, 'holds a user name or password (user:password@), which is never sent; pass the credential as a query parameter or path segment instead (both redacted in logs); the value is not shown');
+    throw new ConfigError(
+      where,
+      'holds a user name or password (user:password@), which is never sent; pass the credential as a query parameter or path segment instead (both redacted in logs); the value is not shown',
+    );
   }
   return url.href;
 }
@@ -140,15 +146,25 @@ function parseSecret(env: Env, readFile: ReadFile): Buffer {
     }
   }
   if (raw === undefined || raw === '') {
-    throw new ConfigError(ENV.forwardSigningSecret, `is required when forwarding (${ENV.forwardUrl}/${ENV.forwardUrls}): a whsec_… secret shared with the application, e.g. whsec_$(openssl rand -base64 32)`);
+    throw new ConfigError(
+      ENV.forwardSigningSecret,
+      `is required when forwarding (${ENV.forwardUrl}/${ENV.forwardUrls}): a whsec_… secret shared with the application, e.g. whsec_$(openssl rand -base64 32)`,
+    );
   }
-  if (!raw.startsWith('whsec_')) throw new ConfigError(where, 'must start with whsec_ followed by base64 (the value is not shown)');
+  if (!raw.startsWith('whsec_'))
+    throw new ConfigError(where, 'must start with whsec_ followed by base64 (the value is not shown)');
   const encoded = raw.slice('whsec_'.length);
   // Checked character by character: no regex over the secret.
-  const valid = encoded.length > 0 && encoded.length % 4 === 0 && [...encoded].every((c, i) => isBase64Char(c) || (c === '=' && i >= encoded.length - 2));
+  const valid =
+    encoded.length > 0 &&
+    encoded.length % 4 === 0 &&
+    [...encoded].every((c, i) => isBase64Char(c) || (c === '=' && i >= encoded.length - 2));
   const secret = Buffer.from(encoded, 'base64');
   if (!valid || secret.length < 16) {
-    throw new ConfigError(where, 'after whsec_ must come standard base64 of at least 16 bytes (the value is not shown)');
+    throw new ConfigError(
+      where,
+      'after whsec_ must come standard base64 of at least 16 bytes (the value is not shown)',
+    );
   }
   return secret;
 }
@@ -161,7 +177,10 @@ function parseFormat(value: string | undefined): ForwardFormat {
   const format = nonEmpty(value)?.toLowerCase();
   if (format === undefined) return FORWARD_DEFAULTS.format;
   if ((FORWARD_FORMATS as readonly string[]).includes(format)) return format as ForwardFormat;
-  throw new ConfigError(ENV.forwardFormat, `${JSON.stringify(format.slice(0, 40))} is not one of ${FORWARD_FORMATS.join(', ')}`);
+  throw new ConfigError(
+    ENV.forwardFormat,
+    `${JSON.stringify(format.slice(0, 40))} is not one of ${FORWARD_FORMATS.join(', ')}`,
+  );
 }
 
 function count(env: Env, variable: string, fallback: number, min: number, max: number): number {
@@ -179,7 +198,10 @@ function seconds(env: Env, variable: string, fallback: number, min: number, max:
   if (raw === undefined) return fallback * 1000;
   const value = Number(raw);
   if (!/^\d{1,9}(\.\d{1,6})?$/.test(raw) || value < min || value > max) {
-    throw new ConfigError(variable, `${JSON.stringify(raw.slice(0, 40))} must be a number of seconds from ${min} to ${max}`);
+    throw new ConfigError(
+      variable,
+      `${JSON.stringify(raw.slice(0, 40))} must be a number of seconds from ${min} to ${max}`,
+    );
   }
   return Math.round(value * 1000);
 }

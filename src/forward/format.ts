@@ -48,9 +48,11 @@ export function jsonEvent(event: StoredEvent, tokens: readonly NamedToken[] = []
  * access tokens inside data[BOT]) stay replaced: they belong to Bitrix24's own API, not to this webhook.
  */
 export function bitrix24Body(event: StoredEvent, tokens: readonly NamedToken[]): ForwardBody {
-  if (event.body === null) throw new FormatError('the stored event has no original body to forward (FORWARD_FORMAT=bitrix24)');
+  if (event.body === null)
+    throw new FormatError('the stored event has no original body to forward (FORWARD_FORMAT=bitrix24)');
   const token = currentToken(tokens, event.webhook);
-  if (token === undefined) throw new FormatError(`no token is configured for webhook name ${event.webhook}; configure it and redeliver`);
+  if (token === undefined)
+    throw new FormatError(`no token is configured for webhook name ${event.webhook}; configure it and redeliver`);
   if (event.contentType?.toLowerCase().includes('json')) {
     return { body: restoreJsonToken(event.body, token), contentType: 'application/json' };
   }

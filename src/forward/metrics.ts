@@ -20,8 +20,16 @@ export function registerForwardMetrics(registry: client.Registry): ForwardMetric
     'Forwarding attempts of stored events to the application, by result (delivered, retry, dead).',
     { result: FORWARD_RESULTS },
   );
-  const backlog = gauge(registers, FORWARD_METRIC.backlog, 'Stored events not yet delivered to the application (status pending), in the whole store.');
-  const oldest = gauge(registers, FORWARD_METRIC.oldestPendingAge, 'Age in seconds of the oldest event not yet delivered (0 when none is pending).');
+  const backlog = gauge(
+    registers,
+    FORWARD_METRIC.backlog,
+    'Stored events not yet delivered to the application (status pending), in the whole store.',
+  );
+  const oldest = gauge(
+    registers,
+    FORWARD_METRIC.oldestPendingAge,
+    'Age in seconds of the oldest event not yet delivered (0 when none is pending).',
+  );
   const dead = gauge(
     registers,
     FORWARD_METRIC.deadLetters,
@@ -38,7 +46,9 @@ export function registerForwardMetrics(registry: client.Registry): ForwardMetric
     setStats(stats, now) {
       backlog.set(stats.pending);
       dead.set(stats.dead);
-      oldest.set(stats.oldestPendingAt === null ? 0 : Math.max(0, (now.getTime() - stats.oldestPendingAt.getTime()) / 1000));
+      oldest.set(
+        stats.oldestPendingAt === null ? 0 : Math.max(0, (now.getTime() - stats.oldestPendingAt.getTime()) / 1000),
+      );
     },
   };
 }

@@ -41,8 +41,14 @@ export interface RetryLimits {
 }
 
 /** A retry that would exceed the attempts or the age allowed becomes dead. `attempt` counts the one just made. */
-export function exhausted(attempt: number, receivedAt: Date, nextAttemptAt: Date, limits: RetryLimits): string | undefined {
+export function exhausted(
+  attempt: number,
+  receivedAt: Date,
+  nextAttemptAt: Date,
+  limits: RetryLimits,
+): string | undefined {
   if (attempt >= limits.maxAttempts) return `gave up after ${attempt} attempts`;
-  if (nextAttemptAt.getTime() - receivedAt.getTime() > limits.maxAgeMs) return `gave up: older than ${limits.maxAgeMs / 1000} s at the next attempt`;
+  if (nextAttemptAt.getTime() - receivedAt.getTime() > limits.maxAgeMs)
+    return `gave up: older than ${limits.maxAgeMs / 1000} s at the next attempt`;
   return undefined;
 }

@@ -13,14 +13,26 @@ export function leaseOwner(): string {
 }
 
 /** Starts the forwarding worker on an open store and logs where events go (URLs without their query values). */
-export function startForwarding(store: Store, config: ForwardConfig, tokens: readonly NamedToken[], logger: Logger, metrics?: ForwardMetrics): ForwardWorker {
+export function startForwarding(
+  store: Store,
+  config: ForwardConfig,
+  tokens: readonly NamedToken[],
+  logger: Logger,
+  metrics?: ForwardMetrics,
+): ForwardWorker {
   const worker = createForwarding(store, config, tokens, logger, metrics);
   worker.start();
   return worker;
 }
 
 /** The forwarding worker, not started yet (the service starts it once it listens); logs where events go. */
-export function createForwarding(store: Store, config: ForwardConfig, tokens: readonly NamedToken[], logger: Logger, metrics?: ForwardMetrics): ForwardWorker {
+export function createForwarding(
+  store: Store,
+  config: ForwardConfig,
+  tokens: readonly NamedToken[],
+  logger: Logger,
+  metrics?: ForwardMetrics,
+): ForwardWorker {
   const worker = new ForwardWorker({ store, config, tokens, logger, metrics, owner: leaseOwner() });
   logger.info('forwarding accepted events', {
     upstream: config.defaultUrl === undefined ? undefined : redactedUrl(new URL(config.defaultUrl)),

@@ -58,7 +58,9 @@ export class ForwardWorker {
   private suppressedClaimErrors = 0;
   /** A commit arrived while the loop was busy: its next sleep ends at once. */
   private woken = false;
-  private upstream: { failingSince?: Date; consecutiveFailures: number; lastError?: string; lastDeliveredAt?: Date } = { consecutiveFailures: 0 };
+  private upstream: { failingSince?: Date; consecutiveFailures: number; lastError?: string; lastDeliveredAt?: Date } = {
+    consecutiveFailures: 0,
+  };
 
   constructor(private readonly options: WorkerOptions) {}
 
@@ -109,7 +111,13 @@ export class ForwardWorker {
     const { failingSince, consecutiveFailures, lastError, lastDeliveredAt } = this.upstream;
     return {
       status: consecutiveFailures > 0 ? 'failing' : 'ok',
-      ...(failingSince ? { failing_since: failingSince.toISOString(), consecutive_failures: consecutiveFailures, last_error: lastError } : {}),
+      ...(failingSince
+        ? {
+            failing_since: failingSince.toISOString(),
+            consecutive_failures: consecutiveFailures,
+            last_error: lastError,
+          }
+        : {}),
       ...(lastDeliveredAt ? { last_delivered_at: lastDeliveredAt.toISOString() } : {}),
     };
   }
@@ -129,7 +137,9 @@ export class ForwardWorker {
       } catch (error) {
         // A store that is down fails every poll: one line per interval, with the count of the ones left out.
         if (Date.now() - this.lastClaimError >= CLAIM_ERROR_LOG_INTERVAL_MS) {
-          logger.error(`forwarding: cannot claim events from the store: ${(error as Error).message}`, { suppressed: this.suppressedClaimErrors });
+          logger.error(`forwarding: cannot claim events from the store: ${(error as Error).message}`, {
+            suppressed: this.suppressedClaimErrors,
+          });
           this.lastClaimError = Date.now();
           this.suppressedClaimErrors = 0;
         } else this.suppressedClaimErrors += 1;
@@ -143,7 +153,12 @@ export class ForwardWorker {
       for (const event of claimed) {
         await this.paced();
         const send = this.forward(event)
-          .catch((error: unknown) => logger.error(`forwarding: attempt failed unexpectedly: ${(error as Error).message}; the lease expires and it is tried again`, { event_id: event.id }))
+          .catch((error: unknown) =>
+            logger.error(
+              `forwarding: attempt failed unexpectedly: ${(error as Error).message}; the lease expires and it is tried again`,
+              { event_id: event.id },
+            ),
+          )
           .finally(() => this.inFlight.delete(send));
         this.inFlight.add(send);
       }
@@ -185,7 +200,11 @@ export class ForwardWorker {
         metrics?.recordAttempt('dead');
         metrics?.recordUnreadable();
       }
-      logger.error('forwarding gave up: the stored event cannot be read; it is a dead letter', { event_id: event.id, webhook: event.webhook, error });
+      logger.error('forwarding gave up: the stored event cannot be read; it is a dead letter', {
+        event_id: event.id,
+        webhook: event.webhook,
+        error,
+      });
       return;
     }
     const url = upstreamFor(this.options.config, event.webhook);
@@ -195,17 +214,36 @@ export class ForwardWorker {
       const error = `gave up after ${attempt - 1} attempts without a recorded result (the process stopped during each send: a poison event?)`;
       const recorded = await store.recordAttempt(event.id, owner, { result: 'dead', error }).catch(() => false);
       if (recorded) metrics?.recordAttempt('dead');
-      logger.error('forwarding gave up: event is a dead letter (events redeliver after fixing the cause)', { event_id: event.id, webhook: event.webhook, error });
+      logger.error('forwarding gave up: event is a dead letter (events redeliver after fixing the cause)', {
+        event_id: event.id,
+        webhook: event.webhook,
+        error,
+      });
       return;
     }
     if (url === undefined) {
       const error = `no upstream for webhook ${event.webhook}: add it to FORWARD_URLS (or set FORWARD_URL), then events redeliver`;
       const recorded = await store.recordAttempt(event.id, owner, { result: 'dead', error }).catch(() => false);
       if (recorded) metrics?.recordAttempt('dead');
-      logger.error('forwarding gave up: event is a dead letter (events redeliver after fixing the cause)', { event_id: event.id, webhook: event.webhook, error });
+      logger.error('forwarding gave up: event is a dead letter (events redeliver after fixing the cause)', {
+        event_id: event.id,
+        webhook: event.webhook,
+        error,
+      });
       return;
     }
-    const links: Link[] = event.traceId ? [{ context: { traceId: event.traceId, spanId: randomBytes(8).toString('hex'), traceFlags: TraceFlags.SAMPLED, isRemote: true } }] : [];
+    const links: Link[] = event.traceId
+      ? [
+          {
+            context: {
+              traceId: event.traceId,
+              spanId: randomBytes(8).toString('hex'),
+              traceFlags: TraceFlags.SAMPLED,
+              isRemote: true,
+            },
+          },
+        ]
+      : [];
     const target = new URL(url);
     const span = tracer.startSpan(FORWARD_SPAN, {
       kind: SpanKind.CLIENT,
@@ -233,20 +271,30 @@ export class ForwardWorker {
     try {
       recorded = await store.recordAttempt(event.id, owner, outcome);
     } catch (error) {
-      logger.error(`forwarding: cannot record an attempt in the store: ${(error as Error).message}`, { event_id: event.id });
+      logger.error(`forwarding: cannot record an attempt in the store: ${(error as Error).message}`, {
+        event_id: event.id,
+      });
       return;
     }
     if (outcome.result === 'aborted') return;
     metrics?.recordAttempt(result.outcome.result as ForwardResult);
     if (result.outcome.result === 'delivered') this.upstream = { consecutiveFailures: 0, lastDeliveredAt: new Date() };
-    else this.upstream = { ...this.upstream, failingSince: this.upstream.failingSince ?? new Date(), consecutiveFailures: this.upstream.consecutiveFailures + 1, lastError: result.outcome.error };
+    else
+      this.upstream = {
+        ...this.upstream,
+        failingSince: this.upstream.failingSince ?? new Date(),
+        consecutiveFailures: this.upstream.consecutiveFailures + 1,
+        lastError: result.outcome.error,
+      };
     const fields = {
       event_id: event.id,
       webhook: event.webhook,
       attempt,
       status: result.status,
       upstream: redactedUrl(target),
-      ...(result.outcome.result === 'retry' ? { error: result.outcome.error, next_attempt_at: result.outcome.nextAttemptAt.toISOString() } : {}),
+      ...(result.outcome.result === 'retry'
+        ? { error: result.outcome.error, next_attempt_at: result.outcome.nextAttemptAt.toISOString() }
+        : {}),
       ...(result.outcome.result === 'dead' ? { error: result.outcome.error } : {}),
       ...(recorded ? {} : { lease_lost: true }),
     };
@@ -265,7 +313,10 @@ export class ForwardWorker {
       throw error;
     }
     const now = new Date();
-    const headers = { 'content-type': formatted.contentType, ...signatureHeaders(config.secret, event.id, formatted.body, now) };
+    const headers = {
+      'content-type': formatted.contentType,
+      ...signatureHeaders(config.secret, event.id, formatted.body, now),
+    };
     const signal = AbortSignal.any([AbortSignal.timeout(config.timeoutMs), this.abort.signal]);
     let response: Response;
     let answer: string;
@@ -320,7 +371,8 @@ export function redactedUrl(url: URL): string {
 function withoutTokens(text: string, tokens: readonly NamedToken[]): string {
   let clean = text;
   for (const { token } of tokens) {
-    for (const form of new Set([token, encodeURIComponent(token), JSON.stringify(token).slice(1, -1)])) clean = clean.split(form).join('REDACTED');
+    for (const form of new Set([token, encodeURIComponent(token), JSON.stringify(token).slice(1, -1)]))
+      clean = clean.split(form).join('REDACTED');
   }
   return clean;
 }
@@ -339,7 +391,11 @@ async function readBounded(response: Response): Promise<string> {
       size += value.length;
     }
   }
-  return Buffer.concat(chunks).subarray(0, ERROR_BODY_BYTES + REDACTION_MARGIN_BYTES).toString('utf8').replace(/\s+/g, ' ').trim();
+  return Buffer.concat(chunks)
+    .subarray(0, ERROR_BODY_BYTES + REDACTION_MARGIN_BYTES)
+    .toString('utf8')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /** At most `limit` UTF-8 bytes, never half a character. */

@@ -73,7 +73,8 @@ export const FORWARD_FAILURE_WINDOW = '10m';
 export const MIN_FORWARD_ATTEMPTS_IN_WINDOW = 5;
 
 function forwardFailingQuery(): string {
-  const attempts = (matchers: Record<string, string>) => sumIncrease(FORWARD_METRIC.attempts, matchers, FORWARD_FAILURE_WINDOW, serviceLevel);
+  const attempts = (matchers: Record<string, string>) =>
+    sumIncrease(FORWARD_METRIC.attempts, matchers, FORWARD_FAILURE_WINDOW, serviceLevel);
   return `${attempts({ result: '~retry|dead' })}\n  /\n${attempts({})}\nand\n${attempts({})} >= ${MIN_FORWARD_ATTEMPTS_IN_WINDOW}`;
 }
 
@@ -143,7 +144,8 @@ export const ALERTS: readonly AlertSpec[] = [
     threshold: 3,
     for: '5m',
     valueFormat: 'count',
-    summary: 'Webhook requests are rejected before token verification (malformed, oversize, wrongly typed, too slow, overload, wrong path).',
+    summary:
+      'Webhook requests are rejected before token verification (malformed, oversize, wrongly typed, too slow, overload, wrong path).',
     description: (value) =>
       `${value} webhook requests were rejected with reason "{{ $labels.reason }}" in the last 10m. ` +
       'A Bitrix24 delivery rejected this way is lost: check for a proxy rewriting the body or content type, events larger than BODY_LIMIT, ' +
@@ -158,7 +160,8 @@ export const ALERTS: readonly AlertSpec[] = [
     threshold: 0,
     for: '1m',
     valueFormat: 'count',
-    summary: 'The webhook guard cannot write to its store: accepted events are refused (503 store_unavailable) or refused deliveries are not quarantined.',
+    summary:
+      'The webhook guard cannot write to its store: accepted events are refused (503 store_unavailable) or refused deliveries are not quarantined.',
     description: (value) =>
       `${value} writes of kind "{{ $labels.kind }}" to the store of {{ $labels.job }} failed in the last ${STORE_WINDOW}. ` +
       'kind="accepted": verified Bitrix24 deliveries were answered 503 store_unavailable and are lost (Bitrix24 does not retry). ' +
@@ -173,7 +176,8 @@ export const ALERTS: readonly AlertSpec[] = [
     threshold: 0,
     for: '1m',
     valueFormat: 'count',
-    summary: 'Store operations of the webhook guard run past STORE_TIMEOUT_SECONDS: deliveries are answered 503 store_unavailable.',
+    summary:
+      'Store operations of the webhook guard run past STORE_TIMEOUT_SECONDS: deliveries are answered 503 store_unavailable.',
     description: (value) =>
       `${value} store operations of {{ $labels.job }} took longer than STORE_TIMEOUT_SECONDS in the last ${STORE_WINDOW}. ` +
       'The database answers too slowly or not at all (a paused or overloaded PostgreSQL, a lock held by another writer of the SQLite file): ' +
@@ -202,7 +206,8 @@ export const ALERTS: readonly AlertSpec[] = [
     threshold: 0,
     for: '1m',
     valueFormat: 'count',
-    summary: 'The quarantine is full of likely genuine deliveries: plausible ones (known portal, Bitrix24-shaped token) are being evicted before anyone replayed them.',
+    summary:
+      'The quarantine is full of likely genuine deliveries: plausible ones (known portal, Bitrix24-shaped token) are being evicted before anyone replayed them.',
     description: (value) =>
       `${value} plausible quarantined deliveries were evicted by {{ $labels.job }} in the last ${QUARANTINE_EVICTION_WINDOW}: every junk row had gone already, so these were known portals' events refused by a token that was probably rotated. ` +
       'Each one is a Bitrix24 event lost for good (Bitrix24 does not retry). Configure the new token, run bitrix24-webhook-guard quarantine replay --apply now, and raise QUARANTINE_MAX_BYTES / QUARANTINE_MAX_ROWS.',
@@ -231,7 +236,8 @@ export const ALERTS: readonly AlertSpec[] = [
     threshold: FORWARD_BACKLOG_AGE_SECONDS,
     for: '5m',
     valueFormat: 'count',
-    summary: 'Accepted events wait in the store: the oldest not yet delivered to the application is older than 15 minutes.',
+    summary:
+      'Accepted events wait in the store: the oldest not yet delivered to the application is older than 15 minutes.',
     description: (value) =>
       `The oldest event of {{ $labels.job }} not yet forwarded was received ${value} s ago. ` +
       'The events are kept (nothing is lost) and will be sent once the application accepts them; until then it does not see them. ' +
@@ -246,7 +252,8 @@ export const ALERTS: readonly AlertSpec[] = [
     threshold: 0.5,
     for: '5m',
     valueFormat: 'percent',
-    summary: 'Most attempts to forward events to the application fail (5xx, 429, timeouts, connection errors, refusals).',
+    summary:
+      'Most attempts to forward events to the application fail (5xx, 429, timeouts, connection errors, refusals).',
     description: (value) =>
       `${value} of the forwarding attempts of {{ $labels.job }} in the last ${FORWARD_FAILURE_WINDOW} failed. ` +
       'Events are retried with backoff and kept in the store; they become dead letters after FORWARD_MAX_ATTEMPTS or FORWARD_MAX_AGE_SECONDS.',

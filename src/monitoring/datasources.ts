@@ -23,7 +23,9 @@ export function grafanaDatasourceFile() {
         editable: false,
         jsonData: {
           httpMethod: 'POST',
-          exemplarTraceIdDestinations: [{ name: EXEMPLAR_TRACE_ID_LABEL, datasourceUid: tempo.uid, urlDisplayLabel: 'Open trace' }],
+          exemplarTraceIdDestinations: [
+            { name: EXEMPLAR_TRACE_ID_LABEL, datasourceUid: tempo.uid, urlDisplayLabel: 'Open trace' },
+          ],
         },
       },
       {
@@ -42,7 +44,9 @@ export function grafanaDatasourceFile() {
             spanEndTimeShift: '5m',
             tags: [{ key: 'service.name', value: 'service_name' }],
             customQuery: true,
-            query: escapeDollar(`{service_name="\${__span.tags["service.name"]}"} | ${EXEMPLAR_TRACE_ID_LABEL}="\${__span.traceId}"`),
+            query: escapeDollar(
+              `{service_name="\${__span.tags["service.name"]}"} | ${EXEMPLAR_TRACE_ID_LABEL}="\${__span.traceId}"`,
+            ),
           },
           tracesToMetrics: { datasourceUid: prometheus.uid },
           serviceMap: { datasourceUid: prometheus.uid },

@@ -11,15 +11,21 @@ const MEASURED = '$values.B.Value';
 
 export function grafanaValue(format: ValueFormat): string {
   switch (format) {
-    case 'percent': return `{{ humanizePercentage ${MEASURED} }}`;
-    case 'count': return `{{ printf "%.0f" ${MEASURED} }}`;
-    case 'raw': return `{{ ${MEASURED} }}`;
+    case 'percent':
+      return `{{ humanizePercentage ${MEASURED} }}`;
+    case 'count':
+      return `{{ printf "%.0f" ${MEASURED} }}`;
+    case 'raw':
+      return `{{ ${MEASURED} }}`;
   }
 }
 
 /** Stable Grafana uid (≤ 40 chars) derived from the alert name: BitrixWebhookTokenMissingSpike → bwg-token-missing-spike. */
 export function grafanaRuleUid(alert: AlertSpec): string {
-  const words = alert.name.replace(/^BitrixWebhook/, '').replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+  const words = alert.name
+    .replace(/^BitrixWebhook/, '')
+    .replace(/([a-z0-9])([A-Z])/g, '$1-$2')
+    .toLowerCase();
   return `bwg-${words}`;
 }
 

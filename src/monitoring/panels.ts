@@ -24,7 +24,7 @@ export type PromTarget = {
   instant: boolean;
   exemplar: boolean;
   editorMode: 'code';
-}
+};
 
 export type ThresholdStep = Threshold;
 
@@ -38,7 +38,12 @@ export interface PanelOptions {
   max?: number;
 }
 
-export function promTarget(refId: string, expr: string, legendFormat: string, extra: { exemplar?: boolean; instant?: boolean } = {}): PromTarget {
+export function promTarget(
+  refId: string,
+  expr: string,
+  legendFormat: string,
+  extra: { exemplar?: boolean; instant?: boolean } = {},
+): PromTarget {
   return {
     refId,
     datasource: prometheusRef,
@@ -112,14 +117,21 @@ export function stat(gridPos: GridPos, options: PanelOptions, targets: PromTarge
   };
 }
 
-export function traceSearchTable(gridPos: GridPos, title: string, description: string, traceQl: string): UnnumberedPanel {
+export function traceSearchTable(
+  gridPos: GridPos,
+  title: string,
+  description: string,
+  traceQl: string,
+): UnnumberedPanel {
   return {
     type: 'table',
     title,
     description,
     gridPos,
     datasource: tempoRef,
-    targets: [{ refId: 'A', datasource: tempoRef, queryType: 'traceql', query: traceQl, limit: 20, tableType: 'traces' }],
+    targets: [
+      { refId: 'A', datasource: tempoRef, queryType: 'traceql', query: traceQl, limit: 20, tableType: 'traces' },
+    ],
     fieldConfig: { defaults: {}, overrides: [] },
     options: { showHeader: true },
   };

@@ -5,9 +5,12 @@ export const PROMETHEUS_RULE_GROUP = 'bitrix24-webhook-guard';
 
 export function prometheusValue(format: ValueFormat): string {
   switch (format) {
-    case 'percent': return '{{ $value | humanizePercentage }}';
-    case 'count': return '{{ $value | printf "%.0f" }}';
-    case 'raw': return '{{ $value }}';
+    case 'percent':
+      return '{{ $value | humanizePercentage }}';
+    case 'count':
+      return '{{ $value | printf "%.0f" }}';
+    case 'raw':
+      return '{{ $value }}';
   }
 }
 

@@ -19,7 +19,13 @@ export function byClause(labels: readonly string[]): string {
 }
 
 /** `sum by (...) (increase(sel[window]))`: a count of events in the window. */
-export function sumIncrease(metric: string, matchers: Matchers, window: string, by: readonly string[], offset?: string): string {
+export function sumIncrease(
+  metric: string,
+  matchers: Matchers,
+  window: string,
+  by: readonly string[],
+  offset?: string,
+): string {
   const range = offset ? `[${window}] offset ${offset}` : `[${window}]`;
   return `sum${byClause(by)} (increase(${selector(metric, matchers)}${range}))`;
 }
@@ -32,11 +38,22 @@ export function sumRate(metric: string, matchers: Matchers, window: string, by: 
  * Share of token verifications with the given result over the window. A ratio of two increase()s over the
  * same window: extrapolation cancels out, so it is right on a freshly started Prometheus too.
  */
-export function verificationShare(result: string, window: string, by: readonly string[], matchers: Matchers = {}): string {
+export function verificationShare(
+  result: string,
+  window: string,
+  by: readonly string[],
+  matchers: Matchers = {},
+): string {
   return `${sumIncrease(METRIC.verifications, { ...matchers, result }, window, by)}\n  /\n${sumIncrease(METRIC.verifications, matchers, window, by)}`;
 }
 
-export function histogramQuantile(quantile: number, metric: string, matchers: Matchers, window: string, by: readonly string[] = []): string {
+export function histogramQuantile(
+  quantile: number,
+  metric: string,
+  matchers: Matchers,
+  window: string,
+  by: readonly string[] = [],
+): string {
   return `histogram_quantile(${quantile}, sum by (${['le', ...by].join(', ')}) (rate(${selector(`${metric}_bucket`, matchers)}[${window}])))`;
 }
 
@@ -49,5 +66,8 @@ export function compare(query: string, comparison: Comparison, threshold: number
 }
 
 export function indent(text: string, by = '  '): string {
-  return text.split('\n').map((line) => by + line).join('\n');
+  return text
+    .split('\n')
+    .map((line) => by + line)
+    .join('\n');
 }

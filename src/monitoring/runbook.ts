@@ -27,7 +27,9 @@ export function spliceRunbook(markdown: string, alerts: readonly AlertSpec[] = A
     const start = text.indexOf(blockStart(alert));
     const end = text.indexOf(blockEnd(alert));
     if (start < 0 || end < start) {
-      throw new Error(`docs/runbooks.md has no generated block for ${alert.name}: add the lines\n${blockStart(alert)}\n${blockEnd(alert)}`);
+      throw new Error(
+        `docs/runbooks.md has no generated block for ${alert.name}: add the lines\n${blockStart(alert)}\n${blockEnd(alert)}`,
+      );
     }
     return text.slice(0, start) + alertFactsBlock(alert) + text.slice(end + blockEnd(alert).length);
   }, markdown);

@@ -28,7 +28,9 @@ export const FORM_PARSE_OPTIONS = {
 } as const;
 
 /** `raw` is the body as read (it holds the token: for diagnosis and for storing scrubbed, never for logging). */
-export type ParseOutcome = { ok: true; body: unknown; raw: string } | { ok: false; reason: RejectionReason; detail: string; raw?: string };
+export type ParseOutcome =
+  | { ok: true; body: unknown; raw: string }
+  | { ok: false; reason: RejectionReason; detail: string; raw?: string };
 
 export interface BodyDecision {
   kind: 'form' | 'json';
@@ -48,7 +50,11 @@ export function createBodyParser(limit: string): (ctx: Context, decision: BodyDe
       const meter = ctx.state[BODY_METER_STATE] as BodyMeter | undefined;
       const source = decoded(ctx.req, coding);
       if (meter) meterBody(source, meter);
-      text = await getRawBody(source, { limit, encoding: 'utf8', ...(length !== '' ? { length: Number(length) } : {}) });
+      text = await getRawBody(source, {
+        limit,
+        encoding: 'utf8',
+        ...(length !== '' ? { length: Number(length) } : {}),
+      });
     } catch (error) {
       return { ok: false, ...classifyReadError(error, coding) };
     }
@@ -95,8 +101,10 @@ function parseJson(text: string): unknown {
 function parseErrorDetail(kind: 'form' | 'json', error: unknown): string {
   if (kind === 'json') return 'invalid JSON (only an object or array is accepted)';
   const message = error instanceof Error ? error.message : '';
-  if (message.startsWith('Parameter limit exceeded')) return `more than ${FORM_PARSE_OPTIONS.parameterLimit} form parameters`;
-  if (message.startsWith('Array limit exceeded')) return `a form key repeated more than ${FORM_PARSE_OPTIONS.arrayLimit} times`;
+  if (message.startsWith('Parameter limit exceeded'))
+    return `more than ${FORM_PARSE_OPTIONS.parameterLimit} form parameters`;
+  if (message.startsWith('Array limit exceeded'))
+    return `a form key repeated more than ${FORM_PARSE_OPTIONS.arrayLimit} times`;
   if (message.startsWith('Input depth exceeded')) return `form keys nested deeper than ${FORM_PARSE_OPTIONS.depth}`;
   return 'unparseable form body';
 }
@@ -104,9 +112,11 @@ function parseErrorDetail(kind: 'form' | 'json', error: unknown): string {
 function classifyReadError(error: unknown, coding: ContentCoding): { reason: RejectionReason; detail: string } {
   const { type } = (error ?? {}) as { type?: string };
   if (type === 'entity.too.large') return { reason: 'payload_too_large', detail: 'body over BODY_LIMIT' };
-  if (type === 'body.overloaded') return { reason: 'overloaded', detail: 'bodies in flight hold all of BODY_MEMORY_LIMIT' };
+  if (type === 'body.overloaded')
+    return { reason: 'overloaded', detail: 'bodies in flight hold all of BODY_MEMORY_LIMIT' };
   // raw-body's own errors have a type; a decoder's (zlib's) have none.
-  if (type === undefined && coding !== 'identity') return { reason: 'malformed_body', detail: `body does not decode as ${coding}` };
+  if (type === undefined && coding !== 'identity')
+    return { reason: 'malformed_body', detail: `body does not decode as ${coding}` };
   // A body shorter than its Content-Length, an aborted upload, bad chunked encoding.
   return { reason: 'malformed_body', detail: type ?? 'unreadable body' };
 }

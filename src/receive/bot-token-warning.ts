@@ -21,7 +21,10 @@ export interface AcceptedChatBotEvent {
  * accepted on the outer token, as it should be, but an application that checks the bot's token would
  * refuse it. Said once a second at most, with fingerprints only.
  */
-export function createBotTokenWarning(logger: Logger, setup: RefusalRecorder['setup']): (accepted: AcceptedChatBotEvent) => void {
+export function createBotTokenWarning(
+  logger: Logger,
+  setup: RefusalRecorder['setup'],
+): (accepted: AcceptedChatBotEvent) => void {
   const warn = rateLimitedWarn(logger, REFUSAL_LOG_INTERVAL_MS);
   return ({ body, run, webhook, event, serverContext }) => {
     const outer = run.extractions.find((extraction) => extraction.token !== undefined)?.token;

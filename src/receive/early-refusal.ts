@@ -23,7 +23,10 @@ export function createEarlyRefusal(metrics: ServiceMetrics, refuse: RefusalRecor
       ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
       ctx.set('Connection', 'close');
       refuse(ctx, { stage: 'limits', reason, detail }, (message, fields) =>
-        refuse.warnOverloaded(message, { ...fields, content_encoding: boundText(ctx.get('content-encoding')) || 'none' }),
+        refuse.warnOverloaded(message, {
+          ...fields,
+          content_encoding: boundText(ctx.get('content-encoding')) || 'none',
+        }),
       );
       return answerRejected(ctx, reason);
     }

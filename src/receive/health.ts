@@ -42,23 +42,29 @@ export function readyz(
       ctx.body = { status: 'not_ready', reason: 'shutting_down' };
     } else if (tokensConfigured === 0) {
       ctx.status = 503;
-      ctx.body = detail === 'brief' ? { status: 'not_ready', reason: 'not_configured' } : {
-        status: 'not_ready',
-        reason: 'not_configured',
-        detail: `no webhook token configured: set ${ENV.token} (or ${ENV.tokens}); every delivery is refused with 503 and quarantined`,
-        warnings: [...warnings],
-      };
+      ctx.body =
+        detail === 'brief'
+          ? { status: 'not_ready', reason: 'not_configured' }
+          : {
+              status: 'not_ready',
+              reason: 'not_configured',
+              detail: `no webhook token configured: set ${ENV.token} (or ${ENV.tokens}); every delivery is refused with 503 and quarantined`,
+              warnings: [...warnings],
+            };
     } else if (sources.store?.().status === 'failing') {
       const store = sources.store();
       ctx.status = 503;
       ctx.set('Retry-After', '5');
-      ctx.body = detail === 'brief' ? { status: 'not_ready', reason: 'store_unavailable' } : {
-        status: 'not_ready',
-        reason: 'store_unavailable',
-        detail: `store writes fail (${store.cause}) since ${store.since}: ${store.detail}`,
-        store,
-        ...(sources.forwarding ? { forwarding: sources.forwarding() } : {}),
-      };
+      ctx.body =
+        detail === 'brief'
+          ? { status: 'not_ready', reason: 'store_unavailable' }
+          : {
+              status: 'not_ready',
+              reason: 'store_unavailable',
+              detail: `store writes fail (${store.cause}) since ${store.since}: ${store.detail}`,
+              store,
+              ...(sources.forwarding ? { forwarding: sources.forwarding() } : {}),
+            };
     } else {
       ctx.body =
         detail === 'brief'

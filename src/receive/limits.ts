@@ -89,7 +89,12 @@ export interface BodyGuardDeps {
  * only for BODY_TIMEOUT_SECONDS after the headers (else `408 request_timeout`). The handler's own work after
  * the body is in has no deadline here.
  */
-export function guardBody({ config, metrics, refuse, budget = createBodyBudget(config.bodyMemoryLimitBytes) }: BodyGuardDeps): Middleware {
+export function guardBody({
+  config,
+  metrics,
+  refuse,
+  budget = createBodyBudget(config.bodyMemoryLimitBytes),
+}: BodyGuardDeps): Middleware {
   const warnOverloaded = refuse.warnOverloaded;
   const warnTimeout = rateLimitedWarn(refuse.logger, REFUSAL_LOG_INTERVAL_MS);
 
@@ -99,11 +104,16 @@ export function guardBody({ config, metrics, refuse, budget = createBodyBudget(c
     const unsized = (encoding !== '' && encoding !== 'identity') || ctx.get('content-length') === '';
     if (budget.full) {
       metrics.recordRejection('overloaded');
-      refuse(ctx, {
-        stage: 'limits',
-        reason: 'overloaded',
-        detail: `${describeBytes(budget.heldBytes)} of ${describeBytes(config.bodyMemoryLimitBytes)} (BODY_MEMORY_LIMIT) held by bodies in flight`,
-      }, (message, fields) => warnOverloaded(message, { ...fields, content_encoding: boundText(ctx.get('content-encoding')) || 'none' }));
+      refuse(
+        ctx,
+        {
+          stage: 'limits',
+          reason: 'overloaded',
+          detail: `${describeBytes(budget.heldBytes)} of ${describeBytes(config.bodyMemoryLimitBytes)} (BODY_MEMORY_LIMIT) held by bodies in flight`,
+        },
+        (message, fields) =>
+          warnOverloaded(message, { ...fields, content_encoding: boundText(ctx.get('content-encoding')) || 'none' }),
+      );
       ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
       ctx.set('Connection', 'close');
       return answerRejected(ctx, 'overloaded');
@@ -145,13 +155,19 @@ export function guardBody({ config, metrics, refuse, budget = createBodyBudget(c
     handled.catch(() => undefined);
     ctx.res.once('close', () => ctx.req.destroy());
     metrics.recordRejection('request_timeout');
-    refuse(ctx, {
-      stage: 'limits',
-      reason: 'request_timeout',
-      detail: outcome === 'slow'
-        ? `body arriving slower than ${config.bodyMinBytesPerSecond} bytes a second (BODY_MIN_BYTES_PER_SECOND)`
-        : `body not complete ${config.bodyTimeoutMs / 1000} s after the headers (BODY_TIMEOUT_SECONDS)`,
-    }, (message, fields) => warnTimeout(message, { ...fields, content_encoding: boundText(ctx.get('content-encoding')) || 'none' }));
+    refuse(
+      ctx,
+      {
+        stage: 'limits',
+        reason: 'request_timeout',
+        detail:
+          outcome === 'slow'
+            ? `body arriving slower than ${config.bodyMinBytesPerSecond} bytes a second (BODY_MIN_BYTES_PER_SECOND)`
+            : `body not complete ${config.bodyTimeoutMs / 1000} s after the headers (BODY_TIMEOUT_SECONDS)`,
+      },
+      (message, fields) =>
+        warnTimeout(message, { ...fields, content_encoding: boundText(ctx.get('content-encoding')) || 'none' }),
+    );
     ctx.set('Connection', 'close');
     answerRejected(ctx, 'request_timeout');
   };

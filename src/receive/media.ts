@@ -3,15 +3,19 @@ import { boundText } from '../telemetry/bound-text';
 /** Content codings the body reader can undo (RFC 9110 §8.4: names are case-insensitive; x-gzip is gzip). */
 export type ContentCoding = 'identity' | 'gzip' | 'deflate' | 'br';
 
-export type MediaDecision =
-  | { ok: true; kind: 'form' | 'json'; coding: ContentCoding }
-  | { ok: false; detail: string };
+export type MediaDecision = { ok: true; kind: 'form' | 'json'; coding: ContentCoding } | { ok: false; detail: string };
 
 const FORM_TYPE = 'application/x-www-form-urlencoded';
 const JSON_TYPE = 'application/json';
 const JSON_SUFFIX = '+json';
 const UTF8_NAMES = new Set(['utf-8', 'utf8']);
-const CODINGS: Record<string, ContentCoding> = { identity: 'identity', gzip: 'gzip', 'x-gzip': 'gzip', deflate: 'deflate', br: 'br' };
+const CODINGS: Record<string, ContentCoding> = {
+  identity: 'identity',
+  gzip: 'gzip',
+  'x-gzip': 'gzip',
+  deflate: 'deflate',
+  br: 'br',
+};
 
 /**
  * The one decision about a body: its media type (form or JSON), its charset (UTF-8 or none) and its content
@@ -21,7 +25,8 @@ export function decideMedia(contentType: string | undefined, contentEncoding: st
   const { type, parameters } = parseContentType(contentType ?? '');
   let kind: 'form' | 'json';
   if (type === FORM_TYPE) kind = 'form';
-  else if (type === JSON_TYPE || (type.startsWith('application/') && type.endsWith(JSON_SUFFIX) && isMediaType(type))) kind = 'json';
+  else if (type === JSON_TYPE || (type.startsWith('application/') && type.endsWith(JSON_SUFFIX) && isMediaType(type)))
+    kind = 'json';
   else return { ok: false, detail: 'Content-Type is neither form nor JSON' };
 
   const charset = parameters.get('charset');
@@ -29,7 +34,10 @@ export function decideMedia(contentType: string | undefined, contentEncoding: st
     return { ok: false, detail: `unsupported charset "${boundText(charset, 40)}" (only UTF-8)` };
   }
 
-  const codings = (contentEncoding ?? '').split(',').map((coding) => coding.trim().toLowerCase()).filter((coding) => coding !== '' && coding !== 'identity');
+  const codings = (contentEncoding ?? '')
+    .split(',')
+    .map((coding) => coding.trim().toLowerCase())
+    .filter((coding) => coding !== '' && coding !== 'identity');
   if (codings.length > 1) return { ok: false, detail: 'more than one Content-Encoding' };
   if (codings.length === 0) return { ok: true, kind, coding: 'identity' };
   const coding = Object.hasOwn(CODINGS, codings[0]!) ? CODINGS[codings[0]!] : undefined;

@@ -16,11 +16,19 @@ export interface OperationsDeps {
  * What probes and scrapers call: /healthz, /readyz (`detailed` where /metrics is too, `brief` on the public
  * port when a management port serves the details) and, with `withMetrics`, /metrics.
  */
-export function addOperationsRoutes(router: Router, deps: OperationsDeps, readiness: 'brief' | 'detailed', withMetrics: boolean): void {
+export function addOperationsRoutes(
+  router: Router,
+  deps: OperationsDeps,
+  readiness: 'brief' | 'detailed',
+  withMetrics: boolean,
+): void {
   const { config, metrics, lifecycle, storeHealth, forwardingHealth } = deps;
   if (withMetrics) router.get('/metrics', metricsRoute(metrics));
   router.get('/healthz', healthz);
-  router.get('/readyz', readyz(config.tokens, lifecycle, { store: storeHealth, forwarding: forwardingHealth }, readiness, config.warnings));
+  router.get(
+    '/readyz',
+    readyz(config.tokens, lifecycle, { store: storeHealth, forwarding: forwardingHealth }, readiness, config.warnings),
+  );
 }
 
 function metricsRoute(metrics: ServiceMetrics): Koa.Middleware {

@@ -21,7 +21,8 @@ export function peekBody(ctx: Context, maxBytes: number = RAW_PREFIX_LENGTH): Pr
   const declared = ctx.request.length;
   const chunked = ctx.get('transfer-encoding') !== '';
   const encoding = ctx.get('content-encoding').trim().toLowerCase();
-  if ((!(declared > 0) && !chunked) || (encoding !== '' && encoding !== 'identity') || ctx.req.readableEnded) return Promise.resolve({});
+  if ((!(declared > 0) && !chunked) || (encoding !== '' && encoding !== 'identity') || ctx.req.readableEnded)
+    return Promise.resolve({});
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let length = 0;

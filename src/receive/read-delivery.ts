@@ -17,7 +17,13 @@ export type ReadDelivery =
 export async function readDelivery(ctx: Context, parseBody: BodyParser): Promise<ReadDelivery> {
   if (!hasBody(ctx)) return { ok: true, body: {}, raw: undefined };
   const media = decideMedia(ctx.get('content-type'), ctx.get('content-encoding'));
-  if (!media.ok) return { ok: false, reason: 'unsupported_media_type', detail: media.detail, raw: await readUnlabelled(ctx, parseBody) };
+  if (!media.ok)
+    return {
+      ok: false,
+      reason: 'unsupported_media_type',
+      detail: media.detail,
+      raw: await readUnlabelled(ctx, parseBody),
+    };
   const parsed = await parseBody(ctx, media);
   if (!parsed.ok) return { ok: false, reason: parsed.reason, detail: parsed.detail, raw: parsed.raw };
   return { ok: true, body: parsed.body ?? {}, raw: parsed.raw };

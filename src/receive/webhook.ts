@@ -33,7 +33,13 @@ export function createWebhookHandler({ config, metrics, logger, store, refuse }:
   const parseBody = createBodyParser(config.bodyLimit);
   const refuseUnread = createEarlyRefusal(metrics, refuse);
   const match = config.tokens.length > 0 ? createTokenMatcher(config.tokens) : undefined;
-  const accepting: AcceptDeps = { store, metrics, logger, refuse, warnOfBotToken: createBotTokenWarning(logger, refuse.setup) };
+  const accepting: AcceptDeps = {
+    store,
+    metrics,
+    logger,
+    refuse,
+    warnOfBotToken: createBotTokenWarning(logger, refuse.setup),
+  };
 
   return async (ctx) => {
     const read = await readDelivery(ctx, parseBody);

@@ -21,7 +21,13 @@ export interface AutoReplayDeps {
  * Deliveries that carried no token, or a token that matches none, stay. Run at start-up: tokens are read
  * then, so a restart with a new token (a PaaS variable change) is when they change.
  */
-export async function autoReplay({ store, tokens, sources, logger, record }: AutoReplayDeps): Promise<Record<string, number>> {
+export async function autoReplay({
+  store,
+  tokens,
+  sources,
+  logger,
+  record,
+}: AutoReplayDeps): Promise<Record<string, number>> {
   const totals = emptyTotals();
   if (tokens.length === 0 || store.kind === 'none') return totals;
   const match = createDigestMatcher(tokens);

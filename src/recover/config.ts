@@ -2,7 +2,6 @@ import { ADMIN_ENV } from '../vocabulary/env-names';
 import { ConfigError } from '../config/errors';
 import type { Env } from '../config/env';
 
-
 /** QUARANTINE_AUTO_REPLAY: `on` (default) or `off`. */
 export function parseAutoReplay(env: Env): boolean {
   const raw = env[ADMIN_ENV.quarantineAutoReplay]?.trim().toLowerCase();

@@ -24,12 +24,26 @@ export function createReleaseRecorder(logger: Logger, metrics?: RecoverMetrics):
   return ({ how, row, eventId, webhook, operatorReason }) => {
     // The release gets its own span, linked to the trace of the refused delivery (whose span id is not kept).
     const links: Link[] = row.traceId
-      ? [{ context: { traceId: row.traceId, spanId: randomBytes(8).toString('hex'), traceFlags: TraceFlags.SAMPLED, isRemote: true } }]
+      ? [
+          {
+            context: {
+              traceId: row.traceId,
+              spanId: randomBytes(8).toString('hex'),
+              traceFlags: TraceFlags.SAMPLED,
+              isRemote: true,
+            },
+          },
+        ]
       : [];
     const span = tracer.startSpan(RELEASE_SPAN, {
       kind: SpanKind.INTERNAL,
       links,
-      attributes: { [RELEASE_ATTR.how]: how, [RELEASE_ATTR.quarantineId]: row.id, [RELEASE_ATTR.eventId]: eventId, [RELEASE_ATTR.webhookName]: webhook },
+      attributes: {
+        [RELEASE_ATTR.how]: how,
+        [RELEASE_ATTR.quarantineId]: row.id,
+        [RELEASE_ATTR.eventId]: eventId,
+        [RELEASE_ATTR.webhookName]: webhook,
+      },
     });
     // Every release is exported whatever the accepted-trace ratio: it is an operator's (or start-up's) change.
     const exported = linkableSpanContext(span.spanContext(), true);
@@ -46,7 +60,11 @@ export function createReleaseRecorder(logger: Logger, metrics?: RecoverMetrics):
       trace_id: row.traceId ?? undefined,
       release_trace_id: exported?.traceId,
     };
-    if (operatorReason !== undefined) logger.warn('quarantined delivery released WITHOUT a token by the operator', { ...fields, operator_reason: operatorReason });
+    if (operatorReason !== undefined)
+      logger.warn('quarantined delivery released WITHOUT a token by the operator', {
+        ...fields,
+        operator_reason: operatorReason,
+      });
     else logger.info('quarantined delivery replayed: now an accepted event', fields);
   };
 }

@@ -9,12 +9,20 @@ import type { NamedToken } from '../config/tokens';
 import { bindingMismatch } from '../config/portal-binding';
 
 /** Refusals a replay can turn into events: the token ones. A body refused for its shape stays refused. */
-export const REPLAYABLE_REASONS: readonly string[] = ['token_missing', 'token_mismatch', 'not_configured', 'portal_mismatch'];
+export const REPLAYABLE_REASONS: readonly string[] = [
+  'token_missing',
+  'token_mismatch',
+  'not_configured',
+  'portal_mismatch',
+];
 /**
  * Body and route refusals of a delivery shaped like Bitrix24's (`event=ON…` with `auth[…]`): the cause was in
  * front of the service (a relabelled type, a mistyped path), the body is whole, so its token decides.
  */
-export const REPLAYABLE_DIAGNOSES: readonly string[] = ['unsupported_media_type_bitrix24_body', 'wrong_path_bitrix24_body'];
+export const REPLAYABLE_DIAGNOSES: readonly string[] = [
+  'unsupported_media_type_bitrix24_body',
+  'wrong_path_bitrix24_body',
+];
 
 /**
  * Where the service reads a body token, as the receiver's own reader names them: a candidate elsewhere (a
@@ -36,7 +44,12 @@ export type ReplayDecision =
  * way the service decides: the first source (in BITRIX24_TOKEN_SOURCES order) that held exactly one token
  * decides, and it matches a configured token or not. Pure.
  */
-export function decideReplay(delivery: QuarantinedDelivery, sources: readonly TokenSource[], match: DigestMatcher, tokens: readonly NamedToken[] = []): ReplayDecision {
+export function decideReplay(
+  delivery: QuarantinedDelivery,
+  sources: readonly TokenSource[],
+  match: DigestMatcher,
+  tokens: readonly NamedToken[] = [],
+): ReplayDecision {
   if (delivery.releasedEventId !== null) return { action: 'already_released', eventId: delivery.releasedEventId };
   if (!REPLAYABLE_REASONS.includes(delivery.reason) && !REPLAYABLE_DIAGNOSES.includes(delivery.diagnosis ?? '')) {
     return { action: 'not_replayable', reason: delivery.reason };
@@ -82,7 +95,8 @@ function parseStoredBody(text: string | null, contentType: string | undefined): 
   if (text === null || text === '') return undefined;
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   try {
-    if (type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'))) return JSON.parse(text) as unknown;
+    if (type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json')))
+      return JSON.parse(text) as unknown;
     return qs.parse(text, FORM_PARSE_OPTIONS);
   } catch {
     return undefined;

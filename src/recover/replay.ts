@@ -5,7 +5,15 @@ import type { DigestMatcher } from '../verify/verify';
 import type { ReleaseRecorder } from './release-recorder';
 import { decideReplay, releasedEvent } from './replay-decision';
 
-export const REPLAY_OUTCOMES = ['released', 'would_release', 'already_released', 'mismatch', 'portal_mismatch', 'no_token', 'not_replayable'] as const;
+export const REPLAY_OUTCOMES = [
+  'released',
+  'would_release',
+  'already_released',
+  'mismatch',
+  'portal_mismatch',
+  'no_token',
+  'not_replayable',
+] as const;
 export type ReplayOutcome = (typeof REPLAY_OUTCOMES)[number];
 
 /** What a replay did (or would do) with one quarantined delivery, and why, in words an operator reads. */
@@ -60,7 +68,12 @@ export function emptyTotals(): Record<ReplayOutcome, number> {
 export async function replayOne(store: Store, row: QuarantinedDelivery, options: ReplayOptions): Promise<ReplayItem> {
   const decision = decideReplay(row, options.sources, options.match, options.tokens);
   const base = { id: row.id, reason: row.reason, diagnosis: row.diagnosis };
-  const webhook = decision.action === 'release' ? decision.webhook : decision.action === 'no_token' && options.withoutToken ? UNKNOWN_WEBHOOK : undefined;
+  const webhook =
+    decision.action === 'release'
+      ? decision.webhook
+      : decision.action === 'no_token' && options.withoutToken
+        ? UNKNOWN_WEBHOOK
+        : undefined;
   if (webhook === undefined) {
     const outcome: ReplayOutcome = decision.action === 'release' ? 'would_release' : decision.action;
     return {
@@ -68,15 +81,28 @@ export async function replayOne(store: Store, row: QuarantinedDelivery, options:
       outcome,
       ...(decision.action === 'already_released' ? { event_id: decision.eventId } : {}),
       ...(decision.action === 'mismatch' ? { source: decision.source } : {}),
-      why: decision.action === 'not_replayable' && decision.reason === 'self_test' ? SELF_TEST_WHY : outcome === 'no_token' && options.how === 'cli' ? NO_TOKEN_ON_THE_CLI : WHY[outcome],
+      why:
+        decision.action === 'not_replayable' && decision.reason === 'self_test'
+          ? SELF_TEST_WHY
+          : outcome === 'no_token' && options.how === 'cli'
+            ? NO_TOKEN_ON_THE_CLI
+            : WHY[outcome],
     };
   }
   if (!options.apply) return { ...base, outcome: 'would_release', webhook, why: WHY.would_release };
   const operatorReason = decision.action === 'no_token' ? options.withoutToken!.reason.trim().slice(0, 500) : undefined;
   const note = operatorReason !== undefined ? `released without a token: ${operatorReason}` : undefined;
   const result = await store.release(row.id, releasedEvent(row, webhook, note));
-  if (result.result === 'not_found') return { ...base, outcome: 'not_replayable', why: 'stays: it is no longer in the quarantine' };
-  if (result.result === 'already_released') return { ...base, outcome: 'already_released', webhook, event_id: result.eventId, why: WHY.already_released };
-  options.record({ how: options.how, row, eventId: result.eventId, webhook, ...(operatorReason !== undefined ? { operatorReason } : {}) });
+  if (result.result === 'not_found')
+    return { ...base, outcome: 'not_replayable', why: 'stays: it is no longer in the quarantine' };
+  if (result.result === 'already_released')
+    return { ...base, outcome: 'already_released', webhook, event_id: result.eventId, why: WHY.already_released };
+  options.record({
+    how: options.how,
+    row,
+    eventId: result.eventId,
+    webhook,
+    ...(operatorReason !== undefined ? { operatorReason } : {}),
+  });
   return { ...base, outcome: 'released', webhook, event_id: result.eventId, why: WHY.released };
 }

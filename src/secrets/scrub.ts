@@ -107,7 +107,10 @@ function scrubForm(raw: string): ScrubbedBody {
         out.push(raw.slice(copiedUpTo, nextEquals + 1), SECRET_MARKER);
         copiedUpTo = end;
         if (isCandidateKey(key) && candidates.length < MAX_CANDIDATES) {
-          candidates.push({ location: RAW_LOCATION_PREFIX + key, digest: sha256Hex(decodeFormComponent(raw.slice(nextEquals + 1, end))) });
+          candidates.push({
+            location: RAW_LOCATION_PREFIX + key,
+            digest: sha256Hex(decodeFormComponent(raw.slice(nextEquals + 1, end))),
+          });
         }
       }
     }
@@ -156,7 +159,15 @@ function scrubJson(raw: string): ScrubbedBody & { wellFormed: boolean } {
   while (i < raw.length) {
     const c = raw[i]!;
     const top = stack[stack.length - 1];
-    if (stack.length === 0 && c !== ' ' && c !== '\t' && c !== '\n' && c !== '\r' && (opened || (c !== '{' && c !== '['))) wellFormed = false;
+    if (
+      stack.length === 0 &&
+      c !== ' ' &&
+      c !== '\t' &&
+      c !== '\n' &&
+      c !== '\r' &&
+      (opened || (c !== '{' && c !== '['))
+    )
+      wellFormed = false;
     if (c === '"') {
       const end = stringEnd(raw, i);
       const literal = raw.slice(i, end);
@@ -167,7 +178,8 @@ function scrubJson(raw: string): ScrubbedBody & { wellFormed: boolean } {
         out.push(raw.slice(copiedUpTo, i), `"${SECRET_MARKER}"`);
         copiedUpTo = end;
         if (maskDepth < 0 && isCandidateKey(top?.key ?? '') && candidates.length < MAX_CANDIDATES) {
-          const location = RAW_LOCATION_PREFIX + stack.map((frame) => (frame.kind === 'object' ? frame.key : '[]')).join('.');
+          const location =
+            RAW_LOCATION_PREFIX + stack.map((frame) => (frame.kind === 'object' ? frame.key : '[]')).join('.');
           candidates.push({ location, digest: sha256Hex(decodeJsonString(literal)) });
         }
         valueIsSecret = false;

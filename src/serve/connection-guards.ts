@@ -23,7 +23,12 @@ const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n';
  * answer would be a bare 408 the metrics never see); a connection past MAX_CONNECTIONS, closed at once
  * by Node, is `overloaded`. Other parse errors keep Node's default answers.
  */
-export function guardConnections(server: http.Server, metrics: ServiceMetrics, logger: Logger, maxConnections: number): void {
+export function guardConnections(
+  server: http.Server,
+  metrics: ServiceMetrics,
+  logger: Logger,
+  maxConnections: number,
+): void {
   server.maxConnections = maxConnections;
   const warnTimeout = rateLimitedWarn(logger, REFUSAL_LOG_INTERVAL_MS);
   const warnDropped = rateLimitedWarn(logger, REFUSAL_LOG_INTERVAL_MS);
@@ -40,7 +45,10 @@ export function guardConnections(server: http.Server, metrics: ServiceMetrics, l
     const code = error.code ?? '';
     if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       metrics.recordRejection('request_timeout');
-      warnTimeout('request rejected: not received in time', { reason: 'request_timeout', detail: 'cut by the server\'s header or request timeout' });
+      warnTimeout('request rejected: not received in time', {
+        reason: 'request_timeout',
+        detail: "cut by the server's header or request timeout",
+      });
     }
     // As Node's default: answer only when nothing of an answer was written on this connection yet.
     const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;

@@ -18,9 +18,11 @@ export interface ServiceEnvironment {
   adminConfig: AdminConfig;
 }
 
-
 /** Throws the first ConfigError met (it names the variable); nothing is started before all of it is read. */
-export function readServiceEnvironment(env: Env, readFile: ReadFile = (path) => readFileSync(path, 'utf8')): ServiceEnvironment {
+export function readServiceEnvironment(
+  env: Env,
+  readFile: ReadFile = (path) => readFileSync(path, 'utf8'),
+): ServiceEnvironment {
   const autoReplayOn = parseAutoReplay(env);
   const adminConfig = parseAdminConfig(env, readFile);
   const config = loadConfig(env, readFile);
@@ -28,7 +30,10 @@ export function readServiceEnvironment(env: Env, readFile: ReadFile = (path) => 
   const storeTimeouts = parseStoreTimeouts(env);
   const forwardConfig = parseForwardConfig(env, readFile);
   if (forwardConfig && storeConfig.kind === 'none') {
-    throw new ConfigError(ENV.store, `none keeps no event to forward; unset it or unset ${ENV.forwardUrl}/${ENV.forwardUrls}`);
+    throw new ConfigError(
+      ENV.store,
+      `none keeps no event to forward; unset it or unset ${ENV.forwardUrl}/${ENV.forwardUrls}`,
+    );
   }
   return { config, storeConfig, storeTimeouts, forwardConfig, autoReplayOn, adminConfig };
 }

@@ -13,7 +13,12 @@ import { type ExportPlan, serveTraced } from '../telemetry/tracing';
  */
 export function serverTimeouts(bodyTimeoutMs: number) {
   const headersTimeout = 10_000;
-  return { headersTimeout, requestTimeout: headersTimeout + bodyTimeoutMs + 5_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 };
+  return {
+    headersTimeout,
+    requestTimeout: headersTimeout + bodyTimeoutMs + 5_000,
+    keepAliveTimeout: 5_000,
+    connectionsCheckingInterval: 1_000,
+  };
 }
 /** After the drain, in-flight requests answered and telemetry flushed within this (plus the body deadline). */
 export const SHUTDOWN_FINISH_MS = 4_000;
@@ -25,11 +30,21 @@ export function listeningUrl(host: string, port: number): string {
 }
 
 /** The management listener (MANAGEMENT_PORT): same host as the service; closed with the process. */
-export function serveManagement(app: ReturnType<typeof createManagementApp>, config: Config, port: number, logger: Logger, plan: ExportPlan): void {
+export function serveManagement(
+  app: ReturnType<typeof createManagementApp>,
+  config: Config,
+  port: number,
+  logger: Logger,
+  plan: ExportPlan,
+): void {
   const server = http.createServer(serverTimeouts(config.bodyTimeoutMs), serveTraced(app.callback(), plan));
   server.listen(port, config.host, () => {
     const address = server.address() as AddressInfo;
-    logger.info('management listening', { url: listeningUrl(config.host, address.port), port: address.port, serves: ['/admin', '/metrics', '/readyz'] });
+    logger.info('management listening', {
+      url: listeningUrl(config.host, address.port),
+      port: address.port,
+      serves: ['/admin', '/metrics', '/readyz'],
+    });
   });
   server.unref();
   server.on('error', (error) => {

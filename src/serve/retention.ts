@@ -9,7 +9,11 @@ export const RETENTION_INTERVAL_MS = 60_000;
  * every RETENTION_INTERVAL_MS, counting evictions. The timer never keeps the process alive; a failing run
  * is logged and tried again next time.
  */
-export function startRetention(store: Store, logger: Logger, intervalMs = RETENTION_INTERVAL_MS): { stop(): void; run(): Promise<void> } {
+export function startRetention(
+  store: Store,
+  logger: Logger,
+  intervalMs = RETENTION_INTERVAL_MS,
+): { stop(): void; run(): Promise<void> } {
   let running: Promise<void> | undefined;
   const run = (): Promise<void> => {
     running ??= (async () => {
@@ -18,7 +22,10 @@ export function startRetention(store: Store, logger: Logger, intervalMs = RETENT
         // hears the evictions a write past the budget starts.
         const result = await store.applyRetention(new Date());
         if (result.quarantineExpired + result.eventsExpired > 0) {
-          logger.info('retention: expired rows deleted', { quarantine_expired: result.quarantineExpired, events_expired: result.eventsExpired });
+          logger.info('retention: expired rows deleted', {
+            quarantine_expired: result.quarantineExpired,
+            events_expired: result.eventsExpired,
+          });
         }
       } catch (error) {
         logger.error('retention failed', { error: error instanceof Error ? error.message : String(error) });

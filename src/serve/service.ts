@@ -43,7 +43,9 @@ export function startService(telemetry: Telemetry, env: Env = process.env): void
   } catch (error) {
     const logger = createLogger('info');
     const message = error instanceof ConfigError ? error.message : String(error);
-    logger.error(`configuration error: ${message}`, { variable: error instanceof ConfigError ? error.variable : undefined });
+    logger.error(`configuration error: ${message}`, {
+      variable: error instanceof ConfigError ? error.variable : undefined,
+    });
     logger.on('finish', () => process.exit(2));
     logger.end();
     return;
@@ -68,10 +70,14 @@ export function startService(telemetry: Telemetry, env: Env = process.env): void
     });
   openWhenReachable(open, {
     startupTimeoutMs: storeTimeouts.startupTimeoutMs,
-    // A database server may come up after the service; a SQLite file that cannot be opened, or is damaged, will not fix itself.
+    // A database server may come up after the service; a SQLite file that cannot be opened, or is damaged, will not fix
+    // itself.
     retryable: (error) => storeConfig.kind === 'postgres' && !(error instanceof StoreCorruptError),
     warn: (message, fields) =>
-      logger.warn(`${message} (${describeStore(storeConfig)}; ${ENV.storeStartupTimeout}=${storeTimeouts.startupTimeoutMs / 1000})`, fields),
+      logger.warn(
+        `${message} (${describeStore(storeConfig)}; ${ENV.storeStartupTimeout}=${storeTimeouts.startupTimeoutMs / 1000})`,
+        fields,
+      ),
   }).then(
     (store) => {
       const forwarding = serve({ ...environment, ...registered, store, logger, storeHealth, telemetry });
@@ -79,7 +85,9 @@ export function startService(telemetry: Telemetry, env: Env = process.env): void
     },
     (error: unknown) => {
       // Listening without the store would answer 503 store_unavailable to every delivery: refuse to start.
-      logger.error(`cannot open the store (${describeStore(storeConfig)}): ${error instanceof Error ? error.message : String(error)}`);
+      logger.error(
+        `cannot open the store (${describeStore(storeConfig)}): ${error instanceof Error ? error.message : String(error)}`,
+      );
       process.exitCode = 1;
       void telemetry.shutdown().finally(() => logger.end());
     },
@@ -119,19 +127,52 @@ interface ServeDeps extends ServiceEnvironment, RegisteredMetrics {
 
 /** With the store open: the apps, the listeners, recovery at start-up, forwarding, retention and the shutdown. */
 function serve(deps: ServeDeps): ForwardWorker | undefined {
-  const { config, storeConfig, forwardConfig, store, logger, metrics, forwardMetrics, storeHealth, autoReplayOn, adminConfig, telemetry } = deps;
+  const {
+    config,
+    storeConfig,
+    forwardConfig,
+    store,
+    logger,
+    metrics,
+    forwardMetrics,
+    storeHealth,
+    autoReplayOn,
+    adminConfig,
+    telemetry,
+  } = deps;
   const recordRelease = createReleaseRecorder(logger, deps.recoverMetrics);
   // The forwarder reads the store, never the request: it sends what the request path committed. It and the
   // retention start once the port is ours: a process that cannot listen exits at once instead of working on.
-  const forwarding = forwardConfig ? createForwarding(store, forwardConfig, config.tokens, logger, forwardMetrics) : undefined;
+  const forwarding = forwardConfig
+    ? createForwarding(store, forwardConfig, config.tokens, logger, forwardMetrics)
+    : undefined;
   let retention: { stop(): void } = { stop() {} };
   const lifecycle: Lifecycle = { shuttingDown: false };
   const admin = createAdmin(deps, recordRelease);
   const managementElsewhere = adminConfig.managementPort !== undefined;
-  const readiness = { storeHealth: () => storeHealth.state(), forwardingHealth: forwarding && (() => forwarding.health()) };
-  const app = createApp({ config, metrics, logger, lifecycle, store, ...readiness, ...(admin && !managementElsewhere ? { admin } : {}), managementElsewhere });
+  const readiness = {
+    storeHealth: () => storeHealth.state(),
+    forwardingHealth: forwarding && (() => forwarding.health()),
+  };
+  const app = createApp({
+    config,
+    metrics,
+    logger,
+    lifecycle,
+    store,
+    ...readiness,
+    ...(admin && !managementElsewhere ? { admin } : {}),
+    managementElsewhere,
+  });
   if (managementElsewhere) {
-    const management = createManagementApp({ config, metrics, logger, lifecycle, ...readiness, ...(admin ? { admin } : {}) });
+    const management = createManagementApp({
+      config,
+      metrics,
+      logger,
+      lifecycle,
+      ...readiness,
+      ...(admin ? { admin } : {}),
+    });
     serveManagement(management, config, adminConfig.managementPort!, logger, telemetry.plan);
   }
   const timeouts = serverTimeouts(config.bodyTimeoutMs);
@@ -145,8 +186,11 @@ function serve(deps: ServeDeps): ForwardWorker | undefined {
   });
   if (autoReplayOn) {
     // Tokens are read at start-up, so a restart with a new token is when they change: release what now matches.
-    autoReplay({ store, tokens: config.tokens, sources: config.sources, logger, record: recordRelease }).catch((error: unknown) =>
-      logger.error(`automatic replay of the quarantine failed: ${error instanceof Error ? error.message : String(error)}`),
+    autoReplay({ store, tokens: config.tokens, sources: config.sources, logger, record: recordRelease }).catch(
+      (error: unknown) =>
+        logger.error(
+          `automatic replay of the quarantine failed: ${error instanceof Error ? error.message : String(error)}`,
+        ),
     );
   }
   server.listen(config.port, config.host, () => {
@@ -173,7 +217,8 @@ function serve(deps: ServeDeps): ForwardWorker | undefined {
 
 /** The console (/admin), when ADMIN_TOKEN is set. */
 function createAdmin(deps: ServeDeps, record: ReturnType<typeof createReleaseRecorder>) {
-  const { adminConfig, config, store, logger, forwardConfig, storeConfig, telemetry, autoReplayOn, adminMetrics } = deps;
+  const { adminConfig, config, store, logger, forwardConfig, storeConfig, telemetry, autoReplayOn, adminMetrics } =
+    deps;
   if (adminConfig.token === undefined) return undefined;
   return createAdminRouter({
     admin: { ...adminConfig, token: adminConfig.token },

@@ -38,10 +38,13 @@ export function stopOnSignals(deps: ShutdownDeps): void {
       signal,
       drain_seconds: config.shutdownDrainMs / 1000,
     });
-    const deadline = setTimeout(() => {
-      logger.error('shutdown deadline passed; closing remaining connections');
-      server.closeAllConnections();
-    }, config.shutdownDrainMs + config.bodyTimeoutMs + SHUTDOWN_FINISH_MS);
+    const deadline = setTimeout(
+      () => {
+        logger.error('shutdown deadline passed; closing remaining connections');
+        server.closeAllConnections();
+      },
+      config.shutdownDrainMs + config.bodyTimeoutMs + SHUTDOWN_FINISH_MS,
+    );
     deadline.unref();
     // Forwarding stops claiming now and finishes its sends in flight within the drain and finish time.
     if (forwarding) forwardingStopped = forwarding.stop(config.shutdownDrainMs + SHUTDOWN_FINISH_MS);

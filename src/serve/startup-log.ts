@@ -6,7 +6,13 @@ import type { Logger } from '../telemetry/logger';
 import { fingerprint } from '../verify/fingerprint';
 
 /** One line that states the configuration, plus a paragraph no one can miss when nothing is configured. */
-export function logStartup(logger: Logger, config: Config, storeConfig: StoreConfig, telemetryDescription: string, recovery: Record<string, string>): void {
+export function logStartup(
+  logger: Logger,
+  config: Config,
+  storeConfig: StoreConfig,
+  telemetryDescription: string,
+  recovery: Record<string, string>,
+): void {
   logger.info('bitrix24-webhook-guard starting', {
     ...recovery,
     tokens: config.tokens.map(({ name, token }) => ({ name, fingerprint: fingerprint(token) })),
@@ -32,7 +38,10 @@ export function logStartup(logger: Logger, config: Config, storeConfig: StoreCon
     );
   }
   for (const warning of config.warnings) logger.warn(`configuration: ${warning}`);
-  if (config.tokens.length === 0) logger.error(notConfiguredMessage(storeConfig, recovery.quarantine_auto_replay === 'on'), { reason: 'not_configured' });
+  if (config.tokens.length === 0)
+    logger.error(notConfiguredMessage(storeConfig, recovery.quarantine_auto_replay === 'on'), {
+      reason: 'not_configured',
+    });
 }
 
 /**
@@ -51,7 +60,7 @@ export function notConfiguredMessage(storeConfig: StoreConfig, autoReplay = fals
         ? `then restart: at start-up the quarantined deliveries whose token then matches are released automatically ` +
           `(${ADMIN_ENV.quarantineAutoReplay}=on); by hand, \`bitrix24-webhook-guard quarantine replay --apply\` or the console (/admin) does the same.`
         : 'then restart and release the quarantined deliveries with `bitrix24-webhook-guard quarantine replay --apply` ' +
-        '(run with the same environment; without --apply it shows what would be released).';
+          '(run with the same environment; without --apply it shows what would be released).';
   return (
     `NO WEBHOOK TOKEN CONFIGURED: every delivery is being refused with 503 not_configured ${kept} Set ${ENV.token} ` +
     `(or ${ENV.tokenFile}, or named tokens in ${ENV.tokens}) to the token shown in Bitrix24 under Developer ` +

@@ -4,7 +4,6 @@ import { ConfigError } from '../config/errors';
 import { parseByteSize } from '../config/load';
 import type { Env } from '../config/env';
 
-
 export interface StoreBounds {
   /** Quarantined deliveries older than this are deleted. */
   quarantineRetentionDays: number;
@@ -65,16 +64,34 @@ export function parseStoreTimeouts(env: Env): StoreTimeouts {
 export function parseStoreConfig(env: Env): StoreConfig {
   const store = nonEmpty(env[ENV.store])?.toLowerCase();
   if (store !== undefined && store !== 'none') {
-    throw new ConfigError(ENV.store, `${JSON.stringify(store.slice(0, 40))} is not a known value; use none (or leave it unset for the embedded store)`);
+    throw new ConfigError(
+      ENV.store,
+      `${JSON.stringify(store.slice(0, 40))} is not a known value; use none (or leave it unset for the embedded store)`,
+    );
   }
   const bounds: StoreBounds = {
-    quarantineRetentionDays: positiveInteger(env, ENV.quarantineRetentionDays, STORE_DEFAULTS.quarantineRetentionDays, 36_500),
+    quarantineRetentionDays: positiveInteger(
+      env,
+      ENV.quarantineRetentionDays,
+      STORE_DEFAULTS.quarantineRetentionDays,
+      36_500,
+    ),
     eventRetentionDays: positiveInteger(env, ENV.eventRetentionDays, STORE_DEFAULTS.eventRetentionDays, 36_500),
     quarantineMaxRows: positiveInteger(env, ENV.quarantineMaxRows, STORE_DEFAULTS.quarantineMaxRows, 100_000_000),
     quarantineMaxBytes: byteSize(env, ENV.quarantineMaxBytes, STORE_DEFAULTS.quarantineMaxBytes, 1024 * 1024),
     quarantineMaxBodyBytes: byteSize(env, ENV.quarantineMaxBodyBytes, STORE_DEFAULTS.quarantineMaxBodyBytes, 100),
-    quarantineWritesPerSecond: positiveInteger(env, ENV.quarantineWritesPerSecond, STORE_DEFAULTS.quarantineWritesPerSecond, 1_000_000),
-    quarantineDiskReserveBytes: byteSize(env, ENV.quarantineDiskReserve, STORE_DEFAULTS.quarantineDiskReserveBytes, 1024 * 1024),
+    quarantineWritesPerSecond: positiveInteger(
+      env,
+      ENV.quarantineWritesPerSecond,
+      STORE_DEFAULTS.quarantineWritesPerSecond,
+      1_000_000,
+    ),
+    quarantineDiskReserveBytes: byteSize(
+      env,
+      ENV.quarantineDiskReserve,
+      STORE_DEFAULTS.quarantineDiskReserveBytes,
+      1024 * 1024,
+    ),
   };
   const url = nonEmpty(env[ENV.databaseUrl]);
   if (store === 'none') {
@@ -111,10 +128,16 @@ function parseDatabaseUrl(raw: string): string {
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigError(ENV.databaseUrl, 'is not a URL (expected postgres://user:password@host:5432/database; the value is not shown)');
+    throw new ConfigError(
+      ENV.databaseUrl,
+      'is not a URL (expected postgres://user:password@host:5432/database; the value is not shown)',
+    );
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new ConfigError(ENV.databaseUrl, `the scheme ${JSON.stringify(url.protocol.slice(0, 20))} is not postgres: or postgresql:`);
+    throw new ConfigError(
+      ENV.databaseUrl,
+      `the scheme ${JSON.stringify(url.protocol.slice(0, 20))} is not postgres: or postgresql:`,
+    );
   }
   return raw;
 }

@@ -3,7 +3,10 @@ import type { Store } from './types';
 
 /** A store operation that could not be done now: the request path answers 503 store_unavailable. */
 export class StoreUnavailableError extends Error {
-  constructor(readonly failure: StoreFailureCause, message: string) {
+  constructor(
+    readonly failure: StoreFailureCause,
+    message: string,
+  ) {
     super(message);
     this.name = 'StoreUnavailableError';
   }
@@ -85,9 +88,13 @@ export function guardStore(inner: Store, options: GuardOptions): Store {
           continue;
         }
         const failure: StoreFailureCause = cause === 'busy' ? 'timeout' : cause;
-        const message = failure === 'timeout' && cause === 'busy' ? `${operation}: another process held the SQLite write lock longer than ${timeoutMs / 1000} s (STORE_TIMEOUT_SECONDS)` : messageOf(error);
+        const message =
+          failure === 'timeout' && cause === 'busy'
+            ? `${operation}: another process held the SQLite write lock longer than ${timeoutMs / 1000} s (STORE_TIMEOUT_SECONDS)`
+            : messageOf(error);
         health.recordFailure(failure, message, operation);
-        if (error instanceof StoreUnavailableError || failure === 'timeout') throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError(failure, message);
+        if (error instanceof StoreUnavailableError || failure === 'timeout')
+          throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError(failure, message);
         throw error;
       }
     }
@@ -110,7 +117,8 @@ export function guardStore(inner: Store, options: GuardOptions): Store {
     get(target, property) {
       const value = Reflect.get(target, property, target) as unknown;
       if (typeof value !== 'function') return value;
-      if (typeof property === 'string' && IN_MEMORY.has(property)) return (value as (...args: unknown[]) => unknown).bind(target);
+      if (typeof property === 'string' && IN_MEMORY.has(property))
+        return (value as (...args: unknown[]) => unknown).bind(target);
       if (!wrapped.has(property)) {
         const method = value as (...args: unknown[]) => Promise<unknown>;
         wrapped.set(
@@ -133,7 +141,13 @@ function withDeadline<T>(promise: Promise<T>, deadline: number, operation: strin
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new StoreUnavailableError('timeout', `${operation} took longer than ${timeoutMs / 1000} s (STORE_TIMEOUT_SECONDS)`)),
+      () =>
+        reject(
+          new StoreUnavailableError(
+            'timeout',
+            `${operation} took longer than ${timeoutMs / 1000} s (STORE_TIMEOUT_SECONDS)`,
+          ),
+        ),
       Math.max(deadline - Date.now(), 0),
     );
   });

@@ -43,7 +43,12 @@ export class StoreHealth {
 
   state(): StoreHealthState {
     if (!this.failure) return { status: 'ok' };
-    return { status: 'failing', since: new Date(this.failure.since).toISOString(), cause: this.failure.cause, detail: this.failure.detail };
+    return {
+      status: 'failing',
+      since: new Date(this.failure.since).toISOString(),
+      cause: this.failure.cause,
+      detail: this.failure.detail,
+    };
   }
 
   recordSuccess(): void {
@@ -62,11 +67,14 @@ export class StoreHealth {
     if (first) this.failure = { since: this.now(), cause, detail };
     else this.failure = { ...this.failure!, cause, detail };
     if (first || this.now() - this.lastLog >= (this.options.logIntervalMs ?? 10_000)) {
-      this.options.logger?.error(`store unavailable (${cause}): ${detail}; deliveries are answered 503 store_unavailable until it recovers`, {
-        cause,
-        operation,
-        suppressed: this.suppressed,
-      });
+      this.options.logger?.error(
+        `store unavailable (${cause}): ${detail}; deliveries are answered 503 store_unavailable until it recovers`,
+        {
+          cause,
+          operation,
+          suppressed: this.suppressed,
+        },
+      );
       this.lastLog = this.now();
       this.suppressed = 0;
     } else this.suppressed += 1;

@@ -16,7 +16,11 @@ export function jsonText(value: unknown, omitKey?: (key: string) => boolean): st
       continue;
     }
     let current = item.value;
-    if (current !== null && typeof current === 'object' && typeof (current as { toJSON?: unknown }).toJSON === 'function') {
+    if (
+      current !== null &&
+      typeof current === 'object' &&
+      typeof (current as { toJSON?: unknown }).toJSON === 'function'
+    ) {
       current = (current as { toJSON: () => unknown }).toJSON();
     }
     if (current === null || current === undefined || typeof current === 'function' || typeof current === 'symbol') {

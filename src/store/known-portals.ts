@@ -42,7 +42,11 @@ export class KnownPortals {
 
   /** Loads every remembered portal (written by this or another process). */
   async refresh(): Promise<void> {
-    const rows = await this.db.selectFrom('known_portals').select(['member_id', 'domain']).limit(MAX_KNOWN_PORTALS).execute();
+    const rows = await this.db
+      .selectFrom('known_portals')
+      .select(['member_id', 'domain'])
+      .limit(MAX_KNOWN_PORTALS)
+      .execute();
     for (const row of rows) this.known.add(`${row.member_id}\n${row.domain}`);
   }
 

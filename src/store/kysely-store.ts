@@ -69,10 +69,15 @@ export class KyselyStore implements Store {
   private readonly evictionListeners: Array<(result: EvictionResult) => void> = [];
   // One object, mutated in place: a view of this store made with Object.create (tests watch writes that way)
   // shares it, so there is still one eviction at a time and one usage count per process.
-  private readonly budget: { usage?: QuarantineUsage; eviction?: Promise<EvictionResult>; lastEvictionAt: number } = { lastEvictionAt: -Infinity };
+  private readonly budget: { usage?: QuarantineUsage; eviction?: Promise<EvictionResult>; lastEvictionAt: number } = {
+    lastEvictionAt: -Infinity,
+  };
   private readonly junkWrites: { take(): boolean };
 
-  constructor(private readonly db: Kysely<Database>, private readonly options: KyselyStoreOptions) {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly options: KyselyStoreOptions,
+  ) {
     this.kind = options.kind;
     this.knownPortals = new KnownPortals(db);
     this.junkWrites = createWriteBudget(options.quarantineWritesPerSecond);
@@ -121,15 +126,29 @@ export class KyselyStore implements Store {
   async quarantine(delivery: NewQuarantine): Promise<string> {
     const id = newId(delivery.receivedAt.getTime());
     const scrubbed = delivery.rawBody === undefined ? undefined : scrubBody(delivery.rawBody);
-    const body = scrubbed === undefined ? null : truncateUtf8(storableBody(this.guard(scrubbed.body)), Math.min(this.options.bodyLimitBytes, this.options.quarantineMaxBodyBytes));
+    const body =
+      scrubbed === undefined
+        ? null
+        : truncateUtf8(
+            storableBody(this.guard(scrubbed.body)),
+            Math.min(this.options.bodyLimitBytes, this.options.quarantineMaxBodyBytes),
+          );
     // What the raw scan saw, except the body tokens the receiver itself read (those come with the delivery).
-    const read = new Set(delivery.candidates.filter((candidate) => candidate.source === 'body').map((candidate) => candidate.digest));
+    const read = new Set(
+      delivery.candidates.filter((candidate) => candidate.source === 'body').map((candidate) => candidate.digest),
+    );
     const candidates: TokenCandidate[] = [
-      ...(scrubbed?.candidates ?? []).filter((candidate) => !read.has(candidate.digest)).map((candidate) => ({ source: 'body' as const, ...candidate })),
+      ...(scrubbed?.candidates ?? [])
+        .filter((candidate) => !read.has(candidate.digest))
+        .map((candidate) => ({ source: 'body' as const, ...candidate })),
       ...delivery.candidates,
     ];
     const { names, harmless } = keptHeaders(delivery.headers, (text) => this.guard(text));
-    const texts = { header_names: this.guard(JSON.stringify(names)), headers: JSON.stringify(harmless), candidates: JSON.stringify(candidates) };
+    const texts = {
+      header_names: this.guard(JSON.stringify(names)),
+      headers: JSON.stringify(harmless),
+      candidates: JSON.stringify(candidates),
+    };
     const sizeBytes =
       QUARANTINE_ROW_OVERHEAD_BYTES +
       Buffer.byteLength(body?.text ?? '') +
@@ -170,7 +189,8 @@ export class KyselyStore implements Store {
       budget.usage.rows += 1;
       budget.usage.bytes += sizeBytes;
     }
-    const over = budget.usage.rows > this.options.quarantineMaxRows || budget.usage.bytes > this.options.quarantineMaxBytes;
+    const over =
+      budget.usage.rows > this.options.quarantineMaxRows || budget.usage.bytes > this.options.quarantineMaxBytes;
     if (!over || budget.eviction !== undefined || Date.now() - budget.lastEvictionAt < EVICTION_MIN_INTERVAL_MS) return;
     // Not awaited by the write: the refused delivery's answer does not wait for the eviction.
     void this.enforceQuarantineCap().catch(() => undefined);
@@ -223,7 +243,8 @@ export class KyselyStore implements Store {
         .executeTakeFirst();
       const row = await trx.selectFrom('quarantine').selectAll().where('id', '=', quarantineId).executeTakeFirst();
       if (!row) return { result: 'not_found' } as const;
-      if (Number(claimed.numUpdatedRows) !== 1) return { result: 'already_released', eventId: row.released_event_id! } as const;
+      if (Number(claimed.numUpdatedRows) !== 1)
+        return { result: 'already_released', eventId: row.released_event_id! } as const;
       const accepted: NewEvent = {
         ...event,
         receivedAt: new Date(Number(row.received_at)),
@@ -231,7 +252,10 @@ export class KyselyStore implements Store {
         rawBody: row.body ?? undefined,
         contentType: (JSON.parse(row.headers) as Record<string, string>)['content-type'],
       };
-      await trx.insertInto('events').values(this.eventRow(eventId, accepted, quarantineId, now)).execute();
+      await trx
+        .insertInto('events')
+        .values(this.eventRow(eventId, accepted, quarantineId, now))
+        .execute();
       return { result: 'released', eventId } as const;
     });
   }
@@ -241,7 +265,8 @@ export class KyselyStore implements Store {
     if (filter.reason !== undefined) query = query.where('reason', '=', filter.reason);
     if (filter.diagnosis !== undefined) query = query.where('diagnosis', '=', filter.diagnosis);
     if (filter.portal !== undefined) query = query.where('portal_domain', '=', filter.portal);
-    if (filter.released !== undefined) query = query.where('released_event_id', filter.released ? 'is not' : 'is', null);
+    if (filter.released !== undefined)
+      query = query.where('released_event_id', filter.released ? 'is not' : 'is', null);
     if (filter.from !== undefined) query = query.where('received_at', '>=', filter.from.getTime());
     if (filter.to !== undefined) query = query.where('received_at', '<', filter.to.getTime());
     if (filter.afterId !== undefined) query = query.where('id', '>', filter.afterId);
@@ -309,7 +334,9 @@ export class KyselyStore implements Store {
           excessRows -= 1;
           excessBytes -= Number(row.size_bytes);
         }
-        const deleted = Number((await this.db.deleteFrom('quarantine').where('id', 'in', ids).executeTakeFirst()).numDeletedRows);
+        const deleted = Number(
+          (await this.db.deleteFrom('quarantine').where('id', 'in', ids).executeTakeFirst()).numDeletedRows,
+        );
         result.evicted += deleted;
         if (rank.plausible === 1) result.plausibleEvicted += deleted;
       }
@@ -320,12 +347,19 @@ export class KyselyStore implements Store {
   }
 
   async quarantineSize(): Promise<number> {
-    const row = await this.db.selectFrom('quarantine').select((eb) => eb.fn.countAll().as('count')).executeTakeFirstOrThrow();
+    const row = await this.db
+      .selectFrom('quarantine')
+      .select((eb) => eb.fn.countAll().as('count'))
+      .executeTakeFirstOrThrow();
     return Number(row.count);
   }
 
   async quarantinePendingSize(): Promise<number> {
-    const row = await this.db.selectFrom('quarantine').select((eb) => eb.fn.countAll().as('count')).where('released_event_id', 'is', null).executeTakeFirstOrThrow();
+    const row = await this.db
+      .selectFrom('quarantine')
+      .select((eb) => eb.fn.countAll().as('count'))
+      .where('released_event_id', 'is', null)
+      .executeTakeFirstOrThrow();
     return Number(row.count);
   }
 
@@ -337,7 +371,11 @@ export class KyselyStore implements Store {
     // FORWARD_MAX_ATTEMPTS instead of being tried for ever.
     const rows = await this.db
       .updateTable('events')
-      .set({ lease_owner: owner, lease_until: typeof at === 'number' ? at + leaseMs : sql<number>`${at} + ${leaseMs}`, attempts: sql<number>`attempts + 1` })
+      .set({
+        lease_owner: owner,
+        lease_until: typeof at === 'number' ? at + leaseMs : sql<number>`${at} + ${leaseMs}`,
+        attempts: sql<number>`attempts + 1`,
+      })
       .where('id', 'in', (eb) => {
         const due = eb
           .selectFrom('events')
@@ -352,14 +390,17 @@ export class KyselyStore implements Store {
       })
       .returningAll()
       .execute();
-    return rows.map(toEvent).sort((a, b) => a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime() || compare(a.id, b.id));
+    return rows
+      .map(toEvent)
+      .sort((a, b) => a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime() || compare(a.id, b.id));
   }
 
   async recordAttempt(id: string, owner: string, outcome: AttemptOutcome, now?: Date): Promise<boolean> {
     const at = this.clock(now);
     const base = { lease_owner: null, lease_until: null };
     // The retry's delay, applied to the same clock as the claims (the database's on PostgreSQL).
-    const retryAt = (next: Date) => (typeof at === 'number' ? next.getTime() : sql<number>`${at} + ${Math.max(next.getTime() - Date.now(), 0)}`);
+    const retryAt = (next: Date) =>
+      typeof at === 'number' ? next.getTime() : sql<number>`${at} + ${Math.max(next.getTime() - Date.now(), 0)}`;
     const set =
       outcome.result === 'delivered'
         ? { ...base, status: 'delivered' satisfies EventStatus, delivered_at: at, last_error: null }
@@ -410,7 +451,13 @@ export class KyselyStore implements Store {
     if (ids !== 'all-dead' && ids.length === 0) return [];
     let query = this.db
       .updateTable('events')
-      .set({ status: 'pending' satisfies EventStatus, attempts: 0, next_attempt_at: now.getTime(), lease_owner: null, lease_until: null })
+      .set({
+        status: 'pending' satisfies EventStatus,
+        attempts: 0,
+        next_attempt_at: now.getTime(),
+        lease_owner: null,
+        lease_until: null,
+      })
       .where('status', '=', 'dead');
     if (ids !== 'all-dead') query = query.where('id', 'in', [...ids]);
     const rows = await query.returning('id').execute();
@@ -418,7 +465,10 @@ export class KyselyStore implements Store {
   }
 
   async countQuarantine(filter: QuarantineFilter = {}): Promise<number> {
-    let query = quarantineWhere(this.db.selectFrom('quarantine').select((eb) => eb.fn.countAll().as('count')), filter);
+    let query = quarantineWhere(
+      this.db.selectFrom('quarantine').select((eb) => eb.fn.countAll().as('count')),
+      filter,
+    );
     if (filter.from !== undefined) query = query.where('received_at', '>=', filter.from.getTime());
     if (filter.to !== undefined) query = query.where('received_at', '<', filter.to.getTime());
     return Number((await query.executeTakeFirstOrThrow()).count);
@@ -442,7 +492,9 @@ export class KyselyStore implements Store {
       .execute();
     return rows
       .map((row) => ({ diagnosis: row.diagnosis, reason: row.reason, count: Number(row.count) }))
-      .sort((a, b) => b.count - a.count || compare(a.diagnosis ?? '', b.diagnosis ?? '') || compare(a.reason, b.reason));
+      .sort(
+        (a, b) => b.count - a.count || compare(a.diagnosis ?? '', b.diagnosis ?? '') || compare(a.reason, b.reason),
+      );
   }
 
   async lastAccepted(): Promise<Array<{ webhook: string; portal: string | null; receivedAt: Date }>> {
@@ -453,7 +505,11 @@ export class KyselyStore implements Store {
       .limit(500)
       .execute();
     return rows
-      .map((row) => ({ webhook: row.webhook, portal: row.portal_domain, receivedAt: time(row.last as number | string) }))
+      .map((row) => ({
+        webhook: row.webhook,
+        portal: row.portal_domain,
+        receivedAt: time(row.last as number | string),
+      }))
       .sort((a, b) => compare(a.webhook, b.webhook) || compare(a.portal ?? '', b.portal ?? ''));
   }
 
@@ -534,7 +590,10 @@ function quarantineWhere<O>(query: SelectQueryBuilder<Database, 'quarantine', O>
   return query;
 }
 
-function page<T extends 'events' | 'quarantine', O>(query: SelectQueryBuilder<Database, T, O>, filter: QuarantineFilter | EventFilter) {
+function page<T extends 'events' | 'quarantine', O>(
+  query: SelectQueryBuilder<Database, T, O>,
+  filter: QuarantineFilter | EventFilter,
+) {
   const q = query as unknown as SelectQueryBuilder<Database, 'events', O>;
   let paged = q;
   if (filter.from !== undefined) paged = paged.where('received_at', '>=', filter.from.getTime());
@@ -552,14 +611,18 @@ export function storableBody(text: string): string {
   return text.includes('\u0000') ? text.split('\u0000').join('%00') : text;
 }
 
-function keptHeaders(headers: NewQuarantine['headers'], guard: (text: string) => string): { names: string[]; harmless: Record<string, string> } {
+function keptHeaders(
+  headers: NewQuarantine['headers'],
+  guard: (text: string) => string,
+): { names: string[]; harmless: Record<string, string> } {
   const names: string[] = [];
   const harmless: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || names.length >= MAX_HEADER_NAMES) continue;
     const lower = name.toLowerCase().slice(0, 100);
     names.push(lower);
-    if (HARMLESS_HEADERS.includes(lower)) harmless[lower] = guard(Array.isArray(value) ? value.join(', ') : value).slice(0, MAX_HEADER_VALUE);
+    if (HARMLESS_HEADERS.includes(lower))
+      harmless[lower] = guard(Array.isArray(value) ? value.join(', ') : value).slice(0, MAX_HEADER_VALUE);
   }
   return { names, harmless };
 }
@@ -600,7 +663,8 @@ export const MAX_STORED_DEPTH = 256;
 
 /** The stored data parsed, or why it cannot be: one row never fails the reading of others. */
 function readData(text: string): { data: unknown; unreadable?: string } {
-  if (nestingDepth(text) > MAX_STORED_DEPTH) return { data: null, unreadable: `data nested deeper than ${MAX_STORED_DEPTH} levels` };
+  if (nestingDepth(text) > MAX_STORED_DEPTH)
+    return { data: null, unreadable: `data nested deeper than ${MAX_STORED_DEPTH} levels` };
   try {
     return { data: JSON.parse(text) as unknown };
   } catch {

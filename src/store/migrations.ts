@@ -2,7 +2,6 @@ import type { AnyDatabase } from './any-database';
 import { type Migration, type MigrationProvider, Migrator } from 'kysely';
 import { QUARANTINE_BUDGET_MIGRATION } from './migration-0003-quarantine-budget';
 
-
 // One set of migrations for SQLite and PostgreSQL: only types both understand (text, integer, bigint).
 // Never edit a migration that has shipped; add the next one. Every step is idempotent (IF NOT EXISTS):
 // SQLite runs DDL outside a transaction here and has no migration lock between processes, so a second
@@ -35,7 +34,12 @@ const MIGRATIONS: Record<string, Migration> = {
         // Unique: a quarantined delivery becomes at most one event, even when two replays race.
         .addColumn('quarantine_id', 'text', (column) => column.unique())
         .execute();
-      await db.schema.createIndex('events_due').ifNotExists().on('events').columns(['status', 'next_attempt_at']).execute();
+      await db.schema
+        .createIndex('events_due')
+        .ifNotExists()
+        .on('events')
+        .columns(['status', 'next_attempt_at'])
+        .execute();
       await db.schema.createIndex('events_received_at').ifNotExists().on('events').column('received_at').execute();
 
       await db.schema
@@ -61,7 +65,12 @@ const MIGRATIONS: Record<string, Migration> = {
         .addColumn('released_event_id', 'text', (column) => column.unique())
         .addColumn('release_note', 'text')
         .execute();
-      await db.schema.createIndex('quarantine_received_at').ifNotExists().on('quarantine').column('received_at').execute();
+      await db.schema
+        .createIndex('quarantine_received_at')
+        .ifNotExists()
+        .on('quarantine')
+        .column('received_at')
+        .execute();
     },
     async down(db: AnyDatabase) {
       await db.schema.dropTable('quarantine').execute();
@@ -74,8 +83,12 @@ const MIGRATIONS: Record<string, Migration> = {
       for (const table of ['events', 'quarantine']) {
         // SQLite has no ADD COLUMN IF NOT EXISTS: look first (a racing process retries, see open.ts).
         const tables = await db.introspection.getTables();
-        if (tables.find((found) => found.name === table)?.columns.some((column) => column.name === 'self_test')) continue;
-        await db.schema.alterTable(table).addColumn('self_test', 'integer', (column) => column.notNull().defaultTo(0)).execute();
+        if (tables.find((found) => found.name === table)?.columns.some((column) => column.name === 'self_test'))
+          continue;
+        await db.schema
+          .alterTable(table)
+          .addColumn('self_test', 'integer', (column) => column.notNull().defaultTo(0))
+          .execute();
       }
     },
     async down(db: AnyDatabase) {

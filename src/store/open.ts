@@ -73,7 +73,12 @@ export async function openStore(config: StoreConfig, options: OpenOptions): Prom
     // A client's connection can fail while idle in the pool or while checked out by a query (a restart,
     // pg_terminate_backend, a failover). pg emits 'error' on the client; unheard, that ends the process.
     // The query in flight rejects on its own (503 for its delivery) and the pool replaces the client.
-    const onClientError = (error: Error) => health.recordFailure(classifyPostgresError(error) === 'timeout' ? 'timeout' : 'connection', error.message.slice(0, 300), 'connection');
+    const onClientError = (error: Error) =>
+      health.recordFailure(
+        classifyPostgresError(error) === 'timeout' ? 'timeout' : 'connection',
+        error.message.slice(0, 300),
+        'connection',
+      );
     pool.on('error', onClientError);
     pool.on('connect', (client) => {
       client.on('error', onClientError);
@@ -107,13 +112,20 @@ export async function openStore(config: StoreConfig, options: OpenOptions): Prom
       // an fsync per write on the request path.
       database.exec('PRAGMA journal_mode = WAL');
       database.exec('PRAGMA synchronous = NORMAL');
-      const problems = (database.prepare('PRAGMA quick_check').all([]) as Array<Record<string, unknown>>).map((row) => String(Object.values(row)[0]));
+      const problems = (database.prepare('PRAGMA quick_check').all([]) as Array<Record<string, unknown>>).map((row) =>
+        String(Object.values(row)[0]),
+      );
       if (problems.length !== 1 || problems[0] !== 'ok') throw new StoreCorruptError(config.file, problems);
       await migrate(db);
     },
     SQLITE_OPEN_ATTEMPTS,
   );
-  const store = new KyselyStore(db, { kind: 'sqlite', dataDir: config.dataDir, insertEvent: sqliteEventInsert(database, db), ...bounds });
+  const store = new KyselyStore(db, {
+    kind: 'sqlite',
+    dataDir: config.dataDir,
+    insertEvent: sqliteEventInsert(database, db),
+    ...bounds,
+  });
   await store.warmUp();
   return guardStore(store, {
     timeoutMs,
@@ -140,7 +152,11 @@ async function prepared(db: Kysely<Database>, prepare: () => Promise<void>, atte
       await prepare();
       return;
     } catch (error) {
-      if (attempt >= attempts || error instanceof StoreCorruptError || /malformed|not a database/.test(String((error as Error)?.message))) {
+      if (
+        attempt >= attempts ||
+        error instanceof StoreCorruptError ||
+        /malformed|not a database/.test(String((error as Error)?.message))
+      ) {
         await db.destroy().catch(() => {});
         throw error;
       }

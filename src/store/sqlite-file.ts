@@ -22,10 +22,16 @@ export function sameFileCheck(file: string, opened: FileIdentity): () => void {
   return () => {
     const now = statSync(file, { throwIfNoEntry: false });
     if (now === undefined) {
-      throw new StoreUnavailableError('file_changed', `the SQLite file ${file} was deleted under the running service; nothing written since is kept: restart the service to open a new store there (or restore a backup while it is stopped)`);
+      throw new StoreUnavailableError(
+        'file_changed',
+        `the SQLite file ${file} was deleted under the running service; nothing written since is kept: restart the service to open a new store there (or restore a backup while it is stopped)`,
+      );
     }
     if (now.dev !== opened.dev || now.ino !== opened.ino) {
-      throw new StoreUnavailableError('file_changed', `the SQLite file ${file} was replaced under the running service (another file now has its name); restart the service to open the file that is there now (a restore is done while the service is stopped)`);
+      throw new StoreUnavailableError(
+        'file_changed',
+        `the SQLite file ${file} was replaced under the running service (another file now has its name); restart the service to open the file that is there now (a restore is done while the service is stopped)`,
+      );
     }
   };
 }
@@ -33,7 +39,9 @@ export function sameFileCheck(file: string, opened: FileIdentity): () => void {
 /** `PRAGMA quick_check` answered something other than ok: the file is damaged. */
 export class StoreCorruptError extends Error {
   constructor(file: string, problems: string[]) {
-    super(`the SQLite file ${file} fails its integrity check (PRAGMA quick_check): ${problems.slice(0, 3).join('; ').slice(0, 500)}; restore a backup (see store backup) while the service is stopped`);
+    super(
+      `the SQLite file ${file} fails its integrity check (PRAGMA quick_check): ${problems.slice(0, 3).join('; ').slice(0, 500)}; restore a backup (see store backup) while the service is stopped`,
+    );
     this.name = 'StoreCorruptError';
   }
 }

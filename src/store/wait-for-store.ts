@@ -30,12 +30,15 @@ export async function openWhenReachable<T>(open: () => Promise<T>, options: Wait
       const left = started + options.startupTimeoutMs - now();
       if (!options.retryable(error) || left <= 0) throw error;
       const wait = Math.min(delay, left);
-      options.warn(`store not reachable yet (attempt ${attempt}): ${(error instanceof Error ? error.message : String(error)).slice(0, 300)}; next attempt in ${wait / 1000} s`, {
-        attempt,
-        retry_in_seconds: wait / 1000,
-        gives_up_in_seconds: Math.round(left / 1000),
-        setting: ENV.storeStartupTimeout,
-      });
+      options.warn(
+        `store not reachable yet (attempt ${attempt}): ${(error instanceof Error ? error.message : String(error)).slice(0, 300)}; next attempt in ${wait / 1000} s`,
+        {
+          attempt,
+          retry_in_seconds: wait / 1000,
+          gives_up_in_seconds: Math.round(left / 1000),
+          setting: ENV.storeStartupTimeout,
+        },
+      );
       await sleep(wait);
     }
   }

@@ -58,27 +58,46 @@ export function registerDeliveryMetrics(registers: Registers, options: DeliveryM
       for (const webhook of names) verifications.inc({ labels: { result, source, webhook }, value: 0 });
     }
   }
-  const extractions = zeroedCounter(registers, METRIC.extractions, 'Token look-ups per source, and whether the source held a token.', {
-    source: TOKEN_SOURCES,
-    found: ['true', 'false'],
-  });
-  const rejected = zeroedCounter(registers, METRIC.requestsRejected, 'Webhook requests rejected before or instead of token verification, by reason.', {
-    reason: REJECTION_REASONS,
-  });
+  const extractions = zeroedCounter(
+    registers,
+    METRIC.extractions,
+    'Token look-ups per source, and whether the source held a token.',
+    {
+      source: TOKEN_SOURCES,
+      found: ['true', 'false'],
+    },
+  );
+  const rejected = zeroedCounter(
+    registers,
+    METRIC.requestsRejected,
+    'Webhook requests rejected before or instead of token verification, by reason.',
+    {
+      reason: REJECTION_REASONS,
+    },
+  );
   const diagnoses = zeroedCounter(
     registers,
     METRIC.rejectionsByDiagnosis,
     'Refused deliveries, whatever the stage that refused them, by the likely cause (docs/runbooks.md#diagnosis-<value>).',
     { [DIAGNOSIS_LABEL]: DIAGNOSES },
   );
-  gauge(registers, METRIC.tokensConfigured, 'Number of webhook tokens configured; 0 means every delivery is refused.').set(options.tokensConfigured);
+  gauge(
+    registers,
+    METRIC.tokensConfigured,
+    'Number of webhook tokens configured; 0 means every delivery is refused.',
+  ).set(options.tokensConfigured);
   const events = new client.Counter({
     name: METRIC.events,
     help: `Accepted events by event code (codes outside ON[A-Z0-9_] and beyond the first ${MAX_DISTINCT_EVENTS} count as "${OTHER_EVENT}").`,
     labelNames: ['event'] as const,
     registers: registers as client.Registry[],
   });
-  const lastAccepted = gauge(registers, METRIC.lastAcceptedTimestamp, 'Unix time of the last accepted delivery per webhook token name.', ['webhook']);
+  const lastAccepted = gauge(
+    registers,
+    METRIC.lastAcceptedTimestamp,
+    'Unix time of the last accepted delivery per webhook token name.',
+    ['webhook'],
+  );
   const duration = new client.Histogram({
     name: METRIC.httpRequestDuration,
     help: 'HTTP request duration in seconds by method, matched route and status code.',
@@ -126,5 +145,8 @@ function boundedEventLabel(): (event: unknown) => string {
  * prom-client's types wrongly demand that exemplar labels be among the metric's own label names.
  */
 function exemplar(traceId: string | undefined): Record<string, never> {
-  return (linkableTraceId(traceId) ? { [EXEMPLAR_TRACE_ID_LABEL]: traceId } : undefined) as unknown as Record<string, never>;
+  return (linkableTraceId(traceId) ? { [EXEMPLAR_TRACE_ID_LABEL]: traceId } : undefined) as unknown as Record<
+    string,
+    never
+  >;
 }

@@ -77,7 +77,8 @@ function parseJson(text: string): unknown {
 }
 
 function describe(value: unknown): string {
-  if (typeof value === 'string') return value.startsWith('{') ? describe(parseJson(value) ?? value.slice(0, 300)) : value;
+  if (typeof value === 'string')
+    return value.startsWith('{') ? describe(parseJson(value) ?? value.slice(0, 300)) : value;
   if (typeof value === 'object' && value !== null && typeof (value as { message?: unknown }).message === 'string') {
     const { message, code } = value as { message: string; code?: unknown };
     return typeof code === 'string' && !message.includes(code) ? `${message} (${code})` : message;

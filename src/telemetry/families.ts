@@ -18,7 +18,13 @@ export function zeroedCounter<L extends string = never>(
   options: { enableExemplars?: boolean } = {},
 ): client.Counter<L> {
   const labelNames = Object.keys(series) as L[];
-  const counter = new client.Counter<L>({ name, help, labelNames, registers: registers as client.Registry[], ...options });
+  const counter = new client.Counter<L>({
+    name,
+    help,
+    labelNames,
+    registers: registers as client.Registry[],
+    ...options,
+  });
   for (const labels of combinations(series)) {
     if (options.enableExemplars) counter.inc({ labels, value: 0 });
     else counter.inc(labels, 0);
@@ -26,7 +32,12 @@ export function zeroedCounter<L extends string = never>(
   return counter;
 }
 
-export function gauge<L extends string = never>(registers: Registers, name: string, help: string, labelNames: readonly L[] = []): client.Gauge<L> {
+export function gauge<L extends string = never>(
+  registers: Registers,
+  name: string,
+  help: string,
+  labelNames: readonly L[] = [],
+): client.Gauge<L> {
   return new client.Gauge<L>({ name, help, labelNames, registers: registers as client.Registry[] });
 }
 
@@ -38,7 +49,11 @@ const STORE_READ_MS = 250;
  * takes longer than STORE_READ_MS, or fails, keeps the last value (the store-write counters and their alerts
  * say why). 0 until a source is set.
  */
-export function storeReadGauge(registers: Registers, name: string, help: string): { setSource(read: () => Promise<number>): void } {
+export function storeReadGauge(
+  registers: Registers,
+  name: string,
+  help: string,
+): { setSource(read: () => Promise<number>): void } {
   let read: (() => Promise<number>) | undefined;
   new client.Gauge({
     name,

@@ -6,7 +6,11 @@ import { registerTracingMetrics } from './tracing-metrics';
 export { EVENT_NAME_PATTERN, MAX_DISTINCT_EVENTS } from './delivery-metrics';
 
 /** prom-client's gauges named *_total, which Prometheus' linter (promtool check metrics) rejects. */
-const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+const MISNAMED_DEFAULT_GAUGES = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
 
 export interface RenderedMetrics {
   contentType: string;
@@ -46,7 +50,9 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
 function renderer(openMetrics: client.Registry<client.OpenMetricsContentType>): ServiceMetrics['render'] {
   const text = new client.Registry();
   const counterNames = new Map<{ name: string }, string>();
-  for (const metric of openMetrics.getMetricsAsArray() as unknown as Array<client.Metric & { name: string; type: string }>) {
+  for (const metric of openMetrics.getMetricsAsArray() as unknown as Array<
+    client.Metric & { name: string; type: string }
+  >) {
     text.registerMetric(metric);
     if (metric.type === 'counter') counterNames.set(metric, metric.name);
   }

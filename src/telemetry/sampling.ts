@@ -1,7 +1,6 @@
 import { TRACING_ENV } from '../vocabulary/env-names';
 import type { Env } from '../config/env';
 
-
 /**
  * What is exported. `outcome` (the default): every refused or failed delivery, accepted ones at
  * `acceptedRatio`, and whatever an incoming sampled `traceparent` asked for. `all` and `none` are the standard
@@ -28,15 +27,20 @@ export function samplingPolicy(env: Env): PolicyReading {
   if (sampler === 'always_on' || sampler === 'parentbased_always_on') return { policy: { mode: 'all' }, warnings };
   if (sampler === 'always_off' || sampler === 'parentbased_always_off') return { policy: { mode: 'none' }, warnings };
   if (sampler !== '') {
-    warnings.push(`OTEL_TRACES_SAMPLER=${sampler.slice(0, 40)} is not used: refused deliveries are always exported, ` +
-      `accepted ones at ${TRACING_ENV.tracesAcceptedRatio} (always_on / always_off are honoured)`);
+    warnings.push(
+      `OTEL_TRACES_SAMPLER=${sampler.slice(0, 40)} is not used: refused deliveries are always exported, ` +
+        `accepted ones at ${TRACING_ENV.tracesAcceptedRatio} (always_on / always_off are honoured)`,
+    );
   }
   const raw = env[TRACING_ENV.tracesAcceptedRatio]?.trim();
   let acceptedRatio = DEFAULT_ACCEPTED_RATIO;
   if (raw !== undefined && raw !== '') {
     const value = Number(raw);
     if (Number.isFinite(value) && value >= 0 && value <= 1) acceptedRatio = value;
-    else warnings.push(`${TRACING_ENV.tracesAcceptedRatio}=${raw.slice(0, 40)} is not a number from 0 to 1; using ${DEFAULT_ACCEPTED_RATIO}`);
+    else
+      warnings.push(
+        `${TRACING_ENV.tracesAcceptedRatio}=${raw.slice(0, 40)} is not a number from 0 to 1; using ${DEFAULT_ACCEPTED_RATIO}`,
+      );
   }
   return { policy: { mode: 'outcome', acceptedRatio }, warnings };
 }

@@ -29,20 +29,34 @@ export interface StoreMetrics {
 }
 
 export function registerStoreMetrics(registers: Registers): StoreMetrics {
-  const storeWrites = zeroedCounter(registers, METRIC.storeWrites, 'Writes to the store by kind (accepted event or quarantined delivery) and result.', {
-    kind: STORE_WRITE_KINDS,
-    result: STORE_WRITE_RESULTS,
-  });
+  const storeWrites = zeroedCounter(
+    registers,
+    METRIC.storeWrites,
+    'Writes to the store by kind (accepted event or quarantined delivery) and result.',
+    {
+      kind: STORE_WRITE_KINDS,
+      result: STORE_WRITE_RESULTS,
+    },
+  );
   const storeTimeouts = zeroedCounter(
     registers,
     METRIC.storeTimeouts,
     'Store operations that took longer than STORE_TIMEOUT_SECONDS (connect, pool wait, statement or lock wait).',
   );
-  const storeUp = gauge(registers, METRIC.storeUp, '1 while store operations succeed, 0 while they fail or time out (then /readyz is not ready).');
+  const storeUp = gauge(
+    registers,
+    METRIC.storeUp,
+    '1 while store operations succeed, 0 while they fail or time out (then /readyz is not ready).',
+  );
   storeUp.set(1);
-  const quarantined = zeroedCounter(registers, METRIC.quarantined, 'Refused deliveries kept in quarantine, by the reason they were refused.', {
-    reason: QUARANTINE_REASONS,
-  });
+  const quarantined = zeroedCounter(
+    registers,
+    METRIC.quarantined,
+    'Refused deliveries kept in quarantine, by the reason they were refused.',
+    {
+      reason: QUARANTINE_REASONS,
+    },
+  );
   const evictions = zeroedCounter(
     registers,
     METRIC.quarantineEvictions,
@@ -59,7 +73,11 @@ export function registerStoreMetrics(registers: Registers): StoreMetrics {
     'Refused deliveries counted and logged but not written to the quarantine, by reason (write_budget, disk_reserve).',
     { reason: QUARANTINE_DROP_REASONS },
   );
-  const size = storeReadGauge(registers, METRIC.quarantineSize, 'Quarantined deliveries in the store (released ones too, until purged or expired).');
+  const size = storeReadGauge(
+    registers,
+    METRIC.quarantineSize,
+    'Quarantined deliveries in the store (released ones too, until purged or expired).',
+  );
   const pending = storeReadGauge(
     registers,
     METRIC.quarantinePending,

@@ -2,7 +2,13 @@ import { diag } from '@opentelemetry/api';
 import { OTLPTraceExporter as OtlpGrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPTraceExporter as OtlpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OtlpProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import {
+  BatchSpanProcessor,
+  ConsoleSpanExporter,
+  SimpleSpanProcessor,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace';
 import type { Env } from '../config/env';
 
 /**
@@ -13,20 +19,29 @@ import type { Env } from '../config/env';
  * processor its OTEL_BSP_* settings.
  */
 export function spanProcessorsFromEnv(env: Env): SpanProcessor[] {
-  const names = [...new Set((env.OTEL_TRACES_EXPORTER ?? '').split(',').map((name) => name.trim()).filter((name) => name !== '' && name !== 'null'))];
+  const names = [
+    ...new Set(
+      (env.OTEL_TRACES_EXPORTER ?? '')
+        .split(',')
+        .map((name) => name.trim())
+        .filter((name) => name !== '' && name !== 'null'),
+    ),
+  ];
   if (names.length === 1 && names[0] === 'none') return [];
   const wanted = names.length === 0 || names.includes('none') ? ['otlp'] : names;
   const processors: SpanProcessor[] = [];
   for (const name of wanted) {
     if (name === 'console') processors.push(new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }));
-    else if (name === 'otlp') processors.push(new BatchSpanProcessor({ exporter: otlpExporter(env), ...batchSettings(env) }));
+    else if (name === 'otlp')
+      processors.push(new BatchSpanProcessor({ exporter: otlpExporter(env), ...batchSettings(env) }));
     else diag.warn(`Unrecognized OTEL_TRACES_EXPORTER value: ${name}.`);
   }
   return processors;
 }
 
 function otlpExporter(env: Env): SpanExporter {
-  const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim() || env.OTEL_EXPORTER_OTLP_PROTOCOL?.trim() || 'http/protobuf';
+  const protocol =
+    env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim() || env.OTEL_EXPORTER_OTLP_PROTOCOL?.trim() || 'http/protobuf';
   if (protocol === 'grpc') return new OtlpGrpcExporter();
   if (protocol === 'http/json') return new OtlpJsonExporter();
   if (protocol !== 'http/protobuf') diag.warn(`Unsupported OTLP traces protocol: ${protocol}. Using http/protobuf.`);
@@ -34,7 +49,12 @@ function otlpExporter(env: Env): SpanExporter {
 }
 
 /** The standard OTEL_BSP_* settings; one that is not a positive whole number keeps the processor's default. */
-function batchSettings(env: Env): { scheduledDelayMillis?: number; exportTimeoutMillis?: number; maxQueueSize?: number; maxExportBatchSize?: number } {
+function batchSettings(env: Env): {
+  scheduledDelayMillis?: number;
+  exportTimeoutMillis?: number;
+  maxQueueSize?: number;
+  maxExportBatchSize?: number;
+} {
   const read = (name: string): number | undefined => {
     const value = Number(env[name]?.trim() || Number.NaN);
     return Number.isInteger(value) && value > 0 ? value : undefined;

@@ -23,8 +23,10 @@ export function botTokens(body: unknown): BotToken[] {
     const bot = bots[id];
     const inAuth = own(own(bot, 'AUTH'), 'application_token');
     const direct = own(bot, 'application_token');
-    if (typeof inAuth === 'string' && inAuth !== '') found.push({ location: `data[BOT][${id}][AUTH][application_token]`, token: inAuth });
-    else if (typeof direct === 'string' && direct !== '') found.push({ location: `data[BOT][${id}][application_token]`, token: direct });
+    if (typeof inAuth === 'string' && inAuth !== '')
+      found.push({ location: `data[BOT][${id}][AUTH][application_token]`, token: inAuth });
+    else if (typeof direct === 'string' && direct !== '')
+      found.push({ location: `data[BOT][${id}][application_token]`, token: direct });
   }
   return found;
 }

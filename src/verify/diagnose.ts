@@ -87,7 +87,11 @@ export function diagnose(input: DiagnosisInput): DiagnosisResult {
     case 'unsupported_media_type':
       if (mediaType(input.contentType) === '') return { diagnosis: 'content_type_missing' };
       // Read within the limits and kept: a relabelled Bitrix24 delivery is replayable once the label is fixed.
-      return { diagnosis: looksLikeBitrix24Delivery({ body: undefined, rawPrefix: input.rawPrefix }) ? 'unsupported_media_type_bitrix24_body' : 'unsupported_media_type' };
+      return {
+        diagnosis: looksLikeBitrix24Delivery({ body: undefined, rawPrefix: input.rawPrefix })
+          ? 'unsupported_media_type_bitrix24_body'
+          : 'unsupported_media_type',
+      };
     case 'method_not_allowed':
       // Bitrix24 only POSTs: a GET on the handler URL is its POST after a 301/302 redirect, body dropped.
       return { diagnosis: 'redirected_to_get' };
@@ -101,13 +105,25 @@ export function diagnose(input: DiagnosisInput): DiagnosisResult {
       // The token matched; the delivery was refused only because it could not be kept.
       return { diagnosis: 'store_unavailable' };
     case 'malformed_body':
-      return { diagnosis: isJson(input.contentType) && looksLikeFormBody(input.rawPrefix) ? 'form_body_labelled_json' : 'malformed_body' };
+      return {
+        diagnosis:
+          isJson(input.contentType) && looksLikeFormBody(input.rawPrefix)
+            ? 'form_body_labelled_json'
+            : 'malformed_body',
+      };
     case 'not_found':
       return { diagnosis: looksLikeBitrix24Delivery(input) ? 'wrong_path_bitrix24_body' : 'wrong_path' };
     case 'portal_mismatch':
-      return { diagnosis: 'portal_mismatch', ...(input.portalMismatch !== undefined ? { detail: input.portalMismatch } : {}) };
+      return {
+        diagnosis: 'portal_mismatch',
+        ...(input.portalMismatch !== undefined ? { detail: input.portalMismatch } : {}),
+      };
     case 'token_mismatch':
-      return botTokenConfigured(input) ?? configuredTokenMalformed(input.configuredTokenFaults) ?? diagnoseMismatch(input.extractions);
+      return (
+        botTokenConfigured(input) ??
+        configuredTokenMalformed(input.configuredTokenFaults) ??
+        diagnoseMismatch(input.extractions)
+      );
     case 'token_missing':
       for (const check of MISSING_CHECKS) {
         const found = check(input);
@@ -147,7 +163,8 @@ const FORM_TOKEN_KEY = 'auth[application_token]';
 
 function emptyBody({ contentLength, chunked, rawPrefix }: DiagnosisInput): DiagnosisResult | undefined {
   if (contentLength === 0) return { diagnosis: 'empty_body', detail: 'Content-Length: 0' };
-  if (contentLength === undefined && !chunked) return { diagnosis: 'empty_body', detail: 'no Content-Length and not chunked' };
+  if (contentLength === undefined && !chunked)
+    return { diagnosis: 'empty_body', detail: 'no Content-Length and not chunked' };
   if (rawPrefix === '') return { diagnosis: 'empty_body', detail: 'no bytes in the body' };
   return undefined;
 }
@@ -155,7 +172,9 @@ function emptyBody({ contentLength, chunked, rawPrefix }: DiagnosisInput): Diagn
 function jsonBodyLabelledForm({ contentType, body }: DiagnosisInput): DiagnosisResult | undefined {
   // JSON has no `&`-separated `name=value` pairs: the form parser makes the text (up to a first `&` or
   // `=`) one key, and drops a leading `[` of an array.
-  return isForm(contentType) && startsLikeJson(keysOf(body)[0] ?? '') ? { diagnosis: 'json_body_labelled_form' } : undefined;
+  return isForm(contentType) && startsLikeJson(keysOf(body)[0] ?? '')
+    ? { diagnosis: 'json_body_labelled_form' }
+    : undefined;
 }
 
 const NOT_A_TOKEN: Record<NotATokenReason, Diagnosis> = {
@@ -176,7 +195,8 @@ function tokenInUncheckedSource({ sources, body, query, headerNames }: Diagnosis
     // Header values are not part of the input (they may be anything a proxy adds); the dedicated header's
     // presence is telling enough. A bare `Authorization` is not: proxies add Basic credentials.
     if (source === 'header') {
-      if (headerNames.includes('x-bitrix24-token')) return { diagnosis: 'token_in_unchecked_source', detail: 'header x-bitrix24-token' };
+      if (headerNames.includes('x-bitrix24-token'))
+        return { diagnosis: 'token_in_unchecked_source', detail: 'header x-bitrix24-token' };
       continue;
     }
     const extraction = extractToken(source, { body, query, headers: {} });
@@ -196,7 +216,8 @@ function doubleEncodedKey({ body }: DiagnosisInput): DiagnosisResult | undefined
 /** `auth[APPLICATION_TOKEN]`, `AUTH[application_token]`, nested or flat. */
 function wrongCaseKey({ body }: DiagnosisInput): DiagnosisResult | undefined {
   for (const key of keysOf(body)) {
-    if (key !== FORM_TOKEN_KEY && key.toLowerCase() === FORM_TOKEN_KEY) return { diagnosis: 'token_key_wrong_case', detail: key };
+    if (key !== FORM_TOKEN_KEY && key.toLowerCase() === FORM_TOKEN_KEY)
+      return { diagnosis: 'token_key_wrong_case', detail: key };
     if (key.toLowerCase() !== 'auth') continue;
     const inner = keysOf((body as Record<string, unknown>)[key]).find(
       (sub) => sub.toLowerCase() === TOKEN_KEY && (key !== 'auth' || sub !== TOKEN_KEY),
@@ -207,7 +228,9 @@ function wrongCaseKey({ body }: DiagnosisInput): DiagnosisResult | undefined {
 }
 
 function topLevelKey({ body }: DiagnosisInput): DiagnosisResult | undefined {
-  return isRecord(body) && hasOwn(body, TOKEN_KEY) ? { diagnosis: 'token_key_top_level', detail: TOKEN_KEY } : undefined;
+  return isRecord(body) && hasOwn(body, TOKEN_KEY)
+    ? { diagnosis: 'token_key_top_level', detail: TOKEN_KEY }
+    : undefined;
 }
 
 /** The form key on the URL: Koa's query parser is flat, so it stays the literal `auth[application_token]`. */
@@ -240,7 +263,10 @@ function botTokenConfigured({ body, isConfiguredToken }: DiagnosisInput): Diagno
  */
 function configuredTokenMalformed(faults: readonly ConfiguredTokenFault[] | undefined): DiagnosisResult | undefined {
   if (!faults || faults.length === 0) return undefined;
-  return { diagnosis: 'configured_token_malformed', detail: faults.map(({ where, problem }) => `${where}: the token ${problem}`).join('; ') };
+  return {
+    diagnosis: 'configured_token_malformed',
+    detail: faults.map(({ where, problem }) => `${where}: the token ${problem}`).join('; '),
+  };
 }
 
 export function diagnoseMismatch(extractions: readonly Extraction[]): DiagnosisResult {

@@ -40,7 +40,15 @@ export const STORE_WRITE_RESULTS = ['ok', 'error'] as const;
 export type StoreWriteResult = (typeof STORE_WRITE_RESULTS)[number];
 /** `reason` of a quarantined delivery: the token reasons, and the body refusals when a body was read. */
 /** `not_found`: only a Bitrix24 delivery POSTed to a wrong path (diagnosis wrong_path_bitrix24_body), read whole. */
-export const QUARANTINE_REASONS = ['token_missing', 'token_mismatch', 'not_configured', 'unsupported_media_type', 'malformed_body', 'not_found', 'portal_mismatch'] as const;
+export const QUARANTINE_REASONS = [
+  'token_missing',
+  'token_mismatch',
+  'not_configured',
+  'unsupported_media_type',
+  'malformed_body',
+  'not_found',
+  'portal_mismatch',
+] as const;
 export type QuarantineReason = (typeof QUARANTINE_REASONS)[number];
 /**
  * `reason` of METRIC.quarantineDropped: `write_budget`: past QUARANTINE_WRITES_PER_SECOND (deliveries that

@@ -14,7 +14,8 @@ import { SIGNING_SECRET, Upstream } from '../forward/support/upstream';
 import { spawnService, type RunningService } from '../support/spawn-service';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SCREENSHOTS = process.env.CONSOLE_SCREENSHOTS ?? path.join(os.tmpdir(), 'bitrix24-webhook-guard-console-screenshots');
+const SCREENSHOTS =
+  process.env.CONSOLE_SCREENSHOTS ?? path.join(os.tmpdir(), 'bitrix24-webhook-guard-console-screenshots');
 const TOKENS = `default=${WEBHOOK_TOKEN},app=${APP_TOKEN}`;
 
 describe('the operator console in chromium: the incident recovered with three clicks', function () {
@@ -25,7 +26,10 @@ describe('the operator console in chromium: the incident recovered with three cl
   let profile: string;
 
   before(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`chromium is not installed at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH): the browser test cannot run`);
+    if (!existsSync(CHROMIUM))
+      throw new Error(
+        `chromium is not installed at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH): the browser test cannot run`,
+      );
     mkdirSync(SCREENSHOTS, { recursive: true });
     profile = mkdtempSync(path.join(os.tmpdir(), 'console-chromium-'));
     // A fresh profile directory (playwright passes it as --user-data-dir).
@@ -33,7 +37,16 @@ describe('the operator console in chromium: the incident recovered with three cl
       executablePath: CHROMIUM,
       headless: true,
       viewport: { width: 1000, height: 800 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     upstream = new Upstream();
     await upstream.start();
@@ -64,12 +77,17 @@ describe('the operator console in chromium: the incident recovered with three cl
     // The outage: no token configured; three real deliveries refused with 503 and quarantined.
     service = await spawnService({ env });
     for (const body of [CRM_DEAL_ADD, TASK_ADD, crmDealUpdateCyrillic()]) {
-      const response = await fetch(`${service.url}/api/bitrix/webhook`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+      const response = await fetch(`${service.url}/api/bitrix/webhook`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body,
+      });
       expect(response.status).to.equal(503);
     }
     await service.stop();
     // The token set and the service restarted. The application refuses the task event the first time: a dead letter.
-    upstream.reply = (request, nth) => (request.body.includes('"ONTASKADD"') && nth === 1 ? { status: 422, body: 'task 1 unknown' } : { status: 200 });
+    upstream.reply = (request, nth) =>
+      request.body.includes('"ONTASKADD"') && nth === 1 ? { status: 422, body: 'task 1 unknown' } : { status: 200 };
     service = await spawnService({ env: { ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS } });
 
     const page = await browser!.newPage();
@@ -82,7 +100,9 @@ describe('the operator console in chromium: the incident recovered with three cl
     await page.getByLabel('Admin token').fill(ADMIN_TOKEN);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Quarantine: 3 awaiting replay' }).waitFor();
-    expect(await page.getByRole('heading', { name: /^not_configured/ }).textContent()).to.equal('not_configured (not_configured, 3)');
+    expect(await page.getByRole('heading', { name: /^not_configured/ }).textContent()).to.equal(
+      'not_configured (not_configured, 3)',
+    );
     expect(await page.locator('.group p').first().textContent()).to.match(/^Cause: 503: the service has no token/);
     await shot(page, '2-console');
 
@@ -115,7 +135,11 @@ describe('the operator console in chromium: the incident recovered with three cl
     expect(upstream.received.every((received) => received.verified)).to.equal(true);
     expect(violations).to.deep.equal([]);
     // Each release logged and counted as the console's.
-    expect(service.logs.filter((line) => line.message === 'quarantined delivery replayed: now an accepted event').map((line) => line.how)).to.deep.equal(['console', 'console', 'console']);
+    expect(
+      service.logs
+        .filter((line) => line.message === 'quarantined delivery replayed: now an accepted event')
+        .map((line) => line.how),
+    ).to.deep.equal(['console', 'console', 'console']);
     const metrics = await (await fetch(`${service.url}/metrics`)).text();
     expect(metrics).to.include('bitrix_webhook_quarantine_releases_total{how="console"} 3');
     await page.close();

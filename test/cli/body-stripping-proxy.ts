@@ -10,14 +10,20 @@ export function startProxy(target: string, stripBody: boolean): Promise<Loopback
     const forwarded = stripBody ? Buffer.alloc(0) : body;
     const headers = { ...request.headers, 'content-length': String(forwarded.length) };
     delete headers['transfer-encoding'];
-    const upstream = http.request(new URL(request.url ?? '/', target), { method: request.method, headers }, (answer) => {
-      const chunks: Buffer[] = [];
-      answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-      answer.on('end', () => {
-        response.writeHead(answer.statusCode ?? 502, { 'content-type': answer.headers['content-type'] ?? 'text/plain' });
-        response.end(Buffer.concat(chunks));
-      });
-    });
+    const upstream = http.request(
+      new URL(request.url ?? '/', target),
+      { method: request.method, headers },
+      (answer) => {
+        const chunks: Buffer[] = [];
+        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+        answer.on('end', () => {
+          response.writeHead(answer.statusCode ?? 502, {
+            'content-type': answer.headers['content-type'] ?? 'text/plain',
+          });
+          response.end(Buffer.concat(chunks));
+        });
+      },
+    );
     upstream.on('error', () => response.writeHead(502).end());
     upstream.end(forwarded);
   });

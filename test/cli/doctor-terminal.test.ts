@@ -11,7 +11,12 @@ describe('doctor --url against a hostile answer', function () {
   let stub: LoopbackHttpServer;
   before(async () => {
     stub = new LoopbackHttpServer((_request, _body, response) =>
-      response.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'rejected', reason: '\x1b]0;pwned\x07\x1b]52;c;aGk=\x07\x9b2J\r\n  ok    fake' })));
+      response
+        .writeHead(401, { 'content-type': 'application/json' })
+        .end(
+          JSON.stringify({ status: 'rejected', reason: '\x1b]0;pwned\x07\x1b]52;c;aGk=\x07\x9b2J\r\n  ok    fake' }),
+        ),
+    );
     await stub.start();
   });
   after(() => stub.stop());
@@ -26,6 +31,8 @@ describe('doctor --url against a hostile answer', function () {
     expect(result.stdout.split('\n').filter((line) => line.startsWith('  ok    fake'))).to.deep.equal([]);
     const json = await runCli(['doctor', '--url', url, '--json'], { BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN });
     const report = JSON.parse(json.stdout) as { self_test: { deliveries: Array<{ got: { reason: string } }> } };
-    expect(report.self_test.deliveries[0]!.got.reason).to.equal('\x1b]0;pwned\x07\x1b]52;c;aGk=\x07\x9b2J\r\n  ok    fake');
+    expect(report.self_test.deliveries[0]!.got.reason).to.equal(
+      '\x1b]0;pwned\x07\x1b]52;c;aGk=\x07\x9b2J\r\n  ok    fake',
+    );
   });
 });

@@ -12,7 +12,13 @@ export interface CliResult {
 }
 
 /** Runs the CLI in a clean environment (PATH and HOME kept) plus `env`, with `stdin` as its standard input. */
-export function runCli(args: string[], env: Record<string, string> = {}, stdin = '', script = CLI, cwd?: string): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+  stdin = '',
+  script = CLI,
+  cwd?: string,
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [script, ...args], {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },

@@ -33,11 +33,33 @@ describe('command line output is terminal-safe', function () {
     env = { DATA_DIR: dir };
     const store = await openStore(parseStoreConfig(env), { bodyLimitBytes: 256 * 1024 });
     quarantineId = await store.quarantine({
-      receivedAt: new Date(), status: 401, reason: 'token_missing', diagnosis: 'no_auth_block', traceId: undefined,
-      event: EVENT, eventHandlerId: undefined, ts: undefined, domain: DOMAIN, memberId: `m${CLIPBOARD}`,
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': USER_AGENT }, rawBody: BODY, candidates: [],
+      receivedAt: new Date(),
+      status: 401,
+      reason: 'token_missing',
+      diagnosis: 'no_auth_block',
+      traceId: undefined,
+      event: EVENT,
+      eventHandlerId: undefined,
+      ts: undefined,
+      domain: DOMAIN,
+      memberId: `m${CLIPBOARD}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': USER_AGENT },
+      rawBody: BODY,
+      candidates: [],
     });
-    await store.saveAccepted({ receivedAt: new Date(), traceId: undefined, webhook: 'default', event: EVENT, eventHandlerId: '1', ts: '1', domain: DOMAIN, memberId: 'm', data: {}, rawBody: undefined, contentType: undefined });
+    await store.saveAccepted({
+      receivedAt: new Date(),
+      traceId: undefined,
+      webhook: 'default',
+      event: EVENT,
+      eventHandlerId: '1',
+      ts: '1',
+      domain: DOMAIN,
+      memberId: 'm',
+      data: {},
+      rawBody: undefined,
+      contentType: undefined,
+    });
     await store.close();
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
@@ -49,12 +71,19 @@ describe('command line output is terminal-safe', function () {
     const lines = shown.stdout.split('\n');
     expect(lines.filter((line) => line.startsWith('released:'))).to.deep.equal(['released:     no']);
     expect(lines).to.include('  user-agent: curl/8 \\x1b]0;pwned\\x07\\x9b31m');
-    expect(lines).to.include(`event:        ONX\\x1b[2J\\x9b2J  portal a.bitrix24.com\\x1b]0;pwned\\x07  member m\\x1b]52;c;cm0gLXJmIH4=\\x07`);
-    expect(lines.at(-2)).to.equal('event=ONCRMDEALADD&data%5BX%5D=\\x1b]0;pwned\\x07\\x1b[2J\\x9b2J\\x1b]52;c;cm0gLXJmIH4=\\x07\\x0d\\x0areleased:     2026-01-01 as event x\\x7f');
+    expect(lines).to.include(
+      `event:        ONX\\x1b[2J\\x9b2J  portal a.bitrix24.com\\x1b]0;pwned\\x07  member m\\x1b]52;c;cm0gLXJmIH4=\\x07`,
+    );
+    expect(lines.at(-2)).to.equal(
+      'event=ONCRMDEALADD&data%5BX%5D=\\x1b]0;pwned\\x07\\x1b[2J\\x9b2J\\x1b]52;c;cm0gLXJmIH4=\\x07\\x0d\\x0areleased:     2026-01-01 as event x\\x7f',
+    );
   });
 
   it('quarantine list and events list escape the event and the portal', async () => {
-    for (const args of [['quarantine', 'list'], ['events', 'list']]) {
+    for (const args of [
+      ['quarantine', 'list'],
+      ['events', 'list'],
+    ]) {
       const listed = await runCli(args, env);
       expect(listed.code, listed.stderr).to.equal(0);
       expect(listed.stdout, args.join(' ')).to.not.match(CONTROL);
@@ -66,7 +95,12 @@ describe('command line output is terminal-safe', function () {
   it('--json stays exact JSON: the same strings back, escaped only as JSON escapes them', async () => {
     const shown = await runCli(['quarantine', 'show', quarantineId, '--json'], env);
     const row = JSON.parse(shown.stdout) as JsonRecord;
-    expect([row.body, row.headers['user-agent'], row.event, row.domain]).to.deep.equal([BODY, USER_AGENT, EVENT, DOMAIN]);
+    expect([row.body, row.headers['user-agent'], row.event, row.domain]).to.deep.equal([
+      BODY,
+      USER_AGENT,
+      EVENT,
+      DOMAIN,
+    ]);
     const events = await runCli(['events', 'list', '--json'], env);
     expect((JSON.parse(events.stdout) as JsonRecord).event).to.equal(EVENT);
   });

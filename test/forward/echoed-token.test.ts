@@ -44,19 +44,31 @@ describe('forward: an echoed token is redacted before the answer is cut', functi
 
   it('keeps none of the token when the 200-byte cut falls inside it', async () => {
     // The token starts at byte 189 of the answer: a cut at 200 before redaction kept its first 11 characters.
-    upstream.reply = (request) => ({ status: 422, body: `${'x'.repeat(189)}${new URLSearchParams(request.body).get('auth[application_token]')} and more` });
+    upstream.reply = (request) => ({
+      status: 422,
+      body: `${'x'.repeat(189)}${new URLSearchParams(request.body).get('auth[application_token]')} and more`,
+    });
     const id = await store.saveAccepted(dealEvent(1));
     const capture = new Capture();
     worker = new ForwardWorker({
       store,
-      config: parseForwardConfig({ FORWARD_URL: upstream.url, FORWARD_SIGNING_SECRET: SIGNING_SECRET, FORWARD_FORMAT: 'bitrix24', FORWARD_POLL_SECONDS: '0.02' }, () => '')!,
+      config: parseForwardConfig(
+        {
+          FORWARD_URL: upstream.url,
+          FORWARD_SIGNING_SECRET: SIGNING_SECRET,
+          FORWARD_FORMAT: 'bitrix24',
+          FORWARD_POLL_SECONDS: '0.02',
+        },
+        () => '',
+      )!,
       tokens: [{ name: 'default', token: TOKEN }],
       logger: createLogger('debug', [capture]),
       owner: 'test-worker',
     });
     worker.start();
     const deadline = Date.now() + 10_000;
-    while ((await store.getEvent(id))!.status === 'pending' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    while ((await store.getEvent(id))!.status === 'pending' && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
     const event = (await store.getEvent(id))!;
     expect(event.status).to.equal('dead');
     expect(event.lastError).to.equal(`HTTP 422: ${'x'.repeat(189)}REDACTED an`);

@@ -50,8 +50,16 @@ describe('forward: formats', () => {
 
   it('json: portal.verified only when the token name is bound to the portal the event names', () => {
     const portalOf = (portal: { memberId?: string; domain?: string }) =>
-      (JSON.parse(formatEvent(stored(), 'json', [{ name: 'crm', token: WEBHOOK_TOKEN, portal }]).body) as { portal: unknown }).portal;
-    expect(portalOf({ memberId: 'd897063e1ce7c5eb9f04b9751eef5915' })).to.deep.equal({ domain: 'some-domain.bitrix24.com', member_id: 'd897063e1ce7c5eb9f04b9751eef5915', verified: true });
+      (
+        JSON.parse(formatEvent(stored(), 'json', [{ name: 'crm', token: WEBHOOK_TOKEN, portal }]).body) as {
+          portal: unknown;
+        }
+      ).portal;
+    expect(portalOf({ memberId: 'd897063e1ce7c5eb9f04b9751eef5915' })).to.deep.equal({
+      domain: 'some-domain.bitrix24.com',
+      member_id: 'd897063e1ce7c5eb9f04b9751eef5915',
+      verified: true,
+    });
     expect(portalOf({ domain: 'some-domain.bitrix24.com' })).to.deep.include({ verified: true });
     // Bound to another portal since it was accepted (the binding changed): not verified.
     expect(portalOf({ memberId: 'a223c6b3710f85df22e9377d6c4f7553' })).to.deep.include({ verified: false });
@@ -63,7 +71,7 @@ describe('forward: formats', () => {
     expect(body).to.equal(CRM_DEAL_ADD);
   });
 
-  it('bitrix24 during a rotation: the newest (last) token of the name, never another name\'s', () => {
+  it("bitrix24 during a rotation: the newest (last) token of the name, never another name's", () => {
     const tokens = [
       { name: 'other', token: 'zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz' },
       { name: 'crm', token: WEBHOOK_TOKEN },
@@ -74,7 +82,13 @@ describe('forward: formats', () => {
   });
 
   it('bitrix24 without a configured token for the name, or without a stored body: a FormatError (dead letter)', () => {
-    expect(() => formatEvent(stored(), 'bitrix24', [{ name: 'tasks', token: WEBHOOK_TOKEN }])).to.throw(FormatError, 'no token is configured for webhook name crm');
-    expect(() => formatEvent(stored({ body: null }), 'bitrix24', [{ name: 'crm', token: WEBHOOK_TOKEN }])).to.throw(FormatError, 'no original body');
+    expect(() => formatEvent(stored(), 'bitrix24', [{ name: 'tasks', token: WEBHOOK_TOKEN }])).to.throw(
+      FormatError,
+      'no token is configured for webhook name crm',
+    );
+    expect(() => formatEvent(stored({ body: null }), 'bitrix24', [{ name: 'crm', token: WEBHOOK_TOKEN }])).to.throw(
+      FormatError,
+      'no original body',
+    );
   });
 });

@@ -38,7 +38,11 @@ describe('forward: events redeliver (CLI)', function () {
     const dead = await deadEvent(1);
     const pending = await store.saveAccepted(dealEvent(2));
     const result = await runCli(['events', 'redeliver', dead, pending, '--json'], env());
-    expect([result.code, result.stdout, result.stderr]).to.deep.equal([1, `${JSON.stringify({ redelivered: [dead], not_dead: [pending] })}\n`, '']);
+    expect([result.code, result.stdout, result.stderr]).to.deep.equal([
+      1,
+      `${JSON.stringify({ redelivered: [dead], not_dead: [pending] })}\n`,
+      '',
+    ]);
     const event = (await store.getEvent(dead))!;
     expect([event.status, event.attempts, event.leaseOwner]).to.deep.equal(['pending', 0, null]);
     expect(event.nextAttemptAt.getTime()).to.be.at.most(Date.now());

@@ -3,17 +3,37 @@ import { backoffMs, exhausted, retryAfterMs, verdictForStatus } from '../../src/
 
 describe('forward: retry policy', () => {
   it('2xx delivered; 408, 429, 5xx retried; every other status dead', () => {
-    const table = [200, 201, 204, 299, 300, 301, 400, 401, 403, 404, 408, 409, 410, 422, 429, 500, 502, 503, 504].map((status) => [status, verdictForStatus(status)]);
+    const table = [200, 201, 204, 299, 300, 301, 400, 401, 403, 404, 408, 409, 410, 422, 429, 500, 502, 503, 504].map(
+      (status) => [status, verdictForStatus(status)],
+    );
     expect(table).to.deep.equal([
-      [200, 'delivered'], [201, 'delivered'], [204, 'delivered'], [299, 'delivered'], [300, 'dead'], [301, 'dead'],
-      [400, 'dead'], [401, 'dead'], [403, 'dead'], [404, 'dead'], [408, 'retry'], [409, 'dead'], [410, 'dead'],
-      [422, 'dead'], [429, 'retry'], [500, 'retry'], [502, 'retry'], [503, 'retry'], [504, 'retry'],
+      [200, 'delivered'],
+      [201, 'delivered'],
+      [204, 'delivered'],
+      [299, 'delivered'],
+      [300, 'dead'],
+      [301, 'dead'],
+      [400, 'dead'],
+      [401, 'dead'],
+      [403, 'dead'],
+      [404, 'dead'],
+      [408, 'retry'],
+      [409, 'dead'],
+      [410, 'dead'],
+      [422, 'dead'],
+      [429, 'retry'],
+      [500, 'retry'],
+      [502, 'retry'],
+      [503, 'retry'],
+      [504, 'retry'],
     ]);
   });
 
   it('full jitter under an exponential ceiling capped at the maximum', () => {
     const top = () => 0.999999;
-    expect([1, 2, 3, 4, 5, 10, 60].map((attempt) => backoffMs(attempt, 100, 1000, top))).to.deep.equal([99, 199, 399, 799, 999, 999, 999]);
+    expect([1, 2, 3, 4, 5, 10, 60].map((attempt) => backoffMs(attempt, 100, 1000, top))).to.deep.equal([
+      99, 199, 399, 799, 999, 999, 999,
+    ]);
     expect(backoffMs(3, 100, 1000, () => 0)).to.equal(0);
     expect(backoffMs(3, 100, 1000, () => 0.5)).to.equal(200);
   });

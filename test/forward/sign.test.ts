@@ -6,7 +6,11 @@ import { signatureHeaders } from '../../src/forward/sign';
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const KEY = Buffer.from(SECRET.slice('whsec_'.length), 'base64');
 const ID = '01KB0W7Z5X0000000000000000';
-const BODY = JSON.stringify({ id: ID, event: 'ONCRMDEALADD', data: { FIELDS: { ID: '7405', TITLE: 'Сделка «Ёлки»' } } });
+const BODY = JSON.stringify({
+  id: ID,
+  event: 'ONCRMDEALADD',
+  data: { FIELDS: { ID: '7405', TITLE: 'Сделка «Ёлки»' } },
+});
 
 describe('forward: Standard Webhooks signature', () => {
   it('is accepted by the standardwebhooks package, which returns the parsed body', () => {
@@ -26,10 +30,22 @@ describe('forward: Standard Webhooks signature', () => {
 
   it('fails there for a tampered body, another id, another secret and an old timestamp', () => {
     const headers = signatureHeaders(KEY, ID, BODY);
-    const verify = (body: string, h: Record<string, string>, secret = SECRET) => () => new Webhook(secret).verify(body, h);
-    expect(verify(BODY.replace('7405', '7406'), { ...headers })).to.throw(WebhookVerificationError, 'No matching signature found');
-    expect(verify(BODY, { ...headers, 'webhook-id': '01KB0W7Z5X0000000000000001' })).to.throw(WebhookVerificationError, 'No matching signature found');
-    expect(verify(BODY, { ...headers }, `whsec_${Buffer.alloc(24, 7).toString('base64')}`)).to.throw(WebhookVerificationError, 'No matching signature found');
+    const verify =
+      (body: string, h: Record<string, string>, secret = SECRET) =>
+      () =>
+        new Webhook(secret).verify(body, h);
+    expect(verify(BODY.replace('7405', '7406'), { ...headers })).to.throw(
+      WebhookVerificationError,
+      'No matching signature found',
+    );
+    expect(verify(BODY, { ...headers, 'webhook-id': '01KB0W7Z5X0000000000000001' })).to.throw(
+      WebhookVerificationError,
+      'No matching signature found',
+    );
+    expect(verify(BODY, { ...headers }, `whsec_${Buffer.alloc(24, 7).toString('base64')}`)).to.throw(
+      WebhookVerificationError,
+      'No matching signature found',
+    );
     const old = signatureHeaders(KEY, ID, BODY, new Date(Date.now() - 10 * 60 * 1000));
     expect(verify(BODY, { ...old })).to.throw(WebhookVerificationError, 'Message timestamp too old');
   });

@@ -54,14 +54,28 @@ describe('forward: an unreadable stored event never blocks the others', function
     file.close();
 
     expect((await store.listEvents()).map((event) => event.unreadable)).to.deep.equal([
-      undefined, 'data is not valid JSON', undefined, undefined, 'data nested deeper than 256 levels',
+      undefined,
+      'data is not valid JSON',
+      undefined,
+      undefined,
+      'data nested deeper than 256 levels',
     ]);
     const registry = new client.Registry();
     worker = new ForwardWorker({
       store,
-      config: parseForwardConfig({ FORWARD_URL: upstream.url, FORWARD_SIGNING_SECRET: SIGNING_SECRET, FORWARD_POLL_SECONDS: '0.02', FORWARD_RATE_PER_SECOND: '1000' }, () => '')!,
+      config: parseForwardConfig(
+        {
+          FORWARD_URL: upstream.url,
+          FORWARD_SIGNING_SECRET: SIGNING_SECRET,
+          FORWARD_POLL_SECONDS: '0.02',
+          FORWARD_RATE_PER_SECOND: '1000',
+        },
+        () => '',
+      )!,
       tokens: [{ name: 'default', token: 'jvh9y1ulvt2m6k5or90v9mg8nn32ozas' }],
-      logger: createLogger('error', [new winston.transports.Stream({ stream: new Writable({ write: (_chunk, _encoding, done) => done() }) })]),
+      logger: createLogger('error', [
+        new winston.transports.Stream({ stream: new Writable({ write: (_chunk, _encoding, done) => done() }) }),
+      ]),
       metrics: registerForwardMetrics(registry),
       owner: 'test-worker',
     });
@@ -89,8 +103,16 @@ describe('forward: an unreadable stored event never blocks the others', function
     const listed = await runCli(['events', 'list', '--status', 'dead'], { DATA_DIR: dir });
     expect(listed.code, listed.stderr).to.equal(0);
     const lines = listed.stdout.split('\n').filter(Boolean);
-    expect(lines.map((line) => line.slice(line.indexOf('unreadable:')))).to.deep.equal(['unreadable: data is not valid JSON', 'unreadable: data nested deeper than 256 levels']);
+    expect(lines.map((line) => line.slice(line.indexOf('unreadable:')))).to.deep.equal([
+      'unreadable: data is not valid JSON',
+      'unreadable: data nested deeper than 256 levels',
+    ]);
     const json = await runCli(['events', 'list', '--status', 'dead', '--json'], { DATA_DIR: dir });
-    expect(json.stdout.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as StoredEvent).unreadable)).to.have.length(2);
+    expect(
+      json.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => (JSON.parse(line) as StoredEvent).unreadable),
+    ).to.have.length(2);
   });
 });

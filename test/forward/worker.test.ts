@@ -101,17 +101,26 @@ describe('forward: the worker against a real upstream and a real store', functio
     const event = await settled(id);
     expect([event.status, event.attempts, event.lastError]).to.deep.equal(['delivered', 4, null]);
     expect(upstream.received.map((r) => [r.id, r.verified, r.status])).to.deep.equal([
-      [id, true, 503], [id, true, 503], [id, true, 503], [id, true, 200],
+      [id, true, 503],
+      [id, true, 503],
+      [id, true, 503],
+      [id, true, 200],
     ]);
     expect(JSON.parse(upstream.received[3]!.body)).to.include({ id, webhook: 'default', event: 'ONCRMDEALADD' });
     expect(await attemptCounts()).to.deep.equal({ delivered: 1, retry: 3, dead: 0 });
     const retries = capture.lines.filter((line) => line.message === 'forwarding failed; will retry');
     expect(retries.map((line) => [line.event_id, line.attempt, line.status, line.error, line.upstream])).to.deep.equal(
-      [1, 2, 3].map((attempt) => [id, attempt, 503, 'HTTP 503: down for maintenance', upstream.url.replace('s3cret', 'REDACTED')]),
+      [1, 2, 3].map((attempt) => [
+        id,
+        attempt,
+        503,
+        'HTTP 503: down for maintenance',
+        upstream.url.replace('s3cret', 'REDACTED'),
+      ]),
     );
   });
 
-  it('each attempt is a CLIENT span bitrix.forward with HTTP client attributes, linked to the delivery\'s trace', async () => {
+  it("each attempt is a CLIENT span bitrix.forward with HTTP client attributes, linked to the delivery's trace", async () => {
     upstream.reply = (_request, nth) => (nth === 1 ? { status: 502 } : { status: 204 });
     const id = await store.saveAccepted(dealEvent(11));
     memoryExporter.reset();
@@ -119,8 +128,18 @@ describe('forward: the worker against a real upstream and a real store', functio
     await settled(id);
     const spans = memoryExporter.getFinishedSpans().filter((span) => span.name === 'bitrix.forward');
     const port = Number(new URL(upstream.url).port);
-    expect(spans.map((span) => [span.kind, span.status.code, span.attributes, span.links.map((link) => link.context.traceId)])).to.deep.equal(
-      [[502, 1, SpanStatusCode.ERROR, 'retry'], [204, 2, SpanStatusCode.UNSET, 'delivered']].map(([status, attempt, code, result]) => [
+    expect(
+      spans.map((span) => [
+        span.kind,
+        span.status.code,
+        span.attributes,
+        span.links.map((link) => link.context.traceId),
+      ]),
+    ).to.deep.equal(
+      [
+        [502, 1, SpanStatusCode.ERROR, 'retry'],
+        [204, 2, SpanStatusCode.UNSET, 'delivered'],
+      ].map(([status, attempt, code, result]) => [
         SpanKind.CLIENT,
         code,
         {
@@ -147,9 +166,15 @@ describe('forward: the worker against a real upstream and a real store', functio
     start(config({ FORWARD_FORMAT: 'bitrix24' }));
     expect((await settled(id)).status).to.equal('dead');
     const [received] = upstream.received;
-    expect([received!.contentType, received!.body, received!.verified]).to.deep.equal(['application/x-www-form-urlencoded', event.rawBody, true]);
+    expect([received!.contentType, received!.body, received!.verified]).to.deep.equal([
+      'application/x-www-form-urlencoded',
+      event.rawBody,
+      true,
+    ]);
     const stored = (await store.getEvent(id))!;
-    expect(stored.lastError).to.equal(`HTTP 422: bad: ${event.rawBody.slice(-60).replace('jvh9y1ulvt2m6k5or90v9mg8nn32ozas', 'REDACTED')}`);
+    expect(stored.lastError).to.equal(
+      `HTTP 422: bad: ${event.rawBody.slice(-60).replace('jvh9y1ulvt2m6k5or90v9mg8nn32ozas', 'REDACTED')}`,
+    );
     expect(stored.lastError).to.equal('HTTP 422: bad: auth%5Bapplication_token%5D=REDACTED');
     expect(JSON.stringify(capture.lines)).not.to.include('jvh9y1ulvt2m6k5or90v9mg8nn32ozas');
   });
@@ -170,7 +195,10 @@ describe('forward: the worker against a real upstream and a real store', functio
       registry = new client.Registry();
       start(parseForwardConfig({ ...FAST, FORWARD_URLS: `crm=${crm.url}` }, () => '')!);
       const event = await settled(orphan);
-      expect([event.status, event.lastError]).to.deep.equal(['dead', 'no upstream for webhook tasks: add it to FORWARD_URLS (or set FORWARD_URL), then events redeliver']);
+      expect([event.status, event.lastError]).to.deep.equal([
+        'dead',
+        'no upstream for webhook tasks: add it to FORWARD_URLS (or set FORWARD_URL), then events redeliver',
+      ]);
     } finally {
       await crm.stop();
     }
@@ -189,7 +217,8 @@ describe('forward: the worker against a real upstream and a real store', functio
   });
 
   it('429 with Retry-After: 2 waits those 2 seconds (the backoff alone would be at most 0.05 s)', async () => {
-    upstream.reply = (_request, nth) => (nth === 1 ? { status: 429, headers: { 'retry-after': '2' } } : { status: 200 });
+    upstream.reply = (_request, nth) =>
+      nth === 1 ? { status: 429, headers: { 'retry-after': '2' } } : { status: 200 };
     const id = await store.saveAccepted(dealEvent(3));
     start(config({ FORWARD_BACKOFF_MAX_SECONDS: '10' }));
     const event = await settled(id);
@@ -198,7 +227,8 @@ describe('forward: the worker against a real upstream and a real store', functio
   });
 
   it('a Retry-After beyond FORWARD_BACKOFF_MAX_SECONDS is capped at it', async () => {
-    upstream.reply = (_request, nth) => (nth === 1 ? { status: 503, headers: { 'retry-after': '3600' } } : { status: 200 });
+    upstream.reply = (_request, nth) =>
+      nth === 1 ? { status: 503, headers: { 'retry-after': '3600' } } : { status: 200 };
     const id = await store.saveAccepted(dealEvent(10));
     start(config({ FORWARD_BACKOFF_MAX_SECONDS: '1' }));
     const event = await settled(id);
@@ -215,7 +245,9 @@ describe('forward: the worker against a real upstream and a real store', functio
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(upstream.received).to.have.length(1);
     expect(await attemptCounts()).to.deep.equal({ delivered: 0, retry: 0, dead: 1 });
-    expect(capture.lines.filter((line) => line.level === 'error').map((line) => [line.message, line.event_id, line.error])).to.deep.equal([
+    expect(
+      capture.lines.filter((line) => line.level === 'error').map((line) => [line.message, line.event_id, line.error]),
+    ).to.deep.equal([
       ['forwarding gave up: event is a dead letter (events redeliver after fixing the cause)', id, 'HTTP 410: gone'],
     ]);
   });
@@ -225,7 +257,11 @@ describe('forward: the worker against a real upstream and a real store', functio
     const id = await store.saveAccepted(dealEvent(5));
     start(config({ FORWARD_MAX_ATTEMPTS: '3' }));
     const event = await settled(id);
-    expect([event.status, event.attempts, event.lastError]).to.deep.equal(['dead', 3, 'HTTP 503; gave up after 3 attempts']);
+    expect([event.status, event.attempts, event.lastError]).to.deep.equal([
+      'dead',
+      3,
+      'HTTP 503; gave up after 3 attempts',
+    ]);
     expect(upstream.received).to.have.length(3);
     expect(await attemptCounts()).to.deep.equal({ delivered: 0, retry: 2, dead: 1 });
   });
@@ -238,7 +274,10 @@ describe('forward: the worker against a real upstream and a real store', functio
     expect(await store.redeliver([id, 'NOT-AN-ID'])).to.deep.equal([id]);
     const event = await settled(id);
     expect([event.status, event.attempts]).to.deep.equal(['delivered', 1]);
-    expect(upstream.received.map((r) => [r.id, r.status])).to.deep.equal([[id, 410], [id, 200]]);
+    expect(upstream.received.map((r) => [r.id, r.status])).to.deep.equal([
+      [id, 410],
+      [id, 200],
+    ]);
   });
 
   it('upstream down (connection refused, then 503) under steady deliveries, then up: every event delivered once, at most FORWARD_CONCURRENCY held at a time', async () => {
@@ -249,16 +288,20 @@ describe('forward: the worker against a real upstream and a real store', functio
     let maxHeld = 0;
     // The worker's only memory of the backlog is what it claimed and has not recorded yet.
     const counting: Store = Object.create(store, {
-      claimDue: { value: async (...args: Parameters<Store['claimDue']>) => {
-        const claimed = await store.claimDue(...args);
-        held += claimed.length;
-        maxHeld = Math.max(maxHeld, held);
-        return claimed;
-      } },
-      recordAttempt: { value: async (...args: Parameters<Store['recordAttempt']>) => {
-        held -= 1;
-        return store.recordAttempt(...args);
-      } },
+      claimDue: {
+        value: async (...args: Parameters<Store['claimDue']>) => {
+          const claimed = await store.claimDue(...args);
+          held += claimed.length;
+          maxHeld = Math.max(maxHeld, held);
+          return claimed;
+        },
+      },
+      recordAttempt: {
+        value: async (...args: Parameters<Store['recordAttempt']>) => {
+          held -= 1;
+          return store.recordAttempt(...args);
+        },
+      },
     });
     start(forward, counting);
     const ids: string[] = [];
@@ -271,7 +314,11 @@ describe('forward: the worker against a real upstream and a real store', functio
       }
       if (i % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    const refused = capture.lines.filter((line) => line.message === 'forwarding failed; will retry' && String(line.error).startsWith('network error: ECONNREFUSED'));
+    const refused = capture.lines.filter(
+      (line) =>
+        line.message === 'forwarding failed; will retry' &&
+        String(line.error).startsWith('network error: ECONNREFUSED'),
+    );
     expect(refused.length).to.be.above(0);
     expect((await store.forwardStats()).pending).to.equal(200);
     upstream.reply = () => ({ status: 200 });
@@ -288,20 +335,22 @@ describe('forward: the worker against a real upstream and a real store', functio
   it('a store that fails to claim: one error line (the repeats counted, not logged), then the event is delivered', async () => {
     let failures = 5;
     const flaky: Store = Object.create(store, {
-      claimDue: { value: async (...args: Parameters<Store['claimDue']>) => {
-        if (failures > 0) {
-          failures -= 1;
-          throw new Error('connection terminated unexpectedly');
-        }
-        return store.claimDue(...args);
-      } },
+      claimDue: {
+        value: async (...args: Parameters<Store['claimDue']>) => {
+          if (failures > 0) {
+            failures -= 1;
+            throw new Error('connection terminated unexpectedly');
+          }
+          return store.claimDue(...args);
+        },
+      },
     });
     const id = await store.saveAccepted(dealEvent(16));
     start(config(), flaky);
     expect((await settled(id)).status).to.equal('delivered');
-    expect(capture.lines.filter((line) => line.level === 'error').map((line) => [line.message, line.suppressed])).to.deep.equal([
-      ['forwarding: cannot claim events from the store: connection terminated unexpectedly', 0],
-    ]);
+    expect(
+      capture.lines.filter((line) => line.level === 'error').map((line) => [line.message, line.suppressed]),
+    ).to.deep.equal([['forwarding: cannot claim events from the store: connection terminated unexpectedly', 0]]);
   });
 
   it('drains a backlog at FORWARD_RATE_PER_SECOND: 30 events at 20/s take at least 1.4 s', async () => {

@@ -63,13 +63,18 @@ function expectedStatus(type: ContentType, shape: Shape, bytesOnWire: number, ch
   if (carriesBody && (type === 'text' || type === 'none')) return 415;
   if (type === 'text' || type === 'none') return 401; // no body at all: nothing to parse, no token
   switch (shape) {
-    case 'oversized': return 413;
-    case 'malformed': return 400;
-    case 'valid': return 200;
+    case 'oversized':
+      return 413;
+    case 'malformed':
+      return 400;
+    case 'valid':
+      return 200;
     case 'wrong':
-    case 'padded': return 403;
+    case 'padded':
+      return 403;
     case 'missing':
-    case 'empty': return 401;
+    case 'empty':
+      return 401;
   }
 }
 
@@ -114,7 +119,11 @@ const form = { 'content-type': 'application/x-www-form-urlencoded' };
 function otherRows(): Row[] {
   const rows: Row[] = [];
   for (const method of ['GET', 'PUT', 'PATCH', 'DELETE']) {
-    for (const [type, body] of [['form', CRM_DEAL_ADD], ['json', dealAsJson()], ['text', CRM_DEAL_ADD]] as const) {
+    for (const [type, body] of [
+      ['form', CRM_DEAL_ADD],
+      ['json', dealAsJson()],
+      ['text', CRM_DEAL_ADD],
+    ] as const) {
       rows.push({
         name: `${method} ${type} body on the webhook route → 405 method_not_allowed`,
         request: { method, path: PATH, headers: { 'content-type': CONTENT_TYPE_HEADER[type]! }, body },
@@ -125,50 +134,217 @@ function otherRows(): Row[] {
     }
   }
   rows.push(
-    { name: 'GET without body on the webhook route → 405', request: { method: 'GET', path: PATH }, status: 405, json: { status: 'method_not_allowed' }, allow: 'POST' },
-    { name: 'HEAD on the webhook route → 405, no body', request: { method: 'HEAD', path: PATH }, status: 405, text: '', allow: 'POST' },
-    { name: 'OPTIONS on the webhook route → 200, empty, Allow: POST', request: { method: 'OPTIONS', path: PATH }, status: 200, text: '', allow: 'POST' },
-    { name: 'PROPFIND on the webhook route → 501 (a method the router does not implement)', request: { method: 'PROPFIND', path: PATH }, status: 501, text: 'Not Implemented', allow: 'POST' },
-    { name: 'GET unknown path → 404 not_found', request: { method: 'GET', path: '/nope' }, status: 404, json: { status: 'not_found' } },
-    { name: 'POST valid delivery to an unknown path → 404 not_found', request: { method: 'POST', path: '/api/bitrix/webhooks', headers: form, body: CRM_DEAL_ADD }, status: 404, json: { status: 'not_found' } },
-    { name: 'POST valid delivery to a path below the route → 404 not_found', request: { method: 'POST', path: `${PATH}/x`, headers: form, body: CRM_DEAL_ADD }, status: 404, json: { status: 'not_found' } },
-    { name: 'OPTIONS unknown path → 404 not_found', request: { method: 'OPTIONS', path: '/nope' }, status: 404, json: { status: 'not_found' } },
+    {
+      name: 'GET without body on the webhook route → 405',
+      request: { method: 'GET', path: PATH },
+      status: 405,
+      json: { status: 'method_not_allowed' },
+      allow: 'POST',
+    },
+    {
+      name: 'HEAD on the webhook route → 405, no body',
+      request: { method: 'HEAD', path: PATH },
+      status: 405,
+      text: '',
+      allow: 'POST',
+    },
+    {
+      name: 'OPTIONS on the webhook route → 200, empty, Allow: POST',
+      request: { method: 'OPTIONS', path: PATH },
+      status: 200,
+      text: '',
+      allow: 'POST',
+    },
+    {
+      name: 'PROPFIND on the webhook route → 501 (a method the router does not implement)',
+      request: { method: 'PROPFIND', path: PATH },
+      status: 501,
+      text: 'Not Implemented',
+      allow: 'POST',
+    },
+    {
+      name: 'GET unknown path → 404 not_found',
+      request: { method: 'GET', path: '/nope' },
+      status: 404,
+      json: { status: 'not_found' },
+    },
+    {
+      name: 'POST valid delivery to an unknown path → 404 not_found',
+      request: { method: 'POST', path: '/api/bitrix/webhooks', headers: form, body: CRM_DEAL_ADD },
+      status: 404,
+      json: { status: 'not_found' },
+    },
+    {
+      name: 'POST valid delivery to a path below the route → 404 not_found',
+      request: { method: 'POST', path: `${PATH}/x`, headers: form, body: CRM_DEAL_ADD },
+      status: 404,
+      json: { status: 'not_found' },
+    },
+    {
+      name: 'OPTIONS unknown path → 404 not_found',
+      request: { method: 'OPTIONS', path: '/nope' },
+      status: 404,
+      json: { status: 'not_found' },
+    },
     { name: 'HEAD unknown path → 404, no body', request: { method: 'HEAD', path: '/nope' }, status: 404, text: '' },
-    { name: 'POST valid delivery with a trailing slash → 200', request: { method: 'POST', path: `${PATH}/`, headers: form, body: CRM_DEAL_ADD }, status: 200, json: ANSWER[200] },
-    { name: 'POST without body or content type → 401', request: { method: 'POST', path: PATH }, status: 401, json: ANSWER[401] },
-    { name: 'POST token only in ?token= → 200', request: { method: 'POST', path: `${PATH}?token=${APP_TOKEN}`, headers: form, body: withoutToken(CRM_DEAL_ADD) }, status: 200, json: ANSWER[200] },
-    { name: 'POST padded token in ?token= → 403', request: { method: 'POST', path: `${PATH}?token=%20${APP_TOKEN}%20`, headers: form, body: withoutToken(CRM_DEAL_ADD) }, status: 403, json: ANSWER[403] },
-    { name: 'POST padded token in ?application_token= → 403', request: { method: 'POST', path: `${PATH}?application_token=${APP_TOKEN}%20`, headers: form, body: withoutToken(CRM_DEAL_ADD) }, status: 403, json: ANSWER[403] },
-    { name: 'POST token in X-Bitrix24-Token → 200', request: { method: 'POST', path: PATH, headers: { 'x-bitrix24-token': APP_TOKEN } }, status: 200, json: ANSWER[200] },
-    { name: 'POST wrong token in X-Bitrix24-Token → 403', request: { method: 'POST', path: PATH, headers: { 'x-bitrix24-token': WRONG } }, status: 403, json: ANSWER[403] },
-    { name: 'POST JSON array body → 401', request: { method: 'POST', path: PATH, headers: { 'content-type': 'application/json' }, body: '[1,2]' }, status: 401, json: ANSWER[401] },
-    { name: 'POST JSON scalar body → 400', request: { method: 'POST', path: PATH, headers: { 'content-type': 'application/json' }, body: '"x"' }, status: 400, json: ANSWER[400] },
-    { name: 'POST form body declared gzip but not gzip → 400', request: { method: 'POST', path: PATH, headers: { ...form, 'content-encoding': 'gzip' }, body: CRM_DEAL_ADD }, status: 400, json: ANSWER[400] },
-    { name: 'GET /healthz → 200 ok', request: { method: 'GET', path: '/healthz' }, status: 200, json: { status: 'ok' } },
-    { name: 'GET /readyz → 200 ready', request: { method: 'GET', path: '/readyz' }, status: 200, json: { status: 'ready', tokens_configured: 2, tokens: [{ name: 'crm', fingerprint: fingerprint(WEBHOOK_TOKEN) }, { name: 'tasks', fingerprint: fingerprint(APP_TOKEN) }], warnings: [] } },
+    {
+      name: 'POST valid delivery with a trailing slash → 200',
+      request: { method: 'POST', path: `${PATH}/`, headers: form, body: CRM_DEAL_ADD },
+      status: 200,
+      json: ANSWER[200],
+    },
+    {
+      name: 'POST without body or content type → 401',
+      request: { method: 'POST', path: PATH },
+      status: 401,
+      json: ANSWER[401],
+    },
+    {
+      name: 'POST token only in ?token= → 200',
+      request: { method: 'POST', path: `${PATH}?token=${APP_TOKEN}`, headers: form, body: withoutToken(CRM_DEAL_ADD) },
+      status: 200,
+      json: ANSWER[200],
+    },
+    {
+      name: 'POST padded token in ?token= → 403',
+      request: {
+        method: 'POST',
+        path: `${PATH}?token=%20${APP_TOKEN}%20`,
+        headers: form,
+        body: withoutToken(CRM_DEAL_ADD),
+      },
+      status: 403,
+      json: ANSWER[403],
+    },
+    {
+      name: 'POST padded token in ?application_token= → 403',
+      request: {
+        method: 'POST',
+        path: `${PATH}?application_token=${APP_TOKEN}%20`,
+        headers: form,
+        body: withoutToken(CRM_DEAL_ADD),
+      },
+      status: 403,
+      json: ANSWER[403],
+    },
+    {
+      name: 'POST token in X-Bitrix24-Token → 200',
+      request: { method: 'POST', path: PATH, headers: { 'x-bitrix24-token': APP_TOKEN } },
+      status: 200,
+      json: ANSWER[200],
+    },
+    {
+      name: 'POST wrong token in X-Bitrix24-Token → 403',
+      request: { method: 'POST', path: PATH, headers: { 'x-bitrix24-token': WRONG } },
+      status: 403,
+      json: ANSWER[403],
+    },
+    {
+      name: 'POST JSON array body → 401',
+      request: { method: 'POST', path: PATH, headers: { 'content-type': 'application/json' }, body: '[1,2]' },
+      status: 401,
+      json: ANSWER[401],
+    },
+    {
+      name: 'POST JSON scalar body → 400',
+      request: { method: 'POST', path: PATH, headers: { 'content-type': 'application/json' }, body: '"x"' },
+      status: 400,
+      json: ANSWER[400],
+    },
+    {
+      name: 'POST form body declared gzip but not gzip → 400',
+      request: { method: 'POST', path: PATH, headers: { ...form, 'content-encoding': 'gzip' }, body: CRM_DEAL_ADD },
+      status: 400,
+      json: ANSWER[400],
+    },
+    {
+      name: 'GET /healthz → 200 ok',
+      request: { method: 'GET', path: '/healthz' },
+      status: 200,
+      json: { status: 'ok' },
+    },
+    {
+      name: 'GET /readyz → 200 ready',
+      request: { method: 'GET', path: '/readyz' },
+      status: 200,
+      json: {
+        status: 'ready',
+        tokens_configured: 2,
+        tokens: [
+          { name: 'crm', fingerprint: fingerprint(WEBHOOK_TOKEN) },
+          { name: 'tasks', fingerprint: fingerprint(APP_TOKEN) },
+        ],
+        warnings: [],
+      },
+    },
   );
   const unconfigured: Array<[string, ExactRequest, number, unknown]> = [
-    ['POST valid delivery, no token configured → 503', { path: PATH, headers: form, body: CRM_DEAL_ADD }, 503, ANSWER[503]],
-    ['POST delivery without token, no token configured → 503', { path: PATH, headers: form, body: withoutToken(CRM_DEAL_ADD) }, 503, ANSWER[503]],
-    ['POST gzip chunked valid delivery, no token configured → 503', { path: PATH, headers: { ...form, 'content-encoding': 'gzip' }, body: zlib.gzipSync(CRM_DEAL_ADD), chunked: true }, 503, ANSWER[503]],
-    ['POST text/plain, no token configured → 415 (type is checked first)', { path: PATH, headers: { 'content-type': 'text/plain' }, body: CRM_DEAL_ADD }, 415, ANSWER[415]],
-    ['POST oversized, no token configured → 413', { path: PATH, headers: form, body: FORM_BODY.oversized }, 413, ANSWER[413]],
-    ['POST malformed JSON, no token configured → 400', { path: PATH, headers: { 'content-type': 'application/json' }, body: '{' }, 400, ANSWER[400]],
-    ['GET /readyz, no token configured → 503 not_configured', { method: 'GET', path: '/readyz' }, 503, {
-      status: 'not_ready',
-      reason: 'not_configured',
-      detail: 'no webhook token configured: set BITRIX24_OUTGOING_WEBHOOK_TOKEN (or BITRIX24_WEBHOOK_TOKENS); every delivery is refused with 503 and quarantined',
-      warnings: [],
-    }],
+    [
+      'POST valid delivery, no token configured → 503',
+      { path: PATH, headers: form, body: CRM_DEAL_ADD },
+      503,
+      ANSWER[503],
+    ],
+    [
+      'POST delivery without token, no token configured → 503',
+      { path: PATH, headers: form, body: withoutToken(CRM_DEAL_ADD) },
+      503,
+      ANSWER[503],
+    ],
+    [
+      'POST gzip chunked valid delivery, no token configured → 503',
+      {
+        path: PATH,
+        headers: { ...form, 'content-encoding': 'gzip' },
+        body: zlib.gzipSync(CRM_DEAL_ADD),
+        chunked: true,
+      },
+      503,
+      ANSWER[503],
+    ],
+    [
+      'POST text/plain, no token configured → 415 (type is checked first)',
+      { path: PATH, headers: { 'content-type': 'text/plain' }, body: CRM_DEAL_ADD },
+      415,
+      ANSWER[415],
+    ],
+    [
+      'POST oversized, no token configured → 413',
+      { path: PATH, headers: form, body: FORM_BODY.oversized },
+      413,
+      ANSWER[413],
+    ],
+    [
+      'POST malformed JSON, no token configured → 400',
+      { path: PATH, headers: { 'content-type': 'application/json' }, body: '{' },
+      400,
+      ANSWER[400],
+    ],
+    [
+      'GET /readyz, no token configured → 503 not_configured',
+      { method: 'GET', path: '/readyz' },
+      503,
+      {
+        status: 'not_ready',
+        reason: 'not_configured',
+        detail:
+          'no webhook token configured: set BITRIX24_OUTGOING_WEBHOOK_TOKEN (or BITRIX24_WEBHOOK_TOKENS); every delivery is refused with 503 and quarantined',
+        warnings: [],
+      },
+    ],
   ];
-  for (const [name, request, status, json] of unconfigured) rows.push({ name, request, status, json, harness: 'unconfigured' });
+  for (const [name, request, status, json] of unconfigured)
+    rows.push({ name, request, status, json, harness: 'unconfigured' });
   return rows;
 }
 
 describe('exact answers: one status and one body per request (table)', () => {
   const harnesses = {} as Record<'configured' | 'unconfigured', Harness>;
   before(async () => {
-    harnesses.configured = await startHarness({ BITRIX24_WEBHOOK_TOKENS: `crm=${WEBHOOK_TOKEN},tasks=${APP_TOKEN}`, BODY_LIMIT: '16kb' });
+    harnesses.configured = await startHarness({
+      BITRIX24_WEBHOOK_TOKENS: `crm=${WEBHOOK_TOKEN},tasks=${APP_TOKEN}`,
+      BODY_LIMIT: '16kb',
+    });
     harnesses.unconfigured = await startHarness({ BODY_LIMIT: '16kb' });
   });
   after(async () => {
@@ -196,7 +372,8 @@ describe('exact answers: one status and one body per request (table)', () => {
       }
       expect(answer.headers.allow, 'Allow header').to.equal(row.allow);
       // Exactly one event reaches the sink for an accepted delivery, none for anything else.
-      const accepted = row.request.path.startsWith(PATH) && (row.request.method ?? 'POST') === 'POST' && row.status === 200;
+      const accepted =
+        row.request.path.startsWith(PATH) && (row.request.method ?? 'POST') === 'POST' && row.status === 200;
       expect(harness.events.length - eventsBefore, 'events handed to the sink').to.equal(accepted ? 1 : 0);
     });
   }

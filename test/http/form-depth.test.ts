@@ -14,7 +14,11 @@ describe('form nesting beyond the limit', () => {
   after(() => harness.close());
 
   const post = (body: string) =>
-    fetch(`${harness.url}/api/bitrix/webhook`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+    fetch(`${harness.url}/api/bitrix/webhook`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body,
+    });
 
   it('accepts keys nested exactly 10 levels, nested as sent', async () => {
     const response = await post(`${CRM_DEAL_ADD}&${nested(9)}`);
@@ -27,7 +31,10 @@ describe('form nesting beyond the limit', () => {
   it('refuses a key nested 11 levels with 400 malformed_body and says why in the log', async () => {
     const before = harness.events.length;
     const response = await post(`${CRM_DEAL_ADD}&${nested(11)}`);
-    expect({ status: response.status, body: await response.json() }).to.deep.equal({ status: 400, body: { status: 'rejected', reason: 'malformed_body' } });
+    expect({ status: response.status, body: await response.json() }).to.deep.equal({
+      status: 400,
+      body: { status: 'rejected', reason: 'malformed_body' },
+    });
     expect(harness.events.length).to.equal(before);
     expect(harness.logs.at(-1)).to.include({ reason: 'malformed_body', detail: 'form keys nested deeper than 10' });
   });

@@ -4,7 +4,14 @@
 
 import { expect } from 'chai';
 import { fingerprint } from '../../src/verify/fingerprint';
-import { APP_TOKEN, everyShape, phpUrlencode, repeatedTokenKey, WEBHOOK_TOKEN, withoutToken } from '../support/bitrix-bodies';
+import {
+  APP_TOKEN,
+  everyShape,
+  phpUrlencode,
+  repeatedTokenKey,
+  WEBHOOK_TOKEN,
+  withoutToken,
+} from '../support/bitrix-bodies';
 import { exactRequest } from '../support/exact-request';
 import { startHarness, type Harness, type LogLine } from '../support/harness';
 
@@ -19,27 +26,74 @@ const QUERY_NOT_FOUND = 'query application_token, query token';
 const HEADER_NOT_FOUND = 'header x-bitrix24-token, header authorization (Bearer)';
 
 /** What the sink must receive for each shape of everyShape(), written out from the fixtures, by name. */
-const SINK_EVENT: Record<string, { webhook: string; event: string; eventHandlerId: string | undefined; ts: string; memberId: string; data: unknown }> = {
-  'CRM deal added (verbatim sample)': { webhook: 'crm', event: 'ONCRMDEALADD', eventHandlerId: '975', ts: '1766047124', memberId: WEBHOOK_MEMBER, data: { FIELDS: { ID: '7405' } } },
+const SINK_EVENT: Record<
+  string,
+  { webhook: string; event: string; eventHandlerId: string | undefined; ts: string; memberId: string; data: unknown }
+> = {
+  'CRM deal added (verbatim sample)': {
+    webhook: 'crm',
+    event: 'ONCRMDEALADD',
+    eventHandlerId: '975',
+    ts: '1766047124',
+    memberId: WEBHOOK_MEMBER,
+    data: { FIELDS: { ID: '7405' } },
+  },
   'task added (verbatim sample)': {
-    webhook: 'tasks', event: 'ONTASKADD', eventHandlerId: undefined, ts: '1466439714', memberId: APP_MEMBER,
-    data: { FIELDS_BEFORE: 'undefined', FIELDS_AFTER: { ID: '123' }, IS_ACCESSIBLE_BEFORE: 'N', IS_ACCESSIBLE_AFTER: 'undefined' },
+    webhook: 'tasks',
+    event: 'ONTASKADD',
+    eventHandlerId: undefined,
+    ts: '1466439714',
+    memberId: APP_MEMBER,
+    data: {
+      FIELDS_BEFORE: 'undefined',
+      FIELDS_AFTER: { ID: '123' },
+      IS_ACCESSIBLE_BEFORE: 'N',
+      IS_ACCESSIBLE_AFTER: 'undefined',
+    },
   },
   'deal updated, Cyrillic text': {
-    webhook: 'crm', event: 'ONCRMDEALUPDATE', eventHandlerId: '976', ts: '1766047200', memberId: WEBHOOK_MEMBER,
+    webhook: 'crm',
+    event: 'ONCRMDEALUPDATE',
+    eventHandlerId: '976',
+    ts: '1766047200',
+    memberId: WEBHOOK_MEMBER,
     data: { FIELDS: { ID: '7405', TITLE: 'Сделка №1: поставка «Ёлки»', COMMENTS: 'Привет, мир & друзья' } },
   },
   'chat-bot message, numeric bot id': {
-    webhook: 'tasks', event: 'ONIMBOTMESSAGEADD', eventHandlerId: undefined, ts: '1766047300', memberId: APP_MEMBER,
+    webhook: 'tasks',
+    event: 'ONIMBOTMESSAGEADD',
+    eventHandlerId: undefined,
+    ts: '1766047300',
+    memberId: APP_MEMBER,
     data: {
       // The bot's own credentials (access_token, AUTH.application_token) never leave the request path.
       BOT: { '567': { BOT_ID: '567', BOT_CODE: 'helper', AUTH: { domain: DOMAIN } } },
-      PARAMS: { DIALOG_ID: '1', MESSAGE: 'Добрый день! Где мой заказ?', FROM_USER_ID: '1', MESSAGE_ID: '4242', CHAT_TYPE: 'P' },
+      PARAMS: {
+        DIALOG_ID: '1',
+        MESSAGE: 'Добрый день! Где мой заказ?',
+        FROM_USER_ID: '1',
+        MESSAGE_ID: '4242',
+        CHAT_TYPE: 'P',
+      },
       USER: { ID: '1', NAME: 'Иван Петров', IS_EXTRANET: 'N' },
     },
   },
-  'application uninstalled': { webhook: 'tasks', event: 'ONAPPUNINSTALL', eventHandlerId: undefined, ts: '1766047400', memberId: APP_MEMBER, data: { LANGUAGE_ID: 'ru', CLEAN: '0' } },
-  'event.test (ONAPPTEST)': { webhook: 'tasks', event: 'ONAPPTEST', eventHandlerId: '12', ts: '1766047500', memberId: APP_MEMBER, data: { FIELDS: { QUERY: 'test' } } },
+  'application uninstalled': {
+    webhook: 'tasks',
+    event: 'ONAPPUNINSTALL',
+    eventHandlerId: undefined,
+    ts: '1766047400',
+    memberId: APP_MEMBER,
+    data: { LANGUAGE_ID: 'ru', CLEAN: '0' },
+  },
+  'event.test (ONAPPTEST)': {
+    webhook: 'tasks',
+    event: 'ONAPPTEST',
+    eventHandlerId: '12',
+    ts: '1766047500',
+    memberId: APP_MEMBER,
+    data: { FIELDS: { QUERY: 'test' } },
+  },
 };
 
 function post(harness: Harness, body: string, path = PATH) {
@@ -51,7 +105,9 @@ const rejectionLines = (harness: Harness) => harness.logs.filter((line) => line.
 /** The line without the values only the run knows (timestamp, ids), which are checked on their own. */
 async function exactLine(harness: Harness, line: LogLine): Promise<Record<string, unknown>> {
   const { timestamp, trace_id, span_id, ...rest } = line;
-  expect(timestamp).to.be.a('string').and.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  expect(timestamp)
+    .to.be.a('string')
+    .and.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   const [delivery] = await harness.tracedDeliveries(1);
   expect(trace_id, 'trace_id of the delivery').to.equal(delivery!.verify.spanContext().traceId);
   // The handler runs inside the service's HTTP server span; the verify span has ended by the time the line is written.
@@ -59,7 +115,6 @@ async function exactLine(harness: Harness, line: LogLine): Promise<Record<string
   expect(active?.name, 'span_id: the server span of the delivery').to.equal(`POST ${PATH}`);
   return rest;
 }
-
 
 /** The fields every refused form delivery's line shares here; each test names those that differ. */
 function refusedLine(sent: string, differing: Record<string, unknown>): Record<string, unknown> {
@@ -107,7 +162,15 @@ describe('exact rejection log line and exact sink event, for every real body sha
         portal: { domain: DOMAIN, memberId: expected.memberId },
         data: expected.data,
       });
-      expect(Object.keys(harness.events[0]!)).to.deep.equal(['webhook', 'event', 'eventHandlerId', 'ts', 'portal', 'data', 'receivedAt']);
+      expect(Object.keys(harness.events[0]!)).to.deep.equal([
+        'webhook',
+        'event',
+        'eventHandlerId',
+        'ts',
+        'portal',
+        'data',
+        'receivedAt',
+      ]);
       expect(JSON.stringify(harness.events[0])).not.to.include(shape.token);
       expect(rejectionLines(harness)).to.deep.equal([]);
     });
@@ -116,7 +179,10 @@ describe('exact rejection log line and exact sink event, for every real body sha
       const padded = ` ${shape.token} `;
       const sent = shape.body.replace(shape.token, phpUrlencode(padded));
       const answer = await post(harness, sent);
-      expect([answer.status, JSON.parse(answer.text)]).to.deep.equal([403, { status: 'rejected', reason: 'token_mismatch' }]);
+      expect([answer.status, JSON.parse(answer.text)]).to.deep.equal([
+        403,
+        { status: 'rejected', reason: 'token_mismatch' },
+      ]);
       const lines = rejectionLines(harness);
       expect(lines).to.have.length(1);
       expect(await exactLine(harness, lines[0]!)).to.deep.equal(
@@ -138,7 +204,10 @@ describe('exact rejection log line and exact sink event, for every real body sha
     it(`${shape.name}: logs exactly one rejection line when the token is missing`, async () => {
       const sent = withoutToken(shape.body);
       const answer = await post(harness, sent);
-      expect([answer.status, JSON.parse(answer.text)]).to.deep.equal([401, { status: 'rejected', reason: 'token_missing' }]);
+      expect([answer.status, JSON.parse(answer.text)]).to.deep.equal([
+        401,
+        { status: 'rejected', reason: 'token_missing' },
+      ]);
       const lines = rejectionLines(harness);
       expect(lines).to.have.length(1);
       expect(await exactLine(harness, lines[0]!)).to.deep.equal(
@@ -159,7 +228,10 @@ describe('exact rejection log line and exact sink event, for every real body sha
   it('a repeated token key: the exact line with not_a_token, and bitrix.token.not_a_token on the body span', async () => {
     const sent = repeatedTokenKey();
     const answer = await post(harness, sent, `${PATH}?token=${encodeURIComponent(` ${WEBHOOK_TOKEN}`)}`);
-    expect([answer.status, JSON.parse(answer.text)]).to.deep.equal([403, { status: 'rejected', reason: 'token_mismatch' }]);
+    expect([answer.status, JSON.parse(answer.text)]).to.deep.equal([
+      403,
+      { status: 'rejected', reason: 'token_mismatch' },
+    ]);
     const lines = rejectionLines(harness);
     expect(lines).to.have.length(1);
     expect(await exactLine(harness, lines[0]!)).to.deep.equal(
@@ -177,23 +249,32 @@ describe('exact rejection log line and exact sink event, for every real body sha
     );
     const [delivery] = await harness.tracedDeliveries(1);
     expect(delivery!.extracts.map((span) => [span.name, span.attributes])).to.deep.equal([
-      ['bitrix.token.extract.body', {
-        'bitrix.token.source': 'body',
-        'bitrix.token.found': false,
-        'bitrix.token.location': BODY_NOT_FOUND,
-        'bitrix.token.not_a_token': ['auth[application_token]: repeated'],
-      }],
-      ['bitrix.token.extract.query', {
-        'bitrix.token.source': 'query',
-        'bitrix.token.found': true,
-        'bitrix.token.location': 'query token',
-        'bitrix.token.fingerprint': fingerprint(` ${WEBHOOK_TOKEN}`),
-      }],
-      ['bitrix.token.extract.header', {
-        'bitrix.token.source': 'header',
-        'bitrix.token.found': false,
-        'bitrix.token.location': HEADER_NOT_FOUND,
-      }],
+      [
+        'bitrix.token.extract.body',
+        {
+          'bitrix.token.source': 'body',
+          'bitrix.token.found': false,
+          'bitrix.token.location': BODY_NOT_FOUND,
+          'bitrix.token.not_a_token': ['auth[application_token]: repeated'],
+        },
+      ],
+      [
+        'bitrix.token.extract.query',
+        {
+          'bitrix.token.source': 'query',
+          'bitrix.token.found': true,
+          'bitrix.token.location': 'query token',
+          'bitrix.token.fingerprint': fingerprint(` ${WEBHOOK_TOKEN}`),
+        },
+      ],
+      [
+        'bitrix.token.extract.header',
+        {
+          'bitrix.token.source': 'header',
+          'bitrix.token.found': false,
+          'bitrix.token.location': HEADER_NOT_FOUND,
+        },
+      ],
     ]);
   });
 });

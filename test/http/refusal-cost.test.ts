@@ -11,7 +11,16 @@ const REFUSALS = 40;
 /** The bytes a span costs on the wire, near enough: its name, ids, attributes, events and status as JSON. */
 function spanBytes(span: ReadableSpan): number {
   const context = span.spanContext();
-  return Buffer.byteLength(JSON.stringify({ name: span.name, traceId: context.traceId, spanId: context.spanId, attributes: span.attributes, events: span.events, status: span.status }));
+  return Buffer.byteLength(
+    JSON.stringify({
+      name: span.name,
+      traceId: context.traceId,
+      spanId: context.spanId,
+      attributes: span.attributes,
+      events: span.events,
+      status: span.status,
+    }),
+  );
 }
 
 describe('the cost of one refusal in logs and traces', function () {
@@ -29,24 +38,35 @@ describe('the cost of one refusal in logs and traces', function () {
     await harness.close();
   });
 
-  async function measure(headers: Record<string, string>, body: string): Promise<{ request: number; perRefusal: number }> {
+  async function measure(
+    headers: Record<string, string>,
+    body: string,
+  ): Promise<{ request: number; perRefusal: number }> {
     harness.spans.reset();
     const logsBefore = harness.rawLogs.length;
     for (let i = 0; i < REFUSALS; i++) expect((await client.send({ headers, body })).status).to.equal(401);
     await new Promise((resolve) => setTimeout(resolve, 200));
     const logBytes = harness.rawLogs.slice(logsBefore).reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0);
     const traceBytes = harness.spans.getFinishedSpans().reduce((sum, span) => sum + spanBytes(span), 0);
-    const request = Buffer.byteLength(body) + Object.entries(headers).reduce((sum, [name, value]) => sum + name.length + value.length + 4, 0) + 60;
+    const request =
+      Buffer.byteLength(body) +
+      Object.entries(headers).reduce((sum, [name, value]) => sum + name.length + value.length + 4, 0) +
+      60;
     return { request, perRefusal: (logBytes + traceBytes) / REFUSALS };
   }
 
   it('costs a bounded number of bytes per refusal, however many headers the request stuffs', async () => {
-    const small = await measure({ 'content-type': 'application/x-www-form-urlencoded' }, 'event=ONCRMDEALADD&data%5BFIELDS%5D%5BID%5D=1');
+    const small = await measure(
+      { 'content-type': 'application/x-www-form-urlencoded' },
+      'event=ONCRMDEALADD&data%5BFIELDS%5D%5BID%5D=1',
+    );
     const stuffedHeaders: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
     for (let i = 0; i < 300; i++) stuffedHeaders[`x-${'h'.repeat(20)}-${i}`] = '1';
     const stuffed = await measure(stuffedHeaders, 'event=ONCRMDEALADD&data%5BFIELDS%5D%5BID%5D=1');
-    console.log(`      small junk: ${stuffed && small.perRefusal.toFixed(0)} bytes of log+span per ${small.request}-byte request (${(small.perRefusal / small.request).toFixed(1)}x); `
-      + `header-stuffed: ${stuffed.perRefusal.toFixed(0)} bytes per ${stuffed.request}-byte request (${(stuffed.perRefusal / stuffed.request).toFixed(1)}x)`);
+    console.log(
+      `      small junk: ${stuffed && small.perRefusal.toFixed(0)} bytes of log+span per ${small.request}-byte request (${(small.perRefusal / small.request).toFixed(1)}x); ` +
+        `header-stuffed: ${stuffed.perRefusal.toFixed(0)} bytes per ${stuffed.request}-byte request (${(stuffed.perRefusal / stuffed.request).toFixed(1)}x)`,
+    );
     expect(stuffed.perRefusal).to.be.at.most(MAX_REFUSAL_COST_BYTES);
     expect(small.perRefusal).to.be.at.most(MAX_REFUSAL_COST_BYTES);
   });

@@ -17,12 +17,27 @@ const unsampled = (traceId: string) => `00-${traceId}-${PARENT_SPAN}-00`;
 const sampled = (traceId: string) => `00-${traceId}-${PARENT_SPAN}-01`;
 
 function post(harness: Harness, body: string, traceparent?: string) {
-  return exactRequest(harness.url, { path: PATH, headers: { 'content-type': FORM, ...(traceparent ? { traceparent } : {}) }, body });
+  return exactRequest(harness.url, {
+    path: PATH,
+    headers: { 'content-type': FORM, ...(traceparent ? { traceparent } : {}) },
+    body,
+  });
 }
 
-const spansOf = (traceId: string) => memoryExporter.getFinishedSpans().filter((span) => span.spanContext().traceId === traceId);
-const treeOf = (traceId: string) => spansOf(traceId).map((span) => span.name).sort();
-const FULL_TREE = [`POST ${PATH}`, 'bitrix.store.write', 'bitrix.token.extract.body', 'bitrix.token.extract.header', 'bitrix.token.extract.query', 'bitrix.token.verify'];
+const spansOf = (traceId: string) =>
+  memoryExporter.getFinishedSpans().filter((span) => span.spanContext().traceId === traceId);
+const treeOf = (traceId: string) =>
+  spansOf(traceId)
+    .map((span) => span.name)
+    .sort();
+const FULL_TREE = [
+  `POST ${PATH}`,
+  'bitrix.store.write',
+  'bitrix.token.extract.body',
+  'bitrix.token.extract.header',
+  'bitrix.token.extract.query',
+  'bitrix.token.verify',
+];
 
 /** Every delivery answered so far has ended its server span (no trace awaits its decision), plus a moment. */
 async function settle(_harness: Harness): Promise<void> {
@@ -51,7 +66,9 @@ describe('what is exported: sampling by outcome', () => {
     expect(line).not.to.have.property('trace_id');
     expect(line).not.to.have.property('span_id');
     const metrics = await harness.metricsText('application/openmetrics-text');
-    expect(metrics).to.include('\nbitrix_webhook_token_verifications_total{result="accepted",source="body",webhook="default"} 1\n');
+    expect(metrics).to.include(
+      '\nbitrix_webhook_token_verifications_total{result="accepted",source="body",webhook="default"} 1\n',
+    );
     expect(metrics).not.to.include('# {');
     expect(metrics).not.to.include('trace_id=');
     await settle(harness);
@@ -70,7 +87,10 @@ describe('what is exported: sampling by outcome', () => {
     const line = harness.logs.find((entry) => entry.message === 'webhook delivery accepted')!;
     expect(line.trace_id).to.equal(INSIDE);
     expect(await harness.metricsText('application/openmetrics-text')).to.match(
-      new RegExp(`^bitrix_webhook_token_verifications_total\\{result="accepted",source="body",webhook="default"\\} 1 # \\{trace_id="${INSIDE}"\\}`, 'm'),
+      new RegExp(
+        `^bitrix_webhook_token_verifications_total\\{result="accepted",source="body",webhook="default"\\} 1 # \\{trace_id="${INSIDE}"\\}`,
+        'm',
+      ),
     );
   });
 
@@ -99,19 +119,29 @@ describe('what is exported: sampling by outcome', () => {
   it('exports a delivery refused before verification (415) with its warning line leading to it', async () => {
     await start();
     outcome.policy = { mode: 'outcome', acceptedRatio: 0 };
-    const answer = await exactRequest(harness.url, { path: PATH, headers: { 'content-type': 'text/plain', traceparent: unsampled(OUTSIDE) }, body: 'x' });
+    const answer = await exactRequest(harness.url, {
+      path: PATH,
+      headers: { 'content-type': 'text/plain', traceparent: unsampled(OUTSIDE) },
+      body: 'x',
+    });
     expect(answer.status).to.equal(415);
     await settle(harness);
     // Its body was read and quarantined: the store write is part of its trace.
     expect(treeOf(OUTSIDE)).to.deep.equal([`POST ${PATH}`, 'bitrix.store.write']);
-    expect(spansOf(OUTSIDE).find((span) => span.name === `POST ${PATH}`)!.attributes['http.response.status_code']).to.equal(415);
+    expect(
+      spansOf(OUTSIDE).find((span) => span.name === `POST ${PATH}`)!.attributes['http.response.status_code'],
+    ).to.equal(415);
     expect(harness.logs.find((entry) => entry.message === 'webhook delivery refused')!.trace_id).to.equal(OUTSIDE);
   });
 
   it('exports a request answered >= 400 that logged nothing (a GET of an unknown path): the status alone decides', async () => {
     await start();
     outcome.policy = { mode: 'outcome', acceptedRatio: 0 };
-    const answer = await exactRequest(harness.url, { method: 'GET', path: '/api/bitrix/webhok', headers: { traceparent: unsampled(OUTSIDE) } });
+    const answer = await exactRequest(harness.url, {
+      method: 'GET',
+      path: '/api/bitrix/webhok',
+      headers: { traceparent: unsampled(OUTSIDE) },
+    });
     expect(answer.status).to.equal(404);
     await settle(harness);
     expect(harness.logs.filter((entry) => entry.level === 'warn' || entry.level === 'error')).to.deep.equal([]);
@@ -121,7 +151,9 @@ describe('what is exported: sampling by outcome', () => {
   it('exports exactly the accepted deliveries whose trace ids fall in the ratio (200 deliveries, ratio 0.3)', async () => {
     await start({ LOG_LEVEL: 'info' });
     outcome.policy = { mode: 'outcome', acceptedRatio: 0.3 };
-    const ids = Array.from({ length: 200 }, (_, i) => createHash('sha256').update(`delivery ${i}`).digest('hex').slice(0, 32));
+    const ids = Array.from({ length: 200 }, (_, i) =>
+      createHash('sha256').update(`delivery ${i}`).digest('hex').slice(0, 32),
+    );
     for (const id of ids) expect((await post(harness, CRM_DEAL_ADD, unsampled(id))).status).to.equal(200);
     await settle(harness);
     const exported = new Set(memoryExporter.getFinishedSpans().map((span) => span.spanContext().traceId));
@@ -149,7 +181,10 @@ describe('what is exported: sampling by outcome', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(memoryExporter.getFinishedSpans()).to.deep.equal([]);
     const lines = harness.logs.filter((entry) => entry.message.startsWith('webhook '));
-    expect(lines.map((entry) => entry.message)).to.deep.equal(['webhook delivery refused', 'webhook delivery accepted']);
+    expect(lines.map((entry) => entry.message)).to.deep.equal([
+      'webhook delivery refused',
+      'webhook delivery accepted',
+    ]);
     for (const line of lines) expect(line).not.to.have.property('trace_id');
     expect(await harness.metricsText('application/openmetrics-text')).not.to.include('trace_id=');
   });
@@ -168,15 +203,27 @@ describe('what is exported: sampling by outcome', () => {
 describe('the accepted-share decision and its configuration', () => {
   it('keeps exactly the share of the ratio of ids spread evenly over the last 32 bits (one in the middle of each 1/2000th) (2000 ids, ratios 0.1, 0.3, 0.5)', () => {
     const n = 2000;
-    const ids = Array.from({ length: n }, (_, i) => `${'a'.repeat(24)}${Math.floor(((i + 0.5) * 2 ** 32) / n).toString(16).padStart(8, '0')}`);
-    for (const [ratio, expected] of [[0.1, 200], [0.3, 600], [0.5, 1000]] as const) {
+    const ids = Array.from(
+      { length: n },
+      (_, i) =>
+        `${'a'.repeat(24)}${Math.floor(((i + 0.5) * 2 ** 32) / n)
+          .toString(16)
+          .padStart(8, '0')}`,
+    );
+    for (const [ratio, expected] of [
+      [0.1, 200],
+      [0.3, 600],
+      [0.5, 1000],
+    ] as const) {
       expect(ids.filter((id) => inAcceptedShare(id, ratio)).length, `ratio ${ratio}`).to.equal(expected);
     }
   });
 
   it('keeps a share of hash-made (random-looking, fixed) trace ids within ±3σ of the ratio (2000 ids, ratios 0.1 and 0.5)', () => {
     const n = 2000;
-    const ids = Array.from({ length: n }, (_, i) => createHash('sha256').update(`trace ${i}`).digest('hex').slice(0, 32));
+    const ids = Array.from({ length: n }, (_, i) =>
+      createHash('sha256').update(`trace ${i}`).digest('hex').slice(0, 32),
+    );
     for (const ratio of [0.1, 0.5]) {
       const kept = ids.filter((id) => inAcceptedShare(id, ratio)).length;
       const sigma = Math.sqrt(n * ratio * (1 - ratio));
@@ -193,11 +240,22 @@ describe('the accepted-share decision and its configuration', () => {
 
   it('reads the policy from the environment', () => {
     expect(samplingPolicy({})).to.deep.equal({ policy: { mode: 'outcome', acceptedRatio: 0.1 }, warnings: [] });
-    expect(samplingPolicy({ BITRIX24_TRACES_ACCEPTED_RATIO: '0.25' }).policy).to.deep.equal({ mode: 'outcome', acceptedRatio: 0.25 });
+    expect(samplingPolicy({ BITRIX24_TRACES_ACCEPTED_RATIO: '0.25' }).policy).to.deep.equal({
+      mode: 'outcome',
+      acceptedRatio: 0.25,
+    });
     // Both ends of the range are valid ratios: 0 exports no accepted delivery, 1 every one, without a warning.
-    expect(samplingPolicy({ BITRIX24_TRACES_ACCEPTED_RATIO: '0' })).to.deep.equal({ policy: { mode: 'outcome', acceptedRatio: 0 }, warnings: [] });
-    expect(samplingPolicy({ BITRIX24_TRACES_ACCEPTED_RATIO: '1' })).to.deep.equal({ policy: { mode: 'outcome', acceptedRatio: 1 }, warnings: [] });
-    expect(samplingPolicy({ BITRIX24_TRACES_ACCEPTED_RATIO: '-0.1' }).warnings).to.deep.equal(['BITRIX24_TRACES_ACCEPTED_RATIO=-0.1 is not a number from 0 to 1; using 0.1']);
+    expect(samplingPolicy({ BITRIX24_TRACES_ACCEPTED_RATIO: '0' })).to.deep.equal({
+      policy: { mode: 'outcome', acceptedRatio: 0 },
+      warnings: [],
+    });
+    expect(samplingPolicy({ BITRIX24_TRACES_ACCEPTED_RATIO: '1' })).to.deep.equal({
+      policy: { mode: 'outcome', acceptedRatio: 1 },
+      warnings: [],
+    });
+    expect(samplingPolicy({ BITRIX24_TRACES_ACCEPTED_RATIO: '-0.1' }).warnings).to.deep.equal([
+      'BITRIX24_TRACES_ACCEPTED_RATIO=-0.1 is not a number from 0 to 1; using 0.1',
+    ]);
     expect(samplingPolicy({ OTEL_TRACES_SAMPLER: 'always_on' }).policy).to.deep.equal({ mode: 'all' });
     expect(samplingPolicy({ OTEL_TRACES_SAMPLER: 'parentbased_always_off' }).policy).to.deep.equal({ mode: 'none' });
     expect(samplingPolicy({ BITRIX24_TRACES_ACCEPTED_RATIO: '2' })).to.deep.equal({
@@ -206,7 +264,9 @@ describe('the accepted-share decision and its configuration', () => {
     });
     expect(samplingPolicy({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.5' })).to.deep.equal({
       policy: { mode: 'outcome', acceptedRatio: 0.1 },
-      warnings: ['OTEL_TRACES_SAMPLER=traceidratio is not used: refused deliveries are always exported, accepted ones at BITRIX24_TRACES_ACCEPTED_RATIO (always_on / always_off are honoured)'],
+      warnings: [
+        'OTEL_TRACES_SAMPLER=traceidratio is not used: refused deliveries are always exported, accepted ones at BITRIX24_TRACES_ACCEPTED_RATIO (always_on / always_off are honoured)',
+      ],
     });
   });
 });

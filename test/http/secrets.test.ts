@@ -1,7 +1,16 @@
 import { expect } from 'chai';
 import request from 'supertest';
 import { SpanKind } from '@opentelemetry/api';
-import { APP_TOKEN, BOT_ID, CRM_DEAL_ADD, chatBotMessage, flatParsedAsJson, repeatedTokenKey, WEBHOOK_TOKEN, withoutToken } from '../support/bitrix-bodies';
+import {
+  APP_TOKEN,
+  BOT_ID,
+  CRM_DEAL_ADD,
+  chatBotMessage,
+  flatParsedAsJson,
+  repeatedTokenKey,
+  WEBHOOK_TOKEN,
+  withoutToken,
+} from '../support/bitrix-bodies';
 import { startHarness, type Harness } from '../support/harness';
 import { ATTR } from '../../src/vocabulary/names';
 import { boundText } from '../../src/telemetry/bound-text';
@@ -56,14 +65,23 @@ describe('no token ever leaves the service', () => {
     await send(post().send(repeatedTokenKey(WEBHOOK_TOKEN, WRONG))); // 401
     await send(post(`${PATH}?token=${WRONG}`).send(withoutToken(CRM_DEAL_ADD))); // 403
     await send(post(`${PATH}?application_token=${APP_TOKEN}&token=${WRONG}`).send(CRM_DEAL_ADD)); // 200
-    await send(request(harness.url).post(PATH).set('X-Bitrix24-Token', WRONG).set('Authorization', `Bearer ${APP_TOKEN}`)); // 403
+    await send(
+      request(harness.url).post(PATH).set('X-Bitrix24-Token', WRONG).set('Authorization', `Bearer ${APP_TOKEN}`),
+    ); // 403
     await send(request(harness.url).post(PATH).set('Content-Type', 'application/json').send(flatParsedAsJson(WRONG))); // 403
-    await send(request(harness.url).post(PATH).set('Content-Type', 'application/json').send(`{"auth":{"application_token":"${WRONG}"`)); // 400
+    await send(
+      request(harness.url)
+        .post(PATH)
+        .set('Content-Type', 'application/json')
+        .send(`{"auth":{"application_token":"${WRONG}"`),
+    ); // 400
     await send(request(harness.url).post(PATH).set('Content-Type', 'text/plain').send(CRM_DEAL_ADD)); // 415
     await send(request(harness.url).get(`/nope?token=${WRONG}`)); // 404
     for (const [query] of QUERIES) await send(post(`${PATH}?${query}`).send(withoutToken(CRM_DEAL_ADD))); // 401 each
-    const evil = CRM_DEAL_ADD.replace('event=ONCRMDEALADD', `event=${encodeURIComponent(EVIL_EVENT)}`)
-      .replace('auth%5Bdomain%5D=some-domain.bitrix24.com', `auth%5Bdomain%5D=${encodeURIComponent(EVIL_DOMAIN)}`);
+    const evil = CRM_DEAL_ADD.replace('event=ONCRMDEALADD', `event=${encodeURIComponent(EVIL_EVENT)}`).replace(
+      'auth%5Bdomain%5D=some-domain.bitrix24.com',
+      `auth%5Bdomain%5D=${encodeURIComponent(EVIL_DOMAIN)}`,
+    );
     await send(post().set('User-Agent', LONG_AGENT).send(evil)); // 200
     await send(post(LONG_PATH).send(CRM_DEAL_ADD)); // 404
     await waitForServerSpans(harness, requests);
@@ -85,16 +103,31 @@ describe('no token ever leaves the service', () => {
   it('is in no span name, attribute, status or event (HTTP and koa spans included)', () => {
     const spans = harness.spans.getFinishedSpans();
     // The spans searched: one server span per request (21), and the verify spans of the webhook requests.
-    expect(spans.filter((span) => span.kind === SpanKind.SERVER)).to.have.length(requests).and.to.have.length(21);
-    expect(spans.filter((span) => span.name === 'bitrix.token.verify'), 'verify spans searched').to.not.be.empty;
+    expect(spans.filter((span) => span.kind === SpanKind.SERVER))
+      .to.have.length(requests)
+      .and.to.have.length(21);
+    expect(
+      spans.filter((span) => span.name === 'bitrix.token.verify'),
+      'verify spans searched',
+    ).to.not.be.empty;
     const exported = JSON.stringify(
-      spans.map((span) => ({ name: span.name, attributes: span.attributes, status: span.status, events: span.events, links: span.links })),
+      spans.map((span) => ({
+        name: span.name,
+        attributes: span.attributes,
+        status: span.status,
+        events: span.events,
+        links: span.links,
+      })),
     );
     for (const secret of SECRETS) expect(exported).not.to.include(secret);
   });
 
   it('exports every query with all its values redacted and its names kept', () => {
-    const queries = harness.spans.getFinishedSpans().filter((span) => span.kind === SpanKind.SERVER).map((span) => span.attributes['url.query']).filter((q) => q !== undefined);
+    const queries = harness.spans
+      .getFinishedSpans()
+      .filter((span) => span.kind === SpanKind.SERVER)
+      .map((span) => span.attributes['url.query'])
+      .filter((q) => q !== undefined);
     expect(queries).to.deep.equal([
       'token=REDACTED',
       'application_token=REDACTED&token=REDACTED',
@@ -109,7 +142,13 @@ describe('no token ever leaves the service', () => {
     expect(bot.event).to.equal('ONIMBOTMESSAGEADD');
     expect(JSON.parse(JSON.stringify(bot.data))).to.deep.equal({
       BOT: { [BOT_ID]: { BOT_ID, BOT_CODE: 'helper', AUTH: { domain: 'some-domain.bitrix24.com' } } },
-      PARAMS: { DIALOG_ID: '1', MESSAGE: 'Добрый день! Где мой заказ?', FROM_USER_ID: '1', MESSAGE_ID: '4242', CHAT_TYPE: 'P' },
+      PARAMS: {
+        DIALOG_ID: '1',
+        MESSAGE: 'Добрый день! Где мой заказ?',
+        FROM_USER_ID: '1',
+        MESSAGE_ID: '4242',
+        CHAT_TYPE: 'P',
+      },
       USER: { ID: '1', NAME: 'Иван Петров', IS_EXTRANET: 'N' },
     });
     const stored = JSON.stringify(harness.events);
@@ -125,7 +164,10 @@ describe('no token ever leaves the service', () => {
     expect(verify.attributes[ATTR.event]).to.equal(event);
     expect(verify.attributes[ATTR.portalDomain]).to.equal(domain);
     const accepted = harness.logs.filter((line) => line.message === 'webhook delivery accepted').at(-1)!;
-    expect({ event: accepted.event, portal_domain: accepted.portal_domain }).to.deep.equal({ event, portal_domain: domain });
+    expect({ event: accepted.event, portal_domain: accepted.portal_domain }).to.deep.equal({
+      event,
+      portal_domain: domain,
+    });
     const servers = spans.filter((span) => span.kind === SpanKind.SERVER);
     expect(servers.at(-2)!.attributes['user_agent.original']).to.equal(`agent${'u'.repeat(251)}`);
     expect(servers.at(-1)!.attributes['url.path']).to.equal(`${PATH}/${'p'.repeat(256 - PATH.length - 1)}`);
@@ -148,9 +190,20 @@ describe('the pure redaction and scrubbing functions', () => {
   });
 
   it('drops every credential field at any depth, whatever its case, and keeps the rest', () => {
-    const nested = Object.assign(Object.create(null) as Record<string, unknown>, { Access_Token: 'x', keep: [{ refresh_token: 'y', v: 1 }, 'z'] });
-    const scrubbed = scrubSecrets({ a: { b: { application_token: 's', 'x[access_token]': 't', c: nested } }, n: null, k: 2 });
-    expect(JSON.parse(JSON.stringify(scrubbed))).to.deep.equal({ a: { b: { c: { keep: [{ v: 1 }, 'z'] } } }, n: null, k: 2 });
+    const nested = Object.assign(Object.create(null) as Record<string, unknown>, {
+      Access_Token: 'x',
+      keep: [{ refresh_token: 'y', v: 1 }, 'z'],
+    });
+    const scrubbed = scrubSecrets({
+      a: { b: { application_token: 's', 'x[access_token]': 't', c: nested } },
+      n: null,
+      k: 2,
+    });
+    expect(JSON.parse(JSON.stringify(scrubbed))).to.deep.equal({
+      a: { b: { c: { keep: [{ v: 1 }, 'z'] } } },
+      n: null,
+      k: 2,
+    });
     expect(Object.getPrototypeOf((scrubbed as { a: { b: { c: object } } }).a.b.c)).to.equal(null);
   });
 

@@ -43,9 +43,11 @@ describe("the service's own HTTP server span", () => {
     harness = await startHarness({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN });
     const port = Number(new URL(harness.url).port);
     const body = CRM_DEAL_ADD;
-    const { answer, clientPort } = await rawRequest(port,
+    const { answer, clientPort } = await rawRequest(
+      port,
       `POST ${PATH}?token=${WEBHOOK_TOKEN}&x=1 HTTP/1.1\r\nHost: hooks.example.com:8443\r\nUser-Agent: Bitrix24 Webhook Engine\r\n` +
-      `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+        `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
     expect(answer).to.match(/^HTTP\/1\.1 200 OK\r\n/);
     const span = await waitFor(() => serverSpans()[0], 'the server span');
     expect(span.name).to.equal(`POST ${PATH}`);
@@ -70,7 +72,10 @@ describe("the service's own HTTP server span", () => {
   it('bounds the user agent and the path, and names an unmatched route by its method only', async () => {
     harness = await startHarness({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN });
     const port = Number(new URL(harness.url).port);
-    const { answer } = await rawRequest(port, `GET /${'p'.repeat(400)} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: a\tb${'u'.repeat(400)}\r\nConnection: close\r\n\r\n`);
+    const { answer } = await rawRequest(
+      port,
+      `GET /${'p'.repeat(400)} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: a\tb${'u'.repeat(400)}\r\nConnection: close\r\n\r\n`,
+    );
     expect(answer).to.match(/^HTTP\/1\.1 404 /);
     const span = await waitFor(() => serverSpans()[0], 'the server span');
     expect(span.name).to.equal('GET');
@@ -106,7 +111,8 @@ describe("the service's own HTTP server span", () => {
 
   it('does not trace scrapes and probes', async () => {
     harness = await startHarness({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN });
-    for (const path of ['/metrics', '/healthz', '/readyz?x=1']) expect((await fetch(`${harness.url}${path}`)).status).to.equal(200);
+    for (const path of ['/metrics', '/healthz', '/readyz?x=1'])
+      expect((await fetch(`${harness.url}${path}`)).status).to.equal(200);
     await new Promise((resolve) => setTimeout(resolve, 30));
     expect(memoryExporter.getFinishedSpans()).to.deep.equal([]);
   });
@@ -114,7 +120,13 @@ describe("the service's own HTTP server span", () => {
 
 describe('when the server span ends (a bare listener wrapped as the service wraps the app)', () => {
   let server: http.Server;
-  afterEach(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+  afterEach(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
 
   async function listen(listener: http.RequestListener): Promise<number> {
     memoryExporter.reset();
@@ -153,7 +165,10 @@ describe('when the server span ends (a bare listener wrapped as the service wrap
     socket.destroy();
     const span = await waitFor(() => serverSpans()[0], 'the server span');
     expect(responded).to.equal(false);
-    expect(span.status).to.deep.equal({ code: SpanStatusCode.ERROR, message: 'connection closed before the response was finished' });
+    expect(span.status).to.deep.equal({
+      code: SpanStatusCode.ERROR,
+      message: 'connection closed before the response was finished',
+    });
     expect(span.attributes['error.type']).to.equal('connection_closed');
     expect(span.attributes).not.to.have.property('http.response.status_code');
   });
@@ -172,18 +187,27 @@ describe('requests Node answers before the app', () => {
   afterEach(async () => harness?.close());
 
   const counted = async (status: string) => {
-    const match = new RegExp(`^bitrix_webhook_requests_answered_by_node_total\\{status_code="${status}"\\} (\\d+)$`, 'm').exec(await harness.metricsText());
+    const match = new RegExp(
+      `^bitrix_webhook_requests_answered_by_node_total\\{status_code="${status}"\\} (\\d+)$`,
+      'm',
+    ).exec(await harness.metricsText());
     return Number(match![1]);
   };
 
   it('counts a request cut by the request timeout (408), exactly once, and answers it as Node would', async () => {
-    harness = await startHarness({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN }, {}, {
-      serverOptions: { requestTimeout: 300, headersTimeout: 300, connectionsCheckingInterval: 50 },
-    });
+    harness = await startHarness(
+      { BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN },
+      {},
+      {
+        serverOptions: { requestTimeout: 300, headersTimeout: 300, connectionsCheckingInterval: 50 },
+      },
+    );
     const before = { '408': await counted('408'), '400': await counted('400') };
     const { answer } = await rawRequest(Number(new URL(harness.url).port), `POST ${PATH} HTTP/1.1\r\nHost: x\r\n`);
     const json = JSON.stringify({ status: 'rejected', reason: 'request_timeout' });
-    expect(answer).to.equal(`HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${json.length}\r\nConnection: close\r\n\r\n${json}`);
+    expect(answer).to.equal(
+      `HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${json.length}\r\nConnection: close\r\n\r\n${json}`,
+    );
     expect(await counted('408')).to.equal(before['408'] + 1);
     expect(await counted('400')).to.equal(before['400']);
     expect(serverSpans()).to.deep.equal([]);
@@ -204,6 +228,8 @@ describe('outgoing request URLs on client spans', () => {
       'url.full': 'https://hooks.example.com:8443/in?token=REDACTED&x=REDACTED',
       'url.query': 'token=REDACTED&x=REDACTED',
     });
-    expect(outgoingUrlAttributes('http://hooks.example.com/in')).to.deep.equal({ 'url.full': 'http://hooks.example.com/in' });
+    expect(outgoingUrlAttributes('http://hooks.example.com/in')).to.deep.equal({
+      'url.full': 'http://hooks.example.com/in',
+    });
   });
 });

@@ -35,7 +35,14 @@ describe('spans of a delivery (in-memory exporter)', () => {
     ]);
     for (const span of extracts) expect(parentId(span)).to.equal(verify.spanContext().spanId);
     // The service makes the server span itself: no koa or router span, just the server span and the four.
-    expect(all.map((span) => span.name).sort()).to.deep.equal([`POST ${PATH}`, 'bitrix.store.write', 'bitrix.token.extract.body', 'bitrix.token.extract.header', 'bitrix.token.extract.query', 'bitrix.token.verify']);
+    expect(all.map((span) => span.name).sort()).to.deep.equal([
+      `POST ${PATH}`,
+      'bitrix.store.write',
+      'bitrix.token.extract.body',
+      'bitrix.token.extract.header',
+      'bitrix.token.extract.query',
+      'bitrix.token.verify',
+    ]);
     expect(extracts.map((span) => span.startTime[0] * 1e9 + span.startTime[1])).to.satisfy((starts: number[]) =>
       starts.every((start, index) => index === 0 || start >= starts[index - 1]!),
     );
@@ -78,9 +85,15 @@ describe('spans of a delivery (in-memory exporter)', () => {
     await request(harness.url).post(PATH).set('Content-Type', FORM).send(withoutToken(CRM_DEAL_ADD)).expect(401);
     const { verify, extracts } = await spansOfOneTrace();
     expect(verify.status).to.deep.equal({ code: SpanStatusCode.ERROR, message: 'token_missing' });
-    expect(verify.attributes).to.include({ 'bitrix.token.result': 'missing', 'bitrix.token.source': 'none', 'bitrix.webhook.name': 'unknown' });
+    expect(verify.attributes).to.include({
+      'bitrix.token.result': 'missing',
+      'bitrix.token.source': 'none',
+      'bitrix.webhook.name': 'unknown',
+    });
     expect(extracts.map((span) => span.attributes['bitrix.token.found'])).to.deep.equal([false, false, false]);
-    expect(extracts[0]!.attributes['bitrix.token.location']).to.equal('auth[application_token], auth[application_token] (flat key)');
+    expect(extracts[0]!.attributes['bitrix.token.location']).to.equal(
+      'auth[application_token], auth[application_token] (flat key)',
+    );
   });
 
   it('marks a mismatched token as ERROR, with the fingerprint of what was received', async () => {

@@ -27,7 +27,13 @@ const OTHER_TOKEN = 'zz9y1ulvt2m6k5or90v9mg8nn32ozzz';
 /** Sends headers exactly as given, repeated ones included (HTTP clients fold or refuse them). */
 function rawPost(url: string, path: string, headers: Array<[string, string]>): Promise<number> {
   const { hostname, port } = new URL(url);
-  const head = [`POST ${path} HTTP/1.1`, `Host: ${hostname}`, ...headers.map(([name, value]) => `${name}: ${value}`), 'Content-Length: 0', 'Connection: close'];
+  const head = [
+    `POST ${path} HTTP/1.1`,
+    `Host: ${hostname}`,
+    ...headers.map(([name, value]) => `${name}: ${value}`),
+    'Content-Length: 0',
+    'Connection: close',
+  ];
   return new Promise((resolve, reject) => {
     let answer = '';
     const socket = net.connect(Number(port), hostname, () => socket.write(`${head.join('\r\n')}\r\n\r\n`));
@@ -80,7 +86,10 @@ describe('POST /api/bitrix/webhook through the real HTTP stack', () => {
       expect(response.body).to.deep.equal({ status: 'rejected', reason: 'token_mismatch' });
       // ...and says why: the bot's own token is what is configured.
       const line = harness.logs.find((entry) => entry.message === 'webhook delivery refused')!;
-      expect(line).to.deep.include({ diagnosis: 'bot_token_configured', diagnosis_detail: 'data[BOT][567][AUTH][application_token]' });
+      expect(line).to.deep.include({
+        diagnosis: 'bot_token_configured',
+        diagnosis_detail: 'data[BOT][567][AUTH][application_token]',
+      });
       expect(JSON.stringify(harness.logs)).not.to.include(APP_TOKEN);
     });
 
@@ -96,7 +105,9 @@ describe('POST /api/bitrix/webhook through the real HTTP stack', () => {
       // The same token inside and out: nothing to say.
       await post(harness, chatBotMessage(APP_TOKEN, APP_TOKEN)).expect(200);
       await post(harness, chatBotMessage(APP_TOKEN, OTHER_TOKEN)).expect(200);
-      expect(harness.logs.filter((entry) => String(entry.message).startsWith('chat-bot event accepted'))).to.have.length(1);
+      expect(
+        harness.logs.filter((entry) => String(entry.message).startsWith('chat-bot event accepted')),
+      ).to.have.length(1);
       const line = harness.logs.find((entry) => String(entry.message).startsWith('chat-bot event accepted'))!;
       expect(line).to.deep.include({
         level: 'warn',
@@ -142,7 +153,9 @@ describe('POST /api/bitrix/webhook through the real HTTP stack', () => {
       const response = await post(harness, CRM_DEAL_ADD);
       expect(response.status).to.equal(503);
       expect(response.body).to.deep.equal({ status: 'rejected', reason: 'not_configured' });
-      expect(await harness.metricsText()).to.include('bitrix_webhook_requests_rejected_total{reason="not_configured"} 1');
+      expect(await harness.metricsText()).to.include(
+        'bitrix_webhook_requests_rejected_total{reason="not_configured"} 1',
+      );
       const ready = await request(harness.url).get('/readyz');
       expect(ready.status).to.equal(503);
       expect(ready.body.reason).to.equal('not_configured');
@@ -153,7 +166,10 @@ describe('POST /api/bitrix/webhook through the real HTTP stack', () => {
       const response = await post(harness, CRM_DEAL_ADD, 'text/plain');
       expect(response.status).to.equal(415);
       expect(response.body).to.deep.equal({ status: 'rejected', reason: 'unsupported_media_type' });
-      expect(harness.logs.find((line) => line.reason === 'unsupported_media_type')).to.include({ content_type: 'text/plain', level: 'warn' });
+      expect(harness.logs.find((line) => line.reason === 'unsupported_media_type')).to.include({
+        content_type: 'text/plain',
+        level: 'warn',
+      });
     });
 
     it('answers 413 for a body over BODY_LIMIT', async () => {
@@ -225,8 +241,12 @@ describe('POST /api/bitrix/webhook through the real HTTP stack', () => {
       await request(harness.url).post(PATH).set('Authorization', `Bearer ${WEBHOOK_TOKEN}`).expect(200);
       await request(harness.url).post(PATH).set('Authorization', `Basic ${WEBHOOK_TOKEN}`).expect(401);
       const text = await harness.metricsText();
-      expect(text).to.include('bitrix_webhook_token_verifications_total{result="accepted",source="header",webhook="tasks"} 1');
-      expect(text).to.include('bitrix_webhook_token_verifications_total{result="accepted",source="header",webhook="crm"} 1');
+      expect(text).to.include(
+        'bitrix_webhook_token_verifications_total{result="accepted",source="header",webhook="tasks"} 1',
+      );
+      expect(text).to.include(
+        'bitrix_webhook_token_verifications_total{result="accepted",source="header",webhook="crm"} 1',
+      );
     });
 
     it('looks only in the configured sources, in the configured order', async () => {
@@ -245,7 +265,12 @@ describe('POST /api/bitrix/webhook through the real HTTP stack', () => {
       expect(verify.attributes['bitrix.token.conflict']).to.equal(true);
       expect(verify.attributes['bitrix.token.source']).to.equal('body');
 
-      const mismatch = await post(harness, CRM_DEAL_ADD.replace(WEBHOOK_TOKEN, OTHER_TOKEN), FORM, `${PATH}?token=${WEBHOOK_TOKEN}`);
+      const mismatch = await post(
+        harness,
+        CRM_DEAL_ADD.replace(WEBHOOK_TOKEN, OTHER_TOKEN),
+        FORM,
+        `${PATH}?token=${WEBHOOK_TOKEN}`,
+      );
       expect(mismatch.status).to.equal(403);
       const line = harness.logs.find((l) => l.message === 'webhook delivery refused')!;
       expect(line).to.include({ conflict: true, result: 'mismatched', source: 'body' });
@@ -262,7 +287,10 @@ describe('POST /api/bitrix/webhook through the real HTTP stack', () => {
 
     it('does not take a repeated X-Bitrix24-Token header for a token', async () => {
       harness = await startHarness(TOKENS);
-      const status = await rawPost(harness.url, PATH, [['X-Bitrix24-Token', WEBHOOK_TOKEN], ['X-Bitrix24-Token', WEBHOOK_TOKEN]]);
+      const status = await rawPost(harness.url, PATH, [
+        ['X-Bitrix24-Token', WEBHOOK_TOKEN],
+        ['X-Bitrix24-Token', WEBHOOK_TOKEN],
+      ]);
       expect(status).to.equal(401);
     });
 
@@ -285,7 +313,10 @@ describe('POST /api/bitrix/webhook through the real HTTP stack', () => {
     });
 
     it('combines the default token with named ones', async () => {
-      harness = await startHarness({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN, BITRIX24_WEBHOOK_TOKENS: `tasks=${APP_TOKEN}` });
+      harness = await startHarness({
+        BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
+        BITRIX24_WEBHOOK_TOKENS: `tasks=${APP_TOKEN}`,
+      });
       await post(harness, CRM_DEAL_ADD).expect(200);
       await post(harness, TASK_ADD).expect(200);
       expect(harness.events.map((event) => event.webhook)).to.deep.equal(['default', 'tasks']);

@@ -8,8 +8,10 @@ import { dashboard } from '../../src/monitoring/dashboard';
 import { repoPath } from './support/tools';
 
 describe('Grafana dashboard typed with @grafana/schema', () => {
-  it('the file on disk is exactly the dashboard tsc checked against Grafana\'s Dashboard type', () => {
+  it("the file on disk is exactly the dashboard tsc checked against Grafana's Dashboard type", () => {
     const typed: Dashboard = dashboard();
-    expect(JSON.parse(readFileSync(repoPath('grafana/dashboards/bitrix-webhook.json'), 'utf8'))).to.deep.equal(JSON.parse(JSON.stringify(typed)));
+    expect(JSON.parse(readFileSync(repoPath('grafana/dashboards/bitrix-webhook.json'), 'utf8'))).to.deep.equal(
+      JSON.parse(JSON.stringify(typed)),
+    );
   });
 });

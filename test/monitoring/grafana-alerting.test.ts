@@ -1,6 +1,11 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import { grafanaRulesOnDisk, prometheusRulesOnDisk, readYamlFile, type GrafanaRuleOnDisk } from './support/generated-expressions';
+import {
+  grafanaRulesOnDisk,
+  prometheusRulesOnDisk,
+  readYamlFile,
+  type GrafanaRuleOnDisk,
+} from './support/generated-expressions';
 import { normaliseWhitespace, splitAlertExpression } from './support/rule-expression';
 import { repoPath } from './support/tools';
 import { EXPECTED_ALERTS } from './support/expected-alerts';
@@ -20,7 +25,8 @@ function interpolatedStrings(value: unknown, path: string, out: Array<[string, s
   else if (Array.isArray(value)) {
     for (const [index, item] of value.entries()) interpolatedStrings(item, `${path}[${index}]`, out);
   } else if (value && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) if (key !== 'annotations') interpolatedStrings(item, `${path}.${key}`, out);
+    for (const [key, item] of Object.entries(value))
+      if (key !== 'annotations') interpolatedStrings(item, `${path}.${key}`, out);
   }
   return out;
 }
@@ -51,7 +57,10 @@ describe('Grafana-managed alert rules (file provisioning)', () => {
   });
 
   it('chain A = Prometheus query, B = reduce of A, C = threshold on B, with condition C', () => {
-    expect(grafana.map((rule) => rule.title), 'the rules checked').to.deep.equal(Object.keys(EXPECTED_ALERTS));
+    expect(
+      grafana.map((rule) => rule.title),
+      'the rules checked',
+    ).to.deep.equal(Object.keys(EXPECTED_ALERTS));
     for (const rule of grafana) {
       expect(rule.condition, rule.title).to.equal('C');
       expect(rule.data.map((data) => data.refId)).to.deep.equal(['A', 'B', 'C']);
@@ -74,10 +83,17 @@ describe('Grafana-managed alert rules (file provisioning)', () => {
       expect(normaliseWhitespace(String(dataOf(rule, 'A').model.expr))).to.equal(expected.query);
       const conditions = dataOf(rule, 'C').model.conditions as Array<{ evaluator: { type: string; params: number[] } }>;
       expect(conditions).to.have.length(1);
-      expect(conditions[0]!.evaluator).to.deep.equal({ type: evaluatorFor[expected.comparison], params: [expected.threshold] });
+      expect(conditions[0]!.evaluator).to.deep.equal({
+        type: evaluatorFor[expected.comparison],
+        params: [expected.threshold],
+      });
       expect(rule.for).to.equal(expected.for);
       expect(rule.labels).to.deep.equal(labels);
-      expect(splitAlertExpression(promRule.expr)).to.deep.equal({ query: expected.query, comparison: expected.comparison, threshold: expected.threshold });
+      expect(splitAlertExpression(promRule.expr)).to.deep.equal({
+        query: expected.query,
+        comparison: expected.comparison,
+        threshold: expected.threshold,
+      });
       expect(promRule.for).to.equal(expected.for);
       expect(promRule.labels).to.deep.equal(labels);
       expect(rule.annotations.summary).to.equal(promRule.annotations.summary);
@@ -85,8 +101,11 @@ describe('Grafana-managed alert rules (file provisioning)', () => {
     });
   }
 
-  it('print the measured value from the reduce step in descriptions (Grafana\'s $value is not a number)', () => {
-    expect(grafana.map((rule) => rule.title), 'the rules checked').to.deep.equal(Object.keys(EXPECTED_ALERTS));
+  it("print the measured value from the reduce step in descriptions (Grafana's $value is not a number)", () => {
+    expect(
+      grafana.map((rule) => rule.title),
+      'the rules checked',
+    ).to.deep.equal(Object.keys(EXPECTED_ALERTS));
     for (const rule of grafana) {
       expect(rule.annotations.description, rule.title).to.include('$values.B.Value');
       expect(rule.annotations.description, rule.title).to.not.match(/\$value\b(?!s)/);
@@ -94,33 +113,52 @@ describe('Grafana-managed alert rules (file provisioning)', () => {
   });
 
   it('treat "no data" as healthy, because the guarded queries return nothing while all is well', () => {
-    expect(grafana.map((rule) => [rule.title, rule.noDataState])).to.deep.equal(Object.keys(EXPECTED_ALERTS).map((title) => [title, 'OK']));
+    expect(grafana.map((rule) => [rule.title, rule.noDataState])).to.deep.equal(
+      Object.keys(EXPECTED_ALERTS).map((title) => [title, 'OK']),
+    );
   });
 
   it('leave no `$` where Grafana would expand it as an environment variable', () => {
     const strings = interpolatedStrings(file, 'file');
     // The PromQL of every rule is among the strings checked (a `$` there would be expanded too).
-    expect(strings.filter(([path]) => path.endsWith('.model.expr'))).to.have.length(Object.keys(EXPECTED_ALERTS).length);
+    expect(strings.filter(([path]) => path.endsWith('.model.expr'))).to.have.length(
+      Object.keys(EXPECTED_ALERTS).length,
+    );
     for (const [path, text] of strings) {
       expect(text.replace(/\$\$/g, ''), path).to.not.include('$');
     }
   });
 
   it('route to a provisioned contact point through the notification policy', () => {
-    const contactPoints = readYamlFile('grafana/provisioning/alerting/contact-points.yaml') as { apiVersion: number; contactPoints: Array<{ name: string; receivers: Array<{ uid: string; type: string; settings: Record<string, string> }> }> };
-    const policies = readYamlFile('grafana/provisioning/alerting/notification-policies.yaml') as { apiVersion: number; policies: Array<{ receiver: string; routes?: Array<{ receiver: string; object_matchers: string[][] }> }> };
+    const contactPoints = readYamlFile('grafana/provisioning/alerting/contact-points.yaml') as {
+      apiVersion: number;
+      contactPoints: Array<{
+        name: string;
+        receivers: Array<{ uid: string; type: string; settings: Record<string, string> }>;
+      }>;
+    };
+    const policies = readYamlFile('grafana/provisioning/alerting/notification-policies.yaml') as {
+      apiVersion: number;
+      policies: Array<{ receiver: string; routes?: Array<{ receiver: string; object_matchers: string[][] }> }>;
+    };
     expect(contactPoints.apiVersion).to.equal(1);
     expect(policies.apiVersion).to.equal(1);
     const names = contactPoints.contactPoints.map((point) => point.name);
-    expect(contactPoints.contactPoints.flatMap((point) => point.receivers.map((receiver) => [receiver.type, receiver.settings])))
-      .to.deep.equal([['prometheus-alertmanager', { url: 'http://alertmanager:9093' }]]);
+    expect(
+      contactPoints.contactPoints.flatMap((point) =>
+        point.receivers.map((receiver) => [receiver.type, receiver.settings]),
+      ),
+    ).to.deep.equal([['prometheus-alertmanager', { url: 'http://alertmanager:9093' }]]);
     for (const policy of policies.policies) {
       expect(names).to.include(policy.receiver);
       for (const route of policy.routes ?? []) {
         expect(names).to.include(route.receiver);
         expect(route.object_matchers).to.deep.equal([['severity', '=', 'critical']]);
         expect(grafana.filter((rule) => rule.labels.severity === 'critical').map((rule) => rule.title)).to.deep.equal(
-          Object.entries(EXPECTED_ALERTS).filter(([, alert]) => alert.severity === 'critical').map(([name]) => name));
+          Object.entries(EXPECTED_ALERTS)
+            .filter(([, alert]) => alert.severity === 'critical')
+            .map(([name]) => name),
+        );
       }
     }
   });

@@ -2,7 +2,12 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { METRIC, SPAN } from '../../src/vocabulary/names';
 import { RUNBOOK_BASE_URL, SCRAPE_JOB } from '../../src/monitoring/constants';
-import { dashboardOnDisk, prometheusRulesOnDisk, readYamlFile, type DashboardPanel } from './support/generated-expressions';
+import {
+  dashboardOnDisk,
+  prometheusRulesOnDisk,
+  readYamlFile,
+  type DashboardPanel,
+} from './support/generated-expressions';
 import { readExpression } from './support/promql-selectors';
 import { EXPECTED_ALERTS } from './support/expected-alerts';
 import { repoPath } from './support/tools';
@@ -66,8 +71,10 @@ describe('Grafana dashboard', () => {
 
   it('graphs verifications by result, tokens by source, rejections by reason and events by type', () => {
     const grouped = metricPanels.flatMap(exprsOf).map(readExpression);
-    const groupsBy = (metric: string, label: string) => grouped.some((uses) =>
-      uses.selectors.some((selector) => selector.metric === metric) && uses.groupingLabels.includes(label));
+    const groupsBy = (metric: string, label: string) =>
+      grouped.some(
+        (uses) => uses.selectors.some((selector) => selector.metric === metric) && uses.groupingLabels.includes(label),
+      );
     expect(groupsBy(METRIC.verifications, 'result')).to.equal(true);
     expect(groupsBy(METRIC.verifications, 'source')).to.equal(true);
     expect(groupsBy(METRIC.requestsRejected, 'reason')).to.equal(true);
@@ -79,32 +86,50 @@ describe('Grafana dashboard', () => {
     it(`draws the ${alert} threshold on a graph of the share it alerts on, linked to its runbook`, () => {
       const rule = prometheusRulesOnDisk().find((candidate) => candidate.alert === alert)!;
       const { threshold } = EXPECTED_ALERTS[alert]!;
-      const result = { BitrixWebhookTokenMissingSpike: 'missing', BitrixWebhookTokenMismatchSpike: 'mismatched' }[alert]!;
-      const graph = metricPanels.find((panel) => panel.type === 'timeseries' && (panel.links ?? []).some((link) => link.url === rule.annotations.runbook_url));
+      const result = { BitrixWebhookTokenMissingSpike: 'missing', BitrixWebhookTokenMismatchSpike: 'mismatched' }[
+        alert
+      ]!;
+      const graph = metricPanels.find(
+        (panel) =>
+          panel.type === 'timeseries' && (panel.links ?? []).some((link) => link.url === rule.annotations.runbook_url),
+      );
       expect(graph, `a timeseries panel linked to ${rule.annotations.runbook_url}`).to.not.equal(undefined);
       expect(graph!.fieldConfig?.defaults?.custom?.thresholdsStyle?.mode).to.not.equal('off');
       const steps = graph!.fieldConfig!.defaults!.thresholds!.steps.filter((step) => step.value !== null);
       expect(steps.map((step) => step.value)).to.deep.equal([threshold]);
       const selectors = exprsOf(graph!).flatMap((expr) => readExpression(expr).selectors);
-      expect(selectors.some((selector) => selector.matchers.some((matcher) => matcher.label === 'result' && matcher.value === result))).to.equal(true);
+      expect(
+        selectors.some((selector) =>
+          selector.matchers.some((matcher) => matcher.label === 'result' && matcher.value === result),
+        ),
+      ).to.equal(true);
     });
   }
 
   it('colours the tokens-configured stat by the BitrixWebhookTokensNotConfigured threshold', () => {
     const { threshold } = EXPECTED_ALERTS.BitrixWebhookTokensNotConfigured!;
-    const stat = metricPanels.find((panel) => panel.type === 'stat' && exprsOf(panel).some((expr) => expr.includes(METRIC.tokensConfigured)));
-    expect(stat!.fieldConfig!.defaults!.thresholds!.steps).to.deep.equal([{ color: 'red', value: null }, { color: 'green', value: threshold }]);
+    const stat = metricPanels.find(
+      (panel) => panel.type === 'stat' && exprsOf(panel).some((expr) => expr.includes(METRIC.tokensConfigured)),
+    );
+    expect(stat!.fieldConfig!.defaults!.thresholds!.steps).to.deep.equal([
+      { color: 'red', value: null },
+      { color: 'green', value: threshold },
+    ]);
   });
 
   it('shows request duration p50, p95 and p99 from the histogram buckets, with exemplars', () => {
-    const targets = metricPanels.flatMap((panel) => panel.targets ?? []).filter((target) => (target.expr ?? '').includes(`${METRIC.httpRequestDuration}_bucket`));
+    const targets = metricPanels
+      .flatMap((panel) => panel.targets ?? [])
+      .filter((target) => (target.expr ?? '').includes(`${METRIC.httpRequestDuration}_bucket`));
     const quantiles = targets.map((target) => /histogram_quantile\(([0-9.]+),/.exec(target.expr!)?.[1]);
     expect(quantiles).to.have.members(['0.5', '0.95', '0.99']);
     for (const target of targets) expect(target.exemplar, target.expr).to.equal(true);
   });
 
   it('turns exemplars on for the verification counter so a point opens its trace', () => {
-    const targets = metricPanels.flatMap((panel) => panel.targets ?? []).filter((target) => (target.expr ?? '').includes(`${METRIC.verifications}{`) && target.expr!.includes('rate('));
+    const targets = metricPanels
+      .flatMap((panel) => panel.targets ?? [])
+      .filter((target) => (target.expr ?? '').includes(`${METRIC.verifications}{`) && target.expr!.includes('rate('));
     expect(targets.some((target) => target.exemplar === true)).to.equal(true);
   });
 
@@ -112,7 +137,10 @@ describe('Grafana dashboard', () => {
     expect(dashboard.links.map((link) => link.url)).to.include(RUNBOOK_BASE_URL);
     const tempo = dashboard.links.find((link) => link.url.startsWith('/explore'));
     expect(tempo).to.not.equal(undefined);
-    const panes = JSON.parse(new URL(tempo!.url, 'http://grafana').searchParams.get('panes')!) as Record<string, { datasource: string; queries: Array<{ query: string; queryType: string }> }>;
+    const panes = JSON.parse(new URL(tempo!.url, 'http://grafana').searchParams.get('panes')!) as Record<
+      string,
+      { datasource: string; queries: Array<{ query: string; queryType: string }> }
+    >;
     const pane = Object.values(panes)[0]!;
     expect(pane.datasource).to.equal('tempo');
     expect(pane.queries[0]!.queryType).to.equal('traceql');
@@ -130,13 +158,19 @@ describe('Grafana dashboard', () => {
     expect(job.query.query).to.equal(`label_values(${METRIC.tokensConfigured}, job)`);
     for (const expr of metricPanels.flatMap(exprsOf).filter(Boolean)) {
       for (const selector of readExpression(expr).selectors) {
-        expect(selector.matchers.find((matcher) => matcher.label === 'job')?.value, `${selector.metric} in ${expr}`).to.equal('$job');
+        expect(
+          selector.matchers.find((matcher) => matcher.label === 'job')?.value,
+          `${selector.metric} in ${expr}`,
+        ).to.equal('$job');
       }
     }
   });
 
   it('is loaded by the file provider from the directory the compose stack mounts', () => {
-    const provider = readYamlFile('grafana/provisioning/dashboards/bitrix-webhook.yaml') as { apiVersion: number; providers: Array<{ type: string; options: { path: string } }> };
+    const provider = readYamlFile('grafana/provisioning/dashboards/bitrix-webhook.yaml') as {
+      apiVersion: number;
+      providers: Array<{ type: string; options: { path: string } }>;
+    };
     expect(provider.apiVersion).to.equal(1);
     expect(provider.providers[0]).to.deep.include({ type: 'file' });
     expect(provider.providers[0]!.options.path).to.equal('/var/lib/grafana/dashboards');

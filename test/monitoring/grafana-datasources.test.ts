@@ -6,7 +6,13 @@ import { repoPath } from './support/tools';
 
 const FILE = 'grafana/provisioning/datasources/datasources.yaml';
 
-interface Datasource { name: string; type: string; uid: string; url: string; jsonData: Record<string, unknown> }
+interface Datasource {
+  name: string;
+  type: string;
+  uid: string;
+  url: string;
+  jsonData: Record<string, unknown>;
+}
 
 describe('Grafana datasources (provisioning)', () => {
   const file = readYamlFile(FILE) as { apiVersion: number; datasources: Datasource[] };
@@ -29,12 +35,18 @@ describe('Grafana datasources (provisioning)', () => {
   });
 
   it('link Tempo traces to Loki logs by the trace_id structured metadata that OTLP logs carry', () => {
-    const tracesToLogs = byUid('tempo').jsonData.tracesToLogsV2 as { datasourceUid: string; customQuery: boolean; query: string };
+    const tracesToLogs = byUid('tempo').jsonData.tracesToLogsV2 as {
+      datasourceUid: string;
+      customQuery: boolean;
+      query: string;
+    };
     expect(tracesToLogs).to.deep.include({ datasourceUid: 'loki', customQuery: true });
     // A line filter would search the log line, where OTLP-ingested logs have no trace id.
     expect(tracesToLogs).not.to.have.property('filterByTraceID');
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's own ${__span…} variables, literal in its query
-    expect(tracesToLogs.query.replace(/\$\$/g, '$')).to.equal('{service_name="${__span.tags["service.name"]}"} | trace_id="${__span.traceId}"');
+    expect(tracesToLogs.query.replace(/\$\$/g, '$')).to.equal(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's own ${__span…} variables, literal in its query
+      '{service_name="${__span.tags["service.name"]}"} | trace_id="${__span.traceId}"',
+    );
   });
 
   it('turn trace_id (structured metadata, or in a JSON log line) into a Tempo link', () => {
@@ -48,7 +60,15 @@ describe('Grafana datasources (provisioning)', () => {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's own ${__value.raw} data-link variable, literal
     for (const { url } of [metadata!, field]) expect(url.replace(/\$\$/g, '$')).to.equal('${__value.raw}');
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
-    const line = JSON.stringify({ timestamp: '2026-01-01T00:00:00.000Z', level: 'warn', message: 'token verification failed', result: 'missing', received: 'none', trace_id: traceId, span_id: '00f067aa0ba902b7' });
+    const line = JSON.stringify({
+      timestamp: '2026-01-01T00:00:00.000Z',
+      level: 'warn',
+      message: 'token verification failed',
+      result: 'missing',
+      received: 'none',
+      trace_id: traceId,
+      span_id: '00f067aa0ba902b7',
+    });
     expect(new RegExp(field.matcherRegex).exec(line)?.[1]).to.equal(traceId);
     expect(new RegExp(field.matcherRegex).exec('{"level":"info","message":"listening"}')).to.equal(null);
   });

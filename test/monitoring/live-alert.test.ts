@@ -47,7 +47,8 @@ describe('generated rules in a real Prometheus scraping the running service', fu
     await receiver?.stop();
   });
 
-  const stateOf = async (name: string) => (await prometheus!.alerts()).find((alert) => alert.labels.alertname === name)?.state;
+  const stateOf = async (name: string) =>
+    (await prometheus!.alerts()).find((alert) => alert.labels.alertname === name)?.state;
 
   /** Sends one delivery every `intervalMs` until told to stop; returns how many it sent and their answers. */
   function stream(body: string, intervalMs: number) {
@@ -60,7 +61,13 @@ describe('generated rules in a real Prometheus scraping the running service', fu
         await sleep(Math.max(0, intervalMs - (Date.now() - started)));
       }
     })();
-    return { answers, stop: async () => { running = false; await done; } };
+    return {
+      answers,
+      stop: async () => {
+        running = false;
+        await done;
+      },
+    };
   }
 
   it(`${ALERT} becomes pending within 60 s of missing-token deliveries at 1/s, and accepted deliveries clear it`, async () => {
@@ -79,8 +86,13 @@ describe('generated rules in a real Prometheus scraping the running service', fu
       await missing.stop();
     }
     const pendingAfterMs = Date.now() - started;
-    console.log(`      ${ALERT} ${state ?? 'inactive'} after ${(pendingAfterMs / 1000).toFixed(1)} s and ${missing.answers.length} missing-token deliveries`);
-    expect(missing.answers.every((status) => status === 401), `answers ${missing.answers.join(',')}`).to.equal(true);
+    console.log(
+      `      ${ALERT} ${state ?? 'inactive'} after ${(pendingAfterMs / 1000).toFixed(1)} s and ${missing.answers.length} missing-token deliveries`,
+    );
+    expect(
+      missing.answers.every((status) => status === 401),
+      `answers ${missing.answers.join(',')}`,
+    ).to.equal(true);
     // Its `for` is 2m: within the first 60 s the only right state is pending (firing would mean `for` was lost).
     expect(state, `state after ${pendingAfterMs} ms`).to.equal('pending');
     expect(pendingAfterMs).to.be.below(PENDING_WITHIN_MS);
@@ -96,7 +108,9 @@ describe('generated rules in a real Prometheus scraping the running service', fu
     } finally {
       await accepted.stop();
     }
-    console.log(`      ${ALERT} cleared after ${((Date.now() - recovering) / 1000).toFixed(1)} s and ${accepted.answers.length} accepted deliveries`);
+    console.log(
+      `      ${ALERT} cleared after ${((Date.now() - recovering) / 1000).toFixed(1)} s and ${accepted.answers.length} accepted deliveries`,
+    );
     expect(accepted.answers.every((status) => status === 200)).to.equal(true);
     expect(state, 'state after accepted deliveries').to.equal(undefined);
   });

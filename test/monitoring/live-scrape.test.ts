@@ -12,12 +12,17 @@ const TARGET_LABELS = new Set(['job', 'instance']);
 
 function matcherProblem(metric: string, matcher: Matcher, observed: ObservedMetrics): string | undefined {
   const values = observed.get(metric)?.get(matcher.label);
-  if (!values) return `${metric} has no label ${matcher.label} (has: ${[...(observed.get(metric)?.keys() ?? [])].join(', ')})`;
+  if (!values)
+    return `${metric} has no label ${matcher.label} (has: ${[...(observed.get(metric)?.keys() ?? [])].join(', ')})`;
   if (matcher.op === '=' || matcher.op === '!=') {
-    return values.has(matcher.value) ? undefined : `${metric}{${matcher.label}} never takes the value "${matcher.value}" (seen: ${[...values].join(', ')})`;
+    return values.has(matcher.value)
+      ? undefined
+      : `${metric}{${matcher.label}} never takes the value "${matcher.value}" (seen: ${[...values].join(', ')})`;
   }
   const pattern = new RegExp(`^(?:${matcher.value})$`);
-  return [...values].some((value) => pattern.test(value)) ? undefined : `${metric}{${matcher.label}=~"${matcher.value}"} matches no value seen (${[...values].join(', ')})`;
+  return [...values].some((value) => pattern.test(value))
+    ? undefined
+    : `${metric}{${matcher.label}=~"${matcher.value}"} matches no value seen (${[...values].join(', ')})`;
 }
 
 describe('metric names and label values against a real scrape of the service', function () {
@@ -41,8 +46,14 @@ describe('metric names and label values against a real scrape of the service', f
 
     const answers = {
       accepted: await deliver(guarded.url, { body: BODY.accepted }),
-      acceptedFromQuery: await deliver(guarded.url, { path: `${WEBHOOK_PATH}?token=${TOKEN}`, body: BODY.withoutToken }),
-      acceptedFromHeader: await deliver(guarded.url, { body: BODY.withoutToken, headers: { 'x-bitrix24-token': TOKEN } }),
+      acceptedFromQuery: await deliver(guarded.url, {
+        path: `${WEBHOOK_PATH}?token=${TOKEN}`,
+        body: BODY.withoutToken,
+      }),
+      acceptedFromHeader: await deliver(guarded.url, {
+        body: BODY.withoutToken,
+        headers: { 'x-bitrix24-token': TOKEN },
+      }),
       missing: await deliver(guarded.url, { body: BODY.missing }),
       mismatched: await deliver(guarded.url, { body: BODY.mismatched }),
       unsupported: await deliver(guarded.url, { body: BODY.accepted, contentType: 'text/plain' }),
@@ -51,8 +62,15 @@ describe('metric names and label values against a real scrape of the service', f
       notConfigured: await deliver(unconfigured.url, { body: BODY.accepted }),
     };
     expect(answers).to.deep.equal({
-      accepted: 200, acceptedFromQuery: 200, acceptedFromHeader: 200, missing: 401, mismatched: 403,
-      unsupported: 415, tooLarge: 413, malformed: 400, notConfigured: 503,
+      accepted: 200,
+      acceptedFromQuery: 200,
+      acceptedFromHeader: 200,
+      missing: 401,
+      mismatched: 403,
+      unsupported: 415,
+      tooLarge: 413,
+      malformed: 400,
+      notConfigured: 503,
     });
     for (const service of services) readExposition(await scrape(service.url), observed);
   });
@@ -81,7 +99,8 @@ describe('metric names and label values against a real scrape of the service', f
         for (const label of labels.keys()) labelsOfExpression.add(label);
         for (const matcher of selector.matchers) {
           if (matcher.label === 'job') {
-            if (matcher.value !== SCRAPE_JOB) problems.push(`job="${matcher.value}" is not the scrape job ${SCRAPE_JOB}`);
+            if (matcher.value !== SCRAPE_JOB)
+              problems.push(`job="${matcher.value}" is not the scrape job ${SCRAPE_JOB}`);
             continue;
           }
           const problem = matcherProblem(selector.metric, matcher, observed);
@@ -89,15 +108,21 @@ describe('metric names and label values against a real scrape of the service', f
         }
       }
       for (const label of uses.groupingLabels) {
-        if (!labelsOfExpression.has(label)) problems.push(`groups by ${label}, which no series of the expression carries`);
+        if (!labelsOfExpression.has(label))
+          problems.push(`groups by ${label}, which no series of the expression carries`);
       }
       expect(problems, expression.expr).to.deep.equal([]);
     });
   }
 
-  it("shows on the dashboard every metric family of the service that a real scrape exposes, and the process metrics", () => {
-    const family = (name: string) => (/_(bucket|sum|count)$/.test(name) && observed.has(name.replace(/_(bucket|sum|count)$/, '_bucket')) ? name.replace(/_(bucket|sum|count)$/, '') : name);
-    const exposed = [...new Set([...observed.keys()].filter((name) => /^(bitrix_webhook_|http_server_)/.test(name)).map(family))].sort();
+  it('shows on the dashboard every metric family of the service that a real scrape exposes, and the process metrics', () => {
+    const family = (name: string) =>
+      /_(bucket|sum|count)$/.test(name) && observed.has(name.replace(/_(bucket|sum|count)$/, '_bucket'))
+        ? name.replace(/_(bucket|sum|count)$/, '')
+        : name;
+    const exposed = [
+      ...new Set([...observed.keys()].filter((name) => /^(bitrix_webhook_|http_server_)/.test(name)).map(family)),
+    ].sort();
     expect(exposed, 'the families a real scrape shows').to.deep.equal([
       'bitrix_webhook_events_total',
       'bitrix_webhook_forward_attempts_total',
@@ -125,15 +150,30 @@ describe('metric names and label values against a real scrape of the service', f
       'bitrix_webhook_trace_spans_dropped_total',
       'http_server_request_duration_seconds',
     ]);
-    const process = ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_p99_seconds'];
+    const process = [
+      'process_cpu_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_eventloop_lag_p99_seconds',
+    ];
     for (const name of process) expect(observed.has(name), `the scrape shows ${name}`).to.equal(true);
-    const onDashboard = new Set(expressions.filter((expression) => expression.where.startsWith('dashboard'))
-      .flatMap((expression) => readExpression(expression.expr).selectors.map((selector) => family(selector.metric))));
-    expect([...exposed, ...process].filter((name) => !onDashboard.has(name)), 'not on the dashboard').to.deep.equal([]);
+    const onDashboard = new Set(
+      expressions
+        .filter((expression) => expression.where.startsWith('dashboard'))
+        .flatMap((expression) => readExpression(expression.expr).selectors.map((selector) => family(selector.metric))),
+    );
+    expect(
+      [...exposed, ...process].filter((name) => !onDashboard.has(name)),
+      'not on the dashboard',
+    ).to.deep.equal([]);
   });
 
   it('would notice a label value the service does not produce (control)', () => {
-    const problem = matcherProblem('bitrix_webhook_token_verifications_total', { label: 'result', op: '=', value: 'rejected' }, observed);
+    const problem = matcherProblem(
+      'bitrix_webhook_token_verifications_total',
+      { label: 'result', op: '=', value: 'rejected' },
+      observed,
+    );
     expect(problem).to.be.a('string');
   });
 });

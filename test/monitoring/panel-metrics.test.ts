@@ -10,7 +10,11 @@ const PANEL_METRICS: Record<string, Record<string, string>> = {
   'Store writes by kind and result': { A: METRIC.storeWrites },
   'Quarantined deliveries by reason (last 30 min)': { A: METRIC.quarantined },
   'Quarantine size': { A: METRIC.quarantineSize },
-  'Quarantine evictions and refusals not kept (24h)': { A: METRIC.quarantineEvictions, B: METRIC.quarantinePlausibleEvictions, C: METRIC.quarantineDropped },
+  'Quarantine evictions and refusals not kept (24h)': {
+    A: METRIC.quarantineEvictions,
+    B: METRIC.quarantinePlausibleEvictions,
+    C: METRIC.quarantineDropped,
+  },
   'Forward backlog': { A: FORWARD_METRIC.backlog },
   'Oldest pending event': { A: FORWARD_METRIC.oldestPendingAge },
   'Dead letters': { A: FORWARD_METRIC.deadLetters },
@@ -18,7 +22,13 @@ const PANEL_METRICS: Record<string, Record<string, string>> = {
   'Forward backlog over time': { A: FORWARD_METRIC.backlog, B: FORWARD_METRIC.deadLetters },
 };
 
-const STORE_AND_FORWARD_METRICS: readonly string[] = [METRIC.storeWrites, METRIC.quarantined, METRIC.quarantineSize, METRIC.quarantineEvictions, ...Object.values(FORWARD_METRIC)];
+const STORE_AND_FORWARD_METRICS: readonly string[] = [
+  METRIC.storeWrites,
+  METRIC.quarantined,
+  METRIC.quarantineSize,
+  METRIC.quarantineEvictions,
+  ...Object.values(FORWARD_METRIC),
+];
 
 /** The metric names a PromQL expression selects (every `bitrix_webhook_…` identifier in it). */
 function metricsIn(expr: string): string[] {
@@ -29,17 +39,25 @@ function panelMetrics(panels: readonly DashboardPanel[]): Record<string, Record<
   const out: Record<string, Record<string, string[]>> = {};
   for (const panel of panels) {
     const targets = (panel.targets ?? []).filter((target) => target.expr !== undefined);
-    if (!targets.some((target) => metricsIn(target.expr!).some((name) => STORE_AND_FORWARD_METRICS.includes(name)))) continue;
+    if (!targets.some((target) => metricsIn(target.expr!).some((name) => STORE_AND_FORWARD_METRICS.includes(name))))
+      continue;
     out[panel.title] = Object.fromEntries(targets.map((target) => [String(target.refId), metricsIn(target.expr!)]));
   }
   return out;
 }
 
 describe('Grafana dashboard: every forwarding and store panel queries the metric it names', () => {
-  const expected = Object.fromEntries(Object.entries(PANEL_METRICS).map(([title, refs]) => [title, Object.fromEntries(Object.entries(refs).map(([ref, name]) => [ref, [name]]))]));
+  const expected = Object.fromEntries(
+    Object.entries(PANEL_METRICS).map(([title, refs]) => [
+      title,
+      Object.fromEntries(Object.entries(refs).map(([ref, name]) => [ref, [name]])),
+    ]),
+  );
 
   it('in the generated source (src/monitoring/dashboard.ts)', () => {
-    expect(panelMetrics(JSON.parse(JSON.stringify(buildDashboard().panels)) as DashboardPanel[])).to.deep.equal(expected);
+    expect(panelMetrics(JSON.parse(JSON.stringify(buildDashboard().panels)) as DashboardPanel[])).to.deep.equal(
+      expected,
+    );
   });
 
   it('in the file on disk (grafana/dashboards/bitrix-webhook.json)', () => {

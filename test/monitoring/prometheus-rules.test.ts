@@ -8,7 +8,12 @@ import { prometheusRulesOnDisk, readYamlFile } from './support/generated-express
 import { needsTools, promtool, repoPath } from './support/tools';
 
 const RULES = 'prometheus/rules/bitrix-webhook.rules.yml';
-const TEST_FILES = ['prometheus/tests/bitrix-webhook.rules.test.yml', 'prometheus/tests/bitrix-webhook.deliveries.test.yml', 'prometheus/tests/bitrix-webhook.store.test.yml', 'prometheus/tests/bitrix-webhook.unreadable.test.yml'];
+const TEST_FILES = [
+  'prometheus/tests/bitrix-webhook.rules.test.yml',
+  'prometheus/tests/bitrix-webhook.deliveries.test.yml',
+  'prometheus/tests/bitrix-webhook.store.test.yml',
+  'prometheus/tests/bitrix-webhook.unreadable.test.yml',
+];
 /** The alerts issues #3, #10 and #11 ask for. */
 const REQUIRED_ALERTS = [
   'BitrixWebhookTokenMissingSpike',
@@ -31,7 +36,9 @@ const REQUIRED_ALERTS = [
   'BitrixWebhookForwardUnreadableEvents',
 ];
 
-interface RuleTestFile { tests: Array<{ alert_rule_test?: Array<{ alertname: string; exp_alerts?: unknown[] }> }> }
+interface RuleTestFile {
+  tests: Array<{ alert_rule_test?: Array<{ alertname: string; exp_alerts?: unknown[] }> }>;
+}
 
 describe('Prometheus alerting rules', function () {
   needsTools();
@@ -60,21 +67,34 @@ describe('Prometheus alerting rules', function () {
 
   it('give every alert a severity, a summary, a description with the measured value and a runbook section', () => {
     const rules = prometheusRulesOnDisk();
-    expect(rules.map((rule) => rule.alert), 'the rules checked').to.have.members(REQUIRED_ALERTS);
+    expect(
+      rules.map((rule) => rule.alert),
+      'the rules checked',
+    ).to.have.members(REQUIRED_ALERTS);
     for (const rule of rules) {
       expect(rule.labels.severity, rule.alert).to.be.oneOf(['critical', 'warning']);
       expect(rule.annotations.summary, rule.alert).to.be.a('string').and.not.empty;
       expect(rule.annotations.description, rule.alert).to.match(/\{\{ \$value[^}]*\}\}/);
-      expect(rule.annotations.runbook_url, rule.alert).to.match(new RegExp(`^${RUNBOOK_BASE_URL.replace(/[.]/g, '\\.')}#[a-z0-9-]+$`));
+      expect(rule.annotations.runbook_url, rule.alert).to.match(
+        new RegExp(`^${RUNBOOK_BASE_URL.replace(/[.]/g, '\\.')}#[a-z0-9-]+$`),
+      );
     }
   });
 
   it('have unit-test cases that must fire and cases that must stay silent, for every alert', () => {
-    const cases = TEST_FILES.flatMap((file) => (readYamlFile(file) as RuleTestFile).tests.flatMap((test) => test.alert_rule_test ?? []));
+    const cases = TEST_FILES.flatMap((file) =>
+      (readYamlFile(file) as RuleTestFile).tests.flatMap((test) => test.alert_rule_test ?? []),
+    );
     for (const alert of REQUIRED_ALERTS) {
       const ofAlert = cases.filter((testCase) => testCase.alertname === alert);
-      expect(ofAlert.some((testCase) => (testCase.exp_alerts ?? []).length > 0), `${alert}: a case that fires`).to.equal(true);
-      expect(ofAlert.some((testCase) => (testCase.exp_alerts ?? []).length === 0), `${alert}: a case that stays silent`).to.equal(true);
+      expect(
+        ofAlert.some((testCase) => (testCase.exp_alerts ?? []).length > 0),
+        `${alert}: a case that fires`,
+      ).to.equal(true);
+      expect(
+        ofAlert.some((testCase) => (testCase.exp_alerts ?? []).length === 0),
+        `${alert}: a case that stays silent`,
+      ).to.equal(true);
     }
   });
 
@@ -89,10 +109,16 @@ describe('Prometheus alerting rules', function () {
     after(() => rmSync(dir, { recursive: true, force: true }));
 
     it('fail for every alert when none of them can fire', () => {
-      const file = parse(readFileSync(repoPath(RULES), 'utf8')) as { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> };
+      const file = parse(readFileSync(repoPath(RULES), 'utf8')) as {
+        groups: Array<{ rules: Array<{ alert: string; expr: string }> }>;
+      };
       for (const rule of file.groups[0]!.rules) rule.expr = `(${rule.expr}) and on () vector(0) > 1`;
       writeFileSync(path.join(dir, 'rules', path.basename(RULES)), JSON.stringify(file));
-      const result = promtool(['test', 'rules', ...TEST_FILES.map((test) => path.join(dir, 'tests', path.basename(test)))]);
+      const result = promtool([
+        'test',
+        'rules',
+        ...TEST_FILES.map((test) => path.join(dir, 'tests', path.basename(test))),
+      ]);
       expect(result.status, result.output).to.not.equal(0);
       for (const alert of REQUIRED_ALERTS) expect(result.output, alert).to.include(`alertname: ${alert}`);
     });

@@ -10,7 +10,10 @@ import { needsTools, promtool } from './support/tools';
 /** Every expression as a recording rule, so `promtool check rules` parses it with Prometheus' own parser. */
 function checkWithPromtool(dir: string, expressions: LocatedExpression[]) {
   const file = path.join(dir, 'expressions.rules.yml');
-  const rules = expressions.map((expression, index) => ({ record: `monitoring_check:expression_${index}`, expr: expression.expr }));
+  const rules = expressions.map((expression, index) => ({
+    record: `monitoring_check:expression_${index}`,
+    expr: expression.expr,
+  }));
   writeFileSync(file, stringify({ groups: [{ name: 'expressions', rules }] }));
   return promtool(['check', 'rules', file]);
 }
@@ -18,20 +21,28 @@ function checkWithPromtool(dir: string, expressions: LocatedExpression[]) {
 describe('PromQL in the rules, Grafana rules and dashboard', () => {
   needsTools();
   let dir: string;
-  before(() => { dir = mkdtempSync(path.join(os.tmpdir(), 'bwg-promql-')); });
+  before(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'bwg-promql-'));
+  });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   const expressions = allExpressions(SCRAPE_JOB);
 
   it('covers the rules, the Grafana rules and the dashboard', () => {
     for (const origin of ['Prometheus rule', 'Grafana rule', 'dashboard panel']) {
-      expect(expressions.filter((expression) => expression.where.startsWith(origin)), origin).to.have.length.greaterThan(4);
+      expect(
+        expressions.filter((expression) => expression.where.startsWith(origin)),
+        origin,
+      ).to.have.length.greaterThan(4);
     }
   });
 
   it('is valid Prometheus syntax (promtool check rules)', () => {
     const result = checkWithPromtool(dir, expressions);
-    expect(result.status, `${result.output}\n${expressions.map((expression, index) => `${index}: ${expression.where}`).join('\n')}`).to.equal(0);
+    expect(
+      result.status,
+      `${result.output}\n${expressions.map((expression, index) => `${index}: ${expression.where}`).join('\n')}`,
+    ).to.equal(0);
     expect(result.output).to.include(`SUCCESS: ${expressions.length} rules found`);
   });
 

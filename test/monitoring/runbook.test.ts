@@ -10,7 +10,12 @@ import { dashboardOnDisk, grafanaRulesOnDisk, prometheusRulesOnDisk } from './su
 import { repoPath } from './support/tools';
 
 /** GitHub's heading anchor: lower case, punctuation dropped, spaces to dashes. */
-const githubSlug = (heading: string) => heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+const githubSlug = (heading: string) =>
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
 
 function sections(markdown: string): Map<string, string> {
   const result = new Map<string, string>();
@@ -42,7 +47,8 @@ describe('docs/runbooks.md', () => {
     const anchors = new Set(runbookUrls.map((url) => url.split('#')[1]!));
     // One per alert, and the diagnoses the "why deliveries are refused" panel links to.
     expect([...anchors].sort()).to.deep.equal(
-      [...prometheusRulesOnDisk().map((rule) => githubSlug(rule.alert)), 'diagnoses-why-a-delivery-was-refused'].sort());
+      [...prometheusRulesOnDisk().map((rule) => githubSlug(rule.alert)), 'diagnoses-why-a-delivery-was-refused'].sort(),
+    );
     for (const anchor of anchors) expect([...bySlug.keys()], anchor).to.include(anchor);
   });
 
@@ -51,7 +57,8 @@ describe('docs/runbooks.md', () => {
     expect(rules, 'the alerts checked').to.not.be.empty;
     for (const rule of rules) {
       const section = bySlug.get(rule.annotations.runbook_url!.split('#')[1]!)!;
-      for (const part of ['**What it means.**', '**Confirm.**', '**Causes', '**Fix.**']) expect(section, `${rule.alert}: ${part}`).to.include(part);
+      for (const part of ['**What it means.**', '**Confirm.**', '**Causes', '**Fix.**'])
+        expect(section, `${rule.alert}: ${part}`).to.include(part);
     }
   });
 
@@ -71,7 +78,8 @@ function logStep(section: string): string {
   return end < 0 ? rest : rest.slice(0, end);
 }
 /** `"key":"value"` pairs the text quotes. */
-const quotedPairs = (text: string) => Object.fromEntries([...text.matchAll(/"([a-z_]+)":"([^"]*)"/g)].map((match) => [match[1]!, match[2]!]));
+const quotedPairs = (text: string) =>
+  Object.fromEntries([...text.matchAll(/"([a-z_]+)":"([^"]*)"/g)].map((match) => [match[1]!, match[2]!]));
 /** Back-ticked snake_case names (log field names; single words are values such as `warn`). */
 const quotedFields = (text: string) => [...text.matchAll(/`([a-z]+(?:_[a-z]+)+)`/g)].map((match) => match[1]!);
 
@@ -108,7 +116,11 @@ describe('docs/runbooks.md against what the running service prints', function ()
     expect(example, 'the example warn line in the introduction').to.be.a('string');
     const shown = JSON.parse(example!) as Record<string, unknown>;
     const real = warn.missing;
-    expect(Object.keys(shown).sort()).to.deep.equal(Object.keys(real).filter((key) => key !== 'timestamp').sort());
+    expect(Object.keys(shown).sort()).to.deep.equal(
+      Object.keys(real)
+        .filter((key) => key !== 'timestamp')
+        .sort(),
+    );
     for (const [key, value] of Object.entries(shown)) {
       if (value === '…' || key === 'header_names') continue;
       expect(real[key], key).to.deep.equal(value);
@@ -120,7 +132,13 @@ describe('docs/runbooks.md against what the running service prints', function ()
     expect(quotedPairs(step)).to.deep.equal({ result: 'missing', received: 'none' });
     for (const [key, value] of Object.entries(quotedPairs(step))) expect(warn.missing[key], key).to.equal(value);
     const fields = quotedFields(step);
-    expect(fields).to.deep.equal(['content_type', 'header_names', 'sources_checked', 'locations_checked', 'not_a_token']);
+    expect(fields).to.deep.equal([
+      'content_type',
+      'header_names',
+      'sources_checked',
+      'locations_checked',
+      'not_a_token',
+    ]);
     for (const field of fields) expect(warn.missing, field).to.have.property(field);
   });
 

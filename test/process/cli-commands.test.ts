@@ -11,7 +11,9 @@ import { CLI, runCli, SERVICE_MAIN } from '../cli/run-cli';
 const TOKEN = 'jvh9y1ulvt2m6k5or90v9mg8nn32ozas';
 
 function sha256sum(text: string): string {
-  return execFileSync('sh', ['-c', 'printf %s "$T" | sha256sum'], { env: { PATH: process.env.PATH ?? '', T: text } }).toString('utf8').slice(0, 8);
+  return execFileSync('sh', ['-c', 'printf %s "$T" | sha256sum'], { env: { PATH: process.env.PATH ?? '', T: text } })
+    .toString('utf8')
+    .slice(0, 8);
 }
 
 describe('fingerprint', () => {
@@ -19,8 +21,16 @@ describe('fingerprint', () => {
     const expected = sha256sum(TOKEN);
     expect(expected).to.match(/^[0-9a-f]{8}$/);
     expect(await runCli(['fingerprint'], {}, TOKEN)).to.deep.equal({ code: 0, stdout: `${expected}\n`, stderr: '' });
-    expect(await runCli(['fingerprint'], {}, `${TOKEN}\n`)).to.deep.equal({ code: 0, stdout: `${expected}\n`, stderr: '' });
-    expect(await runCli(['fingerprint', '--json'], {}, `${TOKEN}\n`)).to.deep.equal({ code: 0, stdout: `${JSON.stringify({ fingerprint: expected })}\n`, stderr: '' });
+    expect(await runCli(['fingerprint'], {}, `${TOKEN}\n`)).to.deep.equal({
+      code: 0,
+      stdout: `${expected}\n`,
+      stderr: '',
+    });
+    expect(await runCli(['fingerprint', '--json'], {}, `${TOKEN}\n`)).to.deep.equal({
+      code: 0,
+      stdout: `${JSON.stringify({ fingerprint: expected })}\n`,
+      stderr: '',
+    });
   });
 
   it('trims one trailing newline only: anything else is part of what is fingerprinted', async () => {
@@ -32,7 +42,8 @@ describe('fingerprint', () => {
     expect(await runCli(['fingerprint'], {}, '\n')).to.deep.equal({
       code: 1,
       stdout: '',
-      stderr: 'fingerprint: no token on standard input (try: printf %s "$TOKEN" | bitrix24-webhook-guard fingerprint)\n',
+      stderr:
+        'fingerprint: no token on standard input (try: printf %s "$TOKEN" | bitrix24-webhook-guard fingerprint)\n',
     });
   });
 });
@@ -58,9 +69,13 @@ describe('--help, unknown arguments and serve', () => {
     const doctor = await runCli(['doctor', '--help']);
     expect(doctor.code).to.equal(0);
     expect(doctor.stdout).to.match(/^Usage: bitrix24-webhook-guard doctor \[options\]\n/);
-    expect(doctor.stdout).to.include('\n  --url <handler-url>  send self-test deliveries (ONAPPTEST) to this handler URL\n');
+    expect(doctor.stdout).to.include(
+      '\n  --url <handler-url>  send self-test deliveries (ONAPPTEST) to this handler URL\n',
+    );
     expect(doctor.stdout).to.include('\n  --json               print the result as JSON\n');
-    expect(doctor.stdout).to.include('\nExit code: 0 all checks passed, 1 a check failed, 2 the configuration is refused.\n');
+    expect(doctor.stdout).to.include(
+      '\nExit code: 0 all checks passed, 1 a check failed, 2 the configuration is refused.\n',
+    );
     const fingerprint = await runCli(['fingerprint', '--help']);
     expect(fingerprint.code).to.equal(0);
     expect(fingerprint.stdout).to.match(/^Usage: bitrix24-webhook-guard fingerprint \[options\]\n/);
@@ -74,7 +89,8 @@ describe('--help, unknown arguments and serve', () => {
     expect(await runCli(['doktor'])).to.deep.equal({
       code: 1,
       stdout: '',
-      stderr: "error: unknown command 'doktor' (commands: serve, doctor, fingerprint, quarantine, events, store, help)\n(add --help for usage)\n",
+      stderr:
+        "error: unknown command 'doktor' (commands: serve, doctor, fingerprint, quarantine, events, store, help)\n(add --help for usage)\n",
     });
     expect(await runCli(['--port', '8080'], {}, '', SERVICE_MAIN)).to.deep.equal({
       code: 1,
@@ -92,7 +108,14 @@ describe('--help, unknown arguments and serve', () => {
   async function startBin(args: string[], env: Record<string, string>) {
     const child = spawn(process.execPath, [CLI, ...args], {
       // Its own temporary DATA_DIR: without one the service would create ./data in the repository.
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', HOST: '127.0.0.1', DATA_DIR: path.join(mkdtempSync(path.join(os.tmpdir(), 'cli-serve-')), 'data'), ...env },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        PORT: '0',
+        HOST: '127.0.0.1',
+        DATA_DIR: path.join(mkdtempSync(path.join(os.tmpdir(), 'cli-serve-')), 'data'),
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
@@ -131,7 +154,13 @@ describe('--help, unknown arguments and serve', () => {
         const service = await startBin(args, env);
         try {
           const ready = await fetch(`${service.url}/readyz`);
-          expect(await ready.json()).to.deep.equal({ status: 'ready', tokens_configured: 1, tokens: [{ name: 'default', fingerprint: 'ce338b01' }], warnings: [], store: { status: 'ok' } });
+          expect(await ready.json()).to.deep.equal({
+            status: 'ready',
+            tokens_configured: 1,
+            tokens: [{ name: 'default', fingerprint: 'ce338b01' }],
+            warnings: [],
+            store: { status: 'ok' },
+          });
           const answer = await fetch(`${service.url}/api/bitrix/webhook`, {
             method: 'POST',
             headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -139,7 +168,9 @@ describe('--help, unknown arguments and serve', () => {
           });
           expect(answer.status).to.equal(200);
           // The verify span's parent is the HTTP server span: http was instrumented before it was loaded.
-          const verify = await receiver.waitFor(() => receiver.spans.find((span) => span.name === 'bitrix.token.verify'));
+          const verify = await receiver.waitFor(() =>
+            receiver.spans.find((span) => span.name === 'bitrix.token.verify'),
+          );
           const server = receiver.spans.find((span) => span.spanId === verify.parentSpanId);
           expect(server?.kind).to.equal(2);
           // The service's own server span (no koa or router span since issue #12), named by the route.

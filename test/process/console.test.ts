@@ -19,7 +19,8 @@ const SECRETS = [WEBHOOK_TOKEN, WRONG_TOKEN, ADMIN_TOKEN, SIGNING_SECRET, SIGNIN
 /** Every answer of a test goes through here: none may hold a token, the admin token or a secret. */
 function clean(answer: Answer): Answer {
   const whole = `${[...answer.headers.entries()].map(([k, v]) => `${k}: ${v}`).join('\n')}\n${answer.text}`;
-  for (const secret of SECRETS) expect(whole.includes(secret), `an answer holds ${secret.slice(0, 5)}…`).to.equal(false);
+  for (const secret of SECRETS)
+    expect(whole.includes(secret), `an answer holds ${secret.slice(0, 5)}…`).to.equal(false);
   return answer;
 }
 
@@ -31,7 +32,11 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function post(service: RunningService, body: string, type = 'application/x-www-form-urlencoded'): Promise<number> {
+async function post(
+  service: RunningService,
+  body: string,
+  type = 'application/x-www-form-urlencoded',
+): Promise<number> {
   const response = await fetch(`${service.url}${PATH}`, { method: 'POST', headers: { 'content-type': type }, body });
   await response.arrayBuffer();
   return response.status;
@@ -45,8 +50,18 @@ describe('operator console: off without ADMIN_TOKEN', function () {
     const service = await spawnService({ env: { BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN } });
     try {
       const client = new AdminClient(service.url);
-      for (const [method, path] of [['GET', '/admin'], ['POST', '/admin/session'], ['GET', '/admin/api/status'], ['GET', '/admin/api/quarantine'], ['POST', '/admin/api/quarantine/replay'], ['GET', '/admin/api/events'], ['POST', '/admin/api/events/redeliver']] as const) {
-        const answer = clean(await client.request(path, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }));
+      for (const [method, path] of [
+        ['GET', '/admin'],
+        ['POST', '/admin/session'],
+        ['GET', '/admin/api/status'],
+        ['GET', '/admin/api/quarantine'],
+        ['POST', '/admin/api/quarantine/replay'],
+        ['GET', '/admin/api/events'],
+        ['POST', '/admin/api/events/redeliver'],
+      ] as const) {
+        const answer = clean(
+          await client.request(path, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }),
+        );
         expect([method, path, answer.status], answer.text).to.deep.equal([method, path, 404]);
       }
     } finally {
@@ -67,7 +82,8 @@ for (const adapter of STORE_ADAPTERS) {
       upstream = new Upstream();
       await upstream.start();
       // The application refuses the first event for good: one dead letter to redeliver.
-      upstream.reply = (_request, nth) => (nth === 1 && upstream.received.length === 1 ? { status: 410 } : { status: 200 });
+      upstream.reply = (_request, nth) =>
+        nth === 1 && upstream.received.length === 1 ? { status: 410 } : { status: 200 };
       env = {
         ...(await adapter.freshEnv()),
         ADMIN_TOKEN,
@@ -81,7 +97,11 @@ for (const adapter of STORE_ADAPTERS) {
       client = new AdminClient(service.url);
       // One accepted (then dead), one hostile JSON body with a wrong token, one without a token.
       expect(await post(service, CRM_DEAL_ADD)).to.equal(200);
-      const hostile = JSON.stringify({ event: 'ONCRMDEALADD', data: { FIELDS: { TITLE: HOSTILE } }, auth: { application_token: WRONG_TOKEN, domain: 'evil.example' } });
+      const hostile = JSON.stringify({
+        event: 'ONCRMDEALADD',
+        data: { FIELDS: { TITLE: HOSTILE } },
+        auth: { application_token: WRONG_TOKEN, domain: 'evil.example' },
+      });
       expect(await post(service, hostile, 'application/json')).to.equal(403);
       expect(await post(service, withoutToken(CRM_DEAL_ADD))).to.equal(401);
       await upstream.waitFor(() => upstream.received.length >= 1, 20_000, 'the first event');
@@ -97,14 +117,20 @@ for (const adapter of STORE_ADAPTERS) {
       expect(page.headers.get('content-type')).to.equal('text/html; charset=utf-8');
       expect(page.text).to.include('<form method="post" action="/admin/session">').and.include('type="password"');
       const csp = page.headers.get('content-security-policy')!;
-      expect(csp).to.match(/^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/=]+'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'$/);
+      expect(csp).to.match(
+        /^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/=]+'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'$/,
+      );
       expect(page.text).to.not.match(/<script|style="|https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
       expect(page.headers.get('x-content-type-options')).to.equal('nosniff');
       expect(page.headers.get('cache-control')).to.equal('no-store');
     });
 
     it('refuses the API without credentials (401) and with a wrong Bearer token (401)', async () => {
-      for (const headers of [{}, { authorization: 'Bearer wrong-admin-token-000000000' }, { authorization: 'Basic abc' }] as Array<Record<string, string>>) {
+      for (const headers of [
+        {},
+        { authorization: 'Bearer wrong-admin-token-000000000' },
+        { authorization: 'Basic abc' },
+      ] as Array<Record<string, string>>) {
         const answer = clean(await client.request('/admin/api/status', { headers }));
         expect([answer.status, answer.json]).to.deep.equal([401, { status: 'rejected', reason: 'unauthorized' }]);
       }
@@ -121,26 +147,42 @@ for (const adapter of STORE_ADAPTERS) {
       expect(signed.status).to.equal(303);
       expect(signed.headers.get('location')).to.equal('/admin');
       const cookie = signed.headers.get('set-cookie')!;
-      expect(cookie).to.match(/^b24g_admin=[A-Za-z0-9_-]{24}\.\d{13}\.[A-Za-z0-9_-]{43}; path=\/admin; expires=[^;]+; samesite=strict; httponly$/);
-      expect(await service.waitForLog((line) => line.message === 'admin action: signed in')).to.deep.include({ action: 'sign_in' });
+      expect(cookie).to.match(
+        /^b24g_admin=[A-Za-z0-9_-]{24}\.\d{13}\.[A-Za-z0-9_-]{43}; path=\/admin; expires=[^;]+; samesite=strict; httponly$/,
+      );
+      expect(await service.waitForLog((line) => line.message === 'admin action: signed in')).to.deep.include({
+        action: 'sign_in',
+      });
     });
 
     it('rate-limits failed sign-ins per client: the sixth attempt within a minute is 429 even with the right token', async () => {
       const other = new AdminClient(service.url);
       const statuses: number[] = [];
       // The earlier test failed once already from this address.
-      for (let attempt = 0; attempt < 4; attempt++) statuses.push(clean(await other.signIn(`wrong-${attempt}-admin-token-0000`)).status);
+      for (let attempt = 0; attempt < 4; attempt++)
+        statuses.push(clean(await other.signIn(`wrong-${attempt}-admin-token-0000`)).status);
       const limited = clean(await other.signIn());
       expect([...statuses, limited.status]).to.deep.equal([401, 401, 401, 401, 429]);
       expect(Number(limited.headers.get('retry-after'))).to.be.within(1, 60);
-      expect(await service.waitForLog((line) => line.message === 'admin sign-in refused: too many failed attempts')).to.deep.include({ level: 'warn' });
+      expect(
+        await service.waitForLog((line) => line.message === 'admin sign-in refused: too many failed attempts'),
+      ).to.deep.include({ level: 'warn' });
     });
 
     it('lists the quarantine; the hostile body is exact in the API and escaped in the page', async () => {
       const list = clean(await client.request('/admin/api/quarantine'));
       expect(list.status).to.equal(200);
       expect(list.json!.total).to.equal(2);
-      expect(list.json!.items.map((item: JsonRecord) => [item.status, item.reason, item.diagnosis, item.event, item.portal_domain, item.released])).to.deep.equal([
+      expect(
+        list.json!.items.map((item: JsonRecord) => [
+          item.status,
+          item.reason,
+          item.diagnosis,
+          item.event,
+          item.portal_domain,
+          item.released,
+        ]),
+      ).to.deep.equal([
         [403, 'token_mismatch', 'mismatch_bitrix24_shaped', 'ONCRMDEALADD', 'evil.example', false],
         [401, 'token_missing', 'auth_without_token', 'ONCRMDEALADD', 'some-domain.bitrix24.com', false],
       ]);
@@ -156,26 +198,59 @@ for (const adapter of STORE_ADAPTERS) {
       const page = clean(await client.request(`/admin/quarantine/${hostileId}`));
       expect(page.status).to.equal(200);
       expect(page.text).to.not.include('<script>alert').and.not.include('<img src=x');
-      expect(page.text).to.include('&lt;script&gt;alert(\\&quot;x\\&quot;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;\\u0001\\u0007\\u001b[31m\\u2028');
+      expect(page.text).to.include(
+        '&lt;script&gt;alert(\\&quot;x\\&quot;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;\\u0001\\u0007\\u001b[31m\\u2028',
+      );
       expect(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u2028]/.test(page.text)).to.equal(false);
       const overview = clean(await client.request('/admin'));
-      expect(overview.text).to.include('mismatch_bitrix24_shaped').and.include('What to do:').and.include('<svg role="img"');
+      expect(overview.text)
+        .to.include('mismatch_bitrix24_shaped')
+        .and.include('What to do:')
+        .and.include('<svg role="img"');
     });
 
     it('refuses a change with the session cookie but without the CSRF token (403); a dry run then apply releases nothing without a matching token', async () => {
-      const noCsrf = clean(await client.request('/admin/api/quarantine/replay', { method: 'POST', jsonBody: { apply: true } }));
+      const noCsrf = clean(
+        await client.request('/admin/api/quarantine/replay', { method: 'POST', jsonBody: { apply: true } }),
+      );
       expect([noCsrf.status, noCsrf.json]).to.deep.equal([403, { status: 'rejected', reason: 'csrf' }]);
       const csrf = await client.csrf();
-      const dry = clean(await client.request('/admin/api/quarantine/replay', { method: 'POST', jsonBody: { apply: false }, headers: { 'x-csrf-token': csrf } }));
+      const dry = clean(
+        await client.request('/admin/api/quarantine/replay', {
+          method: 'POST',
+          jsonBody: { apply: false },
+          headers: { 'x-csrf-token': csrf },
+        }),
+      );
       expect(dry.status).to.equal(200);
-      expect(dry.json!.summary).to.deep.equal({ released: 0, would_release: 0, already_released: 0, mismatch: 1, portal_mismatch: 0, no_token: 1, not_replayable: 0 });
+      expect(dry.json!.summary).to.deep.equal({
+        released: 0,
+        would_release: 0,
+        already_released: 0,
+        mismatch: 1,
+        portal_mismatch: 0,
+        no_token: 1,
+        not_replayable: 0,
+      });
       expect(dry.json!.skipped.map((item: JsonRecord) => [item.outcome, item.why]).sort()).to.deep.equal([
         ['mismatch', 'stays: its token matches no configured token'],
         ['no_token', 'stays: it carried no token (only an operator can release it, with a reason)'],
       ]);
-      const bad = clean(await client.request('/admin/api/quarantine/replay', { method: 'POST', jsonBody: { apply: 'yes' }, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }));
+      const bad = clean(
+        await client.request('/admin/api/quarantine/replay', {
+          method: 'POST',
+          jsonBody: { apply: 'yes' },
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        }),
+      );
       expect(bad.status).to.equal(400);
-      const malformed = clean(await client.request('/admin/api/quarantine/replay', { method: 'POST', body: '{', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' } }));
+      const malformed = clean(
+        await client.request('/admin/api/quarantine/replay', {
+          method: 'POST',
+          body: '{',
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        }),
+      );
       expect(malformed.status).to.equal(400);
     });
 
@@ -191,11 +266,31 @@ for (const adapter of STORE_ADAPTERS) {
       expect(dead.json!.total).to.equal(1);
       expect(dead.json!.items[0]).to.deep.include({ status: 'dead', webhook: 'default', event: 'ONCRMDEALADD' });
       expect(dead.json!.items[0].last_error).to.match(/410/);
-      const reset = clean(await client.request('/admin/api/events/redeliver', { method: 'POST', headers: bearer, jsonBody: { ids: [dead.json!.items[0].id] } }));
+      const reset = clean(
+        await client.request('/admin/api/events/redeliver', {
+          method: 'POST',
+          headers: bearer,
+          jsonBody: { ids: [dead.json!.items[0].id] },
+        }),
+      );
       expect([reset.status, reset.json]).to.deep.equal([200, { reset: 1 }]);
-      await upstream.waitFor(() => upstream.deliveredIds().includes(dead.json!.items[0].id), 20_000, 'the redelivered event');
-      expect(await service.waitForLog((line) => line.message === 'admin action: dead letters redelivered')).to.deep.include({ action: 'redeliver', reset: [dead.json!.items[0].id] });
-      expect(clean(await client.request('/admin/api/events/redeliver', { method: 'POST', headers: bearer, jsonBody: { all_dead: true } })).json).to.deep.equal({ reset: 0 });
+      await upstream.waitFor(
+        () => upstream.deliveredIds().includes(dead.json!.items[0].id),
+        20_000,
+        'the redelivered event',
+      );
+      expect(
+        await service.waitForLog((line) => line.message === 'admin action: dead letters redelivered'),
+      ).to.deep.include({ action: 'redeliver', reset: [dead.json!.items[0].id] });
+      expect(
+        clean(
+          await client.request('/admin/api/events/redeliver', {
+            method: 'POST',
+            headers: bearer,
+            jsonBody: { all_dead: true },
+          }),
+        ).json,
+      ).to.deep.equal({ reset: 0 });
       const status = clean(await client.request('/admin/api/status', { headers: bearer }));
       expect(status.json!.tokens).to.deep.equal([{ name: 'default', fingerprint: status.json!.tokens[0].fingerprint }]);
       expect(status.json!.last_accepted).to.have.length(1);
@@ -218,10 +313,19 @@ describe('MANAGEMENT_PORT', function () {
   this.timeout(60_000);
   it('serves /admin, /metrics and the detailed /readyz on its own port; the public port has none of them', async () => {
     const managementPort = await freePort();
-    const service = await spawnService({ env: { BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN, ADMIN_TOKEN, MANAGEMENT_PORT: String(managementPort), TRUST_PROXY: 'on' } });
+    const service = await spawnService({
+      env: {
+        BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
+        ADMIN_TOKEN,
+        MANAGEMENT_PORT: String(managementPort),
+        TRUST_PROXY: 'on',
+      },
+    });
     try {
       await service.waitForLog((line) => line.message === 'management listening');
-      expect(service.logs.find((line) => line.message === 'bitrix24-webhook-guard starting')).to.deep.include({ admin_console: `on, port ${managementPort}` });
+      expect(service.logs.find((line) => line.message === 'bitrix24-webhook-guard starting')).to.deep.include({
+        admin_console: `on, port ${managementPort}`,
+      });
       const management = `http://127.0.0.1:${managementPort}`;
       const pub = new AdminClient(service.url);
       expect(clean(await pub.request('/admin')).status).to.equal(404);
@@ -232,9 +336,13 @@ describe('MANAGEMENT_PORT', function () {
       // Behind a trusted proxy that terminated HTTPS, the session cookie is Secure.
       const secure = clean(await mgmt.signIn(ADMIN_TOKEN, { 'x-forwarded-proto': 'https' }));
       expect(secure.headers.get('set-cookie')).to.match(/; samesite=strict; secure; httponly$/);
-      expect(clean(await mgmt.request('/metrics')).text).to.include('bitrix_webhook_quarantine_releases_total{how="console"} 0');
+      expect(clean(await mgmt.request('/metrics')).text).to.include(
+        'bitrix_webhook_quarantine_releases_total{how="console"} 0',
+      );
       expect(clean(await mgmt.request('/readyz')).json).to.deep.include({ status: 'ready', tokens_configured: 1 });
-      expect(clean(await mgmt.request('/admin/api/status', { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status).to.equal(200);
+      expect(
+        clean(await mgmt.request('/admin/api/status', { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status,
+      ).to.equal(200);
     } finally {
       await service.stop();
     }

@@ -36,7 +36,11 @@ function expectedDeliveries(
   wrong: { status: number | null; reason: string | null; likely?: string },
   fingerprint = 'ce338b01',
 ) {
-  const entry = (base: Record<string, unknown>, expected: { status: number; reason: string }, got: typeof configured) => {
+  const entry = (
+    base: Record<string, unknown>,
+    expected: { status: number; reason: string },
+    got: typeof configured,
+  ) => {
     const ok = got.status === expected.status && got.reason === expected.reason;
     return {
       ...base,
@@ -47,7 +51,11 @@ function expectedDeliveries(
     };
   };
   return [
-    entry({ delivery: 'configured_token', webhook: 'default', fingerprint }, { status: 200, reason: 'accepted' }, configured),
+    entry(
+      { delivery: 'configured_token', webhook: 'default', fingerprint },
+      { status: 200, reason: 'accepted' },
+      configured,
+    ),
     entry({ delivery: 'no_token' }, { status: 401, reason: 'token_missing' }, none),
     entry({ delivery: 'wrong_token' }, { status: 403, reason: 'token_mismatch' }, wrong),
   ];
@@ -126,7 +134,8 @@ describe('doctor --url against the real service process', () => {
 
   it('fails against a deployment with no token configured, naming the unset variable', async () => {
     const url = `${unconfigured.url}${PATH}`;
-    const likely = 'no token is configured on that deployment: BITRIX24_OUTGOING_WEBHOOK_TOKEN (or BITRIX24_OUTGOING_WEBHOOK_TOKEN_FILE, or BITRIX24_WEBHOOK_TOKENS) is unset there';
+    const likely =
+      'no token is configured on that deployment: BITRIX24_OUTGOING_WEBHOOK_TOKEN (or BITRIX24_OUTGOING_WEBHOOK_TOKEN_FILE, or BITRIX24_WEBHOOK_TOKENS) is unset there';
     const result = await doctor(url);
     expect(result.code).to.equal(1);
     expect(selfTestLines(result.stdout)).to.deep.equal([
@@ -144,10 +153,14 @@ describe('doctor --url against the real service process', () => {
     const report = JSON.parse(json.stdout) as { ok: boolean; self_test: unknown };
     expect(report.ok).to.equal(false);
     const refused = { status: 503, reason: 'not_configured', likely };
-    expect(report.self_test).to.deep.equal({ url, ok: false, deliveries: expectedDeliveries(refused, refused, refused) });
+    expect(report.self_test).to.deep.equal({
+      url,
+      ok: false,
+      deliveries: expectedDeliveries(refused, refused, refused),
+    });
   });
 
-  it('fails on a token mismatch, comparing fingerprints with the deployment\'s /readyz', async () => {
+  it("fails on a token mismatch, comparing fingerprints with the deployment's /readyz", async () => {
     const url = `${service.url}${PATH}`;
     const result = await doctor(url, OTHER);
     expect(result.code).to.equal(1);
@@ -178,7 +191,8 @@ describe('doctor --url against the real service process', () => {
 
   it('fails on a wrong path', async () => {
     const url = `${service.url}/api/bitrix/hook`;
-    const likely = "wrong path: nothing takes deliveries at /api/bitrix/hook there; the service's path is WEBHOOK_PATH (default /api/bitrix/webhook)";
+    const likely =
+      "wrong path: nothing takes deliveries at /api/bitrix/hook there; the service's path is WEBHOOK_PATH (default /api/bitrix/webhook)";
     const result = await doctor(url, TOKEN, true);
     expect(result.code).to.equal(1);
     const notFound = { status: 404, reason: 'not_found', likely };
@@ -189,7 +203,9 @@ describe('doctor --url against the real service process', () => {
     });
     const human = await doctor(url);
     expect(human.code).to.equal(1);
-    expect(selfTestLines(human.stdout)[1]).to.equal('  FAIL  ONAPPTEST with the token "default" (ce338b01): expected 200 accepted, got 404 not_found');
+    expect(selfTestLines(human.stdout)[1]).to.equal(
+      '  FAIL  ONAPPTEST with the token "default" (ce338b01): expected 200 accepted, got 404 not_found',
+    );
     expect(selfTestLines(human.stdout)[2]).to.equal(`        likely: ${likely}`);
   });
 
@@ -216,7 +232,9 @@ describe('doctor --url against the real service process', () => {
   });
 
   it('fails when something other than the guard answers 200 to everything', async () => {
-    const stub = new LoopbackHttpServer((_request, _body, response) => response.writeHead(200, { 'content-type': 'text/plain' }).end('OK'));
+    const stub = new LoopbackHttpServer((_request, _body, response) =>
+      response.writeHead(200, { 'content-type': 'text/plain' }).end('OK'),
+    );
     await stub.start();
     proxies.push(stub);
     const url = `${stub.url}${PATH}`;
@@ -238,14 +256,21 @@ describe('doctor --url against the real service process', () => {
     const url = `http://127.0.0.1:${await freePort()}${PATH}`;
     const result = await doctor(url);
     expect(result.code).to.equal(1);
-    expect(selfTestLines(result.stdout)[1]).to.equal('  FAIL  ONAPPTEST with the token "default" (ce338b01): expected 200 accepted, got no answer (ECONNREFUSED)');
-    expect(selfTestLines(result.stdout)[2]).to.equal('        likely: the deployment does not answer (ECONNREFUSED): wrong host or port, or it is not running');
+    expect(selfTestLines(result.stdout)[1]).to.equal(
+      '  FAIL  ONAPPTEST with the token "default" (ce338b01): expected 200 accepted, got no answer (ECONNREFUSED)',
+    );
+    expect(selfTestLines(result.stdout)[2]).to.equal(
+      '        likely: the deployment does not answer (ECONNREFUSED): wrong host or port, or it is not running',
+    );
   });
 });
 
 describe('doctor without --url: the configuration checklist', () => {
   it('fails with no token configured, and lists hygiene warnings without failing on them', async () => {
-    const result = await runCli(['doctor'], { BITRIX24_OUTGOING_WEBHOOK_TOKN: TOKEN, BITRIX24_TOKEN_SOURCES: 'header' });
+    const result = await runCli(['doctor'], {
+      BITRIX24_OUTGOING_WEBHOOK_TOKN: TOKEN,
+      BITRIX24_TOKEN_SOURCES: 'header',
+    });
     expect(result.code).to.equal(1);
     expect(result.stdout).to.equal(
       `${[
@@ -276,12 +301,19 @@ describe('doctor without --url: the configuration checklist', () => {
 
   it('exits 2 with the ConfigError message on a configuration the service refuses', async () => {
     const result = await runCli(['doctor'], { PORT: 'x' });
-    expect(result).to.deep.equal({ code: 2, stdout: '', stderr: 'configuration error: PORT: "x" is not a port number (0-65535)\n' });
+    expect(result).to.deep.equal({
+      code: 2,
+      stdout: '',
+      stderr: 'configuration error: PORT: "x" is not a port number (0-65535)\n',
+    });
     const json = await runCli(['doctor', '--json'], { BITRIX24_WEBHOOK_TOKENS: `crm ${TOKEN}` });
     expect(json.code).to.equal(2);
     expect(JSON.parse(json.stdout)).to.deep.equal({
       ok: false,
-      error: { variable: 'BITRIX24_WEBHOOK_TOKENS entry 1', message: 'BITRIX24_WEBHOOK_TOKENS entry 1: expected name=token (the token itself is not shown)' },
+      error: {
+        variable: 'BITRIX24_WEBHOOK_TOKENS entry 1',
+        message: 'BITRIX24_WEBHOOK_TOKENS entry 1: expected name=token (the token itself is not shown)',
+      },
     });
     expect(json.stdout).not.to.include(TOKEN);
   });
@@ -296,16 +328,31 @@ describe('doctor without --url: the configuration checklist', () => {
     const otlpChecks = async (env: Record<string, string>, extra: string[] = []) => {
       const result = await runCli(['doctor', '--json', ...extra], { BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN, ...env });
       const report = JSON.parse(result.stdout) as { checks: Array<{ check: string }> };
-      return { code: result.code, checks: report.checks.filter(({ check }) => check.startsWith('OTLP') || check === 'telemetry') };
+      return {
+        code: result.code,
+        checks: report.checks.filter(({ check }) => check.startsWith('OTLP') || check === 'telemetry'),
+      };
     };
 
     it('ok when the collector takes an (empty) export', async () => {
-      const result = await otlpChecks({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_LOGS_EXPORTER: 'none' });
+      const result = await otlpChecks({
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_LOGS_EXPORTER: 'none',
+      });
       expect(result).to.deep.equal({
         code: 0,
         checks: [
-          { check: 'telemetry', status: 'ok', detail: `traces: otlp http/json to ${receiver.url}, ${BY_OUTCOME}; logs: not exported` },
-          { check: 'OTLP traces endpoint', status: 'ok', detail: `${receiver.url}/v1/traces (http/json) answers (HTTP 200)` },
+          {
+            check: 'telemetry',
+            status: 'ok',
+            detail: `traces: otlp http/json to ${receiver.url}, ${BY_OUTCOME}; logs: not exported`,
+          },
+          {
+            check: 'OTLP traces endpoint',
+            status: 'ok',
+            detail: `${receiver.url}/v1/traces (http/json) answers (HTTP 200)`,
+          },
         ],
       });
       expect(receiver.requests).to.deep.equal([{ path: '/v1/traces', contentType: 'application/json' }]);
@@ -313,7 +360,10 @@ describe('doctor without --url: the configuration checklist', () => {
 
     it('warns when something else answers, and fails when nothing answers in time or at all', async () => {
       receiver.mode = 'fail';
-      const failing = await otlpChecks({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces`, OTEL_LOGS_EXPORTER: 'none' });
+      const failing = await otlpChecks({
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces`,
+        OTEL_LOGS_EXPORTER: 'none',
+      });
       expect(failing.code).to.equal(0);
       expect(failing.checks[1]).to.deep.equal({
         check: 'OTLP traces endpoint',
@@ -323,17 +373,36 @@ describe('doctor without --url: the configuration checklist', () => {
       });
       receiver.mode = 'hang';
       const hanging = await otlpChecks({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url }, ['--timeout', '300']);
-      const dropped = 'no collector listens there: traces and logs are being dropped (check OTEL_EXPORTER_OTLP_ENDPOINT)';
+      const dropped =
+        'no collector listens there: traces and logs are being dropped (check OTEL_EXPORTER_OTLP_ENDPOINT)';
       expect(hanging).to.deep.equal({
         code: 1,
         checks: [
-          { check: 'telemetry', status: 'ok', detail: `traces: otlp http/protobuf to ${receiver.url}, ${BY_OUTCOME}; logs: otlp http/protobuf to ${receiver.url}` },
-          { check: 'OTLP traces endpoint', status: 'fail', detail: `${receiver.url}/v1/traces (http/protobuf) does not answer: no answer within 300 ms`, likely: dropped },
-          { check: 'OTLP logs endpoint', status: 'fail', detail: `${receiver.url}/v1/logs (http/protobuf) does not answer: no answer within 300 ms`, likely: dropped },
+          {
+            check: 'telemetry',
+            status: 'ok',
+            detail: `traces: otlp http/protobuf to ${receiver.url}, ${BY_OUTCOME}; logs: otlp http/protobuf to ${receiver.url}`,
+          },
+          {
+            check: 'OTLP traces endpoint',
+            status: 'fail',
+            detail: `${receiver.url}/v1/traces (http/protobuf) does not answer: no answer within 300 ms`,
+            likely: dropped,
+          },
+          {
+            check: 'OTLP logs endpoint',
+            status: 'fail',
+            detail: `${receiver.url}/v1/logs (http/protobuf) does not answer: no answer within 300 ms`,
+            likely: dropped,
+          },
         ],
       });
       const closed = `http://127.0.0.1:${await freePort()}`;
-      const refused = await otlpChecks({ OTEL_EXPORTER_OTLP_ENDPOINT: closed, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_LOGS_EXPORTER: 'none' });
+      const refused = await otlpChecks({
+        OTEL_EXPORTER_OTLP_ENDPOINT: closed,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+        OTEL_LOGS_EXPORTER: 'none',
+      });
       expect(refused.code).to.equal(1);
       expect(refused.checks[1]).to.deep.equal({
         check: 'OTLP traces endpoint',

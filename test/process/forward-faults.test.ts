@@ -56,7 +56,13 @@ describe('forwarding faults of the service process', function () {
     await upstream.waitFor(() => upstream.received.length === 1, 10_000, 'the send in flight');
     expect(await service.stop('SIGTERM')).to.equal(0);
     const [event] = await storedEvents();
-    expect([event!.status, event!.attempts, event!.lastError, event!.leaseOwner, event!.leaseUntil]).to.deep.equal(['pending', 0, null, null, null]);
+    expect([event!.status, event!.attempts, event!.lastError, event!.leaseOwner, event!.leaseUntil]).to.deep.equal([
+      'pending',
+      0,
+      null,
+      null,
+      null,
+    ]);
   });
 
   it('a send that ends the process counts: after FORWARD_MAX_ATTEMPTS such sends the event is a dead letter', async () => {
@@ -91,12 +97,18 @@ describe('forwarding faults of the service process', function () {
 
   it('the application down: /readyz stays ready and reports forwarding apart', async () => {
     upstream.reply = () => ({ status: 503, body: 'maintenance' });
-    const service = await spawnService({ env: env({ FORWARD_BACKOFF_BASE_SECONDS: '0.05', FORWARD_BACKOFF_MAX_SECONDS: '0.1' }) });
+    const service = await spawnService({
+      env: env({ FORWARD_BACKOFF_BASE_SECONDS: '0.05', FORWARD_BACKOFF_MAX_SECONDS: '0.1' }),
+    });
     services.push(service);
     expect((await deliver(service, 1)).status).to.equal(200);
     await upstream.waitFor(() => upstream.received.length >= 2, 15_000, 'two failed sends');
     const readyz = await fetch(`${service.url}/readyz`);
-    const body = (await readyz.json()) as { status: string; store: unknown; forwarding: { status: string; consecutive_failures: number; last_error: string } };
+    const body = (await readyz.json()) as {
+      status: string;
+      store: unknown;
+      forwarding: { status: string; consecutive_failures: number; last_error: string };
+    };
     expect([readyz.status, body.status, body.store]).to.deep.equal([200, 'ready', { status: 'ok' }]);
     expect(body.forwarding.status).to.equal('failing');
     expect(body.forwarding.consecutive_failures).to.be.at.least(1);
@@ -109,10 +121,15 @@ describe('forwarding faults of the service process', function () {
     const port = (holder.address() as net.AddressInfo).port;
     try {
       const exited = spawnService({ expectExit: true, env: env({ PORT: String(port) }) });
-      const service = await Promise.race([exited, new Promise<undefined>((resolve) => setTimeout(resolve, 20_000, undefined))]);
+      const service = await Promise.race([
+        exited,
+        new Promise<undefined>((resolve) => setTimeout(resolve, 20_000, undefined)),
+      ]);
       expect(service, 'the process exited').to.not.equal(undefined);
       expect(service!.process.exitCode).to.equal(1);
-      expect(service!.logs.some((line) => String(line.message).startsWith(`cannot listen on 127.0.0.1:${port}`))).to.equal(true);
+      expect(
+        service!.logs.some((line) => String(line.message).startsWith(`cannot listen on 127.0.0.1:${port}`)),
+      ).to.equal(true);
       expect(service!.stderr()).not.to.include('write after end');
     } finally {
       holder.close();
@@ -140,7 +157,9 @@ describe('forwarding faults of the service process', function () {
     }
     latencies.sort((a, b) => a - b);
     const median = latencies[Math.floor(latencies.length / 2)]!;
-    console.log(`      forwarding latency after the 200 on an idle service: median ${median} ms (min ${latencies[0]}, max ${latencies[latencies.length - 1]})`);
+    console.log(
+      `      forwarding latency after the 200 on an idle service: median ${median} ms (min ${latencies[0]}, max ${latencies[latencies.length - 1]})`,
+    );
     expect(median).to.be.below(1_000);
   });
 });

@@ -30,7 +30,8 @@ function serviceEnv(upstream: Upstream, store: Record<string, string>): Record<s
   };
 }
 
-const forwardedBy = (service: RunningService) => service.logs.filter((line) => line.message === 'forwarded').map((line) => String(line.event_id));
+const forwardedBy = (service: RunningService) =>
+  service.logs.filter((line) => line.message === 'forwarded').map((line) => String(line.event_id));
 
 async function saveEvents(store: Store, count: number, from: number): Promise<string[]> {
   const ids: string[] = [];
@@ -84,7 +85,11 @@ describe('forward: service processes', function () {
       expect(upstream.received.every((r) => r.verified)).to.equal(true);
       // A send answered but not recorded before the kill is sent again once its lease expires (~7 s).
       let stats = await store.forwardStats();
-      for (const deadline = Date.now() + 30_000; stats.pending > 0 && Date.now() < deadline; stats = await store.forwardStats()) {
+      for (
+        const deadline = Date.now() + 30_000;
+        stats.pending > 0 && Date.now() < deadline;
+        stats = await store.forwardStats()
+      ) {
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
       expect(stats).to.deep.equal({ pending: 0, oldestPendingAt: null, dead: 0 });
@@ -114,7 +119,10 @@ describe('forward: service processes', function () {
 
     it('two processes, one upstream: every event delivered exactly once, and both did some of the work', async () => {
       upstream.reply = () => ({ status: 200, delayMs: 20 });
-      const [a, b] = await Promise.all([spawnService({ env: serviceEnv(upstream, { DATABASE_URL: url }) }), spawnService({ env: serviceEnv(upstream, { DATABASE_URL: url }) })]);
+      const [a, b] = await Promise.all([
+        spawnService({ env: serviceEnv(upstream, { DATABASE_URL: url }) }),
+        spawnService({ env: serviceEnv(upstream, { DATABASE_URL: url }) }),
+      ]);
       services.push(a!, b!);
       const ids = await saveEvents(store, 60, 1);
       await upstream.waitFor(() => upstream.deliveredIds().length >= 60, 30_000, 'sixty deliveries');
@@ -130,7 +138,10 @@ describe('forward: service processes', function () {
 
     it('one of two processes killed mid-run: still every event delivered (at least once, same webhook-id)', async () => {
       upstream.reply = () => ({ status: 200, delayMs: 150 });
-      const [a, b] = await Promise.all([spawnService({ env: serviceEnv(upstream, { DATABASE_URL: url }) }), spawnService({ env: serviceEnv(upstream, { DATABASE_URL: url }) })]);
+      const [a, b] = await Promise.all([
+        spawnService({ env: serviceEnv(upstream, { DATABASE_URL: url }) }),
+        spawnService({ env: serviceEnv(upstream, { DATABASE_URL: url }) }),
+      ]);
       services.push(a!, b!);
       const ids = await saveEvents(store, 40, 1);
       await upstream.waitFor(() => upstream.deliveredIds().length >= 8, 30_000, 'eight deliveries');
@@ -139,7 +150,11 @@ describe('forward: service processes', function () {
       expect([...new Set(upstream.deliveredIds())].sort()).to.deep.equal([...ids].sort());
       // An event the killed process had sent but not recorded is sent again once its lease expires (~7 s).
       let stats = await store.forwardStats();
-      for (const deadline = Date.now() + 30_000; stats.pending > 0 && Date.now() < deadline; stats = await store.forwardStats()) {
+      for (
+        const deadline = Date.now() + 30_000;
+        stats.pending > 0 && Date.now() < deadline;
+        stats = await store.forwardStats()
+      ) {
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
       expect(stats).to.deep.equal({ pending: 0, oldestPendingAt: null, dead: 0 });

@@ -48,7 +48,14 @@ describe('forward: the service process', function () {
     const ids = [await store.saveAccepted(dealEvent(1)), await store.saveAccepted(dealEvent(2))];
     service = await spawnService({ env: env() });
     const started = await service.waitForLog((line) => line.message === 'forwarding accepted events');
-    expect(started).to.deep.include({ upstream: upstream.url.replace('s3cret', 'REDACTED'), format: 'json', store: 'sqlite', max_attempts: 15, concurrency: 4, rate_per_second: 20 });
+    expect(started).to.deep.include({
+      upstream: upstream.url.replace('s3cret', 'REDACTED'),
+      format: 'json',
+      store: 'sqlite',
+      max_attempts: 15,
+      concurrency: 4,
+      rate_per_second: 20,
+    });
     expect(service.stdout()).not.to.include('s3cret');
     expect(service.stdout()).not.to.include(SIGNING_SECRET.slice(6, 20));
     await upstream.waitFor(() => upstream.received.length === 2, 10_000, 'both events sent');
@@ -87,6 +94,8 @@ describe('forward: the service process', function () {
     service = await spawnService({ env: env({ STORE: 'none' }), expectExit: true });
     expect(service.process.exitCode).to.equal(2);
     const line = service.logs.find((entry) => entry.level === 'error')!;
-    expect(line.message).to.equal('configuration error: STORE: none keeps no event to forward; unset it or unset FORWARD_URL/FORWARD_URLS');
+    expect(line.message).to.equal(
+      'configuration error: STORE: none keeps no event to forward; unset it or unset FORWARD_URL/FORWARD_URLS',
+    );
   });
 });

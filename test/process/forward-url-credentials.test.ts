@@ -6,7 +6,10 @@ import { spawnService } from '../support/spawn-service';
 
 const TOKEN = 'jvh9y1ulvt2m6k5or90v9mg8nn32ozas';
 const PASSWORD = 'pa55w0rd-hunter2';
-const BASE = { BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN, FORWARD_SIGNING_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' };
+const BASE = {
+  BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN,
+  FORWARD_SIGNING_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+};
 
 describe('credentials in FORWARD_URL / FORWARD_URLS', function () {
   this.timeout(60_000);
@@ -21,10 +24,14 @@ describe('credentials in FORWARD_URL / FORWARD_URLS', function () {
       expect(errors.map((entry) => entry.message)).to.deep.equal([
         `configuration error: ${named}: holds a user name or password (user:password@), which is never sent; pass the credential as a query parameter or path segment instead (both redacted in logs); the value is not shown`,
       ]);
-      expect(stopped.stdout() + stopped.stderr()).to.not.include(PASSWORD).and.not.include('q5ecret');
+      expect(stopped.stdout() + stopped.stderr())
+        .to.not.include(PASSWORD)
+        .and.not.include('q5ecret');
       const doctor = await runCli(['doctor'], { ...BASE, [variable]: value });
       expect(doctor.code).to.equal(2);
-      expect(doctor.stdout + doctor.stderr).to.include('user:password@').and.not.include(PASSWORD);
+      expect(doctor.stdout + doctor.stderr)
+        .to.include('user:password@')
+        .and.not.include(PASSWORD);
     });
   }
 });

@@ -21,7 +21,11 @@ const SECRET_KEYS = new Set(['application_token', 'access_token', 'refresh_token
 function expectedData(body: string): unknown {
   const redact = (value: unknown): unknown => {
     if (value === null || typeof value !== 'object') return value;
-    return Object.fromEntries(Object.entries(value).filter(([key]) => !SECRET_KEYS.has(key)).map(([key, v]) => [key, redact(v)]));
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([key]) => !SECRET_KEYS.has(key))
+        .map(([key, v]) => [key, redact(v)]),
+    );
   };
   return redact((qs.parse(body, { depth: 20 }) as Record<string, unknown>).data);
 }
@@ -64,30 +68,62 @@ for (const adapter of STORE_ADAPTERS) {
       // Every real shape, and four more deals: ten distinct events of the outage.
       const deliveries = [
         ...everyShape(),
-        ...[1, 2, 3, 4].map((n) => ({ name: `deal ${n}`, body: CRM_DEAL_ADD.replace('=7405&', `=${n}&`), token: WEBHOOK_TOKEN, event: 'ONCRMDEALADD' })),
+        ...[1, 2, 3, 4].map((n) => ({
+          name: `deal ${n}`,
+          body: CRM_DEAL_ADD.replace('=7405&', `=${n}&`),
+          token: WEBHOOK_TOKEN,
+          event: 'ONCRMDEALADD',
+        })),
       ];
 
       // The outage: no token configured, forwarding configured.
       service = await spawnService({ env: forwarding });
       for (const delivery of deliveries) {
-        const response = await fetch(`${service.url}${PATH}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: delivery.body });
-        expect({ status: response.status, body: await response.json() }, delivery.name).to.deep.equal({ status: 503, body: { status: 'rejected', reason: 'not_configured' } });
+        const response = await fetch(`${service.url}${PATH}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: delivery.body,
+        });
+        expect({ status: response.status, body: await response.json() }, delivery.name).to.deep.equal({
+          status: 503,
+          body: { status: 'rejected', reason: 'not_configured' },
+        });
       }
       const quarantined = ndjson((await runCli(['quarantine', 'list', '--json'], env)).stdout);
-      expect(quarantined.map((row) => [row.reason, row.event, row.releasedEventId])).to.deep.equal(deliveries.map((d) => ['not_configured', d.event, null]));
+      expect(quarantined.map((row) => [row.reason, row.event, row.releasedEventId])).to.deep.equal(
+        deliveries.map((d) => ['not_configured', d.event, null]),
+      );
       expect(upstream.received).to.deep.equal([]);
       expect(await service.stop()).to.equal(0);
       service = undefined;
 
       // The token fixed; the service restarted (its forwarder polling), then one replay.
-      service = await spawnService({ env: { ...forwarding, BITRIX24_WEBHOOK_TOKENS: TOKENS, QUARANTINE_AUTO_REPLAY: 'off' } });
+      service = await spawnService({
+        env: { ...forwarding, BITRIX24_WEBHOOK_TOKENS: TOKENS, QUARANTINE_AUTO_REPLAY: 'off' },
+      });
       await service.waitForLog((line) => line.message === 'forwarding accepted events');
       expect(upstream.received).to.deep.equal([]);
-      const replay = await runCli(['quarantine', 'replay', '--apply', '--json'], { ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS });
+      const replay = await runCli(['quarantine', 'replay', '--apply', '--json'], {
+        ...env,
+        BITRIX24_WEBHOOK_TOKENS: TOKENS,
+      });
       expect(replay.code, replay.stderr).to.equal(0);
       const lines = ndjson(replay.stdout);
-      expect(lines.at(-1)).to.deep.equal({ summary: { apply: true, released: deliveries.length, would_release: 0, already_released: 0, mismatch: 0, portal_mismatch: 0, no_token: 0, not_replayable: 0 } });
-      const eventIdOf = new Map(lines.filter((line) => line.outcome === 'released').map((line) => [line.id, line.event_id as string]));
+      expect(lines.at(-1)).to.deep.equal({
+        summary: {
+          apply: true,
+          released: deliveries.length,
+          would_release: 0,
+          already_released: 0,
+          mismatch: 0,
+          portal_mismatch: 0,
+          no_token: 0,
+          not_replayable: 0,
+        },
+      });
+      const eventIdOf = new Map(
+        lines.filter((line) => line.outcome === 'released').map((line) => [line.id, line.event_id as string]),
+      );
       expect([...eventIdOf.keys()].sort()).to.deep.equal(quarantined.map((row) => row.id).sort());
 
       await upstream.waitFor(() => upstream.received.length >= deliveries.length, 30_000, 'every event of the outage');
@@ -107,25 +143,52 @@ for (const adapter of STORE_ADAPTERS) {
             event: delivery.event,
             event_handler_id: field(delivery.body, 'event_handler_id'),
             ts: field(delivery.body, 'ts'),
-            portal: { domain: field(delivery.body, 'auth[domain]'), member_id: field(delivery.body, 'auth[member_id]'), verified: false },
+            portal: {
+              domain: field(delivery.body, 'auth[domain]'),
+              member_id: field(delivery.body, 'auth[member_id]'),
+              verified: false,
+            },
             data: expectedData(delivery.body),
             received_at: row.receivedAt,
           },
         };
       });
-      const got = upstream.received.map((r) => ({ id: r.id, status: r.status, verified: r.verified, contentType: r.contentType, body: JSON.parse(r.body) as unknown }));
+      const got = upstream.received.map((r) => ({
+        id: r.id,
+        status: r.status,
+        verified: r.verified,
+        contentType: r.contentType,
+        body: JSON.parse(r.body) as unknown,
+      }));
       const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
       expect(got.sort(byId)).to.deep.equal(expected.sort(byId));
       for (const r of upstream.received) {
-        for (const secret of [WEBHOOK_TOKEN, APP_TOKEN]) expect(r.body.includes(secret), `${secret.slice(0, 4)}… forwarded`).to.equal(false);
+        for (const secret of [WEBHOOK_TOKEN, APP_TOKEN])
+          expect(r.body.includes(secret), `${secret.slice(0, 4)}… forwarded`).to.equal(false);
       }
       const stored = ndjson((await runCli(['events', 'list', '--json'], env)).stdout);
-      expect(stored.map((event) => [event.id, event.status]).sort()).to.deep.equal(expected.map((e) => [e.id, 'delivered']).sort());
+      expect(stored.map((event) => [event.id, event.status]).sort()).to.deep.equal(
+        expected.map((e) => [e.id, 'delivered']).sort(),
+      );
 
       // A second replay: nothing to release, nothing more sent.
-      const again = await runCli(['quarantine', 'replay', '--apply', '--json'], { ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS });
+      const again = await runCli(['quarantine', 'replay', '--apply', '--json'], {
+        ...env,
+        BITRIX24_WEBHOOK_TOKENS: TOKENS,
+      });
       expect(again.code, again.stderr).to.equal(0);
-      expect(ndjson(again.stdout).at(-1)).to.deep.equal({ summary: { apply: true, released: 0, would_release: 0, already_released: 0, mismatch: 0, portal_mismatch: 0, no_token: 0, not_replayable: 0 } });
+      expect(ndjson(again.stdout).at(-1)).to.deep.equal({
+        summary: {
+          apply: true,
+          released: 0,
+          would_release: 0,
+          already_released: 0,
+          mismatch: 0,
+          portal_mismatch: 0,
+          no_token: 0,
+          not_replayable: 0,
+        },
+      });
       await sleep(1_000);
       expect(upstream.received).to.have.length(deliveries.length);
       expect(ndjson((await runCli(['events', 'list', '--json'], env)).stdout)).to.have.length(deliveries.length);

@@ -46,7 +46,10 @@ for (const adapter of STORE_ADAPTERS) {
       after(() => traces.receiver.stop());
       service = await spawnService({ env: { ...env, ...traces.env } });
       for (const shape of shapes) {
-        expect(await post(service, shape.body)).to.deep.equal({ status: 503, body: { status: 'rejected', reason: 'not_configured' } });
+        expect(await post(service, shape.body)).to.deep.equal({
+          status: 503,
+          body: { status: 'rejected', reason: 'not_configured' },
+        });
       }
       const listed = await runCli(['quarantine', 'list', '--json'], env);
       expect(listed.code, listed.stderr).to.equal(0);
@@ -66,7 +69,18 @@ for (const adapter of STORE_ADAPTERS) {
 
       const dry = await runCli(['quarantine', 'replay', '--json'], { ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS });
       expect(dry.code, dry.stderr).to.equal(0);
-      expect(jsonLines(dry.stdout).at(-1)).to.deep.equal({ summary: { apply: false, released: 0, would_release: shapes.length, already_released: 0, mismatch: 0, portal_mismatch: 0, no_token: 0, not_replayable: 0 } });
+      expect(jsonLines(dry.stdout).at(-1)).to.deep.equal({
+        summary: {
+          apply: false,
+          released: 0,
+          would_release: shapes.length,
+          already_released: 0,
+          mismatch: 0,
+          portal_mismatch: 0,
+          no_token: 0,
+          not_replayable: 0,
+        },
+      });
       expect(jsonLines((await runCli(['events', 'list', '--json'], env)).stdout)).to.deep.equal([]);
 
       // Two operators (or a retry) at the same moment, while the service serves the same store.
@@ -76,7 +90,9 @@ for (const adapter of STORE_ADAPTERS) {
       ]);
       expect(first.code, first.stderr).to.equal(0);
       expect(second.code, second.stderr).to.equal(0);
-      const released = [...jsonLines(first.stdout), ...jsonLines(second.stdout)].filter((line) => line.outcome === 'released');
+      const released = [...jsonLines(first.stdout), ...jsonLines(second.stdout)].filter(
+        (line) => line.outcome === 'released',
+      );
       expect(released.map((line) => line.id).sort()).to.deep.equal(quarantined.map((row) => row.id).sort());
 
       const events = jsonLines((await runCli(['events', 'list', '--json'], env)).stdout);
@@ -86,7 +102,14 @@ for (const adapter of STORE_ADAPTERS) {
         const event = byQuarantine.get(row.id)!;
         const shape = shapes[index]!;
         expect(
-          { webhook: event.webhook, event: event.event, receivedAt: event.receivedAt, traceId: event.traceId, status: event.status, domain: event.domain },
+          {
+            webhook: event.webhook,
+            event: event.event,
+            receivedAt: event.receivedAt,
+            traceId: event.traceId,
+            status: event.status,
+            domain: event.domain,
+          },
           shape.name,
         ).to.deep.equal({
           webhook: shape.token === WEBHOOK_TOKEN ? 'default' : 'app',
@@ -100,30 +123,89 @@ for (const adapter of STORE_ADAPTERS) {
       // The data read back from the scrubbed body is the event's data, without any credential.
       const deal = byQuarantine.get(quarantined[0]!.id)!;
       expect(deal.data).to.deep.equal({ FIELDS: { ID: '7405' } });
-      const replayLog = jsonLines(first.stderr + second.stderr).filter((line) => line.message === 'quarantined delivery replayed: now an accepted event');
+      const replayLog = jsonLines(first.stderr + second.stderr).filter(
+        (line) => line.message === 'quarantined delivery replayed: now an accepted event',
+      );
       expect(replayLog).to.have.length(shapes.length);
 
-      const third = await runCli(['quarantine', 'replay', '--apply', '--json'], { ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS });
-      expect(jsonLines(third.stdout)).to.deep.equal([{ summary: { apply: true, released: 0, would_release: 0, already_released: 0, mismatch: 0, portal_mismatch: 0, no_token: 0, not_replayable: 0 } }]);
+      const third = await runCli(['quarantine', 'replay', '--apply', '--json'], {
+        ...env,
+        BITRIX24_WEBHOOK_TOKENS: TOKENS,
+      });
+      expect(jsonLines(third.stdout)).to.deep.equal([
+        {
+          summary: {
+            apply: true,
+            released: 0,
+            would_release: 0,
+            already_released: 0,
+            mismatch: 0,
+            portal_mismatch: 0,
+            no_token: 0,
+            not_replayable: 0,
+          },
+        },
+      ]);
       expect(jsonLines((await runCli(['events', 'list', '--json'], env)).stdout)).to.have.length(shapes.length);
     });
 
     it('keeps a delivery without a token until the operator releases it with a reason (logged); a wrong token stays', async () => {
       service = await spawnService({ env: { ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS, QUARANTINE_AUTO_REPLAY: 'off' } });
-      expect(await post(service, withoutToken(CRM_DEAL_ADD))).to.deep.equal({ status: 401, body: { status: 'rejected', reason: 'token_missing' } });
-      expect(await post(service, CRM_DEAL_ADD.replace(WEBHOOK_TOKEN, WRONG_TOKEN))).to.deep.equal({ status: 403, body: { status: 'rejected', reason: 'token_mismatch' } });
+      expect(await post(service, withoutToken(CRM_DEAL_ADD))).to.deep.equal({
+        status: 401,
+        body: { status: 'rejected', reason: 'token_missing' },
+      });
+      expect(await post(service, CRM_DEAL_ADD.replace(WEBHOOK_TOKEN, WRONG_TOKEN))).to.deep.equal({
+        status: 403,
+        body: { status: 'rejected', reason: 'token_mismatch' },
+      });
       const withTokens = { ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS };
       const plain = await runCli(['quarantine', 'replay', '--apply', '--json'], withTokens);
       expect(jsonLines(plain.stdout).map((line) => line.outcome ?? line.summary)).to.deep.equal([
-        'no_token', 'mismatch', { apply: true, released: 0, would_release: 0, already_released: 0, mismatch: 1, portal_mismatch: 0, no_token: 1, not_replayable: 0 },
+        'no_token',
+        'mismatch',
+        {
+          apply: true,
+          released: 0,
+          would_release: 0,
+          already_released: 0,
+          mismatch: 1,
+          portal_mismatch: 0,
+          no_token: 1,
+          not_replayable: 0,
+        },
       ]);
       const noReason = await runCli(['quarantine', 'replay', '--apply', '--release-without-token'], withTokens);
       expect(noReason.code).to.equal(2);
-      const byHand = await runCli(['quarantine', 'replay', '--apply', '--release-without-token', '--reason', 'portal admin confirmed deal 7405', '--json'], withTokens);
-      expect(jsonLines(byHand.stdout).map((line) => line.outcome ?? line.summary.released)).to.deep.equal(['released', 'mismatch', 1]);
-      const logged = jsonLines(byHand.stderr).find((line) => line.message === 'quarantined delivery released WITHOUT a token by the operator')!;
-      expect(logged).to.deep.include({ level: 'warn', webhook: 'unknown', reason: 'token_missing', operator_reason: 'portal admin confirmed deal 7405' });
-      const shown = JSON.parse((await runCli(['quarantine', 'show', String(logged.quarantine_id), '--json'], env)).stdout) as Record<string, unknown>;
+      const byHand = await runCli(
+        [
+          'quarantine',
+          'replay',
+          '--apply',
+          '--release-without-token',
+          '--reason',
+          'portal admin confirmed deal 7405',
+          '--json',
+        ],
+        withTokens,
+      );
+      expect(jsonLines(byHand.stdout).map((line) => line.outcome ?? line.summary.released)).to.deep.equal([
+        'released',
+        'mismatch',
+        1,
+      ]);
+      const logged = jsonLines(byHand.stderr).find(
+        (line) => line.message === 'quarantined delivery released WITHOUT a token by the operator',
+      )!;
+      expect(logged).to.deep.include({
+        level: 'warn',
+        webhook: 'unknown',
+        reason: 'token_missing',
+        operator_reason: 'portal admin confirmed deal 7405',
+      });
+      const shown = JSON.parse(
+        (await runCli(['quarantine', 'show', String(logged.quarantine_id), '--json'], env)).stdout,
+      ) as Record<string, unknown>;
       expect(shown.releaseNote).to.equal('released without a token: portal admin confirmed deal 7405');
       expect(shown.releasedEventId).to.equal(logged.event_id);
     });
@@ -132,14 +214,26 @@ for (const adapter of STORE_ADAPTERS) {
       service = await spawnService({ env: { ...env, BITRIX24_WEBHOOK_TOKENS: TOKENS, QUARANTINE_AUTO_REPLAY: 'off' } });
       for (const shape of shapes) expect((await post(service, shape.body)).status).to.equal(200);
       expect((await post(service, CRM_DEAL_ADD.replace(WEBHOOK_TOKEN, WRONG_TOKEN))).status).to.equal(403);
-      const query = await fetch(`${service.url}${PATH}?token=${WRONG_TOKEN}`, { method: 'POST', headers: { 'content-type': FORM, 'x-bitrix24-token': APP_TOKEN, authorization: `Bearer ${WEBHOOK_TOKEN}`, cookie: `s=${BOT_TOKEN}` }, body: withoutToken(CRM_DEAL_ADD) });
+      const query = await fetch(`${service.url}${PATH}?token=${WRONG_TOKEN}`, {
+        method: 'POST',
+        headers: {
+          'content-type': FORM,
+          'x-bitrix24-token': APP_TOKEN,
+          authorization: `Bearer ${WEBHOOK_TOKEN}`,
+          cookie: `s=${BOT_TOKEN}`,
+        },
+        body: withoutToken(CRM_DEAL_ADD),
+      });
       expect(query.status).to.equal(403);
-      expect((await post(service, `{"auth":{"application_token":"${WEBHOOK_TOKEN}"},`, 'application/json')).status).to.equal(400);
+      expect(
+        (await post(service, `{"auth":{"application_token":"${WEBHOOK_TOKEN}"},`, 'application/json')).status,
+      ).to.equal(400);
       const dump = JSON.stringify(await adapter.dumpTables(env));
       // The rows are there (a token would be visible) ...
       expect(dump).to.include('ONIMBOTMESSAGEADD').and.include(createHash('sha256').update(WRONG_TOKEN).digest('hex'));
       // ... and no token is.
-      for (const secret of [WEBHOOK_TOKEN, APP_TOKEN, BOT_TOKEN, WRONG_TOKEN]) expect(dump.includes(secret), `${secret.slice(0, 4)}… in the store`).to.equal(false);
+      for (const secret of [WEBHOOK_TOKEN, APP_TOKEN, BOT_TOKEN, WRONG_TOKEN])
+        expect(dump.includes(secret), `${secret.slice(0, 4)}… in the store`).to.equal(false);
     });
   });
 }

@@ -20,7 +20,8 @@ describe('/metrics after a known sequence of deliveries', () => {
   let harness: Harness;
   before(async () => {
     harness = await startHarness({ BITRIX24_WEBHOOK_TOKENS: `crm=${WEBHOOK_TOKEN},tasks=${APP_TOKEN}` });
-    const post = (body: string, type = FORM, path = PATH) => request(harness.url).post(path).set('Content-Type', type).send(body);
+    const post = (body: string, type = FORM, path = PATH) =>
+      request(harness.url).post(path).set('Content-Type', type).send(body);
     await post(CRM_DEAL_ADD).expect(200);
     await post(CRM_DEAL_ADD).expect(200);
     await post(TASK_ADD).expect(200);
@@ -108,11 +109,18 @@ describe('/metrics after a known sequence of deliveries', () => {
       'bitrix_webhook_quarantined_total{reason="not_found"} 0',
       'bitrix_webhook_quarantined_total{reason="portal_mismatch"} 0',
     ]);
-    expect(series(text, 'bitrix_webhook_quarantine_evictions_total')).to.deep.equal(['bitrix_webhook_quarantine_evictions_total 0']);
+    expect(series(text, 'bitrix_webhook_quarantine_evictions_total')).to.deep.equal([
+      'bitrix_webhook_quarantine_evictions_total 0',
+    ]);
     expect(series(text, 'bitrix_webhook_quarantine_size')).to.deep.equal(['bitrix_webhook_quarantine_size 6']);
     expect(series(text, 'bitrix_webhook_quarantine_pending')).to.deep.equal(['bitrix_webhook_quarantine_pending 6']);
     expect((await harness.store.listQuarantine()).map((row) => `${row.status} ${row.reason}`)).to.deep.equal([
-      '401 token_missing', '401 token_missing', '401 token_missing', '403 token_mismatch', '415 unsupported_media_type', '400 malformed_body',
+      '401 token_missing',
+      '401 token_missing',
+      '401 token_missing',
+      '403 token_mismatch',
+      '415 unsupported_media_type',
+      '400 malformed_body',
     ]);
   });
 
@@ -129,14 +137,39 @@ describe('/metrics after a known sequence of deliveries', () => {
     expect(counts).to.have.length(5);
     // Each series has exactly the 14 buckets, cumulative, the last (+Inf) holding every request of the series.
     // Which finite bucket a request falls in depends on the machine's speed, so only those facts are exact.
-    const les = ['0.001', '0.0025', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '+Inf'];
+    const les = [
+      '0.001',
+      '0.0025',
+      '0.005',
+      '0.01',
+      '0.025',
+      '0.05',
+      '0.1',
+      '0.25',
+      '0.5',
+      '1',
+      '2.5',
+      '5',
+      '10',
+      '+Inf',
+    ];
     const buckets = series(text, 'http_server_request_duration_seconds_bucket');
     expect(buckets).to.have.length(5 * les.length);
-    for (const [labels, count] of [['status_code="200"', 4], ['status_code="401"', 3], ['status_code="403"', 1], ['status_code="415"', 1], ['status_code="400"', 1]] as const) {
+    for (const [labels, count] of [
+      ['status_code="200"', 4],
+      ['status_code="401"', 3],
+      ['status_code="403"', 1],
+      ['status_code="415"', 1],
+      ['status_code="400"', 1],
+    ] as const) {
       const own = buckets.filter((line) => line.includes(`,method="POST",route="/api/bitrix/webhook",${labels}}`));
-      expect(own.map((line) => /le="([^"]+)"/.exec(line)![1]), labels).to.deep.equal(les);
+      expect(
+        own.map((line) => /le="([^"]+)"/.exec(line)![1]),
+        labels,
+      ).to.deep.equal(les);
       const values = own.map((line) => Number(line.split(' ')[1]));
-      for (const [index, value] of values.entries()) expect(value, `${labels} cumulative`).to.be.at.least(index === 0 ? 0 : values[index - 1]!);
+      for (const [index, value] of values.entries())
+        expect(value, `${labels} cumulative`).to.be.at.least(index === 0 ? 0 : values[index - 1]!);
       expect(values[values.length - 1], `${labels} +Inf bucket`).to.equal(count);
     }
   });
@@ -147,22 +180,31 @@ describe('/metrics after a known sequence of deliveries', () => {
     expect(plain.text).not.to.include(' # {');
     expect(plain.text).to.include('# TYPE bitrix_webhook_token_verifications_total counter');
 
-    const open = await request(harness.url).get('/metrics').set('Accept', 'application/openmetrics-text; version=1.0.0').buffer(true).parse((res, done) => {
-      let text = '';
-      res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
-      res.on('end', () => done(null, text));
-    });
+    const open = await request(harness.url)
+      .get('/metrics')
+      .set('Accept', 'application/openmetrics-text; version=1.0.0')
+      .buffer(true)
+      .parse((res, done) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+        res.on('end', () => done(null, text));
+      });
     expect(open.headers['content-type']).to.match(/^application\/openmetrics-text/);
     const body = open.body as string;
     expect(body.trimEnd().endsWith('# EOF')).to.equal(true);
-    const exemplar = /^bitrix_webhook_token_verifications_total\{result="missing",source="none",webhook="unknown"\} 3 # \{trace_id="([0-9a-f]{32})"\} 1 [0-9.]+$/m.exec(body);
+    const exemplar =
+      /^bitrix_webhook_token_verifications_total\{result="missing",source="none",webhook="unknown"\} 3 # \{trace_id="([0-9a-f]{32})"\} 1 [0-9.]+$/m.exec(
+        body,
+      );
     expect(exemplar, 'exemplar on the missing-token series').to.not.equal(null);
     expect(exemplar![1]).to.not.equal('0'.repeat(32));
     expect(body).to.match(/^http_server_request_duration_seconds_bucket\{[^}]*\} \d+ # \{trace_id="[0-9a-f]{32}"\}/m);
 
     // Rendering OpenMetrics must not change the text format afterwards (prom-client renames counters in place).
     const again = await request(harness.url).get('/metrics');
-    expect(again.text).to.include('bitrix_webhook_token_verifications_total{result="missing",source="none",webhook="unknown"} 3');
+    expect(again.text).to.include(
+      'bitrix_webhook_token_verifications_total{result="missing",source="none",webhook="unknown"} 3',
+    );
     expect(again.text).to.include('# TYPE bitrix_webhook_token_verifications_total counter');
   });
 });
@@ -172,7 +214,11 @@ describe('/metrics of the real process', () => {
   before(async () => {
     service = await spawnService({ env: { BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN } });
     await fetch(`${service.url}${PATH}`, { method: 'POST', headers: { 'content-type': FORM }, body: CRM_DEAL_ADD });
-    await fetch(`${service.url}${PATH}`, { method: 'POST', headers: { 'content-type': FORM }, body: withoutToken(CRM_DEAL_ADD) });
+    await fetch(`${service.url}${PATH}`, {
+      method: 'POST',
+      headers: { 'content-type': FORM },
+      body: withoutToken(CRM_DEAL_ADD),
+    });
   });
   after(async () => service?.stop());
 

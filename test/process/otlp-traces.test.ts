@@ -30,7 +30,11 @@ describe('spans end to end: the real process exporting to a real OTLP/HTTP recei
     const post = (body: string, traceId: string) =>
       fetch(`${service.url}/api/bitrix/webhook?x=1`, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', traceparent: unsampled(traceId), 'user-agent': 'Bitrix24 Webhook Engine' },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          traceparent: unsampled(traceId),
+          'user-agent': 'Bitrix24 Webhook Engine',
+        },
         body,
       });
     expect((await post(CRM_DEAL_ADD, OUTSIDE)).status).to.equal(200);
@@ -46,7 +50,9 @@ describe('spans end to end: the real process exporting to a real OTLP/HTTP recei
   });
 
   function traceOf(result: string): { server: ReceivedSpan; verify: ReceivedSpan; extracts: ReceivedSpan[] } {
-    const verify = receiver.spans.find((span) => span.name === 'bitrix.token.verify' && span.attributes['bitrix.token.result'] === result)!;
+    const verify = receiver.spans.find(
+      (span) => span.name === 'bitrix.token.verify' && span.attributes['bitrix.token.result'] === result,
+    )!;
     expect(verify, `verify span with result ${result}`).to.exist;
     const sameTrace = receiver.spans.filter((span) => span.traceId === verify.traceId);
     return {
@@ -57,7 +63,9 @@ describe('spans end to end: the real process exporting to a real OTLP/HTTP recei
   }
 
   it('exports under the service name bitrix24-webhook, over OTLP/HTTP JSON to /v1/traces', () => {
-    expect(receiver.requests.some((req) => req.path === '/v1/traces' && req.contentType.includes('application/json'))).to.equal(true);
+    expect(
+      receiver.requests.some((req) => req.path === '/v1/traces' && req.contentType.includes('application/json')),
+    ).to.equal(true);
     expect(receiver.spans[0]!.resource['service.name']).to.equal('bitrix24-webhook');
   });
 
@@ -67,12 +75,22 @@ describe('spans end to end: the real process exporting to a real OTLP/HTTP recei
       [INSIDE, 200],
       [OUTSIDE, 401],
     ]);
-    expect(receiver.spans.filter((span) => span.traceId === OUTSIDE).map((span) => span.name).sort()).to.deep.equal([
-      'POST /api/bitrix/webhook', 'bitrix.store.write', 'bitrix.token.extract.body', 'bitrix.token.extract.header', 'bitrix.token.extract.query', 'bitrix.token.verify',
+    expect(
+      receiver.spans
+        .filter((span) => span.traceId === OUTSIDE)
+        .map((span) => span.name)
+        .sort(),
+    ).to.deep.equal([
+      'POST /api/bitrix/webhook',
+      'bitrix.store.write',
+      'bitrix.token.extract.body',
+      'bitrix.token.extract.header',
+      'bitrix.token.extract.query',
+      'bitrix.token.verify',
     ]);
   });
 
-  it("makes the server span itself, with the HTTP semantic-convention attributes (no koa spans)", () => {
+  it('makes the server span itself, with the HTTP semantic-convention attributes (no koa spans)', () => {
     const server = traceOf('accepted').server;
     expect(server.name).to.equal('POST /api/bitrix/webhook');
     expect(server.attributes).to.include({
@@ -88,7 +106,9 @@ describe('spans end to end: the real process exporting to a real OTLP/HTTP recei
       'network.protocol.version': '1.1',
     });
     expect(server.attributes['client.port']).to.be.a('number');
-    expect(receiver.spans.filter((span) => span.name.startsWith('router') || span.name.startsWith('middleware'))).to.deep.equal([]);
+    expect(
+      receiver.spans.filter((span) => span.name.startsWith('router') || span.name.startsWith('middleware')),
+    ).to.deep.equal([]);
   });
 
   it('nests verify under the HTTP server span and the three extract spans under verify', () => {
@@ -114,7 +134,10 @@ describe('spans end to end: the real process exporting to a real OTLP/HTTP recei
       'bitrix.portal.domain': 'some-domain.bitrix24.com',
       'bitrix.portal.member_id': 'd897063e1ce7c5eb9f04b9751eef5915',
     });
-    expect(accepted.extracts[0]!.attributes).to.include({ 'bitrix.token.found': true, 'bitrix.token.fingerprint': 'ce338b01' });
+    expect(accepted.extracts[0]!.attributes).to.include({
+      'bitrix.token.found': true,
+      'bitrix.token.fingerprint': 'ce338b01',
+    });
     const missing = traceOf('missing');
     expect(missing.verify.status.code).to.equal(STATUS_ERROR);
     expect(missing.verify.attributes['bitrix.token.source']).to.equal('none');
@@ -146,7 +169,9 @@ describe('the old path, kept for comparison: BITRIX24_TRACES_SERVER_SPAN=instrum
       },
     });
     const answer = await fetch(`${service.url}/api/bitrix/webhook`, {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: withoutToken(CRM_DEAL_ADD),
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: withoutToken(CRM_DEAL_ADD),
     });
     expect(answer.status).to.equal(401);
     await receiver.waitFor(() => receiver.spans.some((span) => span.kind === SERVER));

@@ -29,13 +29,24 @@ describe('quarantine gauges read from the store (real process, SQLite, CLI repla
     const dataDir = path.join(dir, 'data');
     // Configured with another token: the deal is refused 403 and quarantined.
     service = await spawnService({ env: { DATA_DIR: dataDir, BITRIX24_OUTGOING_WEBHOOK_TOKEN: 'a'.repeat(32) } });
-    const refused = await fetch(`${service.url}/api/bitrix/webhook`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: CRM_DEAL_ADD });
+    const refused = await fetch(`${service.url}/api/bitrix/webhook`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: CRM_DEAL_ADD,
+    });
     expect(refused.status).to.equal(403);
-    expect([await gauge(service, METRIC.quarantineSize), await gauge(service, METRIC.quarantinePending)]).to.deep.equal([1, 1]);
+    expect([await gauge(service, METRIC.quarantineSize), await gauge(service, METRIC.quarantinePending)]).to.deep.equal(
+      [1, 1],
+    );
     // The operator fixes the token and replays from another process, while the service still runs.
-    const replay = await runCli(['quarantine', 'replay', '--apply', '--json'], { DATA_DIR: dataDir, BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN });
+    const replay = await runCli(['quarantine', 'replay', '--apply', '--json'], {
+      DATA_DIR: dataDir,
+      BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
+    });
     expect(replay.code, replay.stderr).to.equal(0);
     expect(JSON.parse(replay.stdout.trim().split('\n').at(-1)!).summary).to.deep.include({ released: 1 });
-    expect([await gauge(service, METRIC.quarantineSize), await gauge(service, METRIC.quarantinePending)]).to.deep.equal([1, 0]);
+    expect([await gauge(service, METRIC.quarantineSize), await gauge(service, METRIC.quarantinePending)]).to.deep.equal(
+      [1, 0],
+    );
   });
 });

@@ -24,10 +24,27 @@ const REFUSED: Array<{ name: string; type: string; body: string; headers?: Recor
   { name: 'double-encoded key', type: FORM, body: `${DEAL}&auth%255Bapplication_token%255D=${T}` },
   { name: 'array-shaped key', type: FORM, body: `${DEAL}&auth%5Bapplication_token%5D%5B%5D=${T}` },
   { name: 'dotted key', type: FORM, body: `${DEAL}&auth.application_token=${T}` },
-  { name: 'JSON Application_Token', type: JSON_TYPE, body: JSON.stringify({ event: 'ONCRMDEALADD', auth: { domain: 'a.bitrix24.com', Application_Token: T } }) },
-  { name: 'JSON array of tokens', type: JSON_TYPE, body: JSON.stringify({ event: 'ONCRMDEALADD', auth: { application_token: [T] } }) },
-  { name: 'JSON ACCESS_TOKEN in data', type: JSON_TYPE, body: JSON.stringify({ event: 'ONCRMDEALADD', data: { ACCESS_TOKEN: T } }) },
-  { name: 'token in a message text and the User-Agent', type: FORM, body: `${DEAL}&data%5BMESSAGE%5D=my+token+${T}`, headers: { 'user-agent': `agent/${T}` } },
+  {
+    name: 'JSON Application_Token',
+    type: JSON_TYPE,
+    body: JSON.stringify({ event: 'ONCRMDEALADD', auth: { domain: 'a.bitrix24.com', Application_Token: T } }),
+  },
+  {
+    name: 'JSON array of tokens',
+    type: JSON_TYPE,
+    body: JSON.stringify({ event: 'ONCRMDEALADD', auth: { application_token: [T] } }),
+  },
+  {
+    name: 'JSON ACCESS_TOKEN in data',
+    type: JSON_TYPE,
+    body: JSON.stringify({ event: 'ONCRMDEALADD', data: { ACCESS_TOKEN: T } }),
+  },
+  {
+    name: 'token in a message text and the User-Agent',
+    type: FORM,
+    body: `${DEAL}&data%5BMESSAGE%5D=my+token+${T}`,
+    headers: { 'user-agent': `agent/${T}` },
+  },
   { name: 'malformed JSON', type: JSON_TYPE, body: `{"auth":{"Application_Token":"${T}"` },
   { name: 'raw NUL byte', type: FORM, body: `${DEAL}&data%5BX%5D=a\u0000b` },
 ];
@@ -40,8 +57,18 @@ const ACCEPTED: Array<{ name: string; type: string; body: string; message?: stri
     body: JSON.stringify({ event: 'ONIMBOTMESSAGEADD', data: { PARAMS: { MESSAGE } }, auth: webhookAuth(T) }),
     message: MESSAGE,
   },
-  { name: 'form chat message with &access_token= in its text', type: FORM, body: `${CRM_DEAL_ADD}&data%5BPARAMS%5D%5BMESSAGE%5D=${encodeURIComponent(MESSAGE)}`, message: MESSAGE },
-  { name: 'raw NUL byte in a form value', type: FORM, body: `${CRM_DEAL_ADD}&data%5BPARAMS%5D%5BMESSAGE%5D=a\u0000b`, message: 'a\u0000b' },
+  {
+    name: 'form chat message with &access_token= in its text',
+    type: FORM,
+    body: `${CRM_DEAL_ADD}&data%5BPARAMS%5D%5BMESSAGE%5D=${encodeURIComponent(MESSAGE)}`,
+    message: MESSAGE,
+  },
+  {
+    name: 'raw NUL byte in a form value',
+    type: FORM,
+    body: `${CRM_DEAL_ADD}&data%5BPARAMS%5D%5BMESSAGE%5D=a\u0000b`,
+    message: 'a\u0000b',
+  },
 ];
 
 describe('no token at rest after every hostile shape (real process, both stores)', function () {
@@ -62,7 +89,11 @@ describe('no token at rest after every hostile shape (real process, both stores)
 
       it('answers each refused shape 401/403 and keeps every one in the quarantine', async () => {
         for (const shape of REFUSED) {
-          const response = await fetch(`${service!.url}${PATH}`, { method: 'POST', headers: { 'content-type': shape.type, ...shape.headers }, body: shape.body });
+          const response = await fetch(`${service!.url}${PATH}`, {
+            method: 'POST',
+            headers: { 'content-type': shape.type, ...shape.headers },
+            body: shape.body,
+          });
           expect(response.status, shape.name).to.be.oneOf([400, 401, 403]);
         }
         const listed = await runCli(['quarantine', 'list', '--json', '--limit', '1000'], env);
@@ -72,12 +103,18 @@ describe('no token at rest after every hostile shape (real process, both stores)
 
       it('accepts each genuine shape (a raw NUL byte too) and reads its message text back byte for byte', async () => {
         for (const shape of ACCEPTED) {
-          const response = await fetch(`${service!.url}${PATH}`, { method: 'POST', headers: { 'content-type': shape.type }, body: shape.body });
+          const response = await fetch(`${service!.url}${PATH}`, {
+            method: 'POST',
+            headers: { 'content-type': shape.type },
+            body: shape.body,
+          });
           expect(response.status, shape.name).to.equal(200);
         }
         const listed = await runCli(['events', 'list', '--json'], env);
         expect(listed.code, listed.stderr).to.equal(0);
-        expect(ndjson(listed.stdout).map((event) => event.data?.PARAMS?.MESSAGE)).to.deep.equal(ACCEPTED.map((shape) => shape.message));
+        expect(ndjson(listed.stdout).map((event) => event.data?.PARAMS?.MESSAGE)).to.deep.equal(
+          ACCEPTED.map((shape) => shape.message),
+        );
       });
 
       it('holds the token nowhere: not in any table, not in any file of the store', async () => {
@@ -87,7 +124,8 @@ describe('no token at rest after every hostile shape (real process, both stores)
         if (adapter.name === 'sqlite') {
           const files = readdirSync(env.DATA_DIR!);
           expect(files.some((file) => file.endsWith('-wal'))).to.equal(true);
-          for (const file of files) expect(readFileSync(path.join(env.DATA_DIR!, file)).includes(T), file).to.equal(false);
+          for (const file of files)
+            expect(readFileSync(path.join(env.DATA_DIR!, file)).includes(T), file).to.equal(false);
         }
         const shown = await runCli(['quarantine', 'list', '--limit', '1000'], env);
         expect(shown.stdout + shown.stderr).to.not.include(T);

@@ -22,7 +22,9 @@ function halfSentDelivery(port: number, body: string): Promise<{ finish(): void;
         `POST /api/bitrix/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n` +
           `Content-Length: ${bytes.length}\r\nConnection: close\r\n\r\n`,
       );
-      socket.write(bytes.subarray(0, half), () => resolve({ finish: () => socket.write(bytes.subarray(half)), answer }));
+      socket.write(bytes.subarray(0, half), () =>
+        resolve({ finish: () => socket.write(bytes.subarray(half)), answer }),
+      );
     });
   });
 }
@@ -30,27 +32,47 @@ function halfSentDelivery(port: number, body: string): Promise<{ finish(): void;
 function connectionRefused(port: number): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
     const probe = net.connect(port, '127.0.0.1');
-    probe.on('connect', () => { probe.destroy(); resolve(false); });
+    probe.on('connect', () => {
+      probe.destroy();
+      resolve(false);
+    });
     probe.on('error', () => resolve(true));
   });
 }
 
-interface Answer { status: number; body: string; connection: string | undefined; sentAt: number }
+interface Answer {
+  status: number;
+  body: string;
+  connection: string | undefined;
+  sentAt: number;
+}
 
 function post(agent: http.Agent, port: number, body: string): Promise<Answer> {
   const sentAt = Date.now();
   return new Promise((resolve, reject) => {
-    const req = http.request({
-      agent, host: '127.0.0.1', port, method: 'POST', path: '/api/bitrix/webhook', timeout: 15_000,
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) },
-    }, (res) => {
-      let text = '';
-      res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, connection: res.headers.connection, sentAt }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      {
+        agent,
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/api/bitrix/webhook',
+        timeout: 15_000,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: text, connection: res.headers.connection, sentAt }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('no answer in 15 s')));
-    req.on('error', (error: NodeJS.ErrnoException) => reject(Object.assign(error, { reusedSocket: req.reusedSocket, at: Date.now() })));
+    req.on('error', (error: NodeJS.ErrnoException) =>
+      reject(Object.assign(error, { reusedSocket: req.reusedSocket, at: Date.now() })),
+    );
     req.end(body);
   });
 }
@@ -134,7 +156,9 @@ describe('graceful shutdown (SIGTERM) of the real process', function () {
     const signalled = Date.parse(String(shuttingDown.timestamp));
     const readyz = await getJson(service.port, '/readyz');
     const healthz = await getJson(service.port, '/healthz');
-    const drainOver = Date.parse(String((await service.waitForLog((line) => String(line.message).startsWith('drain over'))).timestamp));
+    const drainOver = Date.parse(
+      String((await service.waitForLog((line) => String(line.message).startsWith('drain over'))).timestamp),
+    );
     await Promise.race([Promise.all(clients), new Promise((resolve) => setTimeout(resolve, 15_000))]);
     stopLoad = true;
     await Promise.all(clients);
@@ -143,19 +167,28 @@ describe('graceful shutdown (SIGTERM) of the real process', function () {
 
     const afterSignal = answers.filter((answer) => answer.sentAt > signalled + 50);
     const accepted = service.logs.filter((line) => line.message === 'webhook delivery accepted').length;
-    console.log(`      ${beforeSigterm} answers before SIGTERM, ${answers.length} in all, ${afterSignal.length} to requests sent after it; ` +
-      `${failures.length} reset(s) of connections still in the accept queue when the listener closed`);
+    console.log(
+      `      ${beforeSigterm} answers before SIGTERM, ${answers.length} in all, ${afterSignal.length} to requests sent after it; ` +
+        `${failures.length} reset(s) of connections still in the accept queue when the listener closed`,
+    );
     expect(readyz).to.deep.equal({ status: 503, json: { status: 'not_ready', reason: 'shutting_down' } });
     expect(healthz).to.deep.equal({ status: 200, json: { status: 'ok' } });
     // Closing the listener resets connections still in the kernel's accept queue: the server never read
     // their requests (the client may retry them). Every other failure is a request cut.
-    const cut = failures.filter((failure) => !(failure.code === 'ECONNRESET' && !failure.reusedSocket && failure.at >= drainOver));
+    const cut = failures.filter(
+      (failure) => !(failure.code === 'ECONNRESET' && !failure.reusedSocket && failure.at >= drainOver),
+    );
     expect(cut, 'requests cut or failed on a connection the server had accepted').to.deep.equal([]);
-    expect(answers.filter((answer) => answer.status !== 200 || answer.body !== '{"status":"accepted"}')).to.deep.equal([]);
+    expect(answers.filter((answer) => answer.status !== 200 || answer.body !== '{"status":"accepted"}')).to.deep.equal(
+      [],
+    );
     expect(accepted, 'deliveries the server read and accepted = answers the clients received').to.equal(answers.length);
     expect(beforeSigterm).to.be.greaterThan(16);
     expect(afterSignal.length, 'deliveries served during the drain').to.be.greaterThan(16);
-    expect(afterSignal.filter((answer) => answer.connection !== 'close'), 'answers after SIGTERM without Connection: close').to.deep.equal([]);
+    expect(
+      afterSignal.filter((answer) => answer.connection !== 'close'),
+      'answers after SIGTERM without Connection: close',
+    ).to.deep.equal([]);
     expect(exitCode).to.equal(0);
     expect(service.logs.at(-1)?.message).to.equal('stopped');
   });

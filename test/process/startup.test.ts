@@ -15,14 +15,18 @@ describe('start-up of the real process', () => {
   });
 
   it('states the configuration in one line: token names with fingerprints, sources, where traces go', async () => {
-    service = await spawnService({ env: { BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN}`, BITRIX24_OUTGOING_WEBHOOK_TOKEN: `  ${TOKEN}x  ` } });
+    service = await spawnService({
+      env: { BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN}`, BITRIX24_OUTGOING_WEBHOOK_TOKEN: `  ${TOKEN}x  ` },
+    });
     const line = await service.waitForLog((entry) => entry.message === 'bitrix24-webhook-guard starting');
     expect(line.tokens).to.deep.equal([
       { name: 'default', fingerprint: '6b761cf1' }, // printf %s <token>x | sha256sum | cut -c1-8
       { name: 'crm', fingerprint: 'ce338b01' },
     ]);
     expect(line.token_sources).to.deep.equal(['body', 'query', 'header']);
-    expect(line.telemetry).to.equal('traces: not exported; logs: not exported (set OTEL_EXPORTER_OTLP_ENDPOINT to export)');
+    expect(line.telemetry).to.equal(
+      'traces: not exported; logs: not exported (set OTEL_EXPORTER_OTLP_ENDPOINT to export)',
+    );
     expect(line.hygiene_warnings).to.deep.equal([
       'BITRIX24_OUTGOING_WEBHOOK_TOKEN: surrounding whitespace or quotes were removed from the token',
       'BITRIX24_OUTGOING_WEBHOOK_TOKEN: the token is 33 characters long; a Bitrix24 token is 32 characters of 0-9 and a-z',
@@ -51,9 +55,14 @@ describe('start-up of the real process', () => {
     service = await spawnService({ env: {} });
     const alarm = await service.waitForLog((entry) => entry.level === 'error');
     expect(alarm.message).to.match(/^NO WEBHOOK TOKEN CONFIGURED/);
-    expect(alarm.message).to.include('BITRIX24_OUTGOING_WEBHOOK_TOKEN').and.include('Outgoing webhook').and.include('every delivery is being refused');
+    expect(alarm.message)
+      .to.include('BITRIX24_OUTGOING_WEBHOOK_TOKEN')
+      .and.include('Outgoing webhook')
+      .and.include('every delivery is being refused');
     // True words: the deliveries are quarantined, and the line says how to release them.
-    expect(alarm.message).to.include('they are quarantined in the store').and.include('bitrix24-webhook-guard quarantine replay --apply');
+    expect(alarm.message)
+      .to.include('they are quarantined in the store')
+      .and.include('bitrix24-webhook-guard quarantine replay --apply');
     expect(alarm.message).not.to.include('events are lost');
     const ready = await fetch(`${service.url}/readyz`);
     expect(ready.status).to.equal(503);
@@ -66,10 +75,26 @@ describe('start-up of the real process', () => {
   });
 
   const refusals: Array<[string, Record<string, string>, RegExp]> = [
-    ['an empty token', { BITRIX24_OUTGOING_WEBHOOK_TOKEN: '  ' }, /BITRIX24_OUTGOING_WEBHOOK_TOKEN: the token is empty/],
-    ['a malformed token list', { BITRIX24_WEBHOOK_TOKENS: `crm ${TOKEN}` }, /BITRIX24_WEBHOOK_TOKENS entry 1: expected name=token/],
-    ['an unreadable *_FILE path', { BITRIX24_WEBHOOK_TOKENS_FILE: '/nonexistent/tokens' }, /BITRIX24_WEBHOOK_TOKENS_FILE: cannot read the file "\/nonexistent\/tokens" \(ENOENT\)/],
-    ['an unknown token source', { BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN, BITRIX24_TOKEN_SOURCES: 'body,cookie' }, /BITRIX24_TOKEN_SOURCES: unknown source "cookie"/],
+    [
+      'an empty token',
+      { BITRIX24_OUTGOING_WEBHOOK_TOKEN: '  ' },
+      /BITRIX24_OUTGOING_WEBHOOK_TOKEN: the token is empty/,
+    ],
+    [
+      'a malformed token list',
+      { BITRIX24_WEBHOOK_TOKENS: `crm ${TOKEN}` },
+      /BITRIX24_WEBHOOK_TOKENS entry 1: expected name=token/,
+    ],
+    [
+      'an unreadable *_FILE path',
+      { BITRIX24_WEBHOOK_TOKENS_FILE: '/nonexistent/tokens' },
+      /BITRIX24_WEBHOOK_TOKENS_FILE: cannot read the file "\/nonexistent\/tokens" \(ENOENT\)/,
+    ],
+    [
+      'an unknown token source',
+      { BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN, BITRIX24_TOKEN_SOURCES: 'body,cookie' },
+      /BITRIX24_TOKEN_SOURCES: unknown source "cookie"/,
+    ],
   ];
   for (const [what, env, expected] of refusals) {
     it(`refuses to start with ${what}: exit 2 and one error line naming the variable`, async () => {
@@ -121,7 +146,9 @@ describe('start-up of the real process', () => {
       BITRIX24_WEBHOOK_TOKENS: `crm=${url}`,
       BITRIX24_OUTGOING_WEBHOK_TOKEN: TOKEN,
     });
-    expect((JSON.parse(doctor.stdout) as { configuration: { warnings: string[] } }).configuration.warnings).to.deep.equal(expected);
+    expect(
+      (JSON.parse(doctor.stdout) as { configuration: { warnings: string[] } }).configuration.warnings,
+    ).to.deep.equal(expected);
   });
 
   it('reads a token from a *_FILE secret', async () => {

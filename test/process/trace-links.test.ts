@@ -8,7 +8,9 @@ describe('trace ids in log lines of the real process lead only to exported trace
     const service = await spawnService({ env: { BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN, ...env } });
     try {
       const answer = await fetch(`${service.url}/api/bitrix/webhook`, {
-        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: withoutToken(CRM_DEAL_ADD),
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: withoutToken(CRM_DEAL_ADD),
       });
       expect(answer.status).to.equal(401);
       return await service.waitForLog((line) => line.message === 'webhook delivery refused');
@@ -26,10 +28,16 @@ describe('trace ids in log lines of the real process lead only to exported trace
   it("carries the refusal's trace id when traces are exported, and that trace arrives", async () => {
     const receiver = await new OtlpReceiver().start();
     try {
-      const line = await refusalLine({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' });
+      const line = await refusalLine({
+        OTEL_TRACES_EXPORTER: 'otlp',
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      });
       expect(line.trace_id).to.match(/^[0-9a-f]{32}$/);
       // stop() flushed the spans before the process exited
-      expect(receiver.spans.filter((span) => span.traceId === line.trace_id).map((span) => span.name)).to.include('bitrix.token.verify');
+      expect(receiver.spans.filter((span) => span.traceId === line.trace_id).map((span) => span.name)).to.include(
+        'bitrix.token.verify',
+      );
     } finally {
       await receiver.stop();
     }

@@ -33,18 +33,44 @@ describe('hardening against hostile input (issue #8)', function () {
     return { status: answer.status, body: answer.json };
   };
   /** The `detail` of the one rejection log line written for the last request. */
-  const lastRejectionDetail = () => harness.logs.filter((line) => line.message === 'webhook delivery refused').at(-1)?.detail;
+  const lastRejectionDetail = () =>
+    harness.logs.filter((line) => line.message === 'webhook delivery refused').at(-1)?.detail;
   const lastVerificationLine = () => harness.logs.filter((line) => line.message === 'webhook delivery refused').at(-1);
 
   describe('Authorization: Bearer is parsed in linear time (item 1)', () => {
     const spaces = ' '.repeat(16_000);
     const variants: Array<{ label: string; header: string; status: number; body: object }> = [
       { label: '16 000 spaces then "a b"', header: `Bearer${spaces}a b`, status: 401, body: rejected('token_missing') },
-      { label: '16 000 tabs then "a b"', header: `Bearer${'\t'.repeat(16_000)}a b`, status: 401, body: rejected('token_missing') },
-      { label: 'spaces and tabs mixed, then "a b c"', header: `Bearer${' \t'.repeat(8_000)}a b c`, status: 401, body: rejected('token_missing') },
-      { label: 'a 16 000-character token', header: `Bearer ${'a'.repeat(16_000)}`, status: 403, body: rejected('token_mismatch') },
-      { label: '16 000 spaces before a valid token', header: `Bearer${spaces}${WEBHOOK_TOKEN}`, status: 200, body: ACCEPTED },
-      { label: 'a valid token followed by 16 000 spaces', header: `Bearer ${WEBHOOK_TOKEN}${spaces}`, status: 200, body: ACCEPTED },
+      {
+        label: '16 000 tabs then "a b"',
+        header: `Bearer${'\t'.repeat(16_000)}a b`,
+        status: 401,
+        body: rejected('token_missing'),
+      },
+      {
+        label: 'spaces and tabs mixed, then "a b c"',
+        header: `Bearer${' \t'.repeat(8_000)}a b c`,
+        status: 401,
+        body: rejected('token_missing'),
+      },
+      {
+        label: 'a 16 000-character token',
+        header: `Bearer ${'a'.repeat(16_000)}`,
+        status: 403,
+        body: rejected('token_mismatch'),
+      },
+      {
+        label: '16 000 spaces before a valid token',
+        header: `Bearer${spaces}${WEBHOOK_TOKEN}`,
+        status: 200,
+        body: ACCEPTED,
+      },
+      {
+        label: 'a valid token followed by 16 000 spaces',
+        header: `Bearer ${WEBHOOK_TOKEN}${spaces}`,
+        status: 200,
+        body: ACCEPTED,
+      },
     ];
 
     const timed = async (header: string) => {
@@ -72,7 +98,10 @@ describe('hardening against hostile input (issue #8)', function () {
       }
       const bound = 10 * median(normal) + 30;
       for (const [label, times] of Object.entries(slow)) {
-        expect(median(times), `${label}: median ms vs bound ${bound.toFixed(1)} (normal median ${median(normal).toFixed(1)})`).to.be.below(bound);
+        expect(
+          median(times),
+          `${label}: median ms vs bound ${bound.toFixed(1)} (normal median ${median(normal).toFixed(1)})`,
+        ).to.be.below(bound);
       }
     });
 
@@ -86,10 +115,28 @@ describe('hardening against hostile input (issue #8)', function () {
 
     it('reads a header exactly as the former pattern did, on short inputs', () => {
       const former = /^Bearer[ \t]+(\S*)[ \t]*$/i;
-      const unit = fc.constantFrom('B', 'b', 'e', 'a', 'r', 'R', ' ', '\t', 'x', '\u00a0', '\u3000', '\n', 'Bearer', 'bearer ');
-      fc.assert(fc.property(fc.string({ unit, maxLength: 12 }), (header) => {
-        expect(bearerToken(header), JSON.stringify(header)).to.equal(former.exec(header)?.[1]);
-      }), { numRuns: 2000 });
+      const unit = fc.constantFrom(
+        'B',
+        'b',
+        'e',
+        'a',
+        'r',
+        'R',
+        ' ',
+        '\t',
+        'x',
+        '\u00a0',
+        '\u3000',
+        '\n',
+        'Bearer',
+        'bearer ',
+      );
+      fc.assert(
+        fc.property(fc.string({ unit, maxLength: 12 }), (header) => {
+          expect(bearerToken(header), JSON.stringify(header)).to.equal(former.exec(header)?.[1]);
+        }),
+        { numRuns: 2000 },
+      );
     });
   });
 
@@ -140,7 +187,9 @@ describe('hardening against hostile input (issue #8)', function () {
       for (const [coding, body, status, detail] of cases) {
         const response = await post(body, { 'Content-Type': FORM, 'Content-Encoding': coding });
         expect(response.status, coding).to.equal(status);
-        expect(response.body, coding).to.deep.equal(rejected(status === 415 ? 'unsupported_media_type' : 'malformed_body'));
+        expect(response.body, coding).to.deep.equal(
+          rejected(status === 415 ? 'unsupported_media_type' : 'malformed_body'),
+        );
         expect(lastRejectionDetail(), coding).to.equal(detail);
       }
     });
@@ -162,7 +211,9 @@ describe('hardening against hostile input (issue #8)', function () {
       const response = await post(body, { 'Content-Type': FORM });
       expect(response.status).to.equal(401);
       expect(response.body).to.deep.equal(rejected('token_missing'));
-      expect(lastVerificationLine()?.not_a_token).to.deep.equal([{ location: 'auth[application_token]', reason: 'repeated' }]);
+      expect(lastVerificationLine()?.not_a_token).to.deep.equal([
+        { location: 'auth[application_token]', reason: 'repeated' },
+      ]);
     });
 
     it('answers more than 1000 parameters with 400 naming the parameter limit', async () => {

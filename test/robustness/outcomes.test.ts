@@ -13,14 +13,19 @@ const TOKEN = makeToken(901);
 const TIMEOUT_BODY = '{"status":"rejected","reason":"request_timeout"}';
 
 /** Sends headers and the first part of a body that never finishes; resolves with all the server sent, at close. */
-function unfinishedUpload(port: number, start = 'POST /api/bitrix/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n' +
-  'Content-Length: 4000\r\n\r\nevent=ONCRMDEALADD&data%5BFIELDS%5D%5BID%5D=1'): Promise<{ received: string; ms: number }> {
+function unfinishedUpload(
+  port: number,
+  start = 'POST /api/bitrix/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n' +
+    'Content-Length: 4000\r\n\r\nevent=ONCRMDEALADD&data%5BFIELDS%5D%5BID%5D=1',
+): Promise<{ received: string; ms: number }> {
   return new Promise((resolve) => {
     const started = Date.now();
     const socket = net.connect(port, '127.0.0.1');
     let received = '';
     socket.on('connect', () => socket.write(start));
-    socket.on('data', (chunk: Buffer) => { received += chunk.toString('latin1'); });
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+    });
     socket.on('error', () => undefined);
     socket.on('close', () => resolve({ received, ms: Date.now() - started }));
     setTimeout(() => socket.destroy(), 25_000); // bound: the server should have answered long before
@@ -39,12 +44,17 @@ describe('robustness: outcomes recorded as what they are', function () {
       expect(cut.received).to.include('\r\nConnection: close\r\n');
       expect(cut.received.slice(cut.received.indexOf('\r\n\r\n') + 4)).to.equal(TIMEOUT_BODY);
       // The server's own backstop (headers 10 s + body 1 s + 5 s) would cut it only after 16 s.
-      expect(cut.ms, 'cut by the 1 s body deadline, not the server\'s backstop').to.be.below(10_000);
+      expect(cut.ms, "cut by the 1 s body deadline, not the server's backstop").to.be.below(10_000);
 
       const samples = await scrape(running.service.url);
       expect(sumOf(samples, 'bitrix_webhook_requests_rejected_total', { reason: 'request_timeout' })).to.equal(1);
       expect(sumOf(samples, 'bitrix_webhook_requests_rejected_total', { reason: 'malformed_body' })).to.equal(0);
-      expect(sumOf(samples, 'http_server_request_duration_seconds_count', { route: '/api/bitrix/webhook', status_code: '408' })).to.equal(1);
+      expect(
+        sumOf(samples, 'http_server_request_duration_seconds_count', {
+          route: '/api/bitrix/webhook',
+          status_code: '408',
+        }),
+      ).to.equal(1);
       const lines = running.service.logs.filter((line) => line.level === 'warn');
       expect(lines).to.have.length(1);
       expect(lines[0]).to.deep.include({
@@ -60,8 +70,11 @@ describe('robustness: outcomes recorded as what they are', function () {
       expect([delivery.status, delivery.json]).to.deep.equal([200, { status: 'accepted' }]);
     });
 
-    it('counts a request cut by the server\'s header timeout as request_timeout too, with the same JSON 408', async () => {
-      const cut = await unfinishedUpload(running.service.port, 'POST /api/bitrix/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    it("counts a request cut by the server's header timeout as request_timeout too, with the same JSON 408", async () => {
+      const cut = await unfinishedUpload(
+        running.service.port,
+        'POST /api/bitrix/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n',
+      );
       expect(cut.received).to.match(/^HTTP\/1\.1 408 Request Timeout\r\n/);
       expect(cut.received.slice(cut.received.indexOf('\r\n\r\n') + 4)).to.equal(TIMEOUT_BODY);
       const samples = await scrape(running.service.url);
@@ -69,13 +82,23 @@ describe('robustness: outcomes recorded as what they are', function () {
       expect(sumOf(samples, 'bitrix_webhook_requests_rejected_total', { reason: 'malformed_body' })).to.equal(0);
       const lines = running.service.logs.filter((line) => line.message === 'request rejected: not received in time');
       expect(lines).to.have.length(1);
-      expect(lines[0]).to.deep.include({ level: 'warn', reason: 'request_timeout', detail: 'cut by the server\'s header or request timeout', suppressed: 0 });
+      expect(lines[0]).to.deep.include({
+        level: 'warn',
+        reason: 'request_timeout',
+        detail: "cut by the server's header or request timeout",
+        suppressed: 0,
+      });
     });
   });
 
   describe('bodies cut by their deadline, one after another, with room for two in flight', () => {
-    const running = useRunningService({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN, BODY_TIMEOUT_SECONDS: '1', BODY_MEMORY_LIMIT: '512kb' });
-    const start = 'POST /api/bitrix/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n' +
+    const running = useRunningService({
+      BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN,
+      BODY_TIMEOUT_SECONDS: '1',
+      BODY_MEMORY_LIMIT: '512kb',
+    });
+    const start =
+      'POST /api/bitrix/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n' +
       'Content-Length: 200000\r\n\r\nevent=ONCRMDEALADD';
 
     it('give their share of the body budget back: each is a 408, none a 503, and none is counted twice', async () => {
@@ -95,13 +118,17 @@ describe('robustness: outcomes recorded as what they are', function () {
 
   describe('a POST to a path that is not the webhook route', () => {
     let harness: Harness;
-    before(async () => { harness = await startHarness({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN }); });
+    before(async () => {
+      harness = await startHarness({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN });
+    });
     after(async () => harness.close());
 
     it('is answered 404, counted as not_found and logged as warn with the path bounded; a GET is not counted', async () => {
       const typo = '/api/bitrix/webhok';
       const answer = await fetch(`${harness.url}${typo}?token=${TOKEN}`, {
-        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'event=ONCRMDEALADD',
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'event=ONCRMDEALADD',
       });
       expect([answer.status, await answer.json()]).to.deep.equal([404, { status: 'not_found' }]);
       const get = await fetch(`${harness.url}/favicon.ico`);
@@ -130,7 +157,11 @@ describe('robustness: outcomes recorded as what they are', function () {
       const started = Date.now();
       const longPath = `/${'x'.repeat(5000)}`;
       for (let i = 0; i < 30; i++) {
-        const answer = await fetch(`${harness.url}${longPath}`, { method: 'POST', body: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+        const answer = await fetch(`${harness.url}${longPath}`, {
+          method: 'POST',
+          body: 'a=1',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        });
         expect(answer.status).to.equal(404);
         await answer.arrayBuffer();
       }

@@ -22,7 +22,11 @@ const HELD = Math.floor(parseByteSize(DEFAULTS.bodyMemoryLimit) / 2 / INFLATED_L
 const OVERLOADED_ANSWER =
   /^HTTP\/1\.1 503 Service Unavailable\r\n(?:[^\r\n]+\r\n)*\r\n\{"status":"rejected","reason":"overloaded"\}$/;
 
-interface Upload { socket: net.Socket; received: string; closed: boolean }
+interface Upload {
+  socket: net.Socket;
+  received: string;
+  closed: boolean;
+}
 
 /** Headers and all of a gzip body but its 8-byte trailer: the server inflates it all and waits for the rest. */
 function slowGzipUpload(port: number, gzipped: Buffer): Upload {
@@ -35,9 +39,13 @@ function slowGzipUpload(port: number, gzipped: Buffer): Upload {
     );
     socket.write(gzipped.subarray(0, gzipped.length - 8));
   });
-  socket.on('data', (chunk: Buffer) => { upload.received += chunk.toString('latin1'); });
+  socket.on('data', (chunk: Buffer) => {
+    upload.received += chunk.toString('latin1');
+  });
   socket.on('error', () => undefined);
-  socket.on('close', () => { upload.closed = true; });
+  socket.on('close', () => {
+    upload.closed = true;
+  });
   return upload;
 }
 
@@ -84,12 +92,20 @@ describe('robustness: a flood of slow gzip uploads under a heap cap', function (
     const refused = uploads.filter((upload) => upload.closed);
     const held = uploads.filter((upload) => !upload.closed);
 
-    expect(service.process.exitCode, `the service is still running; stderr: ${service.stderr().slice(-500)}`).to.equal(null);
+    expect(service.process.exitCode, `the service is still running; stderr: ${service.stderr().slice(-500)}`).to.equal(
+      null,
+    );
     expect(held.length, 'uploads held (no answer, connection open)').to.equal(HELD);
-    expect(held.filter((upload) => upload.received !== ''), 'held uploads answered').to.deep.equal([]);
+    expect(
+      held.filter((upload) => upload.received !== ''),
+      'held uploads answered',
+    ).to.deep.equal([]);
     expect(refused.length).to.equal(expectedRefused);
     const wrong = refused.filter((upload) => !OVERLOADED_ANSWER.test(upload.received));
-    expect(wrong.map((upload) => upload.received.slice(0, 200)), 'refused uploads not answered 503 overloaded').to.deep.equal([]);
+    expect(
+      wrong.map((upload) => upload.received.slice(0, 200)),
+      'refused uploads not answered 503 overloaded',
+    ).to.deep.equal([]);
     expect(refused[0]!.received).to.include('\r\nRetry-After: 5\r\n').and.include('\r\nConnection: close\r\n');
 
     // While the flood holds its share: the service answers its probes and real (plain) deliveries.
@@ -98,7 +114,9 @@ describe('robustness: a flood of slow gzip uploads under a heap cap', function (
     const delivery = await client.deliver(TOKEN, 0, { fresh: true });
     expect([delivery.status, delivery.json]).to.deep.equal([200, { status: 'accepted' }]);
     const samples = await scrape(service.url);
-    expect(sumOf(samples, 'bitrix_webhook_requests_rejected_total', { reason: 'overloaded' })).to.equal(expectedRefused);
+    expect(sumOf(samples, 'bitrix_webhook_requests_rejected_total', { reason: 'overloaded' })).to.equal(
+      expectedRefused,
+    );
     expect(sumOf(samples, 'bitrix_webhook_requests_rejected_total', { reason: 'malformed_body' })).to.equal(0);
     const heapUsed = sumOf(samples, 'nodejs_heap_size_used_bytes');
     expect(heapUsed / 2 ** 20).to.be.below(HEAP_CAP_MIB);
@@ -106,10 +124,17 @@ describe('robustness: a flood of slow gzip uploads under a heap cap', function (
     // Logged, rate-limited: one warn line per second at most, each saying how many it stands for.
     const lines = service.logs.filter((line) => line.reason === 'overloaded');
     expect(lines.length).to.be.within(1, 1 + (Date.now() - (deadline - 90_000)) / 1000);
-    expect(lines[0]).to.deep.include({ level: 'warn', message: 'webhook delivery refused', content_encoding: 'gzip', suppressed: 0 });
+    expect(lines[0]).to.deep.include({
+      level: 'warn',
+      message: 'webhook delivery refused',
+      content_encoding: 'gzip',
+      suppressed: 0,
+    });
     const represented = lines.reduce((sum, line) => sum + 1 + Number(line.suppressed), 0);
     expect(represented).to.be.within(1, expectedRefused);
-    console.log(`      ${held.length} held, ${refused.length} refused 503; ${lines.length} warn line(s); heap used ${(heapUsed / 2 ** 20).toFixed(1)} MiB (cap ${HEAP_CAP_MIB})`);
+    console.log(
+      `      ${held.length} held, ${refused.length} refused 503; ${lines.length} warn line(s); heap used ${(heapUsed / 2 ** 20).toFixed(1)} MiB (cap ${HEAP_CAP_MIB})`,
+    );
 
     // When the flood goes away, its share is free again.
     for (const upload of held) upload.socket.destroy();
@@ -136,18 +161,22 @@ describe('robustness: connections past MAX_CONNECTIONS', function () {
   });
 
   it('are closed at once, counted as overloaded and logged; the service serves again once connections close', async () => {
-    const open = () => new Promise<{ socket: net.Socket; closed: Promise<void> }>((resolve) => {
-      const socket = net.connect(service.port, '127.0.0.1');
-      sockets.push(socket);
-      socket.on('error', () => undefined);
-      const closed = new Promise<void>((done) => socket.on('close', () => done()));
-      socket.on('connect', () => resolve({ socket, closed }));
-    });
+    const open = () =>
+      new Promise<{ socket: net.Socket; closed: Promise<void> }>((resolve) => {
+        const socket = net.connect(service.port, '127.0.0.1');
+        sockets.push(socket);
+        socket.on('error', () => undefined);
+        const closed = new Promise<void>((done) => socket.on('close', () => done()));
+        socket.on('connect', () => resolve({ socket, closed }));
+      });
     const idle = [];
     for (let i = 0; i < 5; i++) idle.push(await open());
     await new Promise((resolve) => setTimeout(resolve, 200)); // the server has accepted them
     const sixth = await open();
-    const outcome = await Promise.race([sixth.closed.then(() => 'closed'), new Promise((resolve) => setTimeout(() => resolve('still open'), 5000))]);
+    const outcome = await Promise.race([
+      sixth.closed.then(() => 'closed'),
+      new Promise((resolve) => setTimeout(() => resolve('still open'), 5000)),
+    ]);
     expect(outcome, 'a connection past MAX_CONNECTIONS').to.equal('closed');
 
     for (const { socket } of idle) socket.destroy();
@@ -157,7 +186,12 @@ describe('robustness: connections past MAX_CONNECTIONS', function () {
     expect(sumOf(samples, 'bitrix_webhook_requests_rejected_total', { reason: 'overloaded' })).to.equal(1);
     const lines = service.logs.filter((line) => line.reason === 'overloaded');
     expect(lines).to.have.length(1);
-    expect(lines[0]).to.deep.include({ level: 'warn', message: 'connection refused: open connections at their bound', detail: '5 connections open (MAX_CONNECTIONS)', suppressed: 0 });
+    expect(lines[0]).to.deep.include({
+      level: 'warn',
+      message: 'connection refused: open connections at their bound',
+      detail: '5 connections open (MAX_CONNECTIONS)',
+      suppressed: 0,
+    });
     const client = new Client(service.url);
     try {
       const delivery = await client.deliver(TOKEN, 0, { fresh: true });

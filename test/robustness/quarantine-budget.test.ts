@@ -21,7 +21,13 @@ const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
 /** A deal event of the known portal, signed with `token`, deal `id`. */
 function dealAdd(token: string, id: number): string {
-  return httpBuildQuery({ event: 'ONCRMDEALADD', event_handler_id: '975', data: { FIELDS: { ID: String(id) } }, ts: '1766047124', auth: webhookAuth(token) });
+  return httpBuildQuery({
+    event: 'ONCRMDEALADD',
+    event_handler_id: '975',
+    data: { FIELDS: { ID: String(id) } },
+    ts: '1766047124',
+    auth: webhookAuth(token),
+  });
 }
 
 /** Junk of the kinds a scanner sends: no token, an unknown portal with a well-shaped token, a known portal with a token of another shape. */
@@ -30,9 +36,21 @@ function junk(i: number, padding = ''): string {
     case 0:
       return `event=ONCRMDEALADD&data%5BFIELDS%5D%5BID%5D=${i}&pad=${padding}`;
     case 1:
-      return httpBuildQuery({ event: 'ONCRMDEALADD', data: { FIELDS: { ID: String(i) }, PAD: padding }, auth: webhookAuth('0123456789abcdefghijklmnopqrstuv', `evil${i}.example.com`, 'ffffffffffffffffffffffffffffffff') });
+      return httpBuildQuery({
+        event: 'ONCRMDEALADD',
+        data: { FIELDS: { ID: String(i) }, PAD: padding },
+        auth: webhookAuth(
+          '0123456789abcdefghijklmnopqrstuv',
+          `evil${i}.example.com`,
+          'ffffffffffffffffffffffffffffffff',
+        ),
+      });
     default:
-      return httpBuildQuery({ event: 'ONCRMDEALADD', data: { FIELDS: { ID: String(i) }, PAD: padding }, auth: webhookAuth(`NOT-SHAPED-${i}`) });
+      return httpBuildQuery({
+        event: 'ONCRMDEALADD',
+        data: { FIELDS: { ID: String(i) }, PAD: padding },
+        auth: webhookAuth(`NOT-SHAPED-${i}`),
+      });
   }
 }
 
@@ -105,15 +123,23 @@ for (const backend of BACKENDS) {
       expect((await client.send({ headers: FORM, body: CRM_DEAL_ADD })).status).to.equal(200);
       await until(() => store.isKnownPortal(PORTAL), 'the portal to be remembered');
       // The portal's webhook token was rotated in Bitrix24, not yet here: five genuine events refused.
-      for (let id = 1; id <= 5; id++) expect((await client.send({ headers: FORM, body: dealAdd(ROTATED_TOKEN, id) })).status).to.equal(403);
+      for (let id = 1; id <= 5; id++)
+        expect((await client.send({ headers: FORM, body: dealAdd(ROTATED_TOKEN, id) })).status).to.equal(403);
       // Then junk, well past the cap (4× QUARANTINE_MAX_ROWS).
-      for (let i = 0; i < 160; i++) expect((await client.send({ headers: FORM, body: junk(i) })).status).to.be.oneOf([401, 403]);
+      for (let i = 0; i < 160; i++)
+        expect((await client.send({ headers: FORM, body: junk(i) })).status).to.be.oneOf([401, 403]);
 
       const retention = await store.applyRetention(new Date());
       expect(await store.quarantineSize()).to.be.at.most(40);
       expect(retention.quarantinePlausibleEvicted).to.equal(0);
       const kept = await store.listQuarantine({ limit: 1000 });
-      const genuine = kept.filter((row) => row.memberId === PORTAL.memberId && row.domain === PORTAL.domain && row.reason === 'token_mismatch' && row.diagnosis === 'mismatch_bitrix24_shaped');
+      const genuine = kept.filter(
+        (row) =>
+          row.memberId === PORTAL.memberId &&
+          row.domain === PORTAL.domain &&
+          row.reason === 'token_mismatch' &&
+          row.diagnosis === 'mismatch_bitrix24_shaped',
+      );
       expect(genuine.map((row) => (row.body ?? '').match(/ID%5D=(\d+)/)?.[1])).to.deep.equal(['1', '2', '3', '4', '5']);
       // Eviction metrics: every eviction counted, none of a plausible delivery.
       const metrics = await harness.metricsText();
@@ -121,30 +147,50 @@ for (const backend of BACKENDS) {
       expect(Number(/^bitrix_webhook_quarantine_evictions_total (\d+)$/m.exec(metrics)?.[1])).to.be.greaterThan(120);
 
       // The operator configures the new token and replays: all five become accepted events.
-      const replay = await runCli(['quarantine', 'replay', '--apply', '--json'], { ...storeEnv, BITRIX24_OUTGOING_WEBHOOK_TOKEN: ROTATED_TOKEN });
+      const replay = await runCli(['quarantine', 'replay', '--apply', '--json'], {
+        ...storeEnv,
+        BITRIX24_OUTGOING_WEBHOOK_TOKEN: ROTATED_TOKEN,
+      });
       expect(replay.code, replay.stderr).to.equal(0);
       const released = (await store.listEvents({ limit: 1000 })).filter((event) => event.quarantineId !== null);
-      expect(released.map((event) => (event.data as { FIELDS: { ID: string } }).FIELDS.ID).sort()).to.deep.equal(['1', '2', '3', '4', '5']);
+      expect(released.map((event) => (event.data as { FIELDS: { ID: string } }).FIELDS.ID).sort()).to.deep.equal([
+        '1',
+        '2',
+        '3',
+        '4',
+        '5',
+      ]);
     });
 
     it('evicts plausible deliveries only when nothing else is left, and counts them apart', async () => {
       await start({ QUARANTINE_MAX_ROWS: '3', QUARANTINE_WRITES_PER_SECOND: '100000' });
       expect((await client.send({ headers: FORM, body: CRM_DEAL_ADD })).status).to.equal(200);
       await until(() => store.isKnownPortal(PORTAL), 'the portal to be remembered');
-      for (let id = 1; id <= 5; id++) expect((await client.send({ headers: FORM, body: dealAdd(ROTATED_TOKEN, id) })).status).to.equal(403);
+      for (let id = 1; id <= 5; id++)
+        expect((await client.send({ headers: FORM, body: dealAdd(ROTATED_TOKEN, id) })).status).to.equal(403);
       // The first write past the cap started an eviction itself; this run finishes what it left.
       await store.enforceQuarantineCap();
       await store.enforceQuarantineCap();
       expect(await store.enforceQuarantineCap()).to.deep.equal({ evicted: 0, plausibleEvicted: 0 });
-      expect((await store.listQuarantine()).map((row) => (row.body ?? '').match(/ID%5D=(\d+)/)?.[1])).to.deep.equal(['3', '4', '5']);
+      expect((await store.listQuarantine()).map((row) => (row.body ?? '').match(/ID%5D=(\d+)/)?.[1])).to.deep.equal([
+        '3',
+        '4',
+        '5',
+      ]);
       const metrics = await harness.metricsText();
       expect(metrics).to.match(/^bitrix_webhook_quarantine_plausible_evictions_total 2$/m);
-      const evictionLines = harness.logs.filter((line) => line.level === 'error' && /plausible deliveries .* evicted/.test(line.message));
+      const evictionLines = harness.logs.filter(
+        (line) => line.level === 'error' && /plausible deliveries .* evicted/.test(line.message),
+      );
       expect(evictionLines.reduce((sum, line) => sum + Number(line.plausible_evicted), 0)).to.equal(2);
     });
 
     it('holds the quarantine to QUARANTINE_MAX_BYTES, evicting as writes pass it, and cuts bodies at QUARANTINE_MAX_BODY_BYTES', async () => {
-      await start({ QUARANTINE_MAX_BYTES: '200kb', QUARANTINE_MAX_BODY_BYTES: '16kb', QUARANTINE_WRITES_PER_SECOND: '100000' });
+      await start({
+        QUARANTINE_MAX_BYTES: '200kb',
+        QUARANTINE_MAX_BODY_BYTES: '16kb',
+        QUARANTINE_WRITES_PER_SECOND: '100000',
+      });
       const padding = 'x'.repeat(100 * 1024);
       for (let i = 0; i < 40; i++) {
         expect((await client.send({ headers: FORM, body: junk(i, padding) })).status).to.be.oneOf([401, 403]);
@@ -170,20 +216,33 @@ for (const backend of BACKENDS) {
       expect((await client.send({ headers: FORM, body: CRM_DEAL_ADD })).status).to.equal(200);
       await until(() => store.isKnownPortal(PORTAL), 'the portal to be remembered');
       const started = Date.now();
-      for (let i = 0; i < 30; i++) expect((await client.send({ headers: FORM, body: junk(i) })).status).to.be.oneOf([401, 403]);
+      for (let i = 0; i < 30; i++)
+        expect((await client.send({ headers: FORM, body: junk(i) })).status).to.be.oneOf([401, 403]);
       // Plausible deliveries are not held to the junk budget.
-      for (let id = 1; id <= 5; id++) expect((await client.send({ headers: FORM, body: dealAdd(ROTATED_TOKEN, id) })).status).to.equal(403);
+      for (let id = 1; id <= 5; id++)
+        expect((await client.send({ headers: FORM, body: dealAdd(ROTATED_TOKEN, id) })).status).to.equal(403);
       const seconds = (Date.now() - started) / 1000;
       const rows = await store.listQuarantine({ limit: 1000 });
-      const junkKept = rows.filter((row) => row.diagnosis !== 'mismatch_bitrix24_shaped' || row.memberId !== PORTAL.memberId || row.domain !== PORTAL.domain).length;
-      expect(junkKept).to.be.at.least(5).and.at.most(5 + Math.ceil(seconds * 5));
+      const junkKept = rows.filter(
+        (row) =>
+          row.diagnosis !== 'mismatch_bitrix24_shaped' ||
+          row.memberId !== PORTAL.memberId ||
+          row.domain !== PORTAL.domain,
+      ).length;
+      expect(junkKept)
+        .to.be.at.least(5)
+        .and.at.most(5 + Math.ceil(seconds * 5));
       expect(rows.length - junkKept).to.equal(5);
       const metrics = await harness.metricsText();
-      const dropped = Number(/^bitrix_webhook_quarantine_dropped_total\{reason="write_budget"\} (\d+)$/m.exec(metrics)?.[1]);
+      const dropped = Number(
+        /^bitrix_webhook_quarantine_dropped_total\{reason="write_budget"\} (\d+)$/m.exec(metrics)?.[1],
+      );
       expect(dropped).to.equal(30 - junkKept);
       expect(metrics).to.match(/^bitrix_webhook_quarantine_dropped_total\{reason="disk_reserve"\} 0$/m);
       const lines = harness.logs.filter((line) => line.message === 'refused delivery not kept in quarantine');
-      expect(lines.length).to.be.at.least(1).and.at.most(Math.ceil(seconds) + 1);
+      expect(lines.length)
+        .to.be.at.least(1)
+        .and.at.most(Math.ceil(seconds) + 1);
       expect(lines[0]).to.include({ dropped: 'write_budget', plausible: false });
     });
   });
@@ -214,7 +273,12 @@ describe('quarantine disk reserve (SQLite on a full tmpfs)', function () {
   it('stops quarantine writes at the reserve: accepted events still commit and purge works on the fullest disk', async () => {
     const dataDir = path.join(mountPoint!, 'data');
     mkdirSync(dataDir);
-    const storeEnv = { DATA_DIR: dataDir, QUARANTINE_DISK_RESERVE: '8mb', QUARANTINE_WRITES_PER_SECOND: '100000', QUARANTINE_MAX_BYTES: '1gb' };
+    const storeEnv = {
+      DATA_DIR: dataDir,
+      QUARANTINE_DISK_RESERVE: '8mb',
+      QUARANTINE_WRITES_PER_SECOND: '100000',
+      QUARANTINE_MAX_BYTES: '1gb',
+    };
     const store = await openStore(parseStoreConfig(storeEnv), { bodyLimitBytes: 256 * 1024 });
     const harness = await startHarness({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN }, {}, { store });
     const client = new Client(harness.url);
@@ -226,9 +290,12 @@ describe('quarantine disk reserve (SQLite on a full tmpfs)', function () {
         expect((await client.send({ headers: FORM, body: junk(i, padding) })).status).to.be.oneOf([401, 403]);
         if (/disk_reserve"\} [1-9]/.test(await harness.metricsText())) break;
       }
-      expect(await harness.metricsText()).to.match(/^bitrix_webhook_quarantine_dropped_total\{reason="disk_reserve"\} [1-9]\d*$/m);
+      expect(await harness.metricsText()).to.match(
+        /^bitrix_webhook_quarantine_dropped_total\{reason="disk_reserve"\} [1-9]\d*$/m,
+      );
       // The reserve is there for accepted events: they still commit.
-      for (let id = 1; id <= 20; id++) expect((await client.send({ headers: FORM, body: dealAdd(WEBHOOK_TOKEN, id) })).status).to.equal(200);
+      for (let id = 1; id <= 20; id++)
+        expect((await client.send({ headers: FORM, body: dealAdd(WEBHOOK_TOKEN, id) })).status).to.equal(200);
       expect(await store.listEvents({ limit: 1000 })).to.have.length(20);
       // And the operator's purge works (it writes to the WAL too).
       await store.close();

@@ -29,7 +29,11 @@ describe('store faults: PostgreSQL fails under the running service', function ()
     databases += 1;
     url = await postgres.createDatabase(`faults_${databases}`);
     service = await spawnService({
-      env: { DATABASE_URL: url, BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN, STORE_TIMEOUT_SECONDS: String(STORE_TIMEOUT_SECONDS) },
+      env: {
+        DATABASE_URL: url,
+        BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
+        STORE_TIMEOUT_SECONDS: String(STORE_TIMEOUT_SECONDS),
+      },
     });
   });
   afterEach(async () => {
@@ -50,8 +54,16 @@ describe('store faults: PostgreSQL fails under the running service', function ()
 
   const expectRecovered = async (firstId: number) => {
     expect(service!.process.exitCode, 'the process is alive').to.equal(null);
-    await eventually(async () => expect((await deliver(service!, firstId)).status).to.equal(200), 30_000, 'a 200 again');
-    await eventually(async () => expect((await timedGet(`${service!.url}/readyz`)).status).to.equal(200), 10_000, '/readyz ready again');
+    await eventually(
+      async () => expect((await deliver(service!, firstId)).status).to.equal(200),
+      30_000,
+      'a 200 again',
+    );
+    await eventually(
+      async () => expect((await timedGet(`${service!.url}/readyz`)).status).to.equal(200),
+      10_000,
+      '/readyz ready again',
+    );
     expect((await storedIds()).has(firstId)).to.equal(true);
   };
 
@@ -62,7 +74,10 @@ describe('store faults: PostgreSQL fails under the running service', function ()
     try {
       for (let round = 0; round < 3; round++) {
         await sleep(700);
-        await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [`faults_${databases}`]);
+        await admin.query(
+          'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+          [`faults_${databases}`],
+        );
       }
       await sleep(700);
     } finally {
@@ -83,7 +98,10 @@ describe('store faults: PostgreSQL fails under the running service', function ()
     await sleep(800);
     const results = await load.stop();
     expectOnly200Or503(results, await storedIds());
-    expect(results.some((sent) => sent.status === 503), 'some deliveries met the restart').to.equal(true);
+    expect(
+      results.some((sent) => sent.status === 503),
+      'some deliveries met the restart',
+    ).to.equal(true);
     expect(service!.logs.some((line) => String(line.message).startsWith('store unavailable'))).to.equal(true);
     await expectRecovered(900_002);
     expect(service!.logs.some((line) => line.message === 'store available again')).to.equal(true);
@@ -98,7 +116,9 @@ describe('store faults: PostgreSQL fails under the running service', function ()
       expect(sent.status, JSON.stringify(sent)).to.equal(503);
       expect(sent.ms).to.be.below(STORE_TIMEOUT_SECONDS * 1000 + 3_000);
     }
-    const [metrics, healthz, readyz] = await Promise.all(['/metrics', '/healthz', '/readyz'].map((path) => timedGet(`${service!.url}${path}`)));
+    const [metrics, healthz, readyz] = await Promise.all(
+      ['/metrics', '/healthz', '/readyz'].map((path) => timedGet(`${service!.url}${path}`)),
+    );
     for (const answer of [metrics!, healthz!, readyz!]) expect(answer.ms).to.be.below(2_000);
     expect(healthz!.status).to.equal(200);
     expect(readyz!.status).to.equal(503);

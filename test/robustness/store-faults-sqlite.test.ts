@@ -21,7 +21,13 @@ describe('store faults: the SQLite file under the running service', function () 
   let service: RunningService | undefined;
 
   const start = async () =>
-    spawnService({ env: { DATA_DIR: dataDir, BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN, STORE_TIMEOUT_SECONDS: String(STORE_TIMEOUT_SECONDS) } });
+    spawnService({
+      env: {
+        DATA_DIR: dataDir,
+        BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
+        STORE_TIMEOUT_SECONDS: String(STORE_TIMEOUT_SECONDS),
+      },
+    });
   const storedIds = (at = file) => {
     const database = openSqliteFile(at, { readonly: true });
     try {
@@ -69,7 +75,11 @@ describe('store faults: the SQLite file under the running service', function () 
       holder.exec('ROLLBACK');
       released = true;
       expect((await deliver(service!, 2)).status).to.equal(200);
-      await eventually(async () => expect((await timedGet(`${service!.url}/readyz`)).status).to.equal(200), 5_000, '/readyz ready again');
+      await eventually(
+        async () => expect((await timedGet(`${service!.url}/readyz`)).status).to.equal(200),
+        5_000,
+        '/readyz ready again',
+      );
       expectOnly200Or503([...during, { id: 1, status: 200, ms: 0 }, { id: 2, status: 200, ms: 0 }], storedIds());
     } finally {
       if (!released) holder.exec('ROLLBACK');
@@ -87,7 +97,11 @@ describe('store faults: the SQLite file under the running service', function () 
     expect(readyz.json).to.deep.include({ reason: 'store_unavailable' });
     expect(readyz.json!.store).to.deep.include({ status: 'failing', cause: 'file_changed' });
     expect(readyz.json!.store.detail).to.include(`${file} was deleted under the running service`);
-    expect(service!.logs.some((line) => line.level === 'error' && String(line.message).includes('was deleted under the running service'))).to.equal(true);
+    expect(
+      service!.logs.some(
+        (line) => line.level === 'error' && String(line.message).includes('was deleted under the running service'),
+      ),
+    ).to.equal(true);
     expect(service!.process.exitCode).to.equal(null);
     await service!.stop('SIGKILL');
     service = await start();
@@ -133,7 +147,10 @@ describe('store faults: the SQLite file under the running service', function () 
     const fd = openSync(path.join(damaged, FILE_NAME), 'r+');
     writeSync(fd, Buffer.alloc(4096 * 2, 0x5a), 0, 4096 * 2, 4096);
     closeSync(fd);
-    const refused = await spawnService({ expectExit: true, env: { DATA_DIR: damaged, BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN } });
+    const refused = await spawnService({
+      expectExit: true,
+      env: { DATA_DIR: damaged, BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN },
+    });
     expect(refused.process.exitCode).to.equal(1);
     const line = refused.logs.find((entry) => String(entry.message).startsWith('cannot open the store'));
     expect(String(line?.message), refused.stdout()).to.match(/quick_check|malformed|not a database/);

@@ -22,7 +22,6 @@ const STALL_MS = 2500;
 /** The service's V8 old-space cap in these tests: about twice its working heap. */
 const HEAP_CAP_MIB = 128;
 
-
 /** Log lines (stdout JSON) about the export problem: warn/error level, mentioning export/exporter/OTLP/telemetry. */
 function exportWarnings(service: RunningService): Array<Record<string, unknown>> {
   return service.logs.filter((line) => {
@@ -32,7 +31,11 @@ function exportWarnings(service: RunningService): Array<Record<string, unknown>>
   });
 }
 
-interface Phase { answered: number; wrong: string[]; slowest: number }
+interface Phase {
+  answered: number;
+  wrong: string[];
+  slowest: number;
+}
 
 /** Sends `count` deliveries (90% valid, 5% without token, 5% wrong token), 4 at a time, spread over ≥ spreadMs. */
 async function deliver(client: Client, count: number, spreadMs: number): Promise<Phase> {
@@ -58,7 +61,10 @@ async function deliver(client: Client, count: number, spreadMs: number): Promise
   return { answered, wrong, slowest };
 }
 
-const FAULTS: Array<{ name: string; setup: () => Promise<{ endpoint: string; stop: () => Promise<void>; requests?: () => number }> }> = [
+const FAULTS: Array<{
+  name: string;
+  setup: () => Promise<{ endpoint: string; stop: () => Promise<void>; requests?: () => number }>;
+}> = [
   {
     name: 'refuses connections (nothing listens)',
     setup: async () => ({ endpoint: `http://127.0.0.1:${await freePort()}`, stop: async () => undefined }),
@@ -129,25 +135,37 @@ describe('robustness: telemetry backend faults', function () {
         let slowest = first.slowest;
         for (let chunk = 0; chunk < 4; chunk++) {
           const run = await deliver(client, 5_000, 0);
-          expect(run.wrong.slice(0, 10), `wrong or stalled answers in the longer run (slowest ${run.slowest.toFixed(0)} ms)`).to.deep.equal([]);
+          expect(
+            run.wrong.slice(0, 10),
+            `wrong or stalled answers in the longer run (slowest ${run.slowest.toFixed(0)} ms)`,
+          ).to.deep.equal([]);
           slowest = Math.max(slowest, run.slowest);
           samples.push(rssBytes(service.process.pid!));
         }
         const heapUsed = sumOf(await scrape(service.url), 'nodejs_heap_size_used_bytes');
 
         const warnings = exportWarnings(service);
-        const stderrExport = service.stderr().split('\n').filter((line) => /export|otlp/i.test(line));
+        const stderrExport = service
+          .stderr()
+          .split('\n')
+          .filter((line) => /export|otlp/i.test(line));
         const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
-        console.log(`      slowest answer ${slowest.toFixed(1)} ms; RSS every 5 000 deliveries ${samples.map(mib).join(', ')} MiB, ` +
-          `heap used at the end ${mib(heapUsed)} MiB (cap ${HEAP_CAP_MIB}); ${warnings.length} export warning line(s) on stdout, ${stderrExport.length} on stderr` +
-          `${backend.requests ? `; ${backend.requests()} export attempts reached the backend` : ''}`);
+        console.log(
+          `      slowest answer ${slowest.toFixed(1)} ms; RSS every 5 000 deliveries ${samples.map(mib).join(', ')} MiB, ` +
+            `heap used at the end ${mib(heapUsed)} MiB (cap ${HEAP_CAP_MIB}); ${warnings.length} export warning line(s) on stdout, ${stderrExport.length} on stderr` +
+            `${backend.requests ? `; ${backend.requests()} export attempts reached the backend` : ''}`,
+        );
         if (warnings[0]) console.log(`      e.g. ${JSON.stringify(warnings[0]).slice(0, 300)}`);
 
         expect(service.process.exitCode, 'the service is still running').to.equal(null);
         expect(heapUsed / 2 ** 20).to.be.below(HEAP_CAP_MIB);
-        expect(warnings.length, `stdout log lines about the export failure:\n${warnings.map((w) => JSON.stringify(w).slice(0, 300)).join('\n')}`)
-          .to.be.within(1, 3);
-        expect(stderrExport.length, `stderr lines about export:\n${stderrExport.slice(0, 5).join('\n')}`).to.be.at.most(3);
+        expect(
+          warnings.length,
+          `stdout log lines about the export failure:\n${warnings.map((w) => JSON.stringify(w).slice(0, 300)).join('\n')}`,
+        ).to.be.within(1, 3);
+        expect(stderrExport.length, `stderr lines about export:\n${stderrExport.slice(0, 5).join('\n')}`).to.be.at.most(
+          3,
+        );
         expect((await fetch(`${service.url}/healthz`)).status).to.equal(200);
       });
     });

@@ -4,11 +4,18 @@
 import { expect } from './expect';
 import { readText, readYaml } from './repo';
 
-interface Block { kind: string; label: string; body: string }
+interface Block {
+  kind: string;
+  label: string;
+  body: string;
+}
 
 /** Top-level `kind "label" { … }` blocks, comments removed; throws on unbalanced braces. */
 function parseAlloy(text: string): Block[] {
-  const source = text.split('\n').map((line) => line.replace(/\/\/.*$/, '')).join('\n');
+  const source = text
+    .split('\n')
+    .map((line) => line.replace(/\/\/.*$/, ''))
+    .join('\n');
   const blocks: Block[] = [];
   const header = /([a-z_.]+)\s+"([^"]+)"\s*\{/g;
   let index = 0;
@@ -29,7 +36,8 @@ function parseAlloy(text: string): Block[] {
   return blocks;
 }
 
-const attribute = (block: Block, name: string) => new RegExp(`^\\s*${name}\\s*=\\s*(.+)$`, 'm').exec(block.body)?.[1]?.trim();
+const attribute = (block: Block, name: string) =>
+  new RegExp(`^\\s*${name}\\s*=\\s*(.+)$`, 'm').exec(block.body)?.[1]?.trim();
 
 describe('stack: Grafana Alloy config for a PaaS (deploy/alloy/config.alloy)', () => {
   const text = readText('deploy/alloy/config.alloy');
@@ -38,8 +46,9 @@ describe('stack: Grafana Alloy config for a PaaS (deploy/alloy/config.alloy)', (
 
   it('scrapes the service /metrics under the job label the bundled alerts and Prometheus config use', () => {
     expect(scrape, 'a prometheus.scrape block').to.exist;
-    const job = (readYaml('prometheus/prometheus.yml') as { scrape_configs: Array<{ job_name: string; metrics_path?: string }> })
-      .scrape_configs.find((config) => config.job_name === 'bitrix24-webhook-guard')!;
+    const job = (
+      readYaml('prometheus/prometheus.yml') as { scrape_configs: Array<{ job_name: string; metrics_path?: string }> }
+    ).scrape_configs.find((config) => config.job_name === 'bitrix24-webhook-guard')!;
     expect(attribute(scrape, 'job_name')).to.equal(`"${job.job_name}"`);
     expect(attribute(scrape, 'metrics_path')).to.equal(`"${job.metrics_path}"`);
     expect(readText('prometheus/rules/bitrix-webhook.rules.yml')).to.include(`up{job="${job.job_name}"}`);
@@ -54,7 +63,12 @@ describe('stack: Grafana Alloy config for a PaaS (deploy/alloy/config.alloy)', (
 
   it('documents every environment variable it reads, in the file and in docs/deploy.md', () => {
     const names = [...text.matchAll(/sys\.env\("([A-Z_]+)"\)/g)].map((match) => match[1]!);
-    expect(names).to.include.members(['GUARD_METRICS_TARGET', 'REMOTE_WRITE_URL', 'REMOTE_WRITE_USERNAME', 'REMOTE_WRITE_PASSWORD']);
+    expect(names).to.include.members([
+      'GUARD_METRICS_TARGET',
+      'REMOTE_WRITE_URL',
+      'REMOTE_WRITE_USERNAME',
+      'REMOTE_WRITE_PASSWORD',
+    ]);
     const docs = readText('docs/deploy.md');
     for (const name of new Set(names)) {
       expect(text, `${name} explained in the config's header`).to.match(new RegExp(`^//\\s+${name}\\s`, 'm'));

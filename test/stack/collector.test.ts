@@ -40,7 +40,8 @@ describe('stack: otel-collector.yaml', () => {
     config = readYaml('otel-collector.yaml');
     compose = loadCompose();
   });
-  const pipelines = (): Array<[string, Pipeline]> => Object.entries(config.service.pipelines as Record<string, Pipeline>);
+  const pipelines = (): Array<[string, Pipeline]> =>
+    Object.entries(config.service.pipelines as Record<string, Pipeline>);
 
   it('uses every component it defines and defines every component it uses', () => {
     for (const kind of KINDS) {
@@ -64,11 +65,15 @@ describe('stack: otel-collector.yaml', () => {
   it('speaks plaintext gRPC to Tempo (tls.insecure), since Tempo receives OTLP without TLS', () => {
     const tempoGrpc = readYaml('tempo/tempo.yaml').distributor.receivers.otlp.protocols.grpc;
     expect(tempoGrpc.tls, "Tempo's OTLP gRPC receiver has no TLS").to.equal(undefined);
-    const grpcExporters = Object.entries(config.exporters as Record<string, JsonRecord>).filter(([id]) => typeOf(id) === 'otlp_grpc');
+    const grpcExporters = Object.entries(config.exporters as Record<string, JsonRecord>).filter(
+      ([id]) => typeOf(id) === 'otlp_grpc',
+    );
     expect(grpcExporters.map(([id]) => id)).to.deep.equal(['otlp_grpc/tempo']);
     for (const [id, exporter] of grpcExporters) {
-      expect(exporter.tls, `${id}: without tls.insecure the gRPC client attempts a TLS handshake and every export fails`)
-        .to.deep.equal({ insecure: true });
+      expect(
+        exporter.tls,
+        `${id}: without tls.insecure the gRPC client attempts a TLS handshake and every export fails`,
+      ).to.deep.equal({ insecure: true });
     }
   });
 
@@ -102,8 +107,10 @@ describe('stack: otel-collector.yaml', () => {
     const tag = imageTag(service(compose, 'otel-collector').image ?? '')!;
     const version = tag.replace(/^v/, '').split('.').map(Number);
     expect(version.every(Number.isInteger), `collector tag ${tag}`).to.equal(true);
-    expect(compareVersions(version, MIN_VERSION_FOR_NAMES), `collector ${tag} predates otlp_grpc/otlp_http`)
-      .to.be.at.least(0);
+    expect(
+      compareVersions(version, MIN_VERSION_FOR_NAMES),
+      `collector ${tag} predates otlp_grpc/otlp_http`,
+    ).to.be.at.least(0);
     for (const kind of [...KINDS, 'extensions'] as const) {
       for (const id of Object.keys(config[kind] ?? {})) {
         const key = `${kind}/${typeOf(id)}`;
@@ -114,7 +121,7 @@ describe('stack: otel-collector.yaml', () => {
   });
 
   it('exports traces to Tempo and logs to Loki at ports those services listen on', () => {
-    const exportersOf = (pipeline: string) => (config.service.pipelines[pipeline].exporters as string[]);
+    const exportersOf = (pipeline: string) => config.service.pipelines[pipeline].exporters as string[];
     const tempoExporter = exportersOf('traces').find((id) => typeOf(id) === 'otlp_grpc');
     expect(tempoExporter, 'traces pipeline exports over OTLP/gRPC').to.be.a('string');
     const tempoTarget = hostAndPort(config.exporters[tempoExporter!].endpoint);
@@ -139,7 +146,9 @@ describe('stack: otel-collector.yaml', () => {
     expect(prom.host).to.equal('0.0.0.0');
     expect([...containerPorts(service(compose, 'otel-collector'))]).to.include(prom.port);
     const prometheus = readYaml('prometheus/prometheus.yml');
-    const targets = prometheus.scrape_configs.flatMap((c: JsonRecord) => c.static_configs.flatMap((s: JsonRecord) => s.targets));
+    const targets = prometheus.scrape_configs.flatMap((c: JsonRecord) =>
+      c.static_configs.flatMap((s: JsonRecord) => s.targets),
+    );
     expect(targets).to.include(`otel-collector:${prom.port}`);
   });
 

@@ -4,8 +4,21 @@ import { CONFIG_ENV_NAMES, ENV, OTEL_ENV_PREFIX } from '../../src/vocabulary/env
 import { DEFAULTS } from '../../src/config/load';
 import { DEFAULT_SERVICE_NAME } from '../../src/vocabulary/names';
 import {
-  commandOf, containerPorts, environmentOf, flagValue, hostAndPort, hostPathFor, imageTag,
-  loadCompose, mountsOf, portMappings, readText, readYaml, repoPath, service, type Compose,
+  commandOf,
+  containerPorts,
+  environmentOf,
+  flagValue,
+  hostAndPort,
+  hostPathFor,
+  imageTag,
+  loadCompose,
+  mountsOf,
+  portMappings,
+  readText,
+  readYaml,
+  repoPath,
+  service,
+  type Compose,
 } from './repo';
 
 const GUARD = 'bitrix24-webhook-guard';
@@ -30,16 +43,23 @@ const EXACT_VERSION = /^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
 
 describe('stack: docker-compose.yml', () => {
   let compose: Compose;
-  before(() => { compose = loadCompose(); });
+  before(() => {
+    compose = loadCompose();
+  });
 
   it('parses and defines the whole stack', () => {
-    expect(Object.keys(compose.services).sort())
-      .to.deep.equal([GUARD, 'alertmanager', 'grafana', 'loki', COLLECTOR, 'prometheus', 'tempo', 'traffic', 'upstream'].sort());
+    expect(Object.keys(compose.services).sort()).to.deep.equal(
+      [GUARD, 'alertmanager', 'grafana', 'loki', COLLECTOR, 'prometheus', 'tempo', 'traffic', 'upstream'].sort(),
+    );
   });
 
   it('pins every pulled image to an exact version', () => {
-    expect(Object.keys(compose.services).filter((name) => compose.services[name]!.image).sort(), 'the images checked')
-      .to.deep.equal([GUARD, 'alertmanager', 'grafana', 'loki', COLLECTOR, 'prometheus', 'tempo', 'upstream'].sort());
+    expect(
+      Object.keys(compose.services)
+        .filter((name) => compose.services[name]!.image)
+        .sort(),
+      'the images checked',
+    ).to.deep.equal([GUARD, 'alertmanager', 'grafana', 'loki', COLLECTOR, 'prometheus', 'tempo', 'upstream'].sort());
     for (const [name, svc] of Object.entries(compose.services)) {
       if (!svc.image) {
         expect(svc.build, `${name} has neither image nor build`).to.exist;
@@ -53,27 +73,37 @@ describe('stack: docker-compose.yml', () => {
   });
 
   it('pins the newest patch of each image line', () => {
-    const pinned = Object.fromEntries(Object.values(compose.services)
-      .filter((svc) => svc.image && !svc.build)
-      .map((svc) => [svc.image!.split(':')[0]!, imageTag(svc.image!)]));
+    const pinned = Object.fromEntries(
+      Object.values(compose.services)
+        .filter((svc) => svc.image && !svc.build)
+        .map((svc) => [svc.image!.split(':')[0]!, imageTag(svc.image!)]),
+    );
     expect(pinned).to.deep.equal(NEWEST_PATCH);
   });
 
-  it("runs the Grafana version whose published types the dashboard is checked with (@grafana/schema)", () => {
-    const schemaPackage = JSON.parse(fs.readFileSync(require.resolve('@grafana/schema/package.json'), 'utf8')) as { name: string; version: string };
+  it('runs the Grafana version whose published types the dashboard is checked with (@grafana/schema)', () => {
+    const schemaPackage = JSON.parse(fs.readFileSync(require.resolve('@grafana/schema/package.json'), 'utf8')) as {
+      name: string;
+      version: string;
+    };
     expect(schemaPackage.name).to.equal('@grafana/schema');
     expect(imageTag(service(compose, 'grafana').image!)).to.equal(schemaPackage.version);
   });
 
   it('lets the service listen on all interfaces of its container, so Prometheus and the traffic generator reach it', () => {
     const env = environmentOf(service(compose, GUARD));
-    expect(env[ENV.host] ?? DEFAULTS.host, `${ENV.host} of ${GUARD} (127.0.0.1 is unreachable from other containers)`).to.equal('0.0.0.0');
+    expect(
+      env[ENV.host] ?? DEFAULTS.host,
+      `${ENV.host} of ${GUARD} (127.0.0.1 is unreachable from other containers)`,
+    ).to.equal('0.0.0.0');
   });
 
   it('lets anonymous visitors open Explore (exemplar "Open trace", the Tempo link, trace to logs): role Editor', () => {
     const env = environmentOf(service(compose, 'grafana'));
-    expect({ enabled: env.GF_AUTH_ANONYMOUS_ENABLED, role: env.GF_AUTH_ANONYMOUS_ORG_ROLE })
-      .to.deep.equal({ enabled: 'true', role: 'Editor' });
+    expect({ enabled: env.GF_AUTH_ANONYMOUS_ENABLED, role: env.GF_AUTH_ANONYMOUS_ORG_ROLE }).to.deep.equal({
+      enabled: 'true',
+      role: 'Editor',
+    });
   });
 
   it('tags the built service image with the package version', () => {
@@ -83,34 +113,50 @@ describe('stack: docker-compose.yml', () => {
 
   it('mounts only files and folders that exist in the repository, and declares named volumes', () => {
     const mounts = Object.values(compose.services).flatMap((svc) => mountsOf(svc));
-    expect(mounts.filter((mount) => mount.bind), 'the bind mounts checked').to.have.length.greaterThan(0);
-    expect(mounts.filter((mount) => !mount.bind).map((mount) => mount.source).sort(), 'the named volumes checked')
-      .to.deep.equal(['alertmanager-data', 'grafana-data', 'loki-data', 'prometheus-data', 'tempo-data']);
+    expect(
+      mounts.filter((mount) => mount.bind),
+      'the bind mounts checked',
+    ).to.have.length.greaterThan(0);
+    expect(
+      mounts
+        .filter((mount) => !mount.bind)
+        .map((mount) => mount.source)
+        .sort(),
+      'the named volumes checked',
+    ).to.deep.equal(['alertmanager-data', 'grafana-data', 'loki-data', 'prometheus-data', 'tempo-data']);
     for (const [name, svc] of Object.entries(compose.services)) {
       for (const mount of mountsOf(svc)) {
         if (mount.bind) {
           expect(fs.existsSync(repoPath(mount.source)), `${name} mounts missing ${mount.source}`).to.equal(true);
         } else {
-          expect(compose.volumes ?? {}, `${name} uses undeclared volume ${mount.source}`).to.have.property(mount.source);
+          expect(compose.volumes ?? {}, `${name} uses undeclared volume ${mount.source}`).to.have.property(
+            mount.source,
+          );
         }
       }
       if (svc.build) {
-        const context = typeof svc.build === 'string' ? svc.build : svc.build.context ?? '.';
-        const dockerfile = typeof svc.build === 'string' ? 'Dockerfile' : svc.build.dockerfile ?? 'Dockerfile';
-        expect(fs.existsSync(repoPath(context, dockerfile)), `${name} builds from missing ${context}/${dockerfile}`).to.equal(true);
+        const context = typeof svc.build === 'string' ? svc.build : (svc.build.context ?? '.');
+        const dockerfile = typeof svc.build === 'string' ? 'Dockerfile' : (svc.build.dockerfile ?? 'Dockerfile');
+        expect(
+          fs.existsSync(repoPath(context, dockerfile)),
+          `${name} builds from missing ${context}/${dockerfile}`,
+        ).to.equal(true);
       }
     }
   });
 
   it('depends only on services it defines', () => {
-    const dependsOn = (svc: (typeof compose.services)[string]) => (Array.isArray(svc.depends_on) ? svc.depends_on : Object.keys(svc.depends_on ?? {}));
-    expect(Object.values(compose.services).flatMap(dependsOn), 'the dependencies checked').to.have.length.greaterThan(0);
+    const dependsOn = (svc: (typeof compose.services)[string]) =>
+      Array.isArray(svc.depends_on) ? svc.depends_on : Object.keys(svc.depends_on ?? {});
+    expect(Object.values(compose.services).flatMap(dependsOn), 'the dependencies checked').to.have.length.greaterThan(
+      0,
+    );
     for (const [name, svc] of Object.entries(compose.services)) {
       for (const dep of dependsOn(svc)) expect(compose.services, `${name} depends on ${dep}`).to.have.property(dep);
     }
   });
 
-  it("gives the service only variables from its contract (and standard OTEL_* ones)", () => {
+  it('gives the service only variables from its contract (and standard OTEL_* ones)', () => {
     const allowed = new Set(CONFIG_ENV_NAMES);
     const keys = Object.keys(environmentOf(service(compose, GUARD)));
     expect(keys, 'the variables checked').to.include(ENV.token);
@@ -125,7 +171,7 @@ describe('stack: docker-compose.yml', () => {
     expect(env.OTEL_SERVICE_NAME).to.equal(DEFAULT_SERVICE_NAME);
   });
 
-  it("publishes the port the service listens on, and that Prometheus scrapes", () => {
+  it('publishes the port the service listens on, and that Prometheus scrapes', () => {
     const guard = service(compose, GUARD);
     const port = Number(environmentOf(guard)[ENV.port] ?? DEFAULTS.port);
     expect([...containerPorts(guard)]).to.include(port);
@@ -166,7 +212,10 @@ describe('stack: docker-compose.yml', () => {
     const tempo = readYaml('tempo/tempo.yaml');
     const tempoOtlp = hostAndPort(tempo.distributor.receivers.otlp.protocols.grpc.endpoint);
     expect(tempoOtlp.host, 'Tempo must bind all interfaces to be reachable from the collector').to.equal('0.0.0.0');
-    expect([...containerPorts(service(compose, 'tempo'))]).to.include.members([tempo.server.http_listen_port, tempoOtlp.port]);
+    expect([...containerPorts(service(compose, 'tempo'))]).to.include.members([
+      tempo.server.http_listen_port,
+      tempoOtlp.port,
+    ]);
     const loki = readYaml('loki/loki.yaml');
     expect([...containerPorts(service(compose, 'loki'))]).to.include(loki.server.http_listen_port);
   });
@@ -195,15 +244,19 @@ describe('stack: docker-compose.yml', () => {
     expect(target.host).to.equal(GUARD);
     expect(target.port).to.equal(Number(guardEnv[ENV.port] ?? DEFAULTS.port));
     expect(target.path).to.equal(guardEnv[ENV.webhookPath] ?? DEFAULTS.webhookPath);
-    expect(env.TRAFFIC_TOKEN, 'traffic token must equal the service token, or nothing is ever accepted')
-      .to.equal(guardEnv[ENV.token]);
+    expect(env.TRAFFIC_TOKEN, 'traffic token must equal the service token, or nothing is ever accepted').to.equal(
+      guardEnv[ENV.token],
+    );
     expect(commandOf(traffic).join(' ')).to.equal('node dist/scripts/traffic.js');
     expect(fs.existsSync(repoPath('scripts/traffic.ts'))).to.equal(true);
   });
 
   it('is described by docs/stack.md: every pinned image and every published port', () => {
     const doc = readText('docs/stack.md');
-    expect(Object.values(compose.services).flatMap((svc) => portMappings(svc)), 'the published ports checked').to.have.length.greaterThan(5);
+    expect(
+      Object.values(compose.services).flatMap((svc) => portMappings(svc)),
+      'the published ports checked',
+    ).to.have.length.greaterThan(5);
     for (const [name, svc] of Object.entries(compose.services)) {
       if (svc.image && !svc.build) expect(doc, `${name}: ${svc.image}`).to.include(svc.image);
       for (const { host } of portMappings(svc)) {

@@ -16,12 +16,17 @@ export function schemaProblems(value: unknown, schema: SchemaNode, at: string): 
   if (schema.type === 'any' || value === null) return [];
   switch (schema.type) {
     case 'object': {
-      if (typeof value !== 'object' || Array.isArray(value)) return [`${at}: expected a mapping, got ${JSON.stringify(value)}`];
+      if (typeof value !== 'object' || Array.isArray(value))
+        return [`${at}: expected a mapping, got ${JSON.stringify(value)}`];
       const problems: string[] = [];
       for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
         const childSchema = schema.properties?.[key] ?? schema.additionalProperties;
         if (!childSchema) {
-          problems.push(`${at}.${key}: unknown key (known: ${Object.keys(schema.properties ?? {}).sort().join(', ')})`);
+          problems.push(
+            `${at}.${key}: unknown key (known: ${Object.keys(schema.properties ?? {})
+              .sort()
+              .join(', ')})`,
+          );
         } else {
           problems.push(...schemaProblems(child, childSchema, `${at}.${key}`));
         }
@@ -30,7 +35,9 @@ export function schemaProblems(value: unknown, schema: SchemaNode, at: string): 
     }
     case 'array':
       if (!Array.isArray(value)) return [`${at}: expected a list`];
-      return value.flatMap((item, index) => (schema.items ? schemaProblems(item, schema.items, `${at}[${index}]`) : []));
+      return value.flatMap((item, index) =>
+        schema.items ? schemaProblems(item, schema.items, `${at}[${index}]`) : [],
+      );
     case 'string':
       if (typeof value !== 'string') return [`${at}: expected a string, got ${JSON.stringify(value)}`];
       return schema.format === 'duration' && !DURATION.test(value) ? [`${at}: "${value}" is not a Go duration`] : [];

@@ -5,8 +5,15 @@ import type { AddressInfo } from 'node:net';
 import { expect } from './expect';
 import { readText, repoPath } from './repo';
 
-interface Instruction { keyword: string; args: string }
-interface Stage { image: string; name?: string; instructions: Instruction[] }
+interface Instruction {
+  keyword: string;
+  args: string;
+}
+interface Stage {
+  image: string;
+  name?: string;
+  instructions: Instruction[];
+}
 
 /** Dockerfile instructions grouped by stage (continuation lines joined, comments dropped). */
 function parseDockerfile(text: string): Stage[] {
@@ -35,7 +42,8 @@ function parseDockerfile(text: string): Stage[] {
   return stages;
 }
 
-const all = (stage: Stage, keyword: string) => stage.instructions.filter((i) => i.keyword === keyword).map((i) => i.args);
+const all = (stage: Stage, keyword: string) =>
+  stage.instructions.filter((i) => i.keyword === keyword).map((i) => i.args);
 
 /** The exec-form array of `CMD [...]` or `HEALTHCHECK … CMD [...]`. */
 function execForm(args: string): string[] {
@@ -51,13 +59,19 @@ function runProbe(argv: string[], port: number | undefined): Promise<number | nu
     const child = spawn(process.execPath, rest, { env, stdio: 'ignore' });
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     child.once('error', reject);
-    child.once('exit', (code) => { clearTimeout(timer); resolve(code); });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
   });
 }
 
 async function withServer(status: number, fn: (port: number, seen: string[]) => Promise<void>): Promise<void> {
   const seen: string[] = [];
-  const server = http.createServer((req, res) => { seen.push(req.url ?? ''); res.writeHead(status).end(); });
+  const server = http.createServer((req, res) => {
+    seen.push(req.url ?? '');
+    res.writeHead(status).end();
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
     await fn((server.address() as AddressInfo).port, seen);
@@ -85,11 +99,15 @@ describe('stack: Dockerfile', () => {
   });
 
   it('builds with all dependencies and ships production dependencies only', () => {
-    const copiedFrom = all(runtime, 'COPY').map((args) => /--from=(\S+)/.exec(args)?.[1]).filter(Boolean);
+    const copiedFrom = all(runtime, 'COPY')
+      .map((args) => /--from=(\S+)/.exec(args)?.[1])
+      .filter(Boolean);
     expect(copiedFrom, 'the runtime stage copies the build output from a build stage').to.not.be.empty;
     const build = stages.find((stage) => stage.name === copiedFrom[0])!;
     expect(build, `stage ${copiedFrom[0]}`).to.exist;
-    expect(all(build, 'RUN').join('\n')).to.match(/\bnpm ci(?!\s+--omit)/).and.to.include('npm run build');
+    expect(all(build, 'RUN').join('\n'))
+      .to.match(/\bnpm ci(?!\s+--omit)/)
+      .and.to.include('npm run build');
     const runtimeRuns = all(runtime, 'RUN').join('\n');
     expect(runtimeRuns).to.include('npm ci --omit=dev --omit=optional'); // Node 24: node:sqlite, no native better-sqlite3
     expect(runtimeRuns).to.not.include('npm run build');
@@ -115,8 +133,12 @@ describe('stack: Dockerfile', () => {
 
   it('puts the CLI on PATH as bitrix24-webhook-guard, run through the entrypoint', () => {
     expect(all(runtime, 'COPY')).to.include('docker/entrypoint.sh docker/bitrix24-webhook-guard /app/docker/');
-    expect(all(runtime, 'RUN').join('\n')).to.include('ln -s /app/docker/bitrix24-webhook-guard /usr/local/bin/bitrix24-webhook-guard');
-    expect(readText('docker/bitrix24-webhook-guard')).to.include('exec /app/docker/entrypoint.sh node /app/dist/src/cli/index.js "$@"');
+    expect(all(runtime, 'RUN').join('\n')).to.include(
+      'ln -s /app/docker/bitrix24-webhook-guard /usr/local/bin/bitrix24-webhook-guard',
+    );
+    expect(readText('docker/bitrix24-webhook-guard')).to.include(
+      'exec /app/docker/entrypoint.sh node /app/dist/src/cli/index.js "$@"',
+    );
     expect(fs.statSync(repoPath('docker/bitrix24-webhook-guard')).mode & 0o111).to.equal(0o111);
   });
 
@@ -129,12 +151,20 @@ describe('stack: Dockerfile', () => {
 
   it('starts files that the TypeScript build produces', () => {
     for (const file of ['dist/src/main.js', 'dist/src/telemetry/preload.js', 'dist/scripts/traffic.js']) {
-      expect(fs.existsSync(repoPath(file)), `${file} (built by tsc from ${file.replace(/^dist\//, '').replace(/\.js$/, '.ts')})`).to.equal(true);
+      expect(
+        fs.existsSync(repoPath(file)),
+        `${file} (built by tsc from ${file.replace(/^dist\//, '').replace(/\.js$/, '.ts')})`,
+      ).to.equal(true);
     }
   });
 
   it('copies only files that exist and that .dockerignore lets through', () => {
-    const ignored = new Set(readText('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')));
+    const ignored = new Set(
+      readText('.dockerignore')
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#')),
+    );
     expect([...ignored]).to.include.members(['node_modules', 'dist', '.git']);
     for (const stage of stages) {
       for (const args of all(stage, 'COPY').filter((a) => !a.includes('--from='))) {
@@ -150,11 +180,20 @@ describe('stack: Dockerfile', () => {
   it('gives `npm run build` every folder tsconfig.json compiles', () => {
     const tsconfig = JSON.parse(readText('tsconfig.json')) as { include: string[] };
     const roots = [...new Set(tsconfig.include.map((pattern) => pattern.split('/')[0]!))];
-    const ignored = new Set(readText('.dockerignore').split('\n').map((l) => l.trim()));
+    const ignored = new Set(
+      readText('.dockerignore')
+        .split('\n')
+        .map((l) => l.trim()),
+    );
     const build = stages.find((stage) => all(stage, 'RUN').some((run) => run.includes('npm run build')))!;
-    const copied = all(build, 'COPY').filter((a) => !a.includes('--from=')).flatMap((a) => a.split(/\s+/).slice(0, -1));
+    const copied = all(build, 'COPY')
+      .filter((a) => !a.includes('--from='))
+      .flatMap((a) => a.split(/\s+/).slice(0, -1));
     for (const root of roots) {
-      expect(copied.map((source) => source.replace(/\/$/, '')), `the build stage copies ${root}/`).to.include(root);
+      expect(
+        copied.map((source) => source.replace(/\/$/, '')),
+        `the build stage copies ${root}/`,
+      ).to.include(root);
       expect(ignored.has(root), `.dockerignore excludes ${root}/`).to.equal(false);
     }
   });
@@ -177,7 +216,9 @@ describe('stack: Dockerfile', () => {
 
     it('fails on any other answer and when nothing listens', async function () {
       this.timeout(20_000);
-      await withServer(503, async (port) => { expect(await runProbe(probe, port)).to.equal(1); });
+      await withServer(503, async (port) => {
+        expect(await runProbe(probe, port)).to.equal(1);
+      });
       expect(await runProbe(probe, undefined)).to.equal(1);
     });
   });

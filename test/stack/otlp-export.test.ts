@@ -18,7 +18,8 @@ describe('stack: OTLP export of traces and logs', function () {
   let service: RunningService | undefined;
 
   before(async () => {
-    if (!fs.existsSync(SERVICE_MAIN)) throw new Error(`the service is not built: ${SERVICE_MAIN} is missing (run npm run build)`);
+    if (!fs.existsSync(SERVICE_MAIN))
+      throw new Error(`the service is not built: ${SERVICE_MAIN} is missing (run npm run build)`);
     receiver = await new OtlpReceiver().start();
     service = await spawnService({
       env: {
@@ -51,7 +52,8 @@ describe('stack: OTLP export of traces and logs', function () {
     expect(span.traceId).to.match(/^[0-9a-f]{32}$/);
 
     const log = await receiver.waitFor(() =>
-      receiver.logs.find((record) => /warn/i.test(record.severityText) && record.attributes.result === 'missing'));
+      receiver.logs.find((record) => /warn/i.test(record.severityText) && record.attributes.result === 'missing'),
+    );
     expect(log.attributes.received, 'no token was found, so none was received').to.equal('none');
     expect(log.traceId, 'the warn record belongs to the trace of the verify span').to.equal(span.traceId);
     expect(log.spanId, 'the warn record is written inside the request').to.match(/^[0-9a-f]{16}$/);

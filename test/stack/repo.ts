@@ -22,7 +22,8 @@ export function readYaml<T = JsonRecord>(relative: string): T {
 export function listFiles(relativeDir: string, extensions: string[]): string[] {
   const dir = repoPath(relativeDir);
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir)
+  return fs
+    .readdirSync(dir)
     .filter((name) => extensions.some((ext) => name.endsWith(ext)))
     .sort()
     .map((name) => path.posix.join(relativeDir, name));
@@ -54,7 +55,8 @@ export function loadCompose(): Compose {
 
 export function service(compose: Compose, name: string): ComposeService {
   const found = compose.services[name];
-  if (!found) throw new Error(`${COMPOSE_FILE} has no service "${name}" (services: ${Object.keys(compose.services).join(', ')})`);
+  if (!found)
+    throw new Error(`${COMPOSE_FILE} has no service "${name}" (services: ${Object.keys(compose.services).join(', ')})`);
   return found;
 }
 
@@ -88,12 +90,18 @@ export function flagValue(command: string[], name: string): string | undefined {
   return undefined;
 }
 
-export interface PortMapping { container: number; host?: number }
+export interface PortMapping {
+  container: number;
+  host?: number;
+}
 
 export function portMappings(svc: ComposeService): PortMapping[] {
   return (svc.ports ?? []).map((entry) => {
     if (typeof entry === 'object') {
-      return { container: Number(entry.target), host: entry.published === undefined ? undefined : Number(entry.published) };
+      return {
+        container: Number(entry.target),
+        host: entry.published === undefined ? undefined : Number(entry.published),
+      };
     }
     const text = String(entry).replace(/\/(tcp|udp)$/, '');
     const parts = text.split(':');
@@ -110,7 +118,11 @@ export function containerPorts(svc: ComposeService): Set<number> {
   return ports;
 }
 
-export interface Mount { source: string; target: string; bind: boolean }
+export interface Mount {
+  source: string;
+  target: string;
+  bind: boolean;
+}
 
 export function mountsOf(svc: ComposeService): Mount[] {
   return (svc.volumes ?? []).map((entry) => {
@@ -127,7 +139,8 @@ export function mountsOf(svc: ComposeService): Mount[] {
 export function hostPathFor(svc: ComposeService, target: string): string | undefined {
   for (const mount of mountsOf(svc).filter((m) => m.bind)) {
     if (target === mount.target) return mount.source;
-    if (target.startsWith(`${mount.target}/`)) return path.posix.join(mount.source, target.slice(mount.target.length + 1));
+    if (target.startsWith(`${mount.target}/`))
+      return path.posix.join(mount.source, target.slice(mount.target.length + 1));
   }
   return undefined;
 }

@@ -8,7 +8,14 @@ import { DEFAULTS } from '../../src/config/load';
 import { METRIC } from '../../src/vocabulary/names';
 import { SERVICE_MAIN, spawnService } from '../support/spawn-service';
 import {
-  DEFAULT_MIX, deliveryBody, parseMix, pickKind, readOptions, runTraffic, wrongToken, type DeliveryKind,
+  DEFAULT_MIX,
+  deliveryBody,
+  parseMix,
+  pickKind,
+  readOptions,
+  runTraffic,
+  wrongToken,
+  type DeliveryKind,
 } from '../../scripts/traffic';
 
 const TOKEN = 'jvh9y1ulvt2m6k5or90v9mg8nn32ozas';
@@ -19,8 +26,13 @@ async function recordingServer(status = 200): Promise<{ url: string; bodies: str
   const bodies: string[] = [];
   const server = http.createServer((req, res) => {
     let body = '';
-    req.on('data', (chunk: Buffer) => { body += chunk.toString('utf8'); });
-    req.on('end', () => { bodies.push(body); res.writeHead(status).end('{}'); });
+    req.on('data', (chunk: Buffer) => {
+      body += chunk.toString('utf8');
+    });
+    req.on('end', () => {
+      bodies.push(body);
+      res.writeHead(status).end('{}');
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
@@ -34,10 +46,15 @@ function runCli(env: Record<string, string>): Promise<{ code: number | null; std
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [TRAFFIC_JS], { env: { PATH: process.env.PATH ?? '', ...env } });
     let stdout = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString('utf8'); });
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString('utf8');
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
     child.once('error', reject);
-    child.once('exit', (code) => { clearTimeout(timer); resolve({ code, stdout }); });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout });
+    });
   });
 }
 
@@ -103,14 +120,22 @@ describe('stack: scripts/traffic.ts (demo deliveries)', () => {
       const server = await recordingServer();
       try {
         const { code, stdout } = await runCli({
-          TRAFFIC_TARGET_URL: server.url, TRAFFIC_TOKEN: TOKEN, TRAFFIC_RATE_PER_SECOND: '50', TRAFFIC_MAX_REQUESTS: '5', TRAFFIC_MIX: 'accepted=1',
+          TRAFFIC_TARGET_URL: server.url,
+          TRAFFIC_TOKEN: TOKEN,
+          TRAFFIC_RATE_PER_SECOND: '50',
+          TRAFFIC_MAX_REQUESTS: '5',
+          TRAFFIC_MIX: 'accepted=1',
         });
         expect(code).to.equal(0);
         expect(server.bodies).to.have.length(5);
         const last = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
         expect({ ...last, timestamp: undefined }).to.deep.equal({
-          timestamp: undefined, level: 'info', message: 'traffic stopped', sent: 5,
-          by_kind: { accepted: 5, missing: 0, mismatched: 0 }, by_status: { 200: 5 },
+          timestamp: undefined,
+          level: 'info',
+          message: 'traffic stopped',
+          sent: 5,
+          by_kind: { accepted: 5, missing: 0, mismatched: 0 },
+          by_status: { 200: 5 },
         });
         expect(stdout, 'the token is never printed').to.not.include(TOKEN);
       } finally {
@@ -122,17 +147,36 @@ describe('stack: scripts/traffic.ts (demo deliveries)', () => {
       const server = await recordingServer(403);
       try {
         const { code, stdout } = await runCli({
-          TRAFFIC_TARGET_URL: server.url, TRAFFIC_TOKEN: TOKEN, TRAFFIC_RATE_PER_SECOND: '50', TRAFFIC_MAX_REQUESTS: '5', TRAFFIC_MIX: 'accepted=1',
+          TRAFFIC_TARGET_URL: server.url,
+          TRAFFIC_TOKEN: TOKEN,
+          TRAFFIC_RATE_PER_SECOND: '50',
+          TRAFFIC_MAX_REQUESTS: '5',
+          TRAFFIC_MIX: 'accepted=1',
         });
         expect(code).to.equal(1);
         expect(server.bodies).to.have.length(1);
-        const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>).map(({ timestamp: _t, ...rest }) => rest);
+        const lines = stdout
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line) as Record<string, unknown>)
+          .map(({ timestamp: _t, ...rest }) => rest);
         expect(lines.slice(1)).to.deep.equal([
           {
-            level: 'error', message: 'accepted delivery answered 403, expected 200: check TRAFFIC_TARGET_URL, TRAFFIC_TOKEN and the service',
-            kind: 'accepted', expected: '200', got: '403', sent: 1,
+            level: 'error',
+            message:
+              'accepted delivery answered 403, expected 200: check TRAFFIC_TARGET_URL, TRAFFIC_TOKEN and the service',
+            kind: 'accepted',
+            expected: '200',
+            got: '403',
+            sent: 1,
           },
-          { level: 'info', message: 'traffic stopped', sent: 1, by_kind: { accepted: 1, missing: 0, mismatched: 0 }, by_status: { 403: 1 } },
+          {
+            level: 'info',
+            message: 'traffic stopped',
+            sent: 1,
+            by_kind: { accepted: 1, missing: 0, mismatched: 0 },
+            by_status: { 403: 1 },
+          },
         ]);
       } finally {
         await server.close();
@@ -143,7 +187,11 @@ describe('stack: scripts/traffic.ts (demo deliveries)', () => {
       const server = await recordingServer();
       const url = server.url;
       await server.close();
-      const { code, stdout } = await runCli({ TRAFFIC_TARGET_URL: url, TRAFFIC_TOKEN: TOKEN, TRAFFIC_MIX: 'missing=1' });
+      const { code, stdout } = await runCli({
+        TRAFFIC_TARGET_URL: url,
+        TRAFFIC_TOKEN: TOKEN,
+        TRAFFIC_MIX: 'missing=1',
+      });
       expect(code).to.equal(1);
       expect(stdout).to.include('"kind":"missing","expected":"401","got":"error"');
     });
@@ -171,14 +219,22 @@ describe('stack: scripts/traffic.ts (demo deliveries)', () => {
         });
         expect(summary.unexpected).to.equal(undefined);
         expect(summary.sent).to.equal(30);
-        for (const kind of ['accepted', 'missing', 'mismatched'] as const) expect(summary.byKind[kind], kind).to.be.greaterThan(0);
-        expect(summary.byStatus).to.deep.equal(Object.fromEntries(Object.entries({
-          200: summary.byKind.accepted, 401: summary.byKind.missing, 403: summary.byKind.mismatched,
-        })));
+        for (const kind of ['accepted', 'missing', 'mismatched'] as const)
+          expect(summary.byKind[kind], kind).to.be.greaterThan(0);
+        expect(summary.byStatus).to.deep.equal(
+          Object.fromEntries(
+            Object.entries({
+              200: summary.byKind.accepted,
+              401: summary.byKind.missing,
+              403: summary.byKind.mismatched,
+            }),
+          ),
+        );
 
         const metrics = await (await fetch(`${service.url}/metrics`)).text();
         for (const result of ['accepted', 'missing', 'mismatched'] as const) {
-          const total = metrics.split('\n')
+          const total = metrics
+            .split('\n')
             .filter((line) => line.startsWith(`${METRIC.verifications}{`) && line.includes(`result="${result}"`))
             .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
           expect(total, `${METRIC.verifications}{result="${result}"}`).to.equal(summary.byKind[result]);

@@ -47,13 +47,15 @@ function pyyamlPython(): string {
 
 /** PyYAML's safe_load over each file: '' when every file loads, otherwise the errors. */
 function pyyamlErrors(files: string[]): string {
-  const script = 'import sys, yaml\nfor f in sys.argv[1:]:\n  try:\n    list(yaml.safe_load_all(open(f)))\n  except Exception as e:\n    print(f + ": " + str(e).replace("\\n", " "))\n';
+  const script =
+    'import sys, yaml\nfor f in sys.argv[1:]:\n  try:\n    list(yaml.safe_load_all(open(f)))\n  except Exception as e:\n    print(f + ": " + str(e).replace("\\n", " "))\n';
   const result = spawnSync(pyyamlPython(), ['-c', script, ...files], { encoding: 'utf8', timeout: 60_000 });
   if (result.error) throw result.error;
   return `${result.stdout}${result.stderr}`.trim();
 }
 
-const YAMLLINT_CONFIG = '{extends: relaxed, rules: {line-length: disable, truthy: {check-keys: false, level: error}, key-duplicates: {level: error}}}';
+const YAMLLINT_CONFIG =
+  '{extends: relaxed, rules: {line-length: disable, truthy: {check-keys: false, level: error}, key-duplicates: {level: error}}}';
 
 describe('stack: checked by the real tools (docker-compose, collector schemas, PyYAML, yamllint, amtool)', function () {
   this.timeout(60_000);
@@ -66,8 +68,13 @@ describe('stack: checked by the real tools (docker-compose, collector schemas, P
   });
 
   it('control: docker-compose refuses a compose file with an unknown service key', () => {
-    const broken = readText('docker-compose.yml').replace('    image: prom/alertmanager:', '    imagee: prom/alertmanager:');
-    const result = withTempCopy('docker-compose.yml', broken, (file) => runTool('docker-compose', ['-f', file, 'config', '-q']));
+    const broken = readText('docker-compose.yml').replace(
+      '    image: prom/alertmanager:',
+      '    imagee: prom/alertmanager:',
+    );
+    const result = withTempCopy('docker-compose.yml', broken, (file) =>
+      runTool('docker-compose', ['-f', file, 'config', '-q']),
+    );
     expect(result.status).to.not.equal(0);
     expect(result.output).to.include("Unsupported config option for services.alertmanager: 'imagee'");
   });
@@ -89,18 +96,28 @@ describe('stack: checked by the real tools (docker-compose, collector schemas, P
 
   it('control: the schema check names a misspelt key and a value of the wrong type', () => {
     const { components } = JSON.parse(readText(COLLECTOR_SCHEMA)) as { components: Record<string, SchemaNode> };
-    expect(schemaProblems({ check_intervall: '1s', limit_mib: '400' }, components['processors/memory_limiter']!, 'processors.memory_limiter'))
-      .to.deep.equal([
-        'processors.memory_limiter.check_intervall: unknown key (known: check_interval, limit_mib, limit_percentage, max_gc_interval_when_hard_limited, max_gc_interval_when_soft_limited, min_gc_interval_when_hard_limited, min_gc_interval_when_soft_limited, spike_limit_mib, spike_limit_percentage)',
-        'processors.memory_limiter.limit_mib: expected an integer, got "400"',
-      ]);
-    expect(schemaProblems({ tls: { insecure: 'yes' } }, components['exporters/otlp_grpc']!, 'exporters.otlp_grpc/tempo'))
-      .to.deep.equal(['exporters.otlp_grpc/tempo.tls.insecure: expected true or false, got "yes"']);
+    expect(
+      schemaProblems(
+        { check_intervall: '1s', limit_mib: '400' },
+        components['processors/memory_limiter']!,
+        'processors.memory_limiter',
+      ),
+    ).to.deep.equal([
+      'processors.memory_limiter.check_intervall: unknown key (known: check_interval, limit_mib, limit_percentage, max_gc_interval_when_hard_limited, max_gc_interval_when_soft_limited, min_gc_interval_when_hard_limited, min_gc_interval_when_soft_limited, spike_limit_mib, spike_limit_percentage)',
+      'processors.memory_limiter.limit_mib: expected an integer, got "400"',
+    ]);
+    expect(
+      schemaProblems({ tls: { insecure: 'yes' } }, components['exporters/otlp_grpc']!, 'exporters.otlp_grpc/tempo'),
+    ).to.deep.equal(['exporters.otlp_grpc/tempo.tls.insecure: expected true or false, got "yes"']);
   });
 
   it('every stack YAML file loads with PyYAML (what Ansible and yamllint read YAML 1.1 with)', () => {
     const files = stackYamlFiles();
-    expect(files).to.include.members(['grafana/provisioning/alerting/notification-policies.yaml', 'otel-collector.yaml', 'docker-compose.yml']);
+    expect(files).to.include.members([
+      'grafana/provisioning/alerting/notification-policies.yaml',
+      'otel-collector.yaml',
+      'docker-compose.yml',
+    ]);
     expect(pyyamlErrors(files.map((file) => repoPath(file)))).to.equal('');
   });
 
@@ -111,14 +128,25 @@ describe('stack: checked by the real tools (docker-compose, collector schemas, P
   });
 
   it('every stack YAML file passes yamllint (no duplicate keys, no yes/no/on/off truthy values)', () => {
-    const result = runTool('yamllint', ['-s', '-f', 'parsable', '-d', YAMLLINT_CONFIG, ...stackYamlFiles().map((file) => repoPath(file))]);
+    const result = runTool('yamllint', [
+      '-s',
+      '-f',
+      'parsable',
+      '-d',
+      YAMLLINT_CONFIG,
+      ...stackYamlFiles().map((file) => repoPath(file)),
+    ]);
     expect(result.output).to.equal('');
     expect(result.status).to.equal(0);
   });
 
   it('has no plain scalar that a YAML 1.1 reader resolves to something else than the string written', () => {
     const files = stackYamlFiles();
-    expect(files, 'the files checked').to.include.members(['grafana/provisioning/alerting/notification-policies.yaml', 'otel-collector.yaml', 'docker-compose.yml']);
+    expect(files, 'the files checked').to.include.members([
+      'grafana/provisioning/alerting/notification-policies.yaml',
+      'otel-collector.yaml',
+      'docker-compose.yml',
+    ]);
     for (const file of files) {
       const doc = YAML.parseDocument(readText(file), { version: '1.1' });
       expect(doc.errors.map(String), file).to.deep.equal([]);
@@ -132,7 +160,7 @@ describe('stack: checked by the real tools (docker-compose, collector schemas, P
     }
   });
 
-  it("alertmanager/alertmanager.yml passes `amtool check-config`", () => {
+  it('alertmanager/alertmanager.yml passes `amtool check-config`', () => {
     const result = runTool('amtool', ['check-config', repoPath('alertmanager/alertmanager.yml')]);
     expect(result.status, result.output).to.equal(0);
     expect(result.output).to.include('SUCCESS');

@@ -29,7 +29,10 @@ const HOSTILE: NewEvent = {
   memberId: 'd897063e1ce7c5eb9f04b9751eef5915',
   data: {
     BOT: { '567': { access_token: BOT_SECRET, AUTH: { Application_Token: BOT_SECRET, domain: 'd' } } },
-    PARAMS: { MESSAGE: `note ${WEBHOOK_TOKEN} and \u0000 nul &access_token=kept`, LIST: ['a', 1, true, null, { refresh_token: 'r' }] },
+    PARAMS: {
+      MESSAGE: `note ${WEBHOOK_TOKEN} and \u0000 nul &access_token=kept`,
+      LIST: ['a', 1, true, null, { refresh_token: 'r' }],
+    },
     'auth%255Brefresh_token%255D': 'double-encoded',
     EMPTY: {},
   },
@@ -124,7 +127,9 @@ export function describeAcceptedInsert(adapter: Adapter): void {
       const second = await store.saveAccepted(MINIMAL);
       expect(first).to.match(ID);
       expect(second).to.match(ID);
-      const rows = ((await adapter.dumpTables(config)).events as Array<Record<string, unknown>>).map((row) => ({ ...row }));
+      const rows = ((await adapter.dumpTables(config)).events as Array<Record<string, unknown>>).map((row) => ({
+        ...row,
+      }));
       rows.sort((a, b) => String(a.id).localeCompare(String(b.id)));
       expect(rows).to.deep.equal(expectedRows(adapter.name, [first, second]));
       // Read back through the store: the same event the forwarder will send.
@@ -134,7 +139,9 @@ export function describeAcceptedInsert(adapter: Adapter): void {
         EMPTY: {},
       });
       // The caller's data is not changed by the scrub.
-      expect((HOSTILE.data as { BOT: Record<string, { access_token?: string }> }).BOT['567']!.access_token).to.equal(BOT_SECRET);
+      expect((HOSTILE.data as { BOT: Record<string, { access_token?: string }> }).BOT['567']!.access_token).to.equal(
+        BOT_SECRET,
+      );
     });
 
     if (adapter.name === 'sqlite') {
@@ -143,9 +150,18 @@ export function describeAcceptedInsert(adapter: Adapter): void {
         const prepared: string[] = [];
         const counting = (file: string): SqliteFile => {
           const database = openSqliteDatabase(file);
-          return { ...database, prepare: (sql) => (prepared.push(sql), database.prepare(sql)) };
+          return {
+            ...database,
+            prepare: (sql) => {
+              prepared.push(sql);
+              return database.prepare(sql);
+            },
+          };
         };
-        store = await openStore(config, { bodyLimitBytes: 256 * 1024, driver: { openSqlite: counting } } satisfies OpenOptions);
+        store = await openStore(config, {
+          bodyLimitBytes: 256 * 1024,
+          driver: { openSqlite: counting },
+        } satisfies OpenOptions);
         const atOpen = prepared.filter((sql) => INSERT_INTO_EVENTS.test(sql)).length;
         // The first event of a portal also remembers the portal (once per process): same portal throughout.
         for (let i = 0; i < 25; i++) await store.saveAccepted({ ...HOSTILE, receivedAt: new Date(T0 + i) });
@@ -160,16 +176,33 @@ export function describeAcceptedInsert(adapter: Adapter): void {
         const executed: string[] = [];
         const counting = (file: string): SqliteFile => {
           const database = openSqliteDatabase(file);
-          return { ...database, exec: (sql) => (executed.push(sql), database.exec(sql)) };
+          return {
+            ...database,
+            exec: (sql) => {
+              executed.push(sql);
+              return database.exec(sql);
+            },
+          };
         };
-        store = await openStore(config, { bodyLimitBytes: 256 * 1024, driver: { openSqlite: counting } } satisfies OpenOptions);
+        store = await openStore(config, {
+          bodyLimitBytes: 256 * 1024,
+          driver: { openSqlite: counting },
+        } satisfies OpenOptions);
         const reader = openSqliteFile((config as { file: string }).file, { readonly: true });
         try {
-          const visible = (id: string) => (reader.prepare('SELECT count(*) AS n FROM events WHERE id = ?').get(id) as { n: number }).n;
+          const visible = (id: string) =>
+            (reader.prepare('SELECT count(*) AS n FROM events WHERE id = ?').get(id) as { n: number }).n;
           executed.length = 0;
-          const seen = await Promise.all(Array.from({ length: 20 }, (_, i) => store!.saveAccepted({ ...MINIMAL, receivedAt: new Date(T0 + i) }).then(visible)));
+          const seen = await Promise.all(
+            Array.from({ length: 20 }, (_, i) =>
+              store!.saveAccepted({ ...MINIMAL, receivedAt: new Date(T0 + i) }).then(visible),
+            ),
+          );
           expect(seen, 'each one committed when it resolved').to.deep.equal(seen.map(() => 1));
-          expect(executed.filter((sql) => /^BEGIN/i.test(sql)), 'one transaction for the 20').to.have.length(1);
+          expect(
+            executed.filter((sql) => /^BEGIN/i.test(sql)),
+            'one transaction for the 20',
+          ).to.have.length(1);
           expect(executed.filter((sql) => /^COMMIT/i.test(sql))).to.have.length(1);
         } finally {
           reader.close();
@@ -179,17 +212,48 @@ export function describeAcceptedInsert(adapter: Adapter): void {
       it('a row the database refuses fails alone: the other events of its batch are committed and answered', async () => {
         const config = await adapter.freshConfig();
         let file: SqliteFile | undefined;
-        store = await openStore(config, { bodyLimitBytes: 256 * 1024, driver: { openSqlite: (path) => (file = openSqliteDatabase(path)) } } satisfies OpenOptions);
+        store = await openStore(config, {
+          bodyLimitBytes: 256 * 1024,
+          driver: { openSqlite: (path) => (file = openSqliteDatabase(path)) },
+        } satisfies OpenOptions);
         // The same id twice in one batch: the primary key refuses the second (ids are unique in practice).
         const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: file! }) });
         const insert = sqliteEventInsert(file!, db);
         const row = (id: string): EventRow => ({
-          id, received_at: T0, trace_id: null, webhook: 'default', event: null, event_handler_id: null, ts: null, portal_domain: null,
-          member_id: null, data: 'null', body: null, content_type: null, status: 'pending', attempts: 0, next_attempt_at: T0,
-          lease_owner: null, lease_until: null, last_error: null, delivered_at: null, quarantine_id: null, self_test: 0,
+          id,
+          received_at: T0,
+          trace_id: null,
+          webhook: 'default',
+          event: null,
+          event_handler_id: null,
+          ts: null,
+          portal_domain: null,
+          member_id: null,
+          data: 'null',
+          body: null,
+          content_type: null,
+          status: 'pending',
+          attempts: 0,
+          next_attempt_at: T0,
+          lease_owner: null,
+          lease_until: null,
+          last_error: null,
+          delivered_at: null,
+          quarantine_id: null,
+          self_test: 0,
         });
-        const results = await Promise.allSettled([insert(row('A')), insert(row('B')), insert(row('A')), insert(row('C'))]);
-        expect(results.map((result) => result.status)).to.deep.equal(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+        const results = await Promise.allSettled([
+          insert(row('A')),
+          insert(row('B')),
+          insert(row('A')),
+          insert(row('C')),
+        ]);
+        expect(results.map((result) => result.status)).to.deep.equal([
+          'fulfilled',
+          'fulfilled',
+          'rejected',
+          'fulfilled',
+        ]);
         expect(String((results[2] as PromiseRejectedResult).reason)).to.match(/UNIQUE|constraint/i);
         expect((await store.listEvents()).map((event) => event.id)).to.deep.equal(['A', 'B', 'C']);
       });
@@ -198,18 +262,38 @@ export function describeAcceptedInsert(adapter: Adapter): void {
         const config = await adapter.freshConfig();
         store = await openStore(config, { bodyLimitBytes: 256 * 1024 });
         const quarantined = await store.quarantine({
-          receivedAt: new Date(T0), status: 403, reason: 'token_mismatch', diagnosis: undefined, traceId: undefined,
-          event: 'ONCRMDEALADD', eventHandlerId: undefined, ts: undefined, domain: undefined, memberId: undefined,
-          headers: { 'content-type': 'application/x-www-form-urlencoded' }, rawBody: 'event=ONCRMDEALADD', candidates: [],
+          receivedAt: new Date(T0),
+          status: 403,
+          reason: 'token_mismatch',
+          diagnosis: undefined,
+          traceId: undefined,
+          event: 'ONCRMDEALADD',
+          eventHandlerId: undefined,
+          ts: undefined,
+          domain: undefined,
+          memberId: undefined,
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          rawBody: 'event=ONCRMDEALADD',
+          candidates: [],
         });
         // release() holds a transaction across awaits; a save meanwhile must be committed when it resolves,
         // visible to another connection at once, not part of the release's transaction.
         const reader = openSqliteFile((config as { file: string }).file, { readonly: true });
         try {
-          const visible = (id: string) => (reader.prepare('SELECT count(*) AS n FROM events WHERE id = ?').get(id) as { n: number }).n;
-          const releasing = store.release(quarantined, { webhook: 'default', event: 'ONCRMDEALADD', eventHandlerId: undefined, ts: undefined, domain: undefined, memberId: undefined, data: null });
+          const visible = (id: string) =>
+            (reader.prepare('SELECT count(*) AS n FROM events WHERE id = ?').get(id) as { n: number }).n;
+          const releasing = store.release(quarantined, {
+            webhook: 'default',
+            event: 'ONCRMDEALADD',
+            eventHandlerId: undefined,
+            ts: undefined,
+            domain: undefined,
+            memberId: undefined,
+            data: null,
+          });
           const saves: Array<Promise<number>> = [];
-          // Started a microtask apart: release's statements run between awaits of microtasks (the driver is synchronous).
+          // Started a microtask apart: release's statements run between awaits of microtasks (the driver is
+          // synchronous).
           for (let i = 0; i < 40; i++) {
             saves.push(store.saveAccepted({ ...MINIMAL, receivedAt: new Date(T0 + i) }).then(visible));
             await Promise.resolve();
@@ -231,15 +315,28 @@ export function describeAcceptedInsert(adapter: Adapter): void {
         let connections = 0;
         const watch = (client: PoolClient) => {
           connections += 1;
-          const connection = (client as unknown as { connection: { parse(query: { text: string; name?: string }): void } }).connection;
+          const connection = (
+            client as unknown as { connection: { parse(query: { text: string; name?: string }): void } }
+          ).connection;
           const parse = connection.parse.bind(connection);
-          connection.parse = (query) => (parses.push(query), parse(query));
+          connection.parse = (query) => {
+            parses.push(query);
+            return parse(query);
+          };
         };
-        store = await openStore(config, { bodyLimitBytes: 256 * 1024, driver: { onPostgresConnection: watch } } satisfies OpenOptions);
+        store = await openStore(config, {
+          bodyLimitBytes: 256 * 1024,
+          driver: { onPostgresConnection: watch },
+        } satisfies OpenOptions);
         for (let i = 0; i < 25; i++) await store.saveAccepted({ ...HOSTILE, receivedAt: new Date(T0 + i) });
-        await Promise.all(Array.from({ length: 25 }, (_, i) => store!.saveAccepted({ ...MINIMAL, receivedAt: new Date(T0 + 100 + i) })));
+        await Promise.all(
+          Array.from({ length: 25 }, (_, i) => store!.saveAccepted({ ...MINIMAL, receivedAt: new Date(T0 + 100 + i) })),
+        );
         const inserts = parses.filter((query) => INSERT_INTO_EVENTS.test(query.text));
-        expect(inserts.length, `${inserts.length} parses of the INSERT over ${connections} connections`).to.be.within(1, connections);
+        expect(inserts.length, `${inserts.length} parses of the INSERT over ${connections} connections`).to.be.within(
+          1,
+          connections,
+        );
         expect(new Set(inserts.map((query) => query.name)).size, 'one statement name').to.equal(1);
         expect(inserts[0]!.name).to.be.a('string').and.not.equal('');
         expect(await store.countEvents()).to.equal(50);

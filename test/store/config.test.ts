@@ -18,7 +18,14 @@ describe('store configuration', () => {
   });
 
   it('puts the file under DATA_DIR and reads the bounds', () => {
-    expect(parseStoreConfig({ DATA_DIR: '/var/lib/guard', QUARANTINE_RETENTION_DAYS: '90', EVENT_RETENTION_DAYS: '1', QUARANTINE_MAX_ROWS: '500' })).to.deep.equal({
+    expect(
+      parseStoreConfig({
+        DATA_DIR: '/var/lib/guard',
+        QUARANTINE_RETENTION_DAYS: '90',
+        EVENT_RETENTION_DAYS: '1',
+        QUARANTINE_MAX_ROWS: '500',
+      }),
+    ).to.deep.equal({
       kind: 'sqlite',
       dataDir: '/var/lib/guard',
       file: '/var/lib/guard/bitrix24-webhook-guard.sqlite',
@@ -47,7 +54,14 @@ describe('store configuration', () => {
   });
 
   it('reads the quarantine budgets', () => {
-    expect(parseStoreConfig({ QUARANTINE_MAX_BYTES: '1gb', QUARANTINE_MAX_BODY_BYTES: '32kb', QUARANTINE_WRITES_PER_SECOND: '7', QUARANTINE_DISK_RESERVE: '10mb' })).to.include({
+    expect(
+      parseStoreConfig({
+        QUARANTINE_MAX_BYTES: '1gb',
+        QUARANTINE_MAX_BODY_BYTES: '32kb',
+        QUARANTINE_WRITES_PER_SECOND: '7',
+        QUARANTINE_DISK_RESERVE: '10mb',
+      }),
+    ).to.include({
       quarantineMaxBytes: 1024 ** 3,
       quarantineMaxBodyBytes: 32 * 1024,
       quarantineWritesPerSecond: 7,
@@ -63,17 +77,25 @@ describe('store configuration', () => {
     [{ STORE: 'memory' }, 'STORE: "memory" is not a known value; use none (or leave it unset for the embedded store)'],
     [{ STORE: 'none', DATABASE_URL: 'postgres://h/d' }, 'STORE: none contradicts DATABASE_URL; set only one'],
     [{ DATABASE_URL: 'mysql://root:secret@h/d' }, 'DATABASE_URL: the scheme "mysql:" is not postgres: or postgresql:'],
-    [{ DATABASE_URL: 'not a url :secret' }, 'DATABASE_URL: is not a URL (expected postgres://user:password@host:5432/database; the value is not shown)'],
+    [
+      { DATABASE_URL: 'not a url :secret' },
+      'DATABASE_URL: is not a URL (expected postgres://user:password@host:5432/database; the value is not shown)',
+    ],
     [{ QUARANTINE_RETENTION_DAYS: '0' }, 'QUARANTINE_RETENTION_DAYS: "0" must be a whole number from 1 to 36500'],
     [{ EVENT_RETENTION_DAYS: '7.5' }, 'EVENT_RETENTION_DAYS: "7.5" must be a whole number from 1 to 36500'],
     [{ QUARANTINE_MAX_ROWS: '-1' }, 'QUARANTINE_MAX_ROWS: "-1" must be a whole number from 1 to 100000000'],
     [{ QUARANTINE_MAX_BYTES: 'lots' }, 'QUARANTINE_MAX_BYTES: "lots" is not a size like 256kb or 1mb'],
     [{ QUARANTINE_MAX_BODY_BYTES: '1gb' }, 'QUARANTINE_MAX_BODY_BYTES: 1gb must be between 1b and 100mb'],
-    [{ QUARANTINE_WRITES_PER_SECOND: '0' }, 'QUARANTINE_WRITES_PER_SECOND: "0" must be a whole number from 1 to 1000000'],
+    [
+      { QUARANTINE_WRITES_PER_SECOND: '0' },
+      'QUARANTINE_WRITES_PER_SECOND: "0" must be a whole number from 1 to 1000000',
+    ],
   ];
   for (const [env, message] of refused) {
     it(`refuses ${JSON.stringify(env)}`, () => {
-      expect(() => parseStoreConfig(env)).to.throw(message).with.property('name', 'ConfigError');
+      expect(() => parseStoreConfig(env))
+        .to.throw(message)
+        .with.property('name', 'ConfigError');
     });
   }
 });

@@ -4,11 +4,20 @@ import { jsonText } from '../../src/store/json-text';
 
 describe('jsonText: JSON.stringify without recursion (stored event data)', () => {
   it('writes exactly what JSON.stringify writes for any JSON value', () => {
-    fc.assert(fc.property(fc.jsonValue(), (value) => jsonText(value) === JSON.stringify(value)), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => jsonText(value) === JSON.stringify(value)),
+      { numRuns: 2000 },
+    );
   });
 
   it('drops undefined and functions in objects, writes null for them in arrays, honours toJSON', () => {
-    const value = { a: [1, undefined, () => 1, NaN], b: undefined, c: () => 1, d: new Date(0), e: Object.assign(Object.create(null) as object, { x: 'é"\n' }) };
+    const value = {
+      a: [1, undefined, () => 1, NaN],
+      b: undefined,
+      c: () => 1,
+      d: new Date(0),
+      e: Object.assign(Object.create(null) as object, { x: 'é"\n' }),
+    };
     expect(jsonText(value)).to.equal(JSON.stringify(value));
   });
 

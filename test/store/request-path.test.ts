@@ -20,7 +20,10 @@ const SCRUBBED_DEAL = CRM_DEAL_ADD.replace(WEBHOOK_TOKEN, 'REDACTED');
 const WRONG = 'wr0ngt0ken0000000000000000000zzz';
 
 function series(text: string, name: string): string[] {
-  return text.split('\n').filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `)).map((line) => line.replace(/ # \{.*$/, ''));
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+    .map((line) => line.replace(/ # \{.*$/, ''));
 }
 
 describe('the store on the request path (real HTTP stack, real SQLite store)', function () {
@@ -32,7 +35,11 @@ describe('the store on the request path (real HTTP stack, real SQLite store)', f
   beforeEach(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'request-path-'));
     store = await openStore(parseStoreConfig({ DATA_DIR: dir }), { bodyLimitBytes: 256 * 1024 });
-    harness = await startHarness({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN, OTEL_TRACES_SAMPLER: 'always_on' }, {}, { store });
+    harness = await startHarness(
+      { BITRIX24_OUTGOING_WEBHOOK_TOKEN: WEBHOOK_TOKEN, OTEL_TRACES_SAMPLER: 'always_on' },
+      {},
+      { store },
+    );
   });
   afterEach(async () => {
     await harness.close();
@@ -41,18 +48,54 @@ describe('the store on the request path (real HTTP stack, real SQLite store)', f
   });
 
   it('commits an accepted event before its 200: scrubbed body, data without credentials, the trace id of its delivery', async () => {
-    await request(harness.url).post(PATH).set('Content-Type', FORM).send(CRM_DEAL_ADD).expect(200, { status: 'accepted' });
+    await request(harness.url)
+      .post(PATH)
+      .set('Content-Type', FORM)
+      .send(CRM_DEAL_ADD)
+      .expect(200, { status: 'accepted' });
     // Read at once, from another connection to the same file: the write was durable before the answer.
     const other = await openStore(parseStoreConfig({ DATA_DIR: dir }), { bodyLimitBytes: 256 * 1024 });
     try {
       const events = await other.listEvents();
       const [delivery] = await harness.tracedDeliveries(1);
-      expect(events.map((event) => ({ webhook: event.webhook, event: event.event, body: event.body, data: event.data, traceId: event.traceId, contentType: event.contentType, status: event.status }))).to.deep.equal([
-        { webhook: 'default', event: 'ONCRMDEALADD', body: SCRUBBED_DEAL, data: { FIELDS: { ID: '7405' } }, traceId: delivery!.server.spanContext().traceId, contentType: FORM, status: 'pending' },
+      expect(
+        events.map((event) => ({
+          webhook: event.webhook,
+          event: event.event,
+          body: event.body,
+          data: event.data,
+          traceId: event.traceId,
+          contentType: event.contentType,
+          status: event.status,
+        })),
+      ).to.deep.equal([
+        {
+          webhook: 'default',
+          event: 'ONCRMDEALADD',
+          body: SCRUBBED_DEAL,
+          data: { FIELDS: { ID: '7405' } },
+          traceId: delivery!.server.spanContext().traceId,
+          contentType: FORM,
+          status: 'pending',
+        },
       ]);
       const write = delivery!.all.filter((span) => span.name === 'bitrix.store.write');
-      expect(write.map((span) => ({ parent: span.parentSpanContext?.spanId, attributes: span.attributes, status: span.status.code }))).to.deep.equal([
-        { parent: delivery!.server.spanContext().spanId, attributes: { 'bitrix.store.kind': 'accepted', 'bitrix.store.system': 'sqlite', 'bitrix.store.id': events[0]!.id }, status: SpanStatusCode.UNSET },
+      expect(
+        write.map((span) => ({
+          parent: span.parentSpanContext?.spanId,
+          attributes: span.attributes,
+          status: span.status.code,
+        })),
+      ).to.deep.equal([
+        {
+          parent: delivery!.server.spanContext().spanId,
+          attributes: {
+            'bitrix.store.kind': 'accepted',
+            'bitrix.store.system': 'sqlite',
+            'bitrix.store.id': events[0]!.id,
+          },
+          status: SpanStatusCode.UNSET,
+        },
       ]);
     } finally {
       await other.close();
@@ -60,20 +103,55 @@ describe('the store on the request path (real HTTP stack, real SQLite store)', f
   });
 
   it('quarantines a 401 and a 403 with harmless header values only and the digests of the tokens offered, each with its store span', async () => {
-    await request(harness.url).post(`${PATH}?token=${WRONG}`).set('Content-Type', FORM).set('User-Agent', 'Bitrix24 Webhook Engine').set('Cookie', `s=${WRONG}`).send(withoutToken(CRM_DEAL_ADD))
+    await request(harness.url)
+      .post(`${PATH}?token=${WRONG}`)
+      .set('Content-Type', FORM)
+      .set('User-Agent', 'Bitrix24 Webhook Engine')
+      .set('Cookie', `s=${WRONG}`)
+      .send(withoutToken(CRM_DEAL_ADD))
       .expect(403, { status: 'rejected', reason: 'token_mismatch' });
-    await request(harness.url).post(PATH).set('Content-Type', FORM).send(withoutToken(CRM_DEAL_ADD)).expect(401, { status: 'rejected', reason: 'token_missing' });
+    await request(harness.url)
+      .post(PATH)
+      .set('Content-Type', FORM)
+      .send(withoutToken(CRM_DEAL_ADD))
+      .expect(401, { status: 'rejected', reason: 'token_missing' });
     const rows = await store.listQuarantine();
     const [mismatch, missing] = await harness.tracedDeliveries(2);
-    expect(rows.map((row) => ({ status: row.status, reason: row.reason, diagnosis: row.diagnosis, traceId: row.traceId, headers: row.headers, candidates: row.candidates, body: row.body }))).to.deep.equal([
+    expect(
+      rows.map((row) => ({
+        status: row.status,
+        reason: row.reason,
+        diagnosis: row.diagnosis,
+        traceId: row.traceId,
+        headers: row.headers,
+        candidates: row.candidates,
+        body: row.body,
+      })),
+    ).to.deep.equal([
       {
-        status: 403, reason: 'token_mismatch', diagnosis: 'mismatch_bitrix24_shaped', traceId: mismatch!.server.spanContext().traceId,
-        headers: { 'content-type': FORM, 'content-length': String(withoutToken(CRM_DEAL_ADD).length), 'user-agent': 'Bitrix24 Webhook Engine' },
-        candidates: [{ source: 'query', location: 'query token', digest: 'a63eba01ca0799c9f9e86d92960f8f84b52644ec2cc000efbfcf27b7084aa6d0' }],
+        status: 403,
+        reason: 'token_mismatch',
+        diagnosis: 'mismatch_bitrix24_shaped',
+        traceId: mismatch!.server.spanContext().traceId,
+        headers: {
+          'content-type': FORM,
+          'content-length': String(withoutToken(CRM_DEAL_ADD).length),
+          'user-agent': 'Bitrix24 Webhook Engine',
+        },
+        candidates: [
+          {
+            source: 'query',
+            location: 'query token',
+            digest: 'a63eba01ca0799c9f9e86d92960f8f84b52644ec2cc000efbfcf27b7084aa6d0',
+          },
+        ],
         body: withoutToken(CRM_DEAL_ADD),
       },
       {
-        status: 401, reason: 'token_missing', diagnosis: 'auth_without_token', traceId: missing!.server.spanContext().traceId,
+        status: 401,
+        reason: 'token_missing',
+        diagnosis: 'auth_without_token',
+        traceId: missing!.server.spanContext().traceId,
         headers: { 'content-type': FORM, 'content-length': String(withoutToken(CRM_DEAL_ADD).length) },
         candidates: [],
         body: withoutToken(CRM_DEAL_ADD),
@@ -81,8 +159,11 @@ describe('the store on the request path (real HTTP stack, real SQLite store)', f
     ]);
     expect(rows[0]!.headerNames).to.include('cookie');
     for (const delivery of [mismatch!, missing!]) {
-      expect(delivery.all.filter((span) => span.name === 'bitrix.store.write').map((span) => [span.parentSpanContext?.spanId, span.attributes['bitrix.store.kind']]))
-        .to.deep.equal([[delivery.server.spanContext().spanId, 'quarantine']]);
+      expect(
+        delivery.all
+          .filter((span) => span.name === 'bitrix.store.write')
+          .map((span) => [span.parentSpanContext?.spanId, span.attributes['bitrix.store.kind']]),
+      ).to.deep.equal([[delivery.server.spanContext().spanId, 'quarantine']]);
     }
   });
 
@@ -98,15 +179,32 @@ describe('the store on the request path (real HTTP stack, real SQLite store)', f
 
   it('answers 503 store_unavailable, never 200, when the store cannot write; counted, logged, diagnosed, span in error', async () => {
     await store.close();
-    await request(harness.url).post(PATH).set('Content-Type', FORM).send(CRM_DEAL_ADD).expect(503, { status: 'rejected', reason: 'store_unavailable' });
+    await request(harness.url)
+      .post(PATH)
+      .set('Content-Type', FORM)
+      .send(CRM_DEAL_ADD)
+      .expect(503, { status: 'rejected', reason: 'store_unavailable' });
     expect(harness.events).to.deep.equal([]);
     const line = harness.logs.find((entry) => entry.message === 'webhook delivery refused')!;
-    expect(line).to.deep.include({ level: 'warn', stage: 'store', result: 'accepted', reason: 'store_unavailable', diagnosis: 'store_unavailable', event: 'ONCRMDEALADD' });
+    expect(line).to.deep.include({
+      level: 'warn',
+      stage: 'store',
+      result: 'accepted',
+      reason: 'store_unavailable',
+      diagnosis: 'store_unavailable',
+      event: 'ONCRMDEALADD',
+    });
     expect(String(line.detail)).to.match(/^the store refused the write: /);
     const text = await harness.metricsText();
-    expect(series(text, 'bitrix_webhook_store_writes_total')).to.include('bitrix_webhook_store_writes_total{kind="accepted",result="error"} 1');
-    expect(series(text, 'bitrix_webhook_requests_rejected_total')).to.include('bitrix_webhook_requests_rejected_total{reason="store_unavailable"} 1');
-    expect(series(text, 'bitrix_webhook_rejections_by_diagnosis_total')).to.include('bitrix_webhook_rejections_by_diagnosis_total{diagnosis="store_unavailable"} 1');
+    expect(series(text, 'bitrix_webhook_store_writes_total')).to.include(
+      'bitrix_webhook_store_writes_total{kind="accepted",result="error"} 1',
+    );
+    expect(series(text, 'bitrix_webhook_requests_rejected_total')).to.include(
+      'bitrix_webhook_requests_rejected_total{reason="store_unavailable"} 1',
+    );
+    expect(series(text, 'bitrix_webhook_rejections_by_diagnosis_total')).to.include(
+      'bitrix_webhook_rejections_by_diagnosis_total{diagnosis="store_unavailable"} 1',
+    );
     expect(series(text, 'bitrix_webhook_events_total')).to.deep.equal([]);
     const [delivery] = await harness.tracedDeliveries(1);
     const write = delivery!.all.find((span) => span.name === 'bitrix.store.write')!;
@@ -116,12 +214,30 @@ describe('the store on the request path (real HTTP stack, real SQLite store)', f
 
   it('keeps answering 401 and 403 when the quarantine write fails; the failure is counted and logged', async () => {
     await store.close();
-    await request(harness.url).post(PATH).set('Content-Type', FORM).send(withoutToken(CRM_DEAL_ADD)).expect(401, { status: 'rejected', reason: 'token_missing' });
-    await request(harness.url).post(PATH).set('Content-Type', FORM).send(CRM_DEAL_ADD.replace(WEBHOOK_TOKEN, WRONG)).expect(403, { status: 'rejected', reason: 'token_mismatch' });
+    await request(harness.url)
+      .post(PATH)
+      .set('Content-Type', FORM)
+      .send(withoutToken(CRM_DEAL_ADD))
+      .expect(401, { status: 'rejected', reason: 'token_missing' });
+    await request(harness.url)
+      .post(PATH)
+      .set('Content-Type', FORM)
+      .send(CRM_DEAL_ADD.replace(WEBHOOK_TOKEN, WRONG))
+      .expect(403, { status: 'rejected', reason: 'token_mismatch' });
     const text = await harness.metricsText();
-    expect(series(text, 'bitrix_webhook_store_writes_total')).to.include('bitrix_webhook_store_writes_total{kind="quarantine",result="error"} 2');
-    expect(series(text, 'bitrix_webhook_quarantined_total')).to.include('bitrix_webhook_quarantined_total{reason="token_missing"} 0');
-    expect(harness.logs.filter((entry) => entry.message === 'quarantine write failed: this refused delivery is not kept').map((entry) => [entry.level, entry.reason]))
-      .to.deep.equal([['error', 'token_missing'], ['error', 'token_mismatch']]);
+    expect(series(text, 'bitrix_webhook_store_writes_total')).to.include(
+      'bitrix_webhook_store_writes_total{kind="quarantine",result="error"} 2',
+    );
+    expect(series(text, 'bitrix_webhook_quarantined_total')).to.include(
+      'bitrix_webhook_quarantined_total{reason="token_missing"} 0',
+    );
+    expect(
+      harness.logs
+        .filter((entry) => entry.message === 'quarantine write failed: this refused delivery is not kept')
+        .map((entry) => [entry.level, entry.reason]),
+    ).to.deep.equal([
+      ['error', 'token_missing'],
+      ['error', 'token_mismatch'],
+    ]);
   });
 });

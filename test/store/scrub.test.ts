@@ -20,24 +20,36 @@ const BOT_TOKEN = 'b0770ken0000000000000000000000aa';
 describe('secrets scrubber', () => {
   it('replaces the token of the verbatim deal body and keeps every other byte', () => {
     expect(scrubBody(CRM_DEAL_ADD)).to.deep.equal({
-      body: CRM_DEAL_ADD.replace('auth%5Bapplication_token%5D=jvh9y1ulvt2m6k5or90v9mg8nn32ozas', 'auth%5Bapplication_token%5D=REDACTED'),
+      body: CRM_DEAL_ADD.replace(
+        'auth%5Bapplication_token%5D=jvh9y1ulvt2m6k5or90v9mg8nn32ozas',
+        'auth%5Bapplication_token%5D=REDACTED',
+      ),
       candidates: [{ location: 'raw body auth[application_token]', digest: digest(WEBHOOK_TOKEN) }],
     });
   });
 
   it('replaces access_token, refresh_token and application_token of the verbatim task body', () => {
-    const expected = TASK_ADD.replace('auth%5Baccess_token%5D=s6p6eclrvim6da22ft9ch94ekreb52lv', 'auth%5Baccess_token%5D=REDACTED')
+    const expected = TASK_ADD.replace(
+      'auth%5Baccess_token%5D=s6p6eclrvim6da22ft9ch94ekreb52lv',
+      'auth%5Baccess_token%5D=REDACTED',
+    )
       .replace('auth%5Brefresh_token%5D=4s386p3q0tr8dy89xvmt96234v3dljg8', 'auth%5Brefresh_token%5D=REDACTED')
       .replace(`auth%5Bapplication_token%5D=${APP_TOKEN}`, 'auth%5Bapplication_token%5D=REDACTED');
     expect(expected).to.not.equal(TASK_ADD);
-    expect(scrubBody(TASK_ADD)).to.deep.equal({ body: expected, candidates: [{ location: 'raw body auth[application_token]', digest: digest(APP_TOKEN) }] });
+    expect(scrubBody(TASK_ADD)).to.deep.equal({
+      body: expected,
+      candidates: [{ location: 'raw body auth[application_token]', digest: digest(APP_TOKEN) }],
+    });
   });
 
   it('replaces the chat-bot tokens inside data[BOT][567] too, and reports both application tokens', () => {
     const body = chatBotMessage();
     const expected = body
       .replace('data%5BBOT%5D%5B567%5D%5Baccess_token%5D=x1y2z3', 'data%5BBOT%5D%5B567%5D%5Baccess_token%5D=REDACTED')
-      .replace(`data%5BBOT%5D%5B567%5D%5BAUTH%5D%5Bapplication_token%5D=${BOT_TOKEN}`, 'data%5BBOT%5D%5B567%5D%5BAUTH%5D%5Bapplication_token%5D=REDACTED')
+      .replace(
+        `data%5BBOT%5D%5B567%5D%5BAUTH%5D%5Bapplication_token%5D=${BOT_TOKEN}`,
+        'data%5BBOT%5D%5B567%5D%5BAUTH%5D%5Bapplication_token%5D=REDACTED',
+      )
       .replace('auth%5Baccess_token%5D=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'auth%5Baccess_token%5D=REDACTED')
       .replace(`auth%5Bapplication_token%5D=${APP_TOKEN}`, 'auth%5Bapplication_token%5D=REDACTED');
     expect(scrubBody(body)).to.deep.equal({
@@ -81,13 +93,17 @@ describe('secrets scrubber', () => {
 
   it('replaces the flat key of a body a flat parser re-sent as JSON', () => {
     expect(scrubBody(flatParsedAsJson())).to.deep.equal({
-      body: flatParsedAsJson().replace(`"auth[application_token]":"${WEBHOOK_TOKEN}"`, '"auth[application_token]":"REDACTED"'),
+      body: flatParsedAsJson().replace(
+        `"auth[application_token]":"${WEBHOOK_TOKEN}"`,
+        '"auth[application_token]":"REDACTED"',
+      ),
       candidates: [{ location: 'raw body auth[application_token]', digest: digest(WEBHOOK_TOKEN) }],
     });
   });
 
   it('replaces every string inside an array or object under a secret key, and an escaped key name', () => {
-    const body = '{"auth":{"application_token":["a","b\\"c"],"access_token":{"x":"y","n":1}},"data":{"AUTH":{"refresh\\u005ftoken":"r"}},"k":"v"}';
+    const body =
+      '{"auth":{"application_token":["a","b\\"c"],"access_token":{"x":"y","n":1}},"data":{"AUTH":{"refresh\\u005ftoken":"r"}},"k":"v"}';
     expect(scrubBody(body)).to.deep.equal({
       body: '{"auth":{"application_token":["REDACTED","REDACTED"],"access_token":{"x":"REDACTED","n":1}},"data":{"AUTH":{"refresh\\u005ftoken":"REDACTED"}},"k":"v"}',
       candidates: [],
@@ -119,7 +135,9 @@ describe('secrets scrubber', () => {
   it('keeps at most 16 candidates per body', () => {
     const body = Array.from({ length: 40 }, (_, i) => `auth%5Bapplication_token%5D=t${i}`).join('&');
     const result = scrubBody(body);
-    expect(result.candidates.map((candidate) => candidate.digest)).to.deep.equal(Array.from({ length: 16 }, (_, i) => digest(`t${i}`)));
+    expect(result.candidates.map((candidate) => candidate.digest)).to.deep.equal(
+      Array.from({ length: 16 }, (_, i) => digest(`t${i}`)),
+    );
     expect(result.body).to.equal(Array.from({ length: 40 }, () => 'auth%5Bapplication_token%5D=REDACTED').join('&'));
   });
 

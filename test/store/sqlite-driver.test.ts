@@ -32,8 +32,17 @@ describe('SQLite driver', () => {
   });
 
   it('picks node:sqlite from Node 22.16, 23.11 and 24, better-sqlite3 before', () => {
-    expect(['v20.20.2', '22.15.1', '23.10.0'].map(sqliteLibraryFor)).to.deep.equal(['better-sqlite3', 'better-sqlite3', 'better-sqlite3']);
-    expect(['22.16.0', '23.11.0', 'v24.21.0', '26.0.0'].map(sqliteLibraryFor)).to.deep.equal(['node:sqlite', 'node:sqlite', 'node:sqlite', 'node:sqlite']);
+    expect(['v20.20.2', '22.15.1', '23.10.0'].map(sqliteLibraryFor)).to.deep.equal([
+      'better-sqlite3',
+      'better-sqlite3',
+      'better-sqlite3',
+    ]);
+    expect(['22.16.0', '23.11.0', 'v24.21.0', '26.0.0'].map(sqliteLibraryFor)).to.deep.equal([
+      'node:sqlite',
+      'node:sqlite',
+      'node:sqlite',
+      'node:sqlite',
+    ]);
     expect(SQLITE_LIBRARY).to.equal(sqliteLibraryFor(process.versions.node));
   });
 
@@ -56,7 +65,10 @@ describe('SQLite driver', () => {
     const select = database.prepare('SELECT id, name, size FROM t WHERE id >= ? ORDER BY id');
     expect(select.reader).to.equal(true);
     const rows = select.all([2]);
-    expect(rows).to.deep.equal([{ id: 2, name: 'b', size: null }, { id: 3, name: 'c', size: 3 }]);
+    expect(rows).to.deep.equal([
+      { id: 2, name: 'b', size: null },
+      { id: 3, name: 'c', size: 3 },
+    ]);
     expect(Object.getPrototypeOf(rows[0])).to.equal(Object.prototype);
     expect([...select.iterate([1])].map((row) => (row as { name: string }).name)).to.deep.equal(['a', 'b', 'c']);
     expect(database.prepare('SELECT name FROM t WHERE id = ?').get(1)).to.deep.equal({ name: 'a' });
@@ -71,7 +83,7 @@ describe('SQLite driver', () => {
     expect(() => readonly.exec('INSERT INTO t DEFAULT VALUES')).to.throw(/readonly|read-only/i);
   });
 
-  it('waits for another connection\'s write lock (busy timeout) instead of failing at once, as better-sqlite3 does', () => {
+  it("waits for another connection's write lock (busy timeout) instead of failing at once, as better-sqlite3 does", () => {
     const writer = open();
     writer.exec('PRAGMA journal_mode = WAL; CREATE TABLE t (id INTEGER PRIMARY KEY);');
     const other = open();

@@ -13,7 +13,10 @@ export class AdminClient {
   cookie: string | undefined;
   constructor(readonly base: string) {}
 
-  async request(path: string, init: RequestInit & { form?: Record<string, string | string[]>; jsonBody?: unknown } = {}): Promise<Answer> {
+  async request(
+    path: string,
+    init: RequestInit & { form?: Record<string, string | string[]>; jsonBody?: unknown } = {},
+  ): Promise<Answer> {
     const headers = new Headers(init.headers);
     if (this.cookie && !headers.has('cookie')) headers.set('cookie', this.cookie);
     let body = init.body;

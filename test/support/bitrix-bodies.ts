@@ -16,7 +16,11 @@ export const TASK_ADD =
 // PHP's http_build_query and urlencode, shared with the benchmark's deliveries.
 export { httpBuildQuery, phpUrlencode } from '../../scripts/bench/deliveries';
 
-export function webhookAuth(token: string, domain = 'some-domain.bitrix24.com', memberId = 'd897063e1ce7c5eb9f04b9751eef5915') {
+export function webhookAuth(
+  token: string,
+  domain = 'some-domain.bitrix24.com',
+  memberId = 'd897063e1ce7c5eb9f04b9751eef5915',
+) {
   return {
     domain,
     client_endpoint: `https://${domain}/rest/`,
@@ -44,8 +48,21 @@ export function chatBotMessage(token = APP_TOKEN, botToken = 'b0770ken0000000000
   return httpBuildQuery({
     event: 'ONIMBOTMESSAGEADD',
     data: {
-      BOT: { [BOT_ID]: { access_token: 'x1y2z3', BOT_ID, BOT_CODE: 'helper', AUTH: { domain: 'some-domain.bitrix24.com', application_token: botToken } } },
-      PARAMS: { DIALOG_ID: '1', MESSAGE: 'Добрый день! Где мой заказ?', FROM_USER_ID: '1', MESSAGE_ID: '4242', CHAT_TYPE: 'P' },
+      BOT: {
+        [BOT_ID]: {
+          access_token: 'x1y2z3',
+          BOT_ID,
+          BOT_CODE: 'helper',
+          AUTH: { domain: 'some-domain.bitrix24.com', application_token: botToken },
+        },
+      },
+      PARAMS: {
+        DIALOG_ID: '1',
+        MESSAGE: 'Добрый день! Где мой заказ?',
+        FROM_USER_ID: '1',
+        MESSAGE_ID: '4242',
+        CHAT_TYPE: 'P',
+      },
       USER: { ID: '1', NAME: 'Иван Петров', IS_EXTRANET: 'N' },
     },
     ts: '1766047300',
@@ -97,7 +114,12 @@ export function everyShape(): Array<{ name: string; body: string; token: string;
   return [
     { name: 'CRM deal added (verbatim sample)', body: CRM_DEAL_ADD, token: WEBHOOK_TOKEN, event: 'ONCRMDEALADD' },
     { name: 'task added (verbatim sample)', body: TASK_ADD, token: APP_TOKEN, event: 'ONTASKADD' },
-    { name: 'deal updated, Cyrillic text', body: crmDealUpdateCyrillic(), token: WEBHOOK_TOKEN, event: 'ONCRMDEALUPDATE' },
+    {
+      name: 'deal updated, Cyrillic text',
+      body: crmDealUpdateCyrillic(),
+      token: WEBHOOK_TOKEN,
+      event: 'ONCRMDEALUPDATE',
+    },
     { name: 'chat-bot message, numeric bot id', body: chatBotMessage(), token: APP_TOKEN, event: 'ONIMBOTMESSAGEADD' },
     { name: 'application uninstalled', body: appUninstall(), token: APP_TOKEN, event: 'ONAPPUNINSTALL' },
     { name: 'event.test (ONAPPTEST)', body: appTest(), token: APP_TOKEN, event: 'ONAPPTEST' },
@@ -116,7 +138,12 @@ export function flatParsedAsJson(token = WEBHOOK_TOKEN): string {
 
 /** The deal as a JSON body with nested auth (what the docs render). */
 export function dealAsJson(token = WEBHOOK_TOKEN): string {
-  return JSON.stringify({ event: 'ONCRMDEALADD', data: { FIELDS: { ID: '7405' } }, ts: '1766047124', auth: webhookAuth(token) });
+  return JSON.stringify({
+    event: 'ONCRMDEALADD',
+    data: { FIELDS: { ID: '7405' } },
+    ts: '1766047124',
+    auth: webhookAuth(token),
+  });
 }
 
 export function withoutToken(body: string): string {

@@ -25,11 +25,21 @@ export function exactRequest(baseUrl: string, request: ExactRequest): Promise<Ex
   else if (request.body !== undefined) headers['content-length'] = String(body.length);
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { agent: false, host: url.hostname, port: url.port, method: request.method ?? 'POST', path: url.pathname + url.search, headers, timeout: 10_000 },
+      {
+        agent: false,
+        host: url.hostname,
+        port: url.port,
+        method: request.method ?? 'POST',
+        path: url.pathname + url.search,
+        headers,
+        timeout: 10_000,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }),
+        );
         res.on('error', reject);
       },
     );

@@ -84,7 +84,11 @@ export interface Harness {
  * The real app (createApp with the real config loader, metrics, logger) on a loopback port, in this
  * process, so spans land in the in-memory exporter and log lines in an array.
  */
-export async function startHarness(env: Env, files: Record<string, string> = {}, options: HarnessOptions = {}): Promise<Harness> {
+export async function startHarness(
+  env: Env,
+  files: Record<string, string> = {},
+  options: HarnessOptions = {},
+): Promise<Harness> {
   const config = loadConfig(env, (path) => {
     if (!(path in files)) throw Object.assign(new Error('ENOENT'), { code: 'ENOENT' });
     return files[path]!;
@@ -172,7 +176,8 @@ async function tracedDeliveries(count: number, timeoutMs = 5000): Promise<Traced
       })
       .filter((delivery) => delivery.server !== undefined);
     if (deliveries.length >= count) return deliveries;
-    if (Date.now() > deadline) throw new Error(`expected ${count} traced deliveries, got ${deliveries.length} (${spans.length} spans)`);
+    if (Date.now() > deadline)
+      throw new Error(`expected ${count} traced deliveries, got ${deliveries.length} (${spans.length} spans)`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }

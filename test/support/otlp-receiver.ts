@@ -4,8 +4,12 @@ import type { JsonRecord } from './ndjson';
 
 /** An OTLP attribute value as OTLP/JSON encodes it. */
 type AnyValue = {
-  stringValue?: string; boolValue?: boolean; intValue?: string | number; doubleValue?: number;
-  arrayValue?: { values?: AnyValue[] }; kvlistValue?: { values?: KeyValue[] };
+  stringValue?: string;
+  boolValue?: boolean;
+  intValue?: string | number;
+  doubleValue?: number;
+  arrayValue?: { values?: AnyValue[] };
+  kvlistValue?: { values?: KeyValue[] };
 };
 type KeyValue = { key: string; value: AnyValue };
 
@@ -86,7 +90,9 @@ export class OtlpReceiver {
       const value = probe();
       if (value) return value;
       if (Date.now() > deadline) {
-        throw new Error(`OTLP receiver: condition not met in ${timeoutMs} ms (${this.spans.length} spans, ${this.logs.length} logs received)`);
+        throw new Error(
+          `OTLP receiver: condition not met in ${timeoutMs} ms (${this.spans.length} spans, ${this.logs.length} logs received)`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }

@@ -24,12 +24,15 @@ export interface TestPostgres {
 /** How long restart() leaves the server down. */
 const RESTART_DOWN_MS = 1000;
 
-const INSTALL_HINT = 'PostgreSQL server binaries (initdb, pg_ctl) are missing: run `apt-get install -y --no-install-recommends postgresql-15` as root';
+const INSTALL_HINT =
+  'PostgreSQL server binaries (initdb, pg_ctl) are missing: run `apt-get install -y --no-install-recommends postgresql-15` as root';
 
 function findBinDir(): string | undefined {
   const root = '/usr/lib/postgresql';
   if (existsSync(root)) {
-    const versions = readdirSync(root).filter((name) => /^\d+$/.test(name)).sort((a, b) => Number(b) - Number(a));
+    const versions = readdirSync(root)
+      .filter((name) => /^\d+$/.test(name))
+      .sort((a, b) => Number(b) - Number(a));
     for (const version of versions) {
       const dir = path.join(root, version, 'bin');
       if (existsSync(path.join(dir, 'initdb')) && existsSync(path.join(dir, 'pg_ctl'))) return dir;
@@ -46,7 +49,10 @@ function binDir(): string {
   if (found) return found;
   if (process.getuid?.() !== 0) throw new Error(INSTALL_HINT);
   try {
-    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'postgresql-15'], { stdio: 'pipe', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'postgresql-15'], {
+      stdio: 'pipe',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
   } catch (error) {
     throw new Error(`${INSTALL_HINT} (automatic install failed: ${(error as Error).message.split('\n')[0]})`);
   }
@@ -83,12 +89,16 @@ export async function startPostgres(): Promise<TestPostgres> {
   };
   const port = await freePort();
   const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`;
-  const startServer = () => run('pg_ctl', ['start', '-w', '-t', '60', '-D', data, '-l', path.join(dir, 'server.log'), '-o', serverOptions]);
+  const startServer = () =>
+    run('pg_ctl', ['start', '-w', '-t', '60', '-D', data, '-l', path.join(dir, 'server.log'), '-o', serverOptions]);
   // The postmaster and its children (backends, checkpointer, …): pausing only the postmaster would leave
   // open connections answering.
   const serverPids = (): number[] => {
     const postmaster = Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(postmaster)], { encoding: 'utf8' }).split('\n').map((line) => Number(line.trim())).filter((pid) => pid > 0);
+    const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(postmaster)], { encoding: 'utf8' })
+      .split('\n')
+      .map((line) => Number(line.trim()))
+      .filter((pid) => pid > 0);
     return [postmaster, ...children];
   };
   const signalServer = (signal: NodeJS.Signals) => {

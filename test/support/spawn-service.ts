@@ -19,7 +19,10 @@ export interface RunningService {
   stdout(): string;
   stderr(): string;
   /** Waits for a log line that satisfies the predicate. */
-  waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForLog(
+    predicate: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   /** Sends SIGTERM and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -78,13 +81,17 @@ export async function spawnService(options: SpawnOptions = {}): Promise<RunningS
   child.stderr!.on('data', (chunk: Buffer) => {
     stderrText += chunk.toString('utf8');
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
-    if (ownDataDir !== undefined) rmSync(ownDataDir, { recursive: true, force: true });
-    notify();
-    resolve(code);
-  }));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      if (ownDataDir !== undefined) rmSync(ownDataDir, { recursive: true, force: true });
+      notify();
+      resolve(code);
+    }),
+  );
   let exitCode: number | null | undefined;
-  void exited.then((code) => { exitCode = code; });
+  void exited.then((code) => {
+    exitCode = code;
+  });
 
   const waitForLog = async (
     predicate: (line: Record<string, unknown>) => boolean,
@@ -95,13 +102,19 @@ export async function spawnService(options: SpawnOptions = {}): Promise<RunningS
       const hit = logs.find(predicate);
       if (hit) return hit;
       if (exitCode !== undefined) {
-        throw new Error(`service exited (${exitCode}) before the expected log line.\nstdout:\n${stdoutText}\nstderr:\n${stderrText}`);
+        throw new Error(
+          `service exited (${exitCode}) before the expected log line.\nstdout:\n${stdoutText}\nstderr:\n${stderrText}`,
+        );
       }
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for a log line.\nstdout:\n${stdoutText}\nstderr:\n${stderrText}`);
+      if (left <= 0)
+        throw new Error(`timed out waiting for a log line.\nstdout:\n${stdoutText}\nstderr:\n${stderrText}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
-        waiters.push(() => { clearTimeout(timer); resolve(); });
+        waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
       });
     }
   };

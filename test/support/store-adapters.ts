@@ -63,7 +63,9 @@ export const ADAPTERS: Adapter[] = STORE_ADAPTERS.map((adapter) => ({
 async function dumpSqlite(file: string): Promise<Record<string, unknown[]>> {
   const database = openSqliteFile(file, { readonly: true });
   try {
-    const tables = database.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>;
+    const tables = database.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{
+      name: string;
+    }>;
     return Object.fromEntries(tables.map(({ name }) => [name, database.prepare(`SELECT * FROM "${name}"`).all()]));
   } finally {
     database.close();
@@ -74,7 +76,9 @@ async function dumpPostgres(url: string): Promise<Record<string, unknown[]>> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
-    const tables = await client.query<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'");
+    const tables = await client.query<{ table_name: string }>(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
+    );
     const dump: Record<string, unknown[]> = {};
     for (const { table_name: name } of tables.rows) dump[name] = (await client.query(`SELECT * FROM "${name}"`)).rows;
     return dump;

@@ -8,6 +8,10 @@ export async function traceReceiver(): Promise<{ receiver: OtlpReceiver; env: Re
   const receiver = await new OtlpReceiver().start();
   return {
     receiver,
-    env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' },
+    env: {
+      OTEL_TRACES_EXPORTER: 'otlp',
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    },
   };
 }

@@ -22,7 +22,9 @@ describe('console pieces', () => {
     expect(escapeHtml('<script>"a"&\'b\'</script>\u0000\u0007\u001b\u007f\u2028\tok\n')).to.equal(
       '&lt;script&gt;&quot;a&quot;&amp;&#39;b&#39;&lt;/script&gt;\\u0000\\u0007\\u001b\\u007f\\u2028\tok\n',
     );
-    expect(html`<p title="${'"><img>'}">${html`<b>${'<i>'}</b>`}</p>`.html).to.equal('<p title="&quot;&gt;&lt;img&gt;"><b>&lt;i&gt;</b></p>');
+    expect(html`<p title="${'"><img>'}">${html`<b>${'<i>'}</b>`}</p>`.html).to.equal(
+      '<p title="&quot;&gt;&lt;img&gt;"><b>&lt;i&gt;</b></p>',
+    );
   });
 
   it('signs sessions: a tampered, expired or foreign cookie is refused; the CSRF token is bound to the session', () => {
@@ -56,10 +58,18 @@ describe('console pieces', () => {
 
   it('finds the cause and the fix of every diagnosis in docs/runbooks.md', () => {
     const words = loadDiagnosisWords(path.resolve(__dirname, '../../../docs/runbooks.md'));
-    expect(DIAGNOSES.filter((diagnosis) => !words.get(diagnosis)?.cause || !words.get(diagnosis)?.advice)).to.deep.equal([]);
+    expect(
+      DIAGNOSES.filter((diagnosis) => !words.get(diagnosis)?.cause || !words.get(diagnosis)?.advice),
+    ).to.deep.equal([]);
     expect(words.get('not_configured')!.advice).to.match(/^Set BITRIX24_OUTGOING_WEBHOOK_TOKEN/);
-    expect(parseDiagnosisWords('### Diagnosis: `x`\n**What it means.** A `b` c. **Confirm.** d. **Fix.** Do **e**.\n## Next').get('x')).to.deep.equal({ cause: 'A b c.', advice: 'Do e.' });
-    expect(readFileSync(path.resolve(__dirname, '../../../Dockerfile'), 'utf8')).to.include('COPY docs/runbooks.md ./docs/runbooks.md');
+    expect(
+      parseDiagnosisWords(
+        '### Diagnosis: `x`\n**What it means.** A `b` c. **Confirm.** d. **Fix.** Do **e**.\n## Next',
+      ).get('x'),
+    ).to.deep.equal({ cause: 'A b c.', advice: 'Do e.' });
+    expect(readFileSync(path.resolve(__dirname, '../../../Dockerfile'), 'utf8')).to.include(
+      'COPY docs/runbooks.md ./docs/runbooks.md',
+    );
   });
 
   it('draws one bar per bucket, zeros included, with a description for screen readers', () => {
@@ -68,17 +78,36 @@ describe('console pieces', () => {
     expect(buckets.map((bucket) => bucket.count)).to.deep.equal([0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     const svg = refusalChart(buckets, 5).html;
     expect(svg.match(/<rect /g)).to.have.length(12);
-    expect(svg).to.include('<desc id="refusals-desc">4 refused deliveries kept in the last hour, per 5 minutes: 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0</desc>');
+    expect(svg).to.include(
+      '<desc id="refusals-desc">4 refused deliveries kept in the last hour, per 5 minutes: 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0</desc>',
+    );
   });
 
   it('reads its variables, with errors that name them', () => {
-    expect(parseAdminConfig({}, noFile)).to.deep.equal({ token: undefined, managementPort: undefined, trustProxy: false, sessionMs: 8 * 3_600_000 });
-    expect(parseAdminConfig({ ADMIN_TOKEN: ` ${TOKEN}\n`, MANAGEMENT_PORT: '9100', TRUST_PROXY: 'on', ADMIN_SESSION_HOURS: '1' }, noFile)).to.deep.equal({
-      token: TOKEN, managementPort: 9100, trustProxy: true, sessionMs: 3_600_000,
+    expect(parseAdminConfig({}, noFile)).to.deep.equal({
+      token: undefined,
+      managementPort: undefined,
+      trustProxy: false,
+      sessionMs: 8 * 3_600_000,
+    });
+    expect(
+      parseAdminConfig(
+        { ADMIN_TOKEN: ` ${TOKEN}\n`, MANAGEMENT_PORT: '9100', TRUST_PROXY: 'on', ADMIN_SESSION_HOURS: '1' },
+        noFile,
+      ),
+    ).to.deep.equal({
+      token: TOKEN,
+      managementPort: 9100,
+      trustProxy: true,
+      sessionMs: 3_600_000,
     });
     expect(parseAdminConfig({ ADMIN_TOKEN_FILE: '/run/secrets/admin' }, () => `${TOKEN}\n`).token).to.equal(TOKEN);
-    expect(() => parseAdminConfig({ ADMIN_TOKEN: 'short' }, noFile)).to.throw(/ADMIN_TOKEN: must be at least 16 characters \(it is 5\)/);
-    expect(() => parseAdminConfig({ ADMIN_TOKEN: TOKEN, ADMIN_TOKEN_FILE: '/x' }, noFile)).to.throw(/both ADMIN_TOKEN and ADMIN_TOKEN_FILE/);
+    expect(() => parseAdminConfig({ ADMIN_TOKEN: 'short' }, noFile)).to.throw(
+      /ADMIN_TOKEN: must be at least 16 characters \(it is 5\)/,
+    );
+    expect(() => parseAdminConfig({ ADMIN_TOKEN: TOKEN, ADMIN_TOKEN_FILE: '/x' }, noFile)).to.throw(
+      /both ADMIN_TOKEN and ADMIN_TOKEN_FILE/,
+    );
     expect(() => parseAdminConfig({ MANAGEMENT_PORT: 'x' }, noFile)).to.throw(/MANAGEMENT_PORT/);
     expect(parseAutoReplay({})).to.equal(true);
     expect(parseAutoReplay({ QUARANTINE_AUTO_REPLAY: 'off' })).to.equal(false);

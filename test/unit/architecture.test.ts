@@ -28,7 +28,9 @@ function measuredImports(): Map<string, Set<string>> {
     const from = roomOf(file);
     const targets = rooms.get(from) ?? new Set<string>();
     rooms.set(from, targets);
-    for (const match of readFileSync(file, 'utf8').matchAll(/(?:\bfrom|\brequire\(|\bimport\()\s*'(\.{1,2}\/[^']+)'/g)) {
+    for (const match of readFileSync(file, 'utf8').matchAll(
+      /(?:\bfrom|\brequire\(|\bimport\()\s*'(\.{1,2}\/[^']+)'/g,
+    )) {
       const target = path.resolve(path.dirname(file), match[1]!);
       // `../store` is the folder's index.ts.
       const isFolder = existsSync(target) && statSync(target).isDirectory();
@@ -42,8 +44,14 @@ function measuredImports(): Map<string, Set<string>> {
 /** The table under "How the rooms depend on each other": `| \`room/\` | \`a/\`, \`b/\` |`, in its order. */
 function documentedImports(): Array<[string, string[]]> {
   const page = readFileSync(path.join(ROOT, 'docs/architecture.md'), 'utf8');
-  const section = page.slice(page.indexOf('## How the rooms depend on each other'), page.indexOf('## The flow of one delivery'));
-  return [...section.matchAll(/^\| `([^`]+)` \| (.*) \|$/gm)].map((row) => [row[1]!, [...row[2]!.matchAll(/`([^`]+)`/g)].map((name) => name[1]!)]);
+  const section = page.slice(
+    page.indexOf('## How the rooms depend on each other'),
+    page.indexOf('## The flow of one delivery'),
+  );
+  return [...section.matchAll(/^\| `([^`]+)` \| (.*) \|$/gm)].map((row) => [
+    row[1]!,
+    [...row[2]!.matchAll(/`([^`]+)`/g)].map((name) => name[1]!),
+  ]);
 }
 
 describe('docs/architecture.md: the rooms and their one-way arrows', () => {
@@ -55,12 +63,15 @@ describe('docs/architecture.md: the rooms and their one-way arrows', () => {
   });
 
   it("says exactly which rooms each room imports, as the code's import lines do", () => {
-    for (const [room, imports] of documented) expect([...imports].sort(), room).to.deep.equal([...(measured.get(room) ?? [])].sort());
+    for (const [room, imports] of documented)
+      expect([...imports].sort(), room).to.deep.equal([...(measured.get(room) ?? [])].sort());
   });
 
   it('has every arrow point down: a room imports only rooms listed below it', () => {
     const order = documented.map(([room]) => room);
-    const upward = documented.flatMap(([room, imports]) => imports.filter((target) => order.indexOf(target) <= order.indexOf(room)).map((target) => `${room} → ${target}`));
+    const upward = documented.flatMap(([room, imports]) =>
+      imports.filter((target) => order.indexOf(target) <= order.indexOf(room)).map((target) => `${room} → ${target}`),
+    );
     expect(order.length).to.be.above(10);
     expect(upward).to.deep.equal([]);
   });

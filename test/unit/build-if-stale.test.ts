@@ -64,7 +64,9 @@ describe('build-if-stale: npm start compiles only when a source changed', () => 
     stampAt(inFuture(60));
     write('src/receive/new-room.ts', 'export {};\n');
     touchAt('src/receive/new-room.ts', inFuture(120));
-    expect(script.staleReason(root)).to.equal(`${path.join('src', 'receive', 'new-room.ts')} changed since the last build`);
+    expect(script.staleReason(root)).to.equal(
+      `${path.join('src', 'receive', 'new-room.ts')} changed since the last build`,
+    );
   });
 
   it('does not build for a change outside what the compiler reads', () => {
@@ -75,8 +77,16 @@ describe('build-if-stale: npm start compiles only when a source changed', () => 
 
   it('reads the folders from the real tsconfig.json, and the real package.json runs it before start', () => {
     const inputs = script.buildInputs(repoRoot).map((file) => path.relative(repoRoot, file));
-    expect(inputs).to.include.members(['tsconfig.json', 'package.json', 'src/main.ts', 'scripts/bench.ts', 'test/unit/build-if-stale.test.ts']);
-    const scripts = (JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    expect(inputs).to.include.members([
+      'tsconfig.json',
+      'package.json',
+      'src/main.ts',
+      'scripts/bench.ts',
+      'test/unit/build-if-stale.test.ts',
+    ]);
+    const scripts = (
+      JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+    ).scripts;
     expect(scripts.prestart).to.equal('node scripts/build-if-stale.mjs');
     expect(scripts.start).to.equal('node --require ./dist/src/telemetry/preload.js dist/src/main.js');
     expect(scripts.test).to.match(/^npm run build --silent && /);

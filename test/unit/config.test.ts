@@ -103,7 +103,10 @@ describe('configuration', () => {
 
   it('reads tokens from *_FILE variables, a trailing newline being no mistake', () => {
     const config = load(
-      { BITRIX24_OUTGOING_WEBHOOK_TOKEN_FILE: '/run/secrets/token', BITRIX24_WEBHOOK_TOKENS_FILE: '/run/secrets/tokens' },
+      {
+        BITRIX24_OUTGOING_WEBHOOK_TOKEN_FILE: '/run/secrets/token',
+        BITRIX24_WEBHOOK_TOKENS_FILE: '/run/secrets/tokens',
+      },
       { '/run/secrets/token': `${TOKEN}\n`, '/run/secrets/tokens': `tasks=${OTHER}\n` },
     );
     expect(config.tokens).to.deep.equal([
@@ -156,20 +159,35 @@ describe('configuration', () => {
       shutdownDrainMs: 5_000,
     });
     expect(load({ BODY_MIN_BYTES_PER_SECOND: '0' }).bodyMinBytesPerSecond).to.equal(0);
-    expect(configError(() => load({ BODY_MIN_BYTES_PER_SECOND: 'fast' })).variable).to.equal('BODY_MIN_BYTES_PER_SECOND');
+    expect(configError(() => load({ BODY_MIN_BYTES_PER_SECOND: 'fast' })).variable).to.equal(
+      'BODY_MIN_BYTES_PER_SECOND',
+    );
   });
 
   it('checks MAX_CONNECTIONS, BODY_MEMORY_LIMIT, BODY_TIMEOUT_SECONDS and SHUTDOWN_DRAIN_SECONDS', () => {
-    expect(load({ MAX_CONNECTIONS: '500', BODY_MEMORY_LIMIT: '8mb', BODY_TIMEOUT_SECONDS: '2.5', SHUTDOWN_DRAIN_SECONDS: '0' })).to.deep.include({
+    expect(
+      load({
+        MAX_CONNECTIONS: '500',
+        BODY_MEMORY_LIMIT: '8mb',
+        BODY_TIMEOUT_SECONDS: '2.5',
+        SHUTDOWN_DRAIN_SECONDS: '0',
+      }),
+    ).to.deep.include({
       maxConnections: 500,
       bodyMemoryLimitBytes: 8 * 1024 * 1024,
       bodyTimeoutMs: 2_500,
       shutdownDrainMs: 0,
     });
     for (const [variable, value] of [
-      ['MAX_CONNECTIONS', '0'], ['MAX_CONNECTIONS', '1e3'], ['MAX_CONNECTIONS', '-5'],
-      ['BODY_MEMORY_LIMIT', 'much'], ['BODY_TIMEOUT_SECONDS', '0'], ['BODY_TIMEOUT_SECONDS', 'ten'],
-      ['BODY_TIMEOUT_SECONDS', '301'], ['SHUTDOWN_DRAIN_SECONDS', '-1'], ['SHUTDOWN_DRAIN_SECONDS', '5s'],
+      ['MAX_CONNECTIONS', '0'],
+      ['MAX_CONNECTIONS', '1e3'],
+      ['MAX_CONNECTIONS', '-5'],
+      ['BODY_MEMORY_LIMIT', 'much'],
+      ['BODY_TIMEOUT_SECONDS', '0'],
+      ['BODY_TIMEOUT_SECONDS', 'ten'],
+      ['BODY_TIMEOUT_SECONDS', '301'],
+      ['SHUTDOWN_DRAIN_SECONDS', '-1'],
+      ['SHUTDOWN_DRAIN_SECONDS', '5s'],
     ] as const) {
       expect(configError(() => load({ [variable]: value })).variable, `${variable}=${value}`).to.equal(variable);
     }
@@ -179,18 +197,41 @@ describe('configuration', () => {
   });
 
   it('parses a token list on its own, purely', () => {
-    expect(parseTokenList(`a=${TOKEN}`, 'X')).to.deep.equal({ tokens: [{ name: 'a', token: TOKEN }], warnings: [], faults: [] });
+    expect(parseTokenList(`a=${TOKEN}`, 'X')).to.deep.equal({
+      tokens: [{ name: 'a', token: TOKEN }],
+      warnings: [],
+      faults: [],
+    });
   });
 
   describe('hygiene warnings (never refusals)', () => {
-    const CONTRACT = 'BITRIX24_OUTGOING_WEBHOOK_TOKEN, BITRIX24_OUTGOING_WEBHOOK_TOKEN_FILE, BITRIX24_WEBHOOK_TOKENS, BITRIX24_WEBHOOK_TOKENS_FILE, BITRIX24_TOKEN_SOURCES, BITRIX24_TRACES_ACCEPTED_RATIO, BITRIX24_TRACES_SERVER_SPAN';
+    const CONTRACT =
+      'BITRIX24_OUTGOING_WEBHOOK_TOKEN, BITRIX24_OUTGOING_WEBHOOK_TOKEN_FILE, BITRIX24_WEBHOOK_TOKENS, BITRIX24_WEBHOOK_TOKENS_FILE, BITRIX24_TOKEN_SOURCES, BITRIX24_TRACES_ACCEPTED_RATIO, BITRIX24_TRACES_SERVER_SPAN';
     for (const [name, expected] of [
-      ['BITRIX24_OUTGOING_WEBHOOK_TOKN', 'BITRIX24_OUTGOING_WEBHOOK_TOKN is not a variable this service reads; did you mean BITRIX24_OUTGOING_WEBHOOK_TOKEN?'],
-      ['BITRIX24_WEBHOOK_TOKEN', 'BITRIX24_WEBHOOK_TOKEN is not a variable this service reads; did you mean BITRIX24_WEBHOOK_TOKENS?'],
-      ['BITRIX_OUTGOING_WEBHOOK_TOKEN', 'BITRIX_OUTGOING_WEBHOOK_TOKEN is not a variable this service reads; did you mean BITRIX24_OUTGOING_WEBHOOK_TOKEN?'],
-      ['bitrix24_outgoing_webhook_token', 'bitrix24_outgoing_webhook_token is not a variable this service reads; did you mean BITRIX24_OUTGOING_WEBHOOK_TOKEN?'],
-      ['BITRIX24_TOKEN_SOURCE', 'BITRIX24_TOKEN_SOURCE is not a variable this service reads; did you mean BITRIX24_TOKEN_SOURCES?'],
-      ['BITRIX24_PORTAL_DOMAIN_NAME', `BITRIX24_PORTAL_DOMAIN_NAME is not a variable this service reads; it reads ${CONTRACT}`],
+      [
+        'BITRIX24_OUTGOING_WEBHOOK_TOKN',
+        'BITRIX24_OUTGOING_WEBHOOK_TOKN is not a variable this service reads; did you mean BITRIX24_OUTGOING_WEBHOOK_TOKEN?',
+      ],
+      [
+        'BITRIX24_WEBHOOK_TOKEN',
+        'BITRIX24_WEBHOOK_TOKEN is not a variable this service reads; did you mean BITRIX24_WEBHOOK_TOKENS?',
+      ],
+      [
+        'BITRIX_OUTGOING_WEBHOOK_TOKEN',
+        'BITRIX_OUTGOING_WEBHOOK_TOKEN is not a variable this service reads; did you mean BITRIX24_OUTGOING_WEBHOOK_TOKEN?',
+      ],
+      [
+        'bitrix24_outgoing_webhook_token',
+        'bitrix24_outgoing_webhook_token is not a variable this service reads; did you mean BITRIX24_OUTGOING_WEBHOOK_TOKEN?',
+      ],
+      [
+        'BITRIX24_TOKEN_SOURCE',
+        'BITRIX24_TOKEN_SOURCE is not a variable this service reads; did you mean BITRIX24_TOKEN_SOURCES?',
+      ],
+      [
+        'BITRIX24_PORTAL_DOMAIN_NAME',
+        `BITRIX24_PORTAL_DOMAIN_NAME is not a variable this service reads; it reads ${CONTRACT}`,
+      ],
     ] as const) {
       it(`warns of ${name}, with the closest known name when there is one`, () => {
         const config = load({ [name]: TOKEN, BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN });
@@ -200,15 +241,45 @@ describe('configuration', () => {
     }
 
     it('does not warn of contract variables, unset ones, or unrelated ones', () => {
-      expect(load({ BITRIX24_TOKEN_SOURCES: 'body', BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN}`, BITRIX24_TRACES_ACCEPTED_RATIO: '0.5', BITRIX24_TRACES_SERVER_SPAN: 'service', BITRIX24_X: undefined, HOME: '/root', OTEL_SERVICE_NAME: 'x' }).warnings).to.deep.equal([]);
+      expect(
+        load({
+          BITRIX24_TOKEN_SOURCES: 'body',
+          BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN}`,
+          BITRIX24_TRACES_ACCEPTED_RATIO: '0.5',
+          BITRIX24_TRACES_SERVER_SPAN: 'service',
+          BITRIX24_X: undefined,
+          HOME: '/root',
+          OTEL_SERVICE_NAME: 'x',
+        }).warnings,
+      ).to.deep.equal([]);
     });
 
     for (const [what, value, expected] of [
-      ['a pasted handler URL', 'https://example.bitrix24.ru/rest/1/jvh9y1ulvt2m6k5or/', 'looks like a URL, not a token (a handler or REST URL pasted instead of the "Application token" field?)'],
-      ['a token one character short', TOKEN.slice(1), 'is 31 characters long; a Bitrix24 token is 32 characters of 0-9 and a-z'],
-      ['a token in uppercase', TOKEN.toUpperCase(), 'contains uppercase letters; a Bitrix24 token is 32 characters of 0-9 and a-z'],
-      ['a token with other characters', `${TOKEN.slice(0, 30)}-_`, 'contains characters other than letters and digits; a Bitrix24 token is 32 characters of 0-9 and a-z'],
-      ['a short mixed-case value with punctuation', 'Abc.def', 'is 7 characters long and contains uppercase letters and characters other than letters and digits; a Bitrix24 token is 32 characters of 0-9 and a-z'],
+      [
+        'a pasted handler URL',
+        'https://example.bitrix24.ru/rest/1/jvh9y1ulvt2m6k5or/',
+        'looks like a URL, not a token (a handler or REST URL pasted instead of the "Application token" field?)',
+      ],
+      [
+        'a token one character short',
+        TOKEN.slice(1),
+        'is 31 characters long; a Bitrix24 token is 32 characters of 0-9 and a-z',
+      ],
+      [
+        'a token in uppercase',
+        TOKEN.toUpperCase(),
+        'contains uppercase letters; a Bitrix24 token is 32 characters of 0-9 and a-z',
+      ],
+      [
+        'a token with other characters',
+        `${TOKEN.slice(0, 30)}-_`,
+        'contains characters other than letters and digits; a Bitrix24 token is 32 characters of 0-9 and a-z',
+      ],
+      [
+        'a short mixed-case value with punctuation',
+        'Abc.def',
+        'is 7 characters long and contains uppercase letters and characters other than letters and digits; a Bitrix24 token is 32 characters of 0-9 and a-z',
+      ],
     ] as const) {
       it(`warns of ${what} without showing it`, () => {
         const config = load({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: value });
@@ -225,7 +296,10 @@ describe('configuration', () => {
     });
 
     it("names each malformed token's variable and fault for the diagnoses (the inbound webhook's 16-character secret too)", () => {
-      const config = load({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: 'k3v9x2m7q1w8z4p6', BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN}\ntasks=https://x.bitrix24.ru/rest/1/k3v9x2m7q1w8z4p6/` });
+      const config = load({
+        BITRIX24_OUTGOING_WEBHOOK_TOKEN: 'k3v9x2m7q1w8z4p6',
+        BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN}\ntasks=https://x.bitrix24.ru/rest/1/k3v9x2m7q1w8z4p6/`,
+      });
       expect(config.tokenFaults).to.deep.equal([
         {
           name: 'default',
@@ -234,21 +308,36 @@ describe('configuration', () => {
             'is 16 characters long, like the secret of an inbound webhook (the code in https://<portal>/rest/<user>/<secret>/); ' +
             'the outgoing webhook\'s "Application token" is 32 characters of 0-9 and a-z',
         },
-        { name: 'tasks', where: 'BITRIX24_WEBHOOK_TOKENS entry 2 (tasks)', problem: 'looks like a URL, not a token (a handler or REST URL pasted instead of the "Application token" field?)' },
+        {
+          name: 'tasks',
+          where: 'BITRIX24_WEBHOOK_TOKENS entry 2 (tasks)',
+          problem:
+            'looks like a URL, not a token (a handler or REST URL pasted instead of the "Application token" field?)',
+        },
       ]);
       expect(load({ BITRIX24_OUTGOING_WEBHOOK_TOKEN: TOKEN }).tokenFaults).to.deep.equal([]);
     });
 
     it('binds a token to a portal: @member_id, @domain, or both; a URL stays a (malformed) token', () => {
-      const config = load({ BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN}@d897063e1ce7c5eb9f04b9751eef5915\ntasks=${OTHER}@Some-Domain.Bitrix24.com@a223c6b3710f85df22e9377d6c4f7553\nplain=${THIRD}` });
+      const config = load({
+        BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN}@d897063e1ce7c5eb9f04b9751eef5915\ntasks=${OTHER}@Some-Domain.Bitrix24.com@a223c6b3710f85df22e9377d6c4f7553\nplain=${THIRD}`,
+      });
       expect(config.tokens).to.deep.equal([
         { name: 'crm', token: TOKEN, portal: { memberId: 'd897063e1ce7c5eb9f04b9751eef5915' } },
-        { name: 'tasks', token: OTHER, portal: { domain: 'some-domain.bitrix24.com', memberId: 'a223c6b3710f85df22e9377d6c4f7553' } },
+        {
+          name: 'tasks',
+          token: OTHER,
+          portal: { domain: 'some-domain.bitrix24.com', memberId: 'a223c6b3710f85df22e9377d6c4f7553' },
+        },
         { name: 'plain', token: THIRD },
       ]);
       expect(config.warnings).to.deep.equal([]);
-      expect(() => load({ BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN}@not_a_member!` })).to.throw('BITRIX24_WEBHOOK_TOKENS entry 1 (crm): the member_id after @ must be 8 to 64 characters of 0-9 and a-z');
-      expect(() => load({ BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN}@d897063e1ce7c5eb9f04b9751eef5915\ncrm=${OTHER}` })).to.throw('bound to different portals');
+      expect(() => load({ BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN}@not_a_member!` })).to.throw(
+        'BITRIX24_WEBHOOK_TOKENS entry 1 (crm): the member_id after @ must be 8 to 64 characters of 0-9 and a-z',
+      );
+      expect(() =>
+        load({ BITRIX24_WEBHOOK_TOKENS: `crm=${TOKEN}@d897063e1ce7c5eb9f04b9751eef5915\ncrm=${OTHER}` }),
+      ).to.throw('bound to different portals');
     });
 
     it('takes both kinds of Bitrix24 token (webhook [0-9a-z], application hex) as they are', () => {
@@ -258,7 +347,10 @@ describe('configuration', () => {
 
     it('reports a *_FILE ending in a Windows line ending instead of taking it silently', () => {
       const config = load(
-        { BITRIX24_OUTGOING_WEBHOOK_TOKEN_FILE: '/run/secrets/token', BITRIX24_WEBHOOK_TOKENS_FILE: '/run/secrets/tokens' },
+        {
+          BITRIX24_OUTGOING_WEBHOOK_TOKEN_FILE: '/run/secrets/token',
+          BITRIX24_WEBHOOK_TOKENS_FILE: '/run/secrets/tokens',
+        },
         { '/run/secrets/token': `${TOKEN}\r\n`, '/run/secrets/tokens': `crm=${OTHER}\r\ntasks=${THIRD}\r\n` },
       );
       expect(config.tokens).to.deep.equal([
@@ -276,7 +368,9 @@ describe('configuration', () => {
       expect(levenshtein('kitten', 'sitting')).to.equal(3);
       expect(levenshtein('', 'abc')).to.equal(3);
       expect(levenshtein('same', 'same')).to.equal(0);
-      expect(closestName('BITRIX24_TOKEN_SOURCSE', ['BITRIX24_TOKEN_SOURCES', 'BITRIX24_WEBHOOK_TOKENS'])).to.equal('BITRIX24_TOKEN_SOURCES');
+      expect(closestName('BITRIX24_TOKEN_SOURCSE', ['BITRIX24_TOKEN_SOURCES', 'BITRIX24_WEBHOOK_TOKENS'])).to.equal(
+        'BITRIX24_TOKEN_SOURCES',
+      );
       expect(closestName('BITRIX24_ZZZZZZZZZZZZZZZZZZ', ['BITRIX24_TOKEN_SOURCES'])).to.equal(undefined);
     });
   });

@@ -36,9 +36,11 @@ function candidateArbitrary(configured: NamedToken[]) {
   const real = fc.constantFrom(...configured.map(({ token }) => token));
   return fc.oneof(
     real,
-    fc.tuple(real, fc.constantFrom(' ', '  ', '\t', '+'), fc.constantFrom('before', 'after', 'both')).map(([token, space, where]) =>
-      where === 'before' ? space + token : where === 'after' ? token + space : space + token + space,
-    ),
+    fc
+      .tuple(real, fc.constantFrom(' ', '  ', '\t', '+'), fc.constantFrom('before', 'after', 'both'))
+      .map(([token, space, where]) =>
+        where === 'before' ? space + token : where === 'after' ? token + space : space + token + space,
+      ),
     real.map((token) => token.slice(0, -1)),
     fc.string({ minLength: 0, maxLength: 300 }),
   );
@@ -47,31 +49,44 @@ function candidateArbitrary(configured: NamedToken[]) {
 describe('token comparison: constant time as a property', () => {
   it('compares the candidate digest with every configured digest, in order, whatever matches first and whatever the length', () => {
     fc.assert(
-      fc.property(configuredArbitrary.chain((configured) => fc.tuple(fc.constant(configured), candidateArbitrary(configured))), ([configured, candidate]) => {
-        const { calls, compare } = countingComparison();
-        const match = createTokenMatcher(configured, compare);
-        const name = match(candidate);
+      fc.property(
+        configuredArbitrary.chain((configured) => fc.tuple(fc.constant(configured), candidateArbitrary(configured))),
+        ([configured, candidate]) => {
+          const { calls, compare } = countingComparison();
+          const match = createTokenMatcher(configured, compare);
+          const name = match(candidate);
 
-        expect(calls.length, 'comparisons').to.equal(configured.length);
-        const candidateDigest = sha256(candidate);
-        calls.forEach(([a, b], index) => {
-          expect(a.equals(candidateDigest), `call ${index}: the candidate's digest`).to.equal(true);
-          expect(b.equals(sha256(configured[index]!.token)), `call ${index}: configured digest ${index}`).to.equal(true);
-        });
-        const first = configured.find(({ token }) => token === candidate);
-        expect(name).to.equal(first?.name);
+          expect(calls.length, 'comparisons').to.equal(configured.length);
+          const candidateDigest = sha256(candidate);
+          calls.forEach(([a, b], index) => {
+            expect(a.equals(candidateDigest), `call ${index}: the candidate's digest`).to.equal(true);
+            expect(b.equals(sha256(configured[index]!.token)), `call ${index}: configured digest ${index}`).to.equal(
+              true,
+            );
+          });
+          const first = configured.find(({ token }) => token === candidate);
+          expect(name).to.equal(first?.name);
 
-        // The request path: decide() hashes the deciding token once and matches by digest, with the same comparisons.
-        calls.length = 0;
-        const verdict = decide([{ source: 'body', token: candidate, location: 'auth[application_token]', rejected: [] }], match);
-        expect(calls.length, 'comparisons in decide()').to.equal(configured.length);
-        calls.forEach(([a, b], index) => {
-          expect(a.equals(candidateDigest), `decide() call ${index}: the candidate's digest`).to.equal(true);
-          expect(b.equals(sha256(configured[index]!.token)), `decide() call ${index}: configured digest ${index}`).to.equal(true);
-        });
-        expect(verdict.webhook).to.equal(first?.name ?? 'unknown');
-        expect(verdict.result !== 'missing' && verdict.fingerprint).to.equal(candidateDigest.toString('hex').slice(0, 8));
-      }),
+          // The request path: decide() hashes the deciding token once and matches by digest, with the same comparisons.
+          calls.length = 0;
+          const verdict = decide(
+            [{ source: 'body', token: candidate, location: 'auth[application_token]', rejected: [] }],
+            match,
+          );
+          expect(calls.length, 'comparisons in decide()').to.equal(configured.length);
+          calls.forEach(([a, b], index) => {
+            expect(a.equals(candidateDigest), `decide() call ${index}: the candidate's digest`).to.equal(true);
+            expect(
+              b.equals(sha256(configured[index]!.token)),
+              `decide() call ${index}: configured digest ${index}`,
+            ).to.equal(true);
+          });
+          expect(verdict.webhook).to.equal(first?.name ?? 'unknown');
+          expect(verdict.result !== 'missing' && verdict.fingerprint).to.equal(
+            candidateDigest.toString('hex').slice(0, 8),
+          );
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -82,10 +97,26 @@ describe('token comparison: constant time as a property', () => {
       { name: 'tasks', token: 'b'.repeat(32) },
       { name: 'crm', token: 'short' },
     ];
-    for (const [candidate, expected] of [['a'.repeat(32), 'crm'], ['short', 'crm'], ['b'.repeat(32), 'tasks'], ['', undefined], ['x'.repeat(5000), undefined], [` ${'a'.repeat(32)} `, undefined]] as const) {
+    for (const [candidate, expected] of [
+      ['a'.repeat(32), 'crm'],
+      ['short', 'crm'],
+      ['b'.repeat(32), 'tasks'],
+      ['', undefined],
+      ['x'.repeat(5000), undefined],
+      [` ${'a'.repeat(32)} `, undefined],
+    ] as const) {
       const { calls, compare } = countingComparison();
-      expect(createTokenMatcher(configured, compare)(candidate), JSON.stringify(candidate.slice(0, 40))).to.equal(expected);
-      expect(calls.map(([a, b]) => [a.length, b.length]), JSON.stringify(candidate.slice(0, 40))).to.deep.equal([[32, 32], [32, 32], [32, 32]]);
+      expect(createTokenMatcher(configured, compare)(candidate), JSON.stringify(candidate.slice(0, 40))).to.equal(
+        expected,
+      );
+      expect(
+        calls.map(([a, b]) => [a.length, b.length]),
+        JSON.stringify(candidate.slice(0, 40)),
+      ).to.deep.equal([
+        [32, 32],
+        [32, 32],
+        [32, 32],
+      ]);
     }
   });
 

@@ -34,7 +34,9 @@ function requiredPackages(source: string): string[] {
 }
 
 describe('dependencies', () => {
-  const runtime = new Set(compiledFiles(path.join(ROOT, 'dist/src')).flatMap((file) => requiredPackages(readFileSync(file, 'utf8'))));
+  const runtime = new Set(
+    compiledFiles(path.join(ROOT, 'dist/src')).flatMap((file) => requiredPackages(readFileSync(file, 'utf8'))),
+  );
 
   it('declares every package the compiled service and CLI require as a dependency (better-sqlite3 optional)', () => {
     const declared = { ...manifest.dependencies, ...manifest.optionalDependencies };
@@ -44,13 +46,17 @@ describe('dependencies', () => {
 
   it("uses packages by their public entry points only: no path into a package's build folder, no cast to never", () => {
     const reaching = compiledFiles(path.join(ROOT, 'dist/src')).flatMap((file) =>
-      [...readFileSync(file, 'utf8').matchAll(/\brequire\((["'])((?:@[^/"']+\/)?[^./"'][^"']*\/(?:build|dist|lib)\/[^"']*)\1\)/g)].map(
-        (match) => `${path.relative(ROOT, file)}: ${match[2]}`,
-      ),
+      [
+        ...readFileSync(file, 'utf8').matchAll(
+          /\brequire\((["'])((?:@[^/"']+\/)?[^./"'][^"']*\/(?:build|dist|lib)\/[^"']*)\1\)/g,
+        ),
+      ].map((match) => `${path.relative(ROOT, file)}: ${match[2]}`),
     );
     expect(reaching).to.deep.equal([]);
     const sources = sourceFiles(path.join(ROOT, 'src'));
-    const casts = sources.filter((file) => /\bas never\b/.test(readFileSync(file, 'utf8'))).map((file) => path.relative(ROOT, file));
+    const casts = sources
+      .filter((file) => /\bas never\b/.test(readFileSync(file, 'utf8')))
+      .map((file) => path.relative(ROOT, file));
     expect(sources.length).to.be.above(50);
     expect(casts).to.deep.equal([]);
   });
@@ -73,11 +79,24 @@ describe('dependencies', () => {
   it('has a lock whose root entry is what `npm install` writes from package.json, so the install leaves it unchanged', () => {
     const root = lock.packages[''];
     const expected: Record<string, unknown> = {};
-    for (const key of ['name', 'version', 'license', 'dependencies', 'bin', 'devDependencies', 'optionalDependencies', 'engines']) {
+    for (const key of [
+      'name',
+      'version',
+      'license',
+      'dependencies',
+      'bin',
+      'devDependencies',
+      'optionalDependencies',
+      'engines',
+    ]) {
       if (manifest[key] !== undefined) expected[key] = manifest[key];
     }
     expect(root).to.deep.equal(expected);
-    for (const [name, version] of Object.entries({ ...manifest.dependencies, ...manifest.devDependencies, ...manifest.optionalDependencies })) {
+    for (const [name, version] of Object.entries({
+      ...manifest.dependencies,
+      ...manifest.devDependencies,
+      ...manifest.optionalDependencies,
+    })) {
       expect(lock.packages[`node_modules/${name}`]?.version, name).to.equal(version);
     }
   });

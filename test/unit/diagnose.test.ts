@@ -6,7 +6,14 @@ import querystring from 'node:querystring';
 import qs from 'qs';
 import { FORM_PARSE_OPTIONS } from '../../src/receive/body';
 import { DIAGNOSES, TOKEN_SOURCES, type TokenSource } from '../../src/vocabulary/names';
-import { diagnose, looksLikeBitrix24Token, RAW_PREFIX_LENGTH, type DiagnosisInput, type DiagnosisResult, type RefusalOutcome } from '../../src/verify/diagnose';
+import {
+  diagnose,
+  looksLikeBitrix24Token,
+  RAW_PREFIX_LENGTH,
+  type DiagnosisInput,
+  type DiagnosisResult,
+  type RefusalOutcome,
+} from '../../src/verify/diagnose';
 import { extractToken, type TokenCarrier } from '../../src/verify/extract';
 import { checkBinding, createTokenMatcher, decide } from '../../src/verify/verify';
 import type { PortalBinding } from '../../src/config/portal-binding';
@@ -64,8 +71,13 @@ interface Delivery {
 function refuse(delivery: Delivery): DiagnosisInput {
   const raw = delivery.body ?? '';
   const chunked = delivery.chunked ?? false;
-  const contentLength = delivery.contentLength === 'absent' || chunked ? undefined : (delivery.contentLength ?? Buffer.byteLength(raw));
-  const headers: Record<string, string | string[]> = { host: 'hooks.example.com', 'user-agent': 'Bitrix24 Webhook Engine', ...delivery.headers };
+  const contentLength =
+    delivery.contentLength === 'absent' || chunked ? undefined : (delivery.contentLength ?? Buffer.byteLength(raw));
+  const headers: Record<string, string | string[]> = {
+    host: 'hooks.example.com',
+    'user-agent': 'Bitrix24 Webhook Engine',
+    ...delivery.headers,
+  };
   if (delivery.contentType !== undefined) headers['content-type'] = delivery.contentType;
   if (contentLength !== undefined) headers['content-length'] = String(contentLength);
   if (chunked) headers['transfer-encoding'] = 'chunked';
@@ -79,7 +91,13 @@ function refuse(delivery: Delivery): DiagnosisInput {
     headerNames: Object.keys(headers).sort(),
     sources,
   };
-  const stage = (outcome: RefusalOutcome, rawPrefix?: string): DiagnosisInput => ({ ...base, outcome, body: undefined, rawPrefix, extractions: [] });
+  const stage = (outcome: RefusalOutcome, rawPrefix?: string): DiagnosisInput => ({
+    ...base,
+    outcome,
+    body: undefined,
+    rawPrefix,
+    extractions: [],
+  });
 
   const type = (delivery.contentType ?? '').split(';')[0]!.trim().toLowerCase();
   const isJson = type === JSON_TYPE || (type.startsWith('application/') && type.endsWith('+json'));
@@ -115,7 +133,9 @@ function refuse(delivery: Delivery): DiagnosisInput {
     }
   }
 
-  const headersDistinct = Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, typeof value === 'string' ? [value] : value]));
+  const headersDistinct = Object.fromEntries(
+    Object.entries(headers).map(([name, value]) => [name, typeof value === 'string' ? [value] : value]),
+  );
   const carrier: TokenCarrier = { body, query, headers: headersDistinct };
   const extractions = sources.map((source) => extractToken(source, carrier));
   const tokens = delivery.tokens ?? [WEBHOOK_TOKEN];
@@ -124,17 +144,36 @@ function refuse(delivery: Delivery): DiagnosisInput {
     return problem === undefined ? [] : [{ where: `BITRIX24_WEBHOOK_TOKENS entry ${i + 1} (t${i})`, problem }];
   });
   const configured = createTokenMatcher(tokens.map((token, i) => ({ name: `t${i}`, token })));
-  const input = { ...base, body, rawPrefix, extractions, configuredTokenFaults, isConfiguredToken: (token: string) => configured(token) !== undefined };
+  const input = {
+    ...base,
+    body,
+    rawPrefix,
+    extractions,
+    configuredTokenFaults,
+    isConfiguredToken: (token: string) => configured(token) !== undefined,
+  };
   if (tokens.length === 0) return { ...input, outcome: 'not_configured' };
-  const named = tokens.map((token, i) => ({ name: `t${i}`, token, ...(delivery.portal ? { portal: delivery.portal } : {}) }));
+  const named = tokens.map((token, i) => ({
+    name: `t${i}`,
+    token,
+    ...(delivery.portal ? { portal: delivery.portal } : {}),
+  }));
   const verdict = checkBinding(decide(extractions, createTokenMatcher(named)), named, deliveryFacts(body));
-  if (verdict.result === 'mismatched' && verdict.reason === 'portal_mismatch') return { ...input, outcome: 'portal_mismatch', portalMismatch: verdict.portalMismatch };
+  if (verdict.result === 'mismatched' && verdict.reason === 'portal_mismatch')
+    return { ...input, outcome: 'portal_mismatch', portalMismatch: verdict.portalMismatch };
   if (verdict.result === 'accepted') throw new Error('the delivery was accepted: not a refusal');
   return { ...input, outcome: verdict.reason };
 }
 
 const deal = (auth: Record<string, string | undefined>, extra: Record<string, string> = {}) =>
-  httpBuildQuery({ event: 'ONCRMDEALADD', event_handler_id: '975', data: { FIELDS: { ID: '7405' } }, ts: '1766047124', auth, ...extra });
+  httpBuildQuery({
+    event: 'ONCRMDEALADD',
+    event_handler_id: '975',
+    data: { FIELDS: { ID: '7405' } },
+    ts: '1766047124',
+    auth,
+    ...extra,
+  });
 const dealAuthWithout = () => ({ ...webhookAuth(WEBHOOK_TOKEN), application_token: undefined });
 const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJnYXRld2F5In0.c2lnbmF0dXJl';
 
@@ -146,56 +185,152 @@ interface Case {
 
 // Each diagnosis from the delivery that really produces it.
 const CASES: Case[] = [
-  { name: 'no token configured: a real deal', delivery: { body: CRM_DEAL_ADD, contentType: FORM, tokens: [] }, expected: { diagnosis: 'not_configured' } },
-  { name: 'a real deal sent with no Content-Type', delivery: { body: CRM_DEAL_ADD }, expected: { diagnosis: 'content_type_missing' } },
-  { name: 'a real deal labelled text/plain by a proxy', delivery: { body: CRM_DEAL_ADD, contentType: 'text/plain; charset=utf-8' }, expected: { diagnosis: 'unsupported_media_type_bitrix24_body' } },
+  {
+    name: 'no token configured: a real deal',
+    delivery: { body: CRM_DEAL_ADD, contentType: FORM, tokens: [] },
+    expected: { diagnosis: 'not_configured' },
+  },
+  {
+    name: 'a real deal sent with no Content-Type',
+    delivery: { body: CRM_DEAL_ADD },
+    expected: { diagnosis: 'content_type_missing' },
+  },
+  {
+    name: 'a real deal labelled text/plain by a proxy',
+    delivery: { body: CRM_DEAL_ADD, contentType: 'text/plain; charset=utf-8' },
+    expected: { diagnosis: 'unsupported_media_type_bitrix24_body' },
+  },
   {
     name: 'a chat-bot message over BODY_LIMIT',
-    delivery: { body: chatBotMessage().replace('PARAMS%5D%5BMESSAGE%5D=', `PARAMS%5D%5BMESSAGE%5D=${'%D0%AF'.repeat(50_000)}`), contentType: FORM },
+    delivery: {
+      body: chatBotMessage().replace('PARAMS%5D%5BMESSAGE%5D=', `PARAMS%5D%5BMESSAGE%5D=${'%D0%AF'.repeat(50_000)}`),
+      contentType: FORM,
+    },
     expected: { diagnosis: 'payload_too_large' },
   },
-  { name: 'a real form deal labelled JSON', delivery: { body: CRM_DEAL_ADD, contentType: JSON_TYPE }, expected: { diagnosis: 'form_body_labelled_json' } },
-  { name: 'a form deal labelled JSON with a charset', delivery: { body: TASK_ADD, contentType: 'application/json; charset=utf-8' }, expected: { diagnosis: 'form_body_labelled_json' } },
-  { name: 'a JSON deal cut short', delivery: { body: dealAsJson().slice(0, -20), contentType: JSON_TYPE }, expected: { diagnosis: 'malformed_body' } },
   {
-    name: 'a form body of more than 1000 parameters',
-    delivery: { body: `${CRM_DEAL_ADD}&${Array.from({ length: 1000 }, (_, i) => `data%5BFIELDS%5D%5BUF_${i}%5D=1`).join('&')}`, contentType: FORM },
+    name: 'a real form deal labelled JSON',
+    delivery: { body: CRM_DEAL_ADD, contentType: JSON_TYPE },
+    expected: { diagnosis: 'form_body_labelled_json' },
+  },
+  {
+    name: 'a form deal labelled JSON with a charset',
+    delivery: { body: TASK_ADD, contentType: 'application/json; charset=utf-8' },
+    expected: { diagnosis: 'form_body_labelled_json' },
+  },
+  {
+    name: 'a JSON deal cut short',
+    delivery: { body: dealAsJson().slice(0, -20), contentType: JSON_TYPE },
     expected: { diagnosis: 'malformed_body' },
   },
-  { name: 'a form delivery whose body a proxy dropped (Content-Length: 0)', delivery: { body: '', contentType: FORM }, expected: { diagnosis: 'empty_body', detail: 'Content-Length: 0' } },
-  { name: 'a redirect that dropped the body and its type', delivery: { body: '' }, expected: { diagnosis: 'empty_body', detail: 'Content-Length: 0' } },
-  { name: 'no Content-Length and not chunked', delivery: { body: '', contentType: FORM, contentLength: 'absent' }, expected: { diagnosis: 'empty_body', detail: 'no Content-Length and not chunked' } },
-  { name: 'chunked with no bytes', delivery: { body: '', contentType: FORM, chunked: true }, expected: { diagnosis: 'empty_body', detail: 'no bytes in the body' } },
-  { name: 'an empty JSON body', delivery: { body: '', contentType: JSON_TYPE }, expected: { diagnosis: 'empty_body', detail: 'Content-Length: 0' } },
-  { name: 'a JSON deal labelled form', delivery: { body: dealAsJson(), contentType: FORM }, expected: { diagnosis: 'json_body_labelled_form' } },
-  { name: 'a flat-parsed deal re-sent as JSON, labelled form', delivery: { body: flatParsedAsJson(), contentType: FORM }, expected: { diagnosis: 'json_body_labelled_form' } },
-  { name: 'a batch of JSON deals labelled form', delivery: { body: `[${dealAsJson()},${dealAsJson()}]`, contentType: FORM }, expected: { diagnosis: 'json_body_labelled_form' } },
   {
-    name: 'pretty-printed JSON with & and = in its text, labelled form',
-    delivery: { body: `\n  ${JSON.stringify({ event: 'ONCRMDEALADD', data: { FIELDS: { TITLE: 'A&B = C' } }, auth: webhookAuth(WEBHOOK_TOKEN) }, null, 2)}`, contentType: FORM },
+    name: 'a form body of more than 1000 parameters',
+    delivery: {
+      body: `${CRM_DEAL_ADD}&${Array.from({ length: 1000 }, (_, i) => `data%5BFIELDS%5D%5BUF_${i}%5D=1`).join('&')}`,
+      contentType: FORM,
+    },
+    expected: { diagnosis: 'malformed_body' },
+  },
+  {
+    name: 'a form delivery whose body a proxy dropped (Content-Length: 0)',
+    delivery: { body: '', contentType: FORM },
+    expected: { diagnosis: 'empty_body', detail: 'Content-Length: 0' },
+  },
+  {
+    name: 'a redirect that dropped the body and its type',
+    delivery: { body: '' },
+    expected: { diagnosis: 'empty_body', detail: 'Content-Length: 0' },
+  },
+  {
+    name: 'no Content-Length and not chunked',
+    delivery: { body: '', contentType: FORM, contentLength: 'absent' },
+    expected: { diagnosis: 'empty_body', detail: 'no Content-Length and not chunked' },
+  },
+  {
+    name: 'chunked with no bytes',
+    delivery: { body: '', contentType: FORM, chunked: true },
+    expected: { diagnosis: 'empty_body', detail: 'no bytes in the body' },
+  },
+  {
+    name: 'an empty JSON body',
+    delivery: { body: '', contentType: JSON_TYPE },
+    expected: { diagnosis: 'empty_body', detail: 'Content-Length: 0' },
+  },
+  {
+    name: 'a JSON deal labelled form',
+    delivery: { body: dealAsJson(), contentType: FORM },
     expected: { diagnosis: 'json_body_labelled_form' },
   },
-  { name: 'the token key repeated', delivery: { body: repeatedTokenKey(), contentType: FORM }, expected: { diagnosis: 'token_repeated', detail: 'auth[application_token]' } },
+  {
+    name: 'a flat-parsed deal re-sent as JSON, labelled form',
+    delivery: { body: flatParsedAsJson(), contentType: FORM },
+    expected: { diagnosis: 'json_body_labelled_form' },
+  },
+  {
+    name: 'a batch of JSON deals labelled form',
+    delivery: { body: `[${dealAsJson()},${dealAsJson()}]`, contentType: FORM },
+    expected: { diagnosis: 'json_body_labelled_form' },
+  },
+  {
+    name: 'pretty-printed JSON with & and = in its text, labelled form',
+    delivery: {
+      body: `\n  ${JSON.stringify({ event: 'ONCRMDEALADD', data: { FIELDS: { TITLE: 'A&B = C' } }, auth: webhookAuth(WEBHOOK_TOKEN) }, null, 2)}`,
+      contentType: FORM,
+    },
+    expected: { diagnosis: 'json_body_labelled_form' },
+  },
+  {
+    name: 'the token key repeated',
+    delivery: { body: repeatedTokenKey(), contentType: FORM },
+    expected: { diagnosis: 'token_repeated', detail: 'auth[application_token]' },
+  },
   {
     name: 'X-Bitrix24-Token sent twice by a gateway',
-    delivery: { body: withoutToken(CRM_DEAL_ADD), contentType: FORM, headers: { 'x-bitrix24-token': [WEBHOOK_TOKEN, WEBHOOK_TOKEN] } },
+    delivery: {
+      body: withoutToken(CRM_DEAL_ADD),
+      contentType: FORM,
+      headers: { 'x-bitrix24-token': [WEBHOOK_TOKEN, WEBHOOK_TOKEN] },
+    },
     expected: { diagnosis: 'token_repeated', detail: 'header x-bitrix24-token' },
   },
-  { name: 'an empty token', delivery: { body: deal({ ...webhookAuth(''), application_token: '' }), contentType: FORM }, expected: { diagnosis: 'token_empty', detail: 'auth[application_token]' } },
-  { name: 'an empty ?token=', delivery: { body: withoutToken(CRM_DEAL_ADD), contentType: FORM, query: 'token=' }, expected: { diagnosis: 'token_empty', detail: 'query token' } },
+  {
+    name: 'an empty token',
+    delivery: { body: deal({ ...webhookAuth(''), application_token: '' }), contentType: FORM },
+    expected: { diagnosis: 'token_empty', detail: 'auth[application_token]' },
+  },
+  {
+    name: 'an empty ?token=',
+    delivery: { body: withoutToken(CRM_DEAL_ADD), contentType: FORM, query: 'token=' },
+    expected: { diagnosis: 'token_empty', detail: 'query token' },
+  },
   {
     name: 'a JSON forwarder that wrote null for the token',
-    delivery: { body: JSON.stringify({ event: 'ONCRMDEALADD', data: { FIELDS: { ID: '7405' } }, auth: { ...webhookAuth(WEBHOOK_TOKEN), application_token: null } }), contentType: JSON_TYPE },
+    delivery: {
+      body: JSON.stringify({
+        event: 'ONCRMDEALADD',
+        data: { FIELDS: { ID: '7405' } },
+        auth: { ...webhookAuth(WEBHOOK_TOKEN), application_token: null },
+      }),
+      contentType: JSON_TYPE,
+    },
     expected: { diagnosis: 'token_not_a_string', detail: 'auth[application_token]' },
   },
   {
     name: 'the token key nested one level too deep',
-    delivery: { body: CRM_DEAL_ADD.replace('auth%5Bapplication_token%5D=', 'auth%5Bapplication_token%5D%5B0%5D='), contentType: FORM },
+    delivery: {
+      body: CRM_DEAL_ADD.replace('auth%5Bapplication_token%5D=', 'auth%5Bapplication_token%5D%5B0%5D='),
+      contentType: FORM,
+    },
     expected: { diagnosis: 'token_not_a_string', detail: 'auth[application_token]' },
   },
   {
     name: '?application_token= on the URL while only body is checked',
-    delivery: { body: withoutToken(CRM_DEAL_ADD), contentType: FORM, query: `application_token=${WEBHOOK_TOKEN}`, sources: ['body'] },
+    delivery: {
+      body: withoutToken(CRM_DEAL_ADD),
+      contentType: FORM,
+      query: `application_token=${WEBHOOK_TOKEN}`,
+      sources: ['body'],
+    },
     expected: { diagnosis: 'token_in_unchecked_source', detail: 'query application_token' },
   },
   {
@@ -205,17 +340,28 @@ const CASES: Case[] = [
   },
   {
     name: 'X-Bitrix24-Token added by a gateway while header is not checked',
-    delivery: { body: withoutToken(CRM_DEAL_ADD), contentType: FORM, headers: { 'x-bitrix24-token': WEBHOOK_TOKEN }, sources: ['body', 'query'] },
+    delivery: {
+      body: withoutToken(CRM_DEAL_ADD),
+      contentType: FORM,
+      headers: { 'x-bitrix24-token': WEBHOOK_TOKEN },
+      sources: ['body', 'query'],
+    },
     expected: { diagnosis: 'token_in_unchecked_source', detail: 'header x-bitrix24-token' },
   },
   {
     name: 'the token key encoded twice',
-    delivery: { body: CRM_DEAL_ADD.replace('auth%5Bapplication_token%5D', 'auth%255Bapplication_token%255D'), contentType: FORM },
+    delivery: {
+      body: CRM_DEAL_ADD.replace('auth%5Bapplication_token%5D', 'auth%255Bapplication_token%255D'),
+      contentType: FORM,
+    },
     expected: { diagnosis: 'token_key_double_encoded', detail: 'auth%5Bapplication_token%5D' },
   },
   {
     name: 'the token key encoded three times',
-    delivery: { body: CRM_DEAL_ADD.replace('auth%5Bapplication_token%5D', 'auth%25255Bapplication_token%25255D'), contentType: FORM },
+    delivery: {
+      body: CRM_DEAL_ADD.replace('auth%5Bapplication_token%5D', 'auth%25255Bapplication_token%25255D'),
+      contentType: FORM,
+    },
     expected: { diagnosis: 'token_key_double_encoded', detail: 'auth%255Bapplication_token%255D' },
   },
   {
@@ -230,7 +376,10 @@ const CASES: Case[] = [
   },
   {
     name: 'Auth[Application_Token] left flat in JSON',
-    delivery: { body: JSON.stringify({ event: 'ONCRMDEALADD', 'Auth[Application_Token]': WEBHOOK_TOKEN }), contentType: JSON_TYPE },
+    delivery: {
+      body: JSON.stringify({ event: 'ONCRMDEALADD', 'Auth[Application_Token]': WEBHOOK_TOKEN }),
+      contentType: JSON_TYPE,
+    },
     expected: { diagnosis: 'token_key_wrong_case', detail: 'Auth[Application_Token]' },
   },
   {
@@ -240,28 +389,48 @@ const CASES: Case[] = [
   },
   {
     name: 'application_token at the top of a JSON body with no auth',
-    delivery: { body: JSON.stringify({ event: 'ONCRMDEALADD', application_token: WEBHOOK_TOKEN }), contentType: JSON_TYPE },
+    delivery: {
+      body: JSON.stringify({ event: 'ONCRMDEALADD', application_token: WEBHOOK_TOKEN }),
+      contentType: JSON_TYPE,
+    },
     expected: { diagnosis: 'token_key_top_level', detail: 'application_token' },
   },
   {
     name: '?auth[application_token]= on the URL',
-    delivery: { body: withoutToken(CRM_DEAL_ADD), contentType: FORM, query: `auth%5Bapplication_token%5D=${WEBHOOK_TOKEN}` },
+    delivery: {
+      body: withoutToken(CRM_DEAL_ADD),
+      contentType: FORM,
+      query: `auth%5Bapplication_token%5D=${WEBHOOK_TOKEN}`,
+    },
     expected: { diagnosis: 'token_in_query_as_form_key', detail: 'query auth[application_token]' },
   },
-  { name: 'a real deal without its token', delivery: { body: withoutToken(CRM_DEAL_ADD), contentType: FORM }, expected: { diagnosis: 'auth_without_token' } },
+  {
+    name: 'a real deal without its token',
+    delivery: { body: withoutToken(CRM_DEAL_ADD), contentType: FORM },
+    expected: { diagnosis: 'auth_without_token' },
+  },
   {
     name: 'a flat-parsed deal re-sent as JSON without its token',
-    delivery: { body: JSON.stringify(Object.fromEntries(new URLSearchParams(withoutToken(CRM_DEAL_ADD)))), contentType: JSON_TYPE },
+    delivery: {
+      body: JSON.stringify(Object.fromEntries(new URLSearchParams(withoutToken(CRM_DEAL_ADD)))),
+      contentType: JSON_TYPE,
+    },
     expected: { diagnosis: 'auth_without_token' },
   },
   {
     name: 'a JSON body with no auth (an app forwarding data only)',
-    delivery: { body: JSON.stringify({ event: 'ONCRMDEALADD', data: { FIELDS: { ID: '7405' } }, ts: '1766047124' }), contentType: JSON_TYPE },
+    delivery: {
+      body: JSON.stringify({ event: 'ONCRMDEALADD', data: { FIELDS: { ID: '7405' } }, ts: '1766047124' }),
+      contentType: JSON_TYPE,
+    },
     expected: { diagnosis: 'json_without_auth' },
   },
   {
     name: 'a form body with no auth (a proxy that kept only data)',
-    delivery: { body: httpBuildQuery({ event: 'ONCRMDEALADD', data: { FIELDS: { ID: '7405' } }, ts: '1766047124' }), contentType: FORM },
+    delivery: {
+      body: httpBuildQuery({ event: 'ONCRMDEALADD', data: { FIELDS: { ID: '7405' } }, ts: '1766047124' }),
+      contentType: FORM,
+    },
     expected: { diagnosis: 'no_auth_block' },
   },
   {
@@ -284,24 +453,78 @@ const CASES: Case[] = [
     delivery: { body: deal(webhookAuth(`${WEBHOOK_TOKEN}\n`)), contentType: FORM },
     expected: { diagnosis: 'mismatch_not_bitrix24_shaped', detail: 'auth[application_token]' },
   },
-  { name: 'a real deal whose body did not arrive within BODY_TIMEOUT_SECONDS', delivery: { body: CRM_DEAL_ADD, contentType: FORM, limit: 'request_timeout' }, expected: { diagnosis: 'request_timeout' } },
-  { name: 'a real deal past the bound on bodies in flight', delivery: { body: CRM_DEAL_ADD, contentType: FORM, limit: 'overloaded' }, expected: { diagnosis: 'overloaded' } },
-  { name: 'a real deal relabelled text/plain by a proxy', delivery: { body: CRM_DEAL_ADD, contentType: 'text/plain; charset=utf-8' }, expected: { diagnosis: 'unsupported_media_type_bitrix24_body' } },
-  { name: 'a chat-bot message relabelled application/octet-stream', delivery: { body: chatBotMessage(), contentType: 'application/octet-stream' }, expected: { diagnosis: 'unsupported_media_type_bitrix24_body' } },
-  { name: 'a text/plain body that is no delivery', delivery: { body: 'hello', contentType: 'text/plain' }, expected: { diagnosis: 'unsupported_media_type' } },
-  { name: "Bitrix24's POST turned into a GET by a redirect", delivery: { get: true }, expected: { diagnosis: 'redirected_to_get' } },
-  { name: 'a real deal POSTed to a wrong path', delivery: { body: CRM_DEAL_ADD, contentType: FORM, wrongPath: true }, expected: { diagnosis: 'wrong_path_bitrix24_body' } },
-  ...everyShape().map(({ name, body }): Case => ({ name: `${name}, POSTed to a wrong path`, delivery: { body, contentType: FORM, wrongPath: true }, expected: { diagnosis: 'wrong_path_bitrix24_body' } })),
   {
-    name: 'a chat-bot message of 2 000 Cyrillic letters, POSTed to a wrong path',
-    delivery: { body: chatBotMessage().replace('PARAMS%5D%5BMESSAGE%5D=', `PARAMS%5D%5BMESSAGE%5D=${'%D0%AF'.repeat(2_000)}`), contentType: FORM, wrongPath: true },
+    name: 'a real deal whose body did not arrive within BODY_TIMEOUT_SECONDS',
+    delivery: { body: CRM_DEAL_ADD, contentType: FORM, limit: 'request_timeout' },
+    expected: { diagnosis: 'request_timeout' },
+  },
+  {
+    name: 'a real deal past the bound on bodies in flight',
+    delivery: { body: CRM_DEAL_ADD, contentType: FORM, limit: 'overloaded' },
+    expected: { diagnosis: 'overloaded' },
+  },
+  {
+    name: 'a real deal relabelled text/plain by a proxy',
+    delivery: { body: CRM_DEAL_ADD, contentType: 'text/plain; charset=utf-8' },
+    expected: { diagnosis: 'unsupported_media_type_bitrix24_body' },
+  },
+  {
+    name: 'a chat-bot message relabelled application/octet-stream',
+    delivery: { body: chatBotMessage(), contentType: 'application/octet-stream' },
+    expected: { diagnosis: 'unsupported_media_type_bitrix24_body' },
+  },
+  {
+    name: 'a text/plain body that is no delivery',
+    delivery: { body: 'hello', contentType: 'text/plain' },
+    expected: { diagnosis: 'unsupported_media_type' },
+  },
+  {
+    name: "Bitrix24's POST turned into a GET by a redirect",
+    delivery: { get: true },
+    expected: { diagnosis: 'redirected_to_get' },
+  },
+  {
+    name: 'a real deal POSTed to a wrong path',
+    delivery: { body: CRM_DEAL_ADD, contentType: FORM, wrongPath: true },
     expected: { diagnosis: 'wrong_path_bitrix24_body' },
   },
-  { name: 'a login form POSTed to a wrong path', delivery: { body: 'log=admin&pwd=hunter2&wp-submit=Log+In', contentType: FORM, wrongPath: true }, expected: { diagnosis: 'wrong_path' } },
-  { name: 'an empty POST to a wrong path', delivery: { body: '', contentType: FORM, wrongPath: true }, expected: { diagnosis: 'wrong_path' } },
-  { name: 'an analytics beacon (event=ON…, no auth) POSTed to a wrong path', delivery: { body: 'event=ONLOAD&page=%2Fpricing&ref=', contentType: FORM, wrongPath: true }, expected: { diagnosis: 'wrong_path' } },
+  ...everyShape().map(
+    ({ name, body }): Case => ({
+      name: `${name}, POSTed to a wrong path`,
+      delivery: { body, contentType: FORM, wrongPath: true },
+      expected: { diagnosis: 'wrong_path_bitrix24_body' },
+    }),
+  ),
+  {
+    name: 'a chat-bot message of 2 000 Cyrillic letters, POSTed to a wrong path',
+    delivery: {
+      body: chatBotMessage().replace('PARAMS%5D%5BMESSAGE%5D=', `PARAMS%5D%5BMESSAGE%5D=${'%D0%AF'.repeat(2_000)}`),
+      contentType: FORM,
+      wrongPath: true,
+    },
+    expected: { diagnosis: 'wrong_path_bitrix24_body' },
+  },
+  {
+    name: 'a login form POSTed to a wrong path',
+    delivery: { body: 'log=admin&pwd=hunter2&wp-submit=Log+In', contentType: FORM, wrongPath: true },
+    expected: { diagnosis: 'wrong_path' },
+  },
+  {
+    name: 'an empty POST to a wrong path',
+    delivery: { body: '', contentType: FORM, wrongPath: true },
+    expected: { diagnosis: 'wrong_path' },
+  },
+  {
+    name: 'an analytics beacon (event=ON…, no auth) POSTed to a wrong path',
+    delivery: { body: 'event=ONLOAD&page=%2Fpricing&ref=', contentType: FORM, wrongPath: true },
+    expected: { diagnosis: 'wrong_path' },
+  },
   // Several causes at once: the precedence decides (see diagnose()).
-  { name: 'precedence: not configured, and the body dropped', delivery: { body: '', contentType: FORM, tokens: [] }, expected: { diagnosis: 'not_configured' } },
+  {
+    name: 'precedence: not configured, and the body dropped',
+    delivery: { body: '', contentType: FORM, tokens: [] },
+    expected: { diagnosis: 'not_configured' },
+  },
   {
     name: 'precedence: the body dropped, and ?application_token= not checked',
     delivery: { body: '', contentType: FORM, query: `application_token=${WEBHOOK_TOKEN}`, sources: ['body'] },
@@ -309,17 +532,31 @@ const CASES: Case[] = [
   },
   {
     name: 'precedence: the body token repeated, and X-Bitrix24-Token not checked',
-    delivery: { body: repeatedTokenKey(), contentType: FORM, headers: { 'x-bitrix24-token': WEBHOOK_TOKEN }, sources: ['body', 'query'] },
+    delivery: {
+      body: repeatedTokenKey(),
+      contentType: FORM,
+      headers: { 'x-bitrix24-token': WEBHOOK_TOKEN },
+      sources: ['body', 'query'],
+    },
     expected: { diagnosis: 'token_repeated', detail: 'auth[application_token]' },
   },
   {
     name: 'precedence: ?token= not checked, and auth[APPLICATION_TOKEN]',
-    delivery: { body: deal({ ...dealAuthWithout(), APPLICATION_TOKEN: WEBHOOK_TOKEN }), contentType: FORM, query: `token=${WEBHOOK_TOKEN}`, sources: ['body', 'header'] },
+    delivery: {
+      body: deal({ ...dealAuthWithout(), APPLICATION_TOKEN: WEBHOOK_TOKEN }),
+      contentType: FORM,
+      query: `token=${WEBHOOK_TOKEN}`,
+      sources: ['body', 'header'],
+    },
     expected: { diagnosis: 'token_in_unchecked_source', detail: 'query token' },
   },
   {
     name: 'precedence: an empty token in a source not checked is empty, not a wrong-case key',
-    delivery: { body: deal({ ...webhookAuth(''), application_token: '' }), contentType: FORM, sources: ['query', 'header'] },
+    delivery: {
+      body: deal({ ...webhookAuth(''), application_token: '' }),
+      contentType: FORM,
+      sources: ['query', 'header'],
+    },
     expected: { diagnosis: 'token_empty', detail: 'auth[application_token]' },
   },
   {
@@ -329,10 +566,15 @@ const CASES: Case[] = [
   },
   {
     name: 'a handler URL configured as the token: the configuration is blamed, not the delivery',
-    delivery: { body: CRM_DEAL_ADD, contentType: FORM, tokens: ['https://some-domain.bitrix24.com/rest/1/k3v9x2m7q1w8z4p6/'] },
+    delivery: {
+      body: CRM_DEAL_ADD,
+      contentType: FORM,
+      tokens: ['https://some-domain.bitrix24.com/rest/1/k3v9x2m7q1w8z4p6/'],
+    },
     expected: {
       diagnosis: 'configured_token_malformed',
-      detail: 'BITRIX24_WEBHOOK_TOKENS entry 1 (t0): the token looks like a URL, not a token (a handler or REST URL pasted instead of the "Application token" field?)',
+      detail:
+        'BITRIX24_WEBHOOK_TOKENS entry 1 (t0): the token looks like a URL, not a token (a handler or REST URL pasted instead of the "Application token" field?)',
     },
   },
   {
@@ -348,16 +590,31 @@ const CASES: Case[] = [
   {
     name: "a deal from another portal signed with a token bound to this portal's member_id",
     delivery: { body: CRM_DEAL_ADD, contentType: FORM, portal: { memberId: 'a223c6b3710f85df22e9377d6c4f7553' } },
-    expected: { diagnosis: 'portal_mismatch', detail: 'token t0 is bound to member_id a223c6b3710f85df22e9377d6c4f7553; the delivery names "d897063e1ce7c5eb9f04b9751eef5915"' },
+    expected: {
+      diagnosis: 'portal_mismatch',
+      detail:
+        'token t0 is bound to member_id a223c6b3710f85df22e9377d6c4f7553; the delivery names "d897063e1ce7c5eb9f04b9751eef5915"',
+    },
   },
   {
     name: 'a deal naming no domain, signed with a token bound to a domain',
-    delivery: { body: deal({ ...webhookAuth(WEBHOOK_TOKEN), domain: undefined }), contentType: FORM, portal: { domain: 'some-domain.bitrix24.com' } },
-    expected: { diagnosis: 'portal_mismatch', detail: 'token t0 is bound to portal some-domain.bitrix24.com; the delivery names none' },
+    delivery: {
+      body: deal({ ...webhookAuth(WEBHOOK_TOKEN), domain: undefined }),
+      contentType: FORM,
+      portal: { domain: 'some-domain.bitrix24.com' },
+    },
+    expected: {
+      diagnosis: 'portal_mismatch',
+      detail: 'token t0 is bound to portal some-domain.bitrix24.com; the delivery names none',
+    },
   },
   {
     name: "the chat-bot's own token configured instead of the outgoing webhook's",
-    delivery: { body: chatBotMessage(APP_TOKEN, 'b0770ken0000000000000000000000aa'), contentType: FORM, tokens: ['b0770ken0000000000000000000000aa'] },
+    delivery: {
+      body: chatBotMessage(APP_TOKEN, 'b0770ken0000000000000000000000aa'),
+      contentType: FORM,
+      tokens: ['b0770ken0000000000000000000000aa'],
+    },
     expected: { diagnosis: 'bot_token_configured', detail: 'data[BOT][567][AUTH][application_token]' },
   },
   {
@@ -377,7 +634,13 @@ const CASES: Case[] = [
   },
   {
     name: 'the deciding (first) token diagnosed: a placeholder on the URL decides before a Bitrix24 token in a header',
-    delivery: { body: withoutToken(CRM_DEAL_ADD), contentType: FORM, query: 'token=YOUR_TOKEN_HERE', headers: { 'x-bitrix24-token': APP_TOKEN }, sources: ['query', 'header'] },
+    delivery: {
+      body: withoutToken(CRM_DEAL_ADD),
+      contentType: FORM,
+      query: 'token=YOUR_TOKEN_HERE',
+      headers: { 'x-bitrix24-token': APP_TOKEN },
+      sources: ['query', 'header'],
+    },
     expected: { diagnosis: 'mismatch_not_bitrix24_shaped', detail: 'query token' },
   },
   {
@@ -388,7 +651,15 @@ const CASES: Case[] = [
 ];
 
 /** Every token the cases send or configure: none may appear in a detail. */
-const TOKENS_SENT = [WEBHOOK_TOKEN, APP_TOKEN, jwt, 'YOUR_TOKEN_HERE', 'k3v9x2m7q1w8z4p6', 's6p6eclrvim6da22ft9ch94ekreb52lv', '4s386p3q0tr8dy89xvmt96234v3dljg8'];
+const TOKENS_SENT = [
+  WEBHOOK_TOKEN,
+  APP_TOKEN,
+  jwt,
+  'YOUR_TOKEN_HERE',
+  'k3v9x2m7q1w8z4p6',
+  's6p6eclrvim6da22ft9ch94ekreb52lv',
+  '4s386p3q0tr8dy89xvmt96234v3dljg8',
+];
 
 describe('diagnosis of a refused delivery (pure)', () => {
   for (const { name, delivery, expected } of CASES) {
@@ -403,23 +674,45 @@ describe('diagnosis of a refused delivery (pure)', () => {
   });
 
   it('never puts a token, or any part of one, in a detail', () => {
-    const pieces = TOKENS_SENT.flatMap((token) => Array.from({ length: token.length - 7 }, (_, i) => token.slice(i, i + 8)));
-    const details = CASES.map(({ delivery }) => diagnose(refuse(delivery)).detail).filter((detail) => detail !== undefined);
+    const pieces = TOKENS_SENT.flatMap((token) =>
+      Array.from({ length: token.length - 7 }, (_, i) => token.slice(i, i + 8)),
+    );
+    const details = CASES.map(({ delivery }) => diagnose(refuse(delivery)).detail).filter(
+      (detail) => detail !== undefined,
+    );
     expect(details).to.have.length(CASES.filter(({ expected }) => expected.detail !== undefined).length);
     expect(details.filter((detail) => pieces.some((piece) => detail.includes(piece)))).to.deep.equal([]);
   });
 
   it('recognises a Bitrix24 body to a wrong path once parsed (JSON from a forwarder)', () => {
-    const input: DiagnosisInput = { ...refuse({ body: CRM_DEAL_ADD, contentType: FORM, wrongPath: true }), contentType: JSON_TYPE, body: JSON.parse(dealAsJson()), rawPrefix: undefined };
+    const input: DiagnosisInput = {
+      ...refuse({ body: CRM_DEAL_ADD, contentType: FORM, wrongPath: true }),
+      contentType: JSON_TYPE,
+      body: JSON.parse(dealAsJson()),
+      rawPrefix: undefined,
+    };
     expect(diagnose(input)).to.deep.equal({ diagnosis: 'wrong_path_bitrix24_body' });
-    expect(diagnose({ ...input, body: { ...(JSON.parse(dealAsJson()) as object), event: 'deal.created' } })).to.deep.equal({ diagnosis: 'wrong_path' });
-    expect(diagnose({ ...input, body: { event: 'ONCRMDEALADD', data: { FIELDS: { ID: '7405' } } } })).to.deep.equal({ diagnosis: 'wrong_path' });
+    expect(
+      diagnose({ ...input, body: { ...(JSON.parse(dealAsJson()) as object), event: 'deal.created' } }),
+    ).to.deep.equal({ diagnosis: 'wrong_path' });
+    expect(diagnose({ ...input, body: { event: 'ONCRMDEALADD', data: { FIELDS: { ID: '7405' } } } })).to.deep.equal({
+      diagnosis: 'wrong_path',
+    });
   });
 
   it('reads a token for its shape only: 32 characters of [0-9a-z]', () => {
     expect(looksLikeBitrix24Token(WEBHOOK_TOKEN)).to.equal(true);
     expect(looksLikeBitrix24Token(APP_TOKEN)).to.equal(true);
-    for (const token of [WEBHOOK_TOKEN.slice(1), `${WEBHOOK_TOKEN}a`, WEBHOOK_TOKEN.toUpperCase(), `${WEBHOOK_TOKEN.slice(1)}-`, `${WEBHOOK_TOKEN.slice(1)}/`, `${WEBHOOK_TOKEN.slice(1)}:`, `${WEBHOOK_TOKEN.slice(1)}{`, '']) {
+    for (const token of [
+      WEBHOOK_TOKEN.slice(1),
+      `${WEBHOOK_TOKEN}a`,
+      WEBHOOK_TOKEN.toUpperCase(),
+      `${WEBHOOK_TOKEN.slice(1)}-`,
+      `${WEBHOOK_TOKEN.slice(1)}/`,
+      `${WEBHOOK_TOKEN.slice(1)}:`,
+      `${WEBHOOK_TOKEN.slice(1)}{`,
+      '',
+    ]) {
       expect(looksLikeBitrix24Token(token), token).to.equal(false);
     }
   });
@@ -437,18 +730,36 @@ describe('diagnosis of a refused delivery (property)', () => {
   const alphabet = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_.';
   const token = fc.string({ unit: fc.constantFrom(...alphabet.split('')), minLength: 1, maxLength: 40 });
   const shapes = [CRM_DEAL_ADD, TASK_ADD, chatBotMessage()];
-  const withToken = (body: string, value: string) => body.replace(/auth%5Bapplication_token%5D=[^&]*/, `auth%5Bapplication_token%5D=${encodeURIComponent(value)}`);
+  const withToken = (body: string, value: string) =>
+    body.replace(/auth%5Bapplication_token%5D=[^&]*/, `auth%5Bapplication_token%5D=${encodeURIComponent(value)}`);
   const formJson = (body: string) => JSON.stringify(qs.parse(body, FORM_PARSE_OPTIONS));
   const MUTATIONS: Record<string, (body: string, value: string) => Delivery> = {
     as_sent: (body, value) => ({ body: withToken(body, value), contentType: FORM }),
     without_token: (body) => ({ body: withoutToken(body), contentType: FORM }),
-    repeated: (body, value) => ({ body: `${withToken(body, value)}&auth%5Bapplication_token%5D=${value}`, contentType: FORM }),
+    repeated: (body, value) => ({
+      body: `${withToken(body, value)}&auth%5Bapplication_token%5D=${value}`,
+      contentType: FORM,
+    }),
     emptied: (body) => ({ body: withToken(body, ''), contentType: FORM }),
-    double_encoded: (body, value) => ({ body: withToken(body, value).replace('auth%5Bapplication_token%5D', 'auth%255Bapplication_token%255D'), contentType: FORM }),
-    upper_case: (body, value) => ({ body: withToken(body, value).replace('auth%5Bapplication_token%5D', 'auth%5BAPPLICATION_TOKEN%5D'), contentType: FORM }),
+    double_encoded: (body, value) => ({
+      body: withToken(body, value).replace('auth%5Bapplication_token%5D', 'auth%255Bapplication_token%255D'),
+      contentType: FORM,
+    }),
+    upper_case: (body, value) => ({
+      body: withToken(body, value).replace('auth%5Bapplication_token%5D', 'auth%5BAPPLICATION_TOKEN%5D'),
+      contentType: FORM,
+    }),
     top_level: (body, value) => ({ body: `${withoutToken(body)}&application_token=${value}`, contentType: FORM }),
-    query_form_key: (body, value) => ({ body: withoutToken(body), contentType: FORM, query: `auth%5Bapplication_token%5D=${value}` }),
-    query_parameter: (body, value) => ({ body: withoutToken(body), contentType: FORM, query: `application_token=${value}` }),
+    query_form_key: (body, value) => ({
+      body: withoutToken(body),
+      contentType: FORM,
+      query: `auth%5Bapplication_token%5D=${value}`,
+    }),
+    query_parameter: (body, value) => ({
+      body: withoutToken(body),
+      contentType: FORM,
+      query: `application_token=${value}`,
+    }),
     header: (body, value) => ({ body: withoutToken(body), contentType: FORM, headers: { 'x-bitrix24-token': value } }),
     as_json: (body, value) => ({ body: formJson(withToken(body, value)), contentType: JSON_TYPE }),
     json_labelled_form: (body, value) => ({ body: formJson(withToken(body, value)), contentType: FORM }),
@@ -457,7 +768,9 @@ describe('diagnosis of a refused delivery (property)', () => {
     type_dropped: (body, value) => ({ body: withToken(body, value) }),
     wrong_path: (body, value) => ({ body: withToken(body, value), contentType: FORM, wrongPath: true }),
   };
-  const sources = fc.subarray([...TOKEN_SOURCES], { minLength: 1 }).chain((subset) => fc.shuffledSubarray(subset, { minLength: subset.length }));
+  const sources = fc
+    .subarray([...TOKEN_SOURCES], { minLength: 1 })
+    .chain((subset) => fc.shuffledSubarray(subset, { minLength: subset.length }));
 
   it('never answers `unknown`, and never puts the token in a detail', () => {
     fc.assert(
@@ -490,17 +803,28 @@ describe('docs/runbooks.md: the diagnoses', () => {
   // dist/test/unit → the repository root
   const markdown = readFileSync(path.resolve(__dirname, '../../../docs/runbooks.md'), 'utf8');
   /** GitHub's heading anchor: lower case, punctuation dropped, spaces to dashes. */
-  const slug = (heading: string) => heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+  const slug = (heading: string) =>
+    heading
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-');
   const sections = new Map(
-    markdown.split(/^### /m).slice(1).map((part) => [slug(part.slice(0, part.indexOf('\n'))), part.slice(part.indexOf('\n') + 1).split(/^##? /m)[0]!]),
+    markdown
+      .split(/^### /m)
+      .slice(1)
+      .map((part) => [slug(part.slice(0, part.indexOf('\n'))), part.slice(part.indexOf('\n') + 1).split(/^##? /m)[0]!]),
   );
 
   it('has a section #diagnosis-<value> for every diagnosis, saying what it means, how to confirm it and the fix', () => {
     for (const value of DIAGNOSES) {
       const section = sections.get(`diagnosis-${value}`);
       expect(section, `#diagnosis-${value}`).to.be.a('string');
-      for (const part of ['**What it means.**', '**Confirm.**', '**Fix.**']) expect(section, `${value}: ${part}`).to.include(part);
+      for (const part of ['**What it means.**', '**Confirm.**', '**Fix.**'])
+        expect(section, `${value}: ${part}`).to.include(part);
     }
-    expect([...sections.keys()].filter((key) => key.startsWith('diagnosis-')).sort()).to.deep.equal(DIAGNOSES.map((value) => `diagnosis-${value}`).sort());
+    expect([...sections.keys()].filter((key) => key.startsWith('diagnosis-')).sort()).to.deep.equal(
+      DIAGNOSES.map((value) => `diagnosis-${value}`).sort(),
+    );
   });
 });

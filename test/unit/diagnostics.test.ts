@@ -15,7 +15,11 @@ describe('telemetry trouble reporting', () => {
   it('reports one warning per kind of trouble per interval, then the number of repeats it held back', () => {
     const sink = new Lines();
     let now = 1_000_000;
-    const report = createThrottledReporter(createLogger('info', [sink]), 'traces: otlp http/protobuf to http://collector:4318', () => now);
+    const report = createThrottledReporter(
+      createLogger('info', [sink]),
+      'traces: otlp http/protobuf to http://collector:4318',
+      () => now,
+    );
     for (let i = 0; i < 500; i++) report('telemetry export failing', `connect ECONNREFUSED 10.0.0.${i % 7}:4318`);
     report('telemetry export or SDK problem', 'Unsupported OTEL_TRACES_EXPORTER value');
     expect(sink.lines.map((line) => line.message)).to.deep.equal([
@@ -41,10 +45,14 @@ describe('telemetry trouble reporting', () => {
     for (let i = 0; i < 1000; i++) {
       const traceId = (i * 7919).toString(16).padStart(32, 'a');
       const spanId = (i * 104729).toString(16).padStart(16, 'b');
-      report('telemetry export or SDK problem', `Can not execute the operation on ended Span {traceId: ${traceId}, spanId: ${spanId}}`);
+      report(
+        'telemetry export or SDK problem',
+        `Can not execute the operation on ended Span {traceId: ${traceId}, spanId: ${spanId}}`,
+      );
     }
     expect(sink.lines).to.have.length(1);
-    expect(sink.lines[0]!.message).to.match(/^telemetry export or SDK problem: Can not execute the operation on ended Span/);
+    expect(sink.lines[0]!.message).to.match(
+      /^telemetry export or SDK problem: Can not execute the operation on ended Span/,
+    );
   });
 });
-

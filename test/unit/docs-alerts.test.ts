@@ -6,7 +6,11 @@ import { ALERTS } from '../../src/monitoring/alerts';
 import { prometheusRulesOnDisk } from '../monitoring/support/generated-expressions';
 import { repoPath } from '../monitoring/support/tools';
 
-interface Row { alert: string; severity: string; firesWhen: string }
+interface Row {
+  alert: string;
+  severity: string;
+  firesWhen: string;
+}
 
 function documentedAlertTable(): Row[] {
   const page = readFileSync(repoPath('docs/observability.md'), 'utf8');
@@ -27,12 +31,17 @@ describe('docs/observability.md: the alert table matches the generated rules', (
 
   it('lists every alert of src/monitoring/alerts.ts and of prometheus/rules, once, in the same order, with its severity', () => {
     expect(ALERTS, 'the alerts').to.have.length.greaterThan(0);
-    expect(rows.map(({ alert, severity }) => [alert, severity])).to.deep.equal(ALERTS.map((alert) => [alert.name, alert.severity]));
+    expect(rows.map(({ alert, severity }) => [alert, severity])).to.deep.equal(
+      ALERTS.map((alert) => [alert.name, alert.severity]),
+    );
     expect(rows.map(({ alert }) => alert)).to.deep.equal(prometheusRulesOnDisk().map((rule) => rule.alert));
   });
 
   it("states each alert's `for` duration in words (1m → 1 min)", () => {
-    expect(rows.map(({ alert }) => alert), 'the rows checked').to.deep.equal(ALERTS.map((alert) => alert.name));
+    expect(
+      rows.map(({ alert }) => alert),
+      'the rows checked',
+    ).to.deep.equal(ALERTS.map((alert) => alert.name));
     for (const alert of ALERTS) {
       const row = rows.find((candidate) => candidate.alert === alert.name)!;
       const words = alert.for.replace(/^(\d+)m$/, '$1 min').replace(/^(\d+)h$/, '$1 h');

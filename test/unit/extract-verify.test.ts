@@ -39,7 +39,9 @@ describe('extraction (pure)', () => {
     expect(extractToken('body', carrier({ body: { auth: { application_token: 42 } } })).rejected).to.deep.equal([
       { location: 'auth[application_token]', reason: 'not_a_string' },
     ]);
-    expect(extractToken('body', carrier({ body: { auth: { application_token: { a: 'b' } } } })).token).to.equal(undefined);
+    expect(extractToken('body', carrier({ body: { auth: { application_token: { a: 'b' } } } })).token).to.equal(
+      undefined,
+    );
   });
 
   it('ignores inherited properties and non-object bodies', () => {
@@ -52,8 +54,13 @@ describe('extraction (pure)', () => {
   it('reads ?application_token= before ?token=', () => {
     const both = carrier({ query: { application_token: 'first', token: 'second' } });
     expect(extractToken('query', both)).to.include({ token: 'first', location: 'query application_token' });
-    expect(extractToken('query', carrier({ query: { token: 'second' } }))).to.include({ token: 'second', location: 'query token' });
-    expect(extractToken('query', carrier({ query: { token: ['a', 'b'] } })).rejected).to.deep.equal([{ location: 'query token', reason: 'repeated' }]);
+    expect(extractToken('query', carrier({ query: { token: 'second' } }))).to.include({
+      token: 'second',
+      location: 'query token',
+    });
+    expect(extractToken('query', carrier({ query: { token: ['a', 'b'] } })).rejected).to.deep.equal([
+      { location: 'query token', reason: 'repeated' },
+    ]);
   });
 
   it('reads X-Bitrix24-Token, then Authorization: Bearer; repeated headers are not tokens', () => {

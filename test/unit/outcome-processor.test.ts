@@ -6,7 +6,11 @@ import { OutcomeSpanProcessor } from '../../src/telemetry/outcome-processor';
 /** A tracer of its own (not the global one) feeding one outcome processor with tiny bounds; ratio 0. */
 function setUp(limits: { maxTraces: number; maxSpans: number }) {
   const exporter = new tracing.InMemorySpanExporter();
-  const processor = new OutcomeSpanProcessor([new tracing.SimpleSpanProcessor({ exporter })], { mode: 'outcome', acceptedRatio: 0 }, limits);
+  const processor = new OutcomeSpanProcessor(
+    [new tracing.SimpleSpanProcessor({ exporter })],
+    { mode: 'outcome', acceptedRatio: 0 },
+    limits,
+  );
   const tracer = new tracing.TracerProvider({ spanProcessors: [processor] }).getTracer('test');
   const child = (parent: Span, name: string) => tracer.startSpan(name, {}, trace.setSpan(ROOT_CONTEXT, parent));
   const names = () => exporter.getFinishedSpans().map((span) => span.name);

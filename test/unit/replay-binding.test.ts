@@ -13,11 +13,25 @@ const OTHER_MEMBER = 'd897063e1ce7c5eb9f04b9751eef5915';
 
 function kept(reason: string): QuarantinedDelivery {
   return {
-    id: '01KB0W7Z5X0000000000000000', receivedAt: new Date(0), status: 403, reason, diagnosis: reason, traceId: null,
-    headerNames: [], headers: {}, body: null, bodyTruncated: false,
+    id: '01KB0W7Z5X0000000000000000',
+    receivedAt: new Date(0),
+    status: 403,
+    reason,
+    diagnosis: reason,
+    traceId: null,
+    headerNames: [],
+    headers: {},
+    body: null,
+    bodyTruncated: false,
     candidates: [{ source: 'body', location: 'auth[application_token]', digest: sha256Hex(APP_TOKEN) }],
-    releasedAt: null, releasedEventId: null, releaseNote: null,
-    event: 'ONTASKADD', eventHandlerId: undefined, ts: '1466439714', domain: 'some-domain.bitrix24.com', memberId: MEMBER,
+    releasedAt: null,
+    releasedEventId: null,
+    releaseNote: null,
+    event: 'ONTASKADD',
+    eventHandlerId: undefined,
+    ts: '1466439714',
+    domain: 'some-domain.bitrix24.com',
+    memberId: MEMBER,
   } as QuarantinedDelivery;
 }
 
@@ -33,6 +47,10 @@ describe('quarantine replay and portal bindings', () => {
 
   it('releases a portal_mismatch once the binding names its portal', () => {
     const tokens = [{ name: 'tasks', token: APP_TOKEN, portal: { memberId: MEMBER } }];
-    expect(decideReplay(kept('portal_mismatch'), ['body'], createDigestMatcher(tokens), tokens)).to.deep.equal({ action: 'release', webhook: 'tasks', source: 'body' });
+    expect(decideReplay(kept('portal_mismatch'), ['body'], createDigestMatcher(tokens), tokens)).to.deep.equal({
+      action: 'release',
+      webhook: 'tasks',
+      source: 'body',
+    });
   });
 });

@@ -11,7 +11,10 @@ describe('store health and the start-up wait', () => {
       now: () => now,
       logIntervalMs: 10_000,
       onTimeout: () => (timeouts += 1),
-      logger: { error: (message, fields) => lines.push(['error', message, fields]), info: (message, fields) => lines.push(['info', message, fields]) },
+      logger: {
+        error: (message, fields) => lines.push(['error', message, fields]),
+        info: (message, fields) => lines.push(['info', message, fields]),
+      },
     });
     expect(health.state()).to.deep.equal({ status: 'ok' });
     for (let i = 0; i < 5; i++) {
@@ -20,15 +23,28 @@ describe('store health and the start-up wait', () => {
     }
     now = 11_500;
     health.recordFailure('connection', 'Connection terminated unexpectedly', 'claimDue');
-    expect(health.state()).to.deep.equal({ status: 'failing', since: new Date(1_000).toISOString(), cause: 'connection', detail: 'Connection terminated unexpectedly' });
+    expect(health.state()).to.deep.equal({
+      status: 'failing',
+      since: new Date(1_000).toISOString(),
+      cause: 'connection',
+      detail: 'Connection terminated unexpectedly',
+    });
     now = 12_000;
     health.recordSuccess();
     health.recordSuccess();
     expect(health.state()).to.deep.equal({ status: 'ok' });
     expect(timeouts).to.equal(5);
     expect(lines).to.deep.equal([
-      ['error', 'store unavailable (timeout): saveAccepted took longer than 5 s (STORE_TIMEOUT_SECONDS); deliveries are answered 503 store_unavailable until it recovers', { cause: 'timeout', operation: 'saveAccepted', suppressed: 0 }],
-      ['error', 'store unavailable (connection): Connection terminated unexpectedly; deliveries are answered 503 store_unavailable until it recovers', { cause: 'connection', operation: 'claimDue', suppressed: 4 }],
+      [
+        'error',
+        'store unavailable (timeout): saveAccepted took longer than 5 s (STORE_TIMEOUT_SECONDS); deliveries are answered 503 store_unavailable until it recovers',
+        { cause: 'timeout', operation: 'saveAccepted', suppressed: 0 },
+      ],
+      [
+        'error',
+        'store unavailable (connection): Connection terminated unexpectedly; deliveries are answered 503 store_unavailable until it recovers',
+        { cause: 'connection', operation: 'claimDue', suppressed: 4 },
+      ],
       ['info', 'store available again', { failing_seconds: 11, suppressed: 0 }],
     ]);
   });

@@ -10,7 +10,11 @@ describe('span processors from the environment', () => {
   it('otlp by default, console on request, none alone for nothing, none among others ignored', () => {
     const kinds = (value: string | undefined) =>
       spanProcessorsFromEnv({ OTEL_TRACES_EXPORTER: value }).map((processor) =>
-        processor instanceof BatchSpanProcessor ? 'batch' : processor instanceof SimpleSpanProcessor ? 'simple' : 'other',
+        processor instanceof BatchSpanProcessor
+          ? 'batch'
+          : processor instanceof SimpleSpanProcessor
+            ? 'simple'
+            : 'other',
       );
     expect(kinds(undefined)).to.deep.equal(['batch']);
     expect(kinds('')).to.deep.equal(['batch']);
@@ -38,7 +42,10 @@ describe('span processors from the environment', () => {
       // The exporters read their endpoint from the process environment, as in the service.
       process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = endpoint;
       try {
-        const env = { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: endpoint, ...(protocol ? { OTEL_EXPORTER_OTLP_PROTOCOL: protocol } : {}) };
+        const env = {
+          OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: endpoint,
+          ...(protocol ? { OTEL_EXPORTER_OTLP_PROTOCOL: protocol } : {}),
+        };
         const provider = new TracerProvider({ spanProcessors: spanProcessorsFromEnv(env) });
         provider.getTracer('test').startSpan('one').end();
         await provider.forceFlush();

@@ -54,14 +54,24 @@ export async function doctor(options: DoctorOptions, env: Env = process.env): Pr
 }
 
 function render(report: DoctorReport): string {
-  const lines = ['Configuration (read from this environment, as the service reads it)', ...report.checks.map(renderCheck)];
+  const lines = [
+    'Configuration (read from this environment, as the service reads it)',
+    ...report.checks.map(renderCheck),
+  ];
   let failed = report.checks.filter((check) => check.status === 'fail').length;
   if (report.self_test) {
     lines.push(`Self-test deliveries to ${terminalSafe(report.self_test.url)}`);
     for (const result of report.self_test.deliveries) {
       const expected = `${result.expected.status} ${result.expected.reason}`;
       const detail = result.ok ? describeAnswer(result.got) : `expected ${expected}, got ${describeAnswer(result.got)}`;
-      lines.push(renderCheck({ check: deliveryLabel(result), status: result.ok ? 'ok' : 'fail', detail, ...(result.likely ? { likely: result.likely } : {}) }));
+      lines.push(
+        renderCheck({
+          check: deliveryLabel(result),
+          status: result.ok ? 'ok' : 'fail',
+          detail,
+          ...(result.likely ? { likely: result.likely } : {}),
+        }),
+      );
       if (!result.ok) failed++;
     }
   }

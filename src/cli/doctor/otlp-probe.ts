@@ -18,7 +18,8 @@ export function otlpTargets(env: Env, exported: Record<Signal, boolean>): OtlpTa
     const upper = signal.toUpperCase();
     const exporters = (env[`OTEL_${upper}_EXPORTER`]?.trim() || 'otlp').split(',').map((name) => name.trim());
     if (!exporters.includes('otlp')) continue;
-    const protocol = env[`OTEL_EXPORTER_OTLP_${upper}_PROTOCOL`]?.trim() || env.OTEL_EXPORTER_OTLP_PROTOCOL?.trim() || 'http/protobuf';
+    const protocol =
+      env[`OTEL_EXPORTER_OTLP_${upper}_PROTOCOL`]?.trim() || env.OTEL_EXPORTER_OTLP_PROTOCOL?.trim() || 'http/protobuf';
     const grpc = protocol === 'grpc';
     const own = env[`OTEL_EXPORTER_OTLP_${upper}_ENDPOINT`]?.trim();
     const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || (grpc ? 'http://localhost:4317' : 'http://localhost:4318');
@@ -65,7 +66,12 @@ export async function probeOtlp(target: OtlpTarget, timeoutMs: number): Promise<
 }
 
 export function describeError(error: unknown, timeoutMs: number): string {
-  const failure = error as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const failure = error as {
+    name?: string;
+    code?: string;
+    message?: string;
+    cause?: { code?: string; message?: string };
+  };
   if (failure.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
   return failure.cause?.code ?? failure.code ?? failure.cause?.message ?? failure.message ?? String(error);
 }
@@ -75,7 +81,10 @@ function connect(endpoint: string, timeoutMs: number): Promise<void> {
   const port = Number(parsed.port || (parsed.protocol === 'https:' ? 443 : 80));
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: parsed.hostname.replace(/^\[|\]$/g, ''), port });
-    const timer = setTimeout(() => socket.destroy(Object.assign(new Error('timeout'), { name: 'TimeoutError' })), timeoutMs);
+    const timer = setTimeout(
+      () => socket.destroy(Object.assign(new Error('timeout'), { name: 'TimeoutError' })),
+      timeoutMs,
+    );
     socket.once('connect', () => {
       clearTimeout(timer);
       socket.end();

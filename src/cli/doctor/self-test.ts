@@ -82,8 +82,17 @@ export async function selfTest(url: string, tokens: readonly NamedToken[], timeo
     const got = await deliver(url, appTestDelivery(token), timeoutMs);
     results.push(await judge({ delivery: 'configured_token', webhook: name, fingerprint: print }, got, url, timeoutMs));
   }
-  results.push(await judge({ delivery: 'no_token' }, await deliver(url, appTestDelivery(undefined), timeoutMs), url, timeoutMs));
-  results.push(await judge({ delivery: 'wrong_token' }, await deliver(url, appTestDelivery(wrongToken(tokens)), timeoutMs), url, timeoutMs));
+  results.push(
+    await judge({ delivery: 'no_token' }, await deliver(url, appTestDelivery(undefined), timeoutMs), url, timeoutMs),
+  );
+  results.push(
+    await judge(
+      { delivery: 'wrong_token' },
+      await deliver(url, appTestDelivery(wrongToken(tokens)), timeoutMs),
+      url,
+      timeoutMs,
+    ),
+  );
   return { url: displayUrl(url), ok: results.every((result) => result.ok), deliveries: results };
 }
 
@@ -105,7 +114,11 @@ async function deliver(url: string, body: string, timeoutMs: number): Promise<An
   try {
     const response = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'bitrix24-webhook-guard doctor', [SELF_TEST_HEADER]: 'doctor' },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'user-agent': 'bitrix24-webhook-guard doctor',
+        [SELF_TEST_HEADER]: 'doctor',
+      },
       body,
       redirect: 'manual',
       signal: AbortSignal.timeout(timeoutMs),
@@ -181,7 +194,8 @@ async function likelyCause(identity: Identity, got: Answer, url: string, timeout
   if (status === 403 && identity.delivery === 'no_token') {
     return 'a token was found where none was sent: something in front of the service adds one (a header?)';
   }
-  if (!guardAnswered) return `HTTP ${status} without the guard's answer: something other than this service answers at that URL`;
+  if (!guardAnswered)
+    return `HTTP ${status} without the guard's answer: something other than this service answers at that URL`;
   return `unexpected answer HTTP ${status} ${reason}`;
 }
 
@@ -203,6 +217,7 @@ export function describeAnswer(answer: Answer): string {
 }
 
 export function deliveryLabel(result: DeliveryResult): string {
-  if (result.delivery === 'configured_token') return `ONAPPTEST with the token "${result.webhook}" (${result.fingerprint})`;
+  if (result.delivery === 'configured_token')
+    return `ONAPPTEST with the token "${result.webhook}" (${result.fingerprint})`;
   return result.delivery === 'no_token' ? 'ONAPPTEST with no token' : 'ONAPPTEST with a wrong token';
 }

@@ -5,7 +5,6 @@ import { parseStoreConfig } from '../../store/config';
 import { openSqliteDatabase } from '../../store/sqlite-driver';
 import type { Env } from '../../config/env';
 
-
 /**
  * `store backup <file>`: a consistent copy of the SQLite store, taken while the service runs (VACUUM INTO
  * reads one snapshot; writers go on). PostgreSQL has its own tools: the command says which.
@@ -43,7 +42,9 @@ export function storeBackup(target: string, env: Env = process.env): number {
   try {
     const events = (check.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
     const quarantined = (check.prepare('SELECT count(*) AS n FROM quarantine').get() as { n: number }).n;
-    process.stderr.write(`backed up ${config.file} to ${destination}: ${events} events, ${quarantined} quarantined deliveries\n`);
+    process.stderr.write(
+      `backed up ${config.file} to ${destination}: ${events} events, ${quarantined} quarantined deliveries\n`,
+    );
     process.stdout.write(`${destination}\n`);
   } finally {
     check.close();

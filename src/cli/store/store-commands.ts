@@ -78,7 +78,18 @@ function out(line: string): void {
 
 function quarantineLine(row: QuarantinedDelivery): string {
   const released = row.releasedEventId ? `released→${row.releasedEventId}` : 'quarantined';
-  return [row.id, row.receivedAt.toISOString(), String(row.status), row.reason, row.diagnosis ?? '-', row.event ?? '-', row.domain ?? '-', released].map(terminalSafe).join('  ');
+  return [
+    row.id,
+    row.receivedAt.toISOString(),
+    String(row.status),
+    row.reason,
+    row.diagnosis ?? '-',
+    row.event ?? '-',
+    row.domain ?? '-',
+    released,
+  ]
+    .map(terminalSafe)
+    .join('  ');
 }
 
 export async function quarantineList(options: ListOptions, env: Env = process.env): Promise<number> {
@@ -114,8 +125,12 @@ export async function quarantineShow(id: string, options: { json?: boolean }, en
     shown(`event:        ${row.event ?? '-'}  portal ${row.domain ?? '-'}  member ${row.memberId ?? '-'}`);
     shown(`headers:      ${row.headerNames.join(', ')}`);
     for (const [name, value] of Object.entries(row.headers)) shown(`  ${name}: ${value}`);
-    shown(`tokens seen:  ${row.candidates.map((candidate) => `${candidate.location} (sha256 ${candidate.digest.slice(0, 8)}…)`).join(', ') || 'none'}`);
-    shown(`released:     ${row.releasedEventId ? `${row.releasedAt!.toISOString()} as event ${row.releasedEventId}${row.releaseNote ? ` (${row.releaseNote})` : ''}` : 'no'}`);
+    shown(
+      `tokens seen:  ${row.candidates.map((candidate) => `${candidate.location} (sha256 ${candidate.digest.slice(0, 8)}…)`).join(', ') || 'none'}`,
+    );
+    shown(
+      `released:     ${row.releasedEventId ? `${row.releasedAt!.toISOString()} as event ${row.releasedEventId}${row.releaseNote ? ` (${row.releaseNote})` : ''}` : 'no'}`,
+    );
     shown(`body${row.bodyTruncated ? ' (cut at BODY_LIMIT)' : ''}:`);
     shown(row.body ?? '(none)');
     return 0;
@@ -123,10 +138,26 @@ export async function quarantineShow(id: string, options: { json?: boolean }, en
 }
 
 function eventLine(event: StoredEvent): string {
-  return [event.id, event.receivedAt.toISOString(), event.webhook, event.event ?? '-', event.domain ?? '-', event.status, `attempts=${event.attempts}`, event.quarantineId ? `from ${event.quarantineId}` : '', event.unreadable ? `unreadable: ${event.unreadable}` : ''].map(terminalSafe).join('  ').trimEnd();
+  return [
+    event.id,
+    event.receivedAt.toISOString(),
+    event.webhook,
+    event.event ?? '-',
+    event.domain ?? '-',
+    event.status,
+    `attempts=${event.attempts}`,
+    event.quarantineId ? `from ${event.quarantineId}` : '',
+    event.unreadable ? `unreadable: ${event.unreadable}` : '',
+  ]
+    .map(terminalSafe)
+    .join('  ')
+    .trimEnd();
 }
 
-export async function eventsList(options: ListOptions & { status?: string; event?: string }, env: Env = process.env): Promise<number> {
+export async function eventsList(
+  options: ListOptions & { status?: string; event?: string },
+  env: Env = process.env,
+): Promise<number> {
   return withStore(env, async (store) => {
     const filter: EventFilter = {
       ...(options.webhook !== undefined ? { webhook: options.webhook } : {}),
@@ -140,7 +171,11 @@ export async function eventsList(options: ListOptions & { status?: string; event
     let afterId: string | undefined;
     let count = 0;
     while (count < max) {
-      const page = await store.listEvents({ ...filter, limit: Math.min(PAGE, max - count), ...(afterId !== undefined ? { afterId } : {}) });
+      const page = await store.listEvents({
+        ...filter,
+        limit: Math.min(PAGE, max - count),
+        ...(afterId !== undefined ? { afterId } : {}),
+      });
       for (const event of page) out(options.json ? jsonText(event) : eventLine(event));
       count += page.length;
       if (page.length === 0 || page.length < Math.min(PAGE, max - count + page.length)) break;
@@ -163,12 +198,16 @@ function cliLogger(): Logger {
  */
 export async function quarantineReplay(options: ReplayOptions, env: Env = process.env): Promise<number> {
   if (options.releaseWithoutToken && !options.note?.trim()) {
-    process.stderr.write('quarantine replay: --release-without-token needs --reason "<why these deliveries are genuine>"\n');
+    process.stderr.write(
+      'quarantine replay: --release-without-token needs --reason "<why these deliveries are genuine>"\n',
+    );
     return 2;
   }
   const config = loadConfig(env, (file) => readFileSync(file, 'utf8'));
   if (config.tokens.length === 0) {
-    process.stderr.write(`quarantine replay: no token is configured here, so nothing can be verified; set ${ENV.token} (or ${ENV.tokens}) as the service has it\n`);
+    process.stderr.write(
+      `quarantine replay: no token is configured here, so nothing can be verified; set ${ENV.token} (or ${ENV.tokens}) as the service has it\n`,
+    );
     return 1;
   }
   const match = createDigestMatcher(config.tokens);
@@ -180,7 +219,15 @@ export async function quarantineReplay(options: ReplayOptions, env: Env = proces
   try {
     await withStore(env, async (store) => {
       for await (const row of allQuarantined(store, { ...quarantineFilter(options), released: false })) {
-        const item = await replayOne(store, row, { sources: config.sources, match, apply: options.apply === true, how: 'cli', record, tokens: config.tokens, ...(withoutToken ? { withoutToken } : {}) });
+        const item = await replayOne(store, row, {
+          sources: config.sources,
+          match,
+          apply: options.apply === true,
+          how: 'cli',
+          record,
+          tokens: config.tokens,
+          ...(withoutToken ? { withoutToken } : {}),
+        });
         totals[item.outcome] = (totals[item.outcome] ?? 0) + 1;
         report(item, options.json);
       }
@@ -193,27 +240,53 @@ export async function quarantineReplay(options: ReplayOptions, env: Env = proces
   }
   const summary = { apply: options.apply === true, ...totals };
   if (options.json) out(JSON.stringify({ summary }));
-  else process.stderr.write(`${options.apply ? '' : 'dry run (add --apply to release): '}${Object.entries(totals).map(([key, value]) => `${key}=${value}`).join(' ')}\n`);
+  else
+    process.stderr.write(
+      `${options.apply ? '' : 'dry run (add --apply to release): '}${Object.entries(totals)
+        .map(([key, value]) => `${key}=${value}`)
+        .join(' ')}\n`,
+    );
   return 0;
 }
 
 function report(item: ReplayItem, json?: boolean): void {
   if (json) {
-    out(JSON.stringify({ id: item.id, outcome: item.outcome, ...(item.webhook !== undefined ? { webhook: item.webhook } : {}), ...(item.event_id !== undefined ? { event_id: item.event_id } : {}), reason: item.reason }));
+    out(
+      JSON.stringify({
+        id: item.id,
+        outcome: item.outcome,
+        ...(item.webhook !== undefined ? { webhook: item.webhook } : {}),
+        ...(item.event_id !== undefined ? { event_id: item.event_id } : {}),
+        reason: item.reason,
+      }),
+    );
     return;
   }
   const target = item.event_id ? ` ${item.event_id}` : item.webhook ? ` (webhook ${item.webhook})` : '';
-  out(terminalSafe(`${item.id}  ${item.reason}  ${item.why}${target}${item.outcome === 'mismatch' && item.source ? ` (${item.source})` : ''}`));
+  out(
+    terminalSafe(
+      `${item.id}  ${item.reason}  ${item.why}${target}${item.outcome === 'mismatch' && item.source ? ` (${item.source})` : ''}`,
+    ),
+  );
 }
 
-export async function quarantinePurge(options: ListOptions & { apply?: boolean; released?: boolean }, env: Env = process.env): Promise<number> {
+export async function quarantinePurge(
+  options: ListOptions & { apply?: boolean; released?: boolean },
+  env: Env = process.env,
+): Promise<number> {
   return withStore(env, async (store) => {
-    const filter: QuarantineFilter = { ...quarantineFilter(options), ...(options.released !== undefined ? { released: options.released } : {}) };
+    const filter: QuarantineFilter = {
+      ...quarantineFilter(options),
+      ...(options.released !== undefined ? { released: options.released } : {}),
+    };
     if (!options.apply) {
       let count = 0;
       for await (const _row of allQuarantined(store, filter)) count++;
       if (options.json) out(JSON.stringify({ apply: false, purged: 0, matching: count }));
-      else process.stderr.write(`dry run (add --apply to delete): ${count} quarantined deliver${count === 1 ? 'y' : 'ies'} match\n`);
+      else
+        process.stderr.write(
+          `dry run (add --apply to delete): ${count} quarantined deliver${count === 1 ? 'y' : 'ies'} match\n`,
+        );
       return 0;
     }
     const purged = await store.purgeQuarantine(filter);

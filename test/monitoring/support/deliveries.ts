@@ -18,7 +18,12 @@ export const BODY = {
   withoutToken,
 } as const;
 
-export interface Delivery { path?: string; body: string; contentType?: string; headers?: Record<string, string> }
+export interface Delivery {
+  path?: string;
+  body: string;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
 
 export async function deliver(baseUrl: string, delivery: Delivery): Promise<number> {
   const response = await fetch(`${baseUrl}${delivery.path ?? WEBHOOK_PATH}`, {

@@ -14,11 +14,15 @@ export interface PrometheusServer {
   alerts(): Promise<Array<{ labels: Record<string, string>; state: 'pending' | 'firing'; value: string }>>;
   rules(): Promise<Array<{ name: string; health: string; lastError?: string; state?: string }>>;
   /** Exemplars stored for the series an expression selects, over the last `seconds`. */
-  exemplars(expr: string, seconds: number): Promise<Array<{ seriesLabels: Record<string, string>; exemplars: Array<{ labels: Record<string, string>; value: string }> }>>;
+  exemplars(
+    expr: string,
+    seconds: number,
+  ): Promise<
+    Array<{ seriesLabels: Record<string, string>; exemplars: Array<{ labels: Record<string, string>; value: string }> }>
+  >;
   output(): string;
   stop(): Promise<void>;
 }
-
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -29,31 +33,48 @@ async function getJson<T>(url: string): Promise<T> {
   return body.data;
 }
 
-export async function startPrometheus(options: { job: string; target: string; ruleFile: string }): Promise<PrometheusServer> {
+export async function startPrometheus(options: {
+  job: string;
+  target: string;
+  ruleFile: string;
+}): Promise<PrometheusServer> {
   const binary = requireBinary('prometheus');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bwg-prometheus-'));
   const configFile = path.join(dir, 'prometheus.yml');
-  writeFileSync(configFile, stringify({
-    global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
-    rule_files: [options.ruleFile],
-    scrape_configs: [{ job_name: options.job, static_configs: [{ targets: [options.target] }] }],
-  }));
+  writeFileSync(
+    configFile,
+    stringify({
+      global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
+      rule_files: [options.ruleFile],
+      scrape_configs: [{ job_name: options.job, static_configs: [{ targets: [options.target] }] }],
+    }),
+  );
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(binary, [
-    `--config.file=${configFile}`,
-    `--storage.tsdb.path=${path.join(dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-    '--storage.tsdb.retention.time=1h',
-    // As in the shipped stack: Prometheus then asks for OpenMetrics and keeps the trace_id exemplars.
-    '--enable-feature=exemplar-storage',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(
+    binary,
+    [
+      `--config.file=${configFile}`,
+      `--storage.tsdb.path=${path.join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--storage.tsdb.retention.time=1h',
+      // As in the shipped stack: Prometheus then asks for OpenMetrics and keeps the trace_id exemplars.
+      '--enable-feature=exemplar-storage',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString('utf8'); });
-  child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString('utf8'); });
+  child.stdout!.on('data', (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+  });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let hasExited = false;
-  void exited.then(() => { hasExited = true; });
+  void exited.then(() => {
+    hasExited = true;
+  });
 
   const stop = async () => {
     if (!hasExited) {
@@ -86,12 +107,23 @@ export async function startPrometheus(options: { job: string; target: string; ru
 
   return {
     url,
-    query: (expr) => getJson<{ result: Array<{ metric: Record<string, string>; value: [number, string] }> }>(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`).then((data) => data.result),
-    alerts: () => getJson<{ alerts: Array<{ labels: Record<string, string>; state: 'pending' | 'firing'; value: string }> }>(`${url}/api/v1/alerts`).then((data) => data.alerts),
-    rules: () => getJson<{ groups: Array<{ rules: Array<{ name: string; health: string; lastError?: string; state?: string }> }> }>(`${url}/api/v1/rules`).then((data) => data.groups.flatMap((group) => group.rules)),
+    query: (expr) =>
+      getJson<{ result: Array<{ metric: Record<string, string>; value: [number, string] }> }>(
+        `${url}/api/v1/query?query=${encodeURIComponent(expr)}`,
+      ).then((data) => data.result),
+    alerts: () =>
+      getJson<{ alerts: Array<{ labels: Record<string, string>; state: 'pending' | 'firing'; value: string }> }>(
+        `${url}/api/v1/alerts`,
+      ).then((data) => data.alerts),
+    rules: () =>
+      getJson<{
+        groups: Array<{ rules: Array<{ name: string; health: string; lastError?: string; state?: string }> }>;
+      }>(`${url}/api/v1/rules`).then((data) => data.groups.flatMap((group) => group.rules)),
     exemplars: (expr, seconds) => {
       const end = Date.now() / 1000;
-      return getJson(`${url}/api/v1/query_exemplars?query=${encodeURIComponent(expr)}&start=${end - seconds}&end=${end}`);
+      return getJson(
+        `${url}/api/v1/query_exemplars?query=${encodeURIComponent(expr)}&start=${end - seconds}&end=${end}`,
+      );
     },
     output: () => output,
     stop,

@@ -1,9 +1,19 @@
 // A small PromQL reader for the tests: finds the series selectors (metric name and label matchers) and the
 // grouping labels of an expression, so they can be checked against what the service really exposes.
 
-export interface Matcher { label: string; op: '=' | '!=' | '=~' | '!~'; value: string }
-export interface SelectorUse { metric: string; matchers: Matcher[] }
-export interface ExpressionUses { selectors: SelectorUse[]; groupingLabels: string[] }
+export interface Matcher {
+  label: string;
+  op: '=' | '!=' | '=~' | '!~';
+  value: string;
+}
+export interface SelectorUse {
+  metric: string;
+  matchers: Matcher[];
+}
+export interface ExpressionUses {
+  selectors: SelectorUse[];
+  groupingLabels: string[];
+}
 
 type Token = { kind: 'ident' | 'string' | 'number' | 'punct'; text: string };
 
@@ -12,12 +22,17 @@ const OTHER_KEYWORDS = new Set(['and', 'or', 'unless', 'offset', 'bool', 'inf', 
 
 function tokenize(expr: string): Token[] {
   const tokens: Token[] = [];
-  const pattern = /\s+|#[^\n]*|("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)|([A-Za-z_:][A-Za-z0-9_:]*)|(\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[a-zA-Z]*)|(=~|!~|!=|==|>=|<=|[{}()[\],=<>+\-*/%^@])|(\$[A-Za-z_{][A-Za-z0-9_.}]*)/gy;
+  const pattern =
+    /\s+|#[^\n]*|("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)|([A-Za-z_:][A-Za-z0-9_:]*)|(\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[a-zA-Z]*)|(=~|!~|!=|==|>=|<=|[{}()[\],=<>+\-*/%^@])|(\$[A-Za-z_{][A-Za-z0-9_.}]*)/gy;
   while (pattern.lastIndex < expr.length) {
     const at = pattern.lastIndex;
     const match = pattern.exec(expr);
     if (!match) throw new Error(`cannot read PromQL at ${at}: ${expr}`);
-    if (match[1] !== undefined) tokens.push({ kind: 'string', text: JSON.parse(match[1].startsWith('"') ? match[1] : JSON.stringify(match[1].slice(1, -1))) as string });
+    if (match[1] !== undefined)
+      tokens.push({
+        kind: 'string',
+        text: JSON.parse(match[1].startsWith('"') ? match[1] : JSON.stringify(match[1].slice(1, -1))) as string,
+      });
     else if (match[2] !== undefined) tokens.push({ kind: 'ident', text: match[2] });
     else if (match[3] !== undefined) tokens.push({ kind: 'number', text: match[3] });
     else if (match[4] !== undefined) tokens.push({ kind: 'punct', text: match[4] });
@@ -57,7 +72,8 @@ export function readExpression(expr: string): ExpressionUses {
       for (i += 2; i < tokens.length && tokens[i]!.text !== '}'; i++) {
         if (tokens[i]!.text === ',') continue;
         const [label, op, value] = [tokens[i]!, tokens[i + 1], tokens[i + 2]];
-        if (!op || !value || value.kind !== 'string') throw new Error(`cannot read matcher near ${label.text} in ${expr}`);
+        if (!op || !value || value.kind !== 'string')
+          throw new Error(`cannot read matcher near ${label.text} in ${expr}`);
         matchers.push({ label: label.text, op: op.text as Matcher['op'], value: value.text });
         i += 2;
       }

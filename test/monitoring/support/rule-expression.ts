@@ -1,7 +1,12 @@
 /** Splits a Prometheus alert expression `query > 0.2` / `(\n  query\n) < 1` into its query and threshold. */
-export interface SplitExpression { query: string; comparison: '>' | '<'; threshold: number }
+export interface SplitExpression {
+  query: string;
+  comparison: '>' | '<';
+  threshold: number;
+}
 
-export const normaliseWhitespace = (text: string) => text.replace(/\s+/g, ' ').replace(/\( /g, '(').replace(/ \)/g, ')').trim();
+export const normaliseWhitespace = (text: string) =>
+  text.replace(/\s+/g, ' ').replace(/\( /g, '(').replace(/ \)/g, ')').trim();
 
 export function splitAlertExpression(expr: string): SplitExpression {
   const match = /^([\s\S]*?)\s*(>|<)\s*(-?[0-9.]+(?:e[+-]?\d+)?)\s*$/.exec(expr.trim());

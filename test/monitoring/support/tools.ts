@@ -31,7 +31,9 @@ export function installCommand(tools: readonly Tool[] = ALL_TOOLS): string {
 
 /** Absolute path of an executable on PATH (or the usual system folders), undefined when absent. */
 export function findBinary(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter).concat(['/usr/bin', '/usr/local/bin', '/usr/sbin'])) {
+  for (const dir of (process.env.PATH ?? '')
+    .split(path.delimiter)
+    .concat(['/usr/bin', '/usr/local/bin', '/usr/sbin'])) {
     if (!dir) continue;
     const candidate = path.join(dir, name);
     try {
@@ -55,9 +57,14 @@ const realEnvironment: InstallEnvironment = {
   find: findBinary,
   run: (command, args) => {
     const result = spawnSync(command, args, {
-      encoding: 'utf8', timeout: INSTALL_TIMEOUT_MS, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      encoding: 'utf8',
+      timeout: INSTALL_TIMEOUT_MS,
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
     });
-    return { status: result.status, output: `${result.error?.message ?? ''}${result.stdout ?? ''}${result.stderr ?? ''}` };
+    return {
+      status: result.status,
+      output: `${result.error?.message ?? ''}${result.stdout ?? ''}${result.stderr ?? ''}`,
+    };
   },
 };
 
@@ -68,10 +75,14 @@ const realEnvironment: InstallEnvironment = {
 export function installMissing(tools: readonly Tool[], env: InstallEnvironment = realEnvironment): void {
   const missing = tools.filter((tool) => !env.find(tool));
   if (missing.length === 0) return;
-  const instruction = `The tests need ${missing.join(', ')}, which ${missing.length === 1 ? 'is' : 'are'} not installed. `
-    + `Run once, as root: ${installCommand(ALL_TOOLS)}`;
+  const instruction =
+    `The tests need ${missing.join(', ')}, which ${missing.length === 1 ? 'is' : 'are'} not installed. ` +
+    `Run once, as root: ${installCommand(ALL_TOOLS)}`;
   if (env.uid !== 0) throw new Error(`${instruction} (the test run installs them itself only when it runs as root).`);
-  if (!env.find('apt-get')) throw new Error(`${instruction} (apt-get is not available here: install the equivalent packages, or put the binaries on PATH).`);
+  if (!env.find('apt-get'))
+    throw new Error(
+      `${instruction} (apt-get is not available here: install the equivalent packages, or put the binaries on PATH).`,
+    );
   // Inside the lock the script checks again: a parallel run may have installed everything meanwhile.
   const script = `for t in ${missing.join(' ')}; do command -v "$t" >/dev/null || { ${installCommand(ALL_TOOLS)} -o DPkg::Lock::Timeout=600; exit $?; }; done`;
   const result = env.find('flock')
@@ -79,7 +90,9 @@ export function installMissing(tools: readonly Tool[], env: InstallEnvironment =
     : env.run('sh', ['-c', script]);
   const still = tools.filter((tool) => !env.find(tool));
   if (result.status !== 0 || still.length > 0) {
-    throw new Error(`${instruction} (the automatic install failed with status ${result.status}; last output: ${result.output.slice(-600)})`);
+    throw new Error(
+      `${instruction} (the automatic install failed with status ${result.status}; last output: ${result.output.slice(-600)})`,
+    );
   }
 }
 
@@ -107,7 +120,8 @@ export function needsTools(): void {
 }
 
 /**
- * Root hook for the full tier (`npm run test:all` requires this file; `npm test` does not): tools are in place before the first test. When
+ * Root hook for the full tier (`npm run test:all` requires this file; `npm test` does not): tools are in place before
+ * the first test. When
  * they cannot be obtained it says so once and lets the run go on: only the tests that need a tool fail
  * (their `needsTools()` hook repeats the instruction), the others still run.
  */
@@ -130,7 +144,10 @@ export function requireBinary(name: Tool): string {
   return found;
 }
 
-export interface CommandResult { status: number | null; output: string }
+export interface CommandResult {
+  status: number | null;
+  output: string;
+}
 
 export function runTool(name: Tool, args: string[], input?: string): CommandResult {
   const result = spawnSync(requireBinary(name), args, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000, input });

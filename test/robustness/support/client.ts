@@ -19,7 +19,13 @@ export const CONTRACT_ANSWERS: Record<number, { status: string; reason?: string 
   415: { status: 'rejected', reason: 'unsupported_media_type' },
 };
 
-export interface Answer { status: number; body: string; json: unknown; ms: number; headers: http.IncomingHttpHeaders }
+export interface Answer {
+  status: number;
+  body: string;
+  json: unknown;
+  ms: number;
+  headers: http.IncomingHttpHeaders;
+}
 
 export interface SendOptions {
   method?: string;
@@ -51,7 +57,12 @@ export class Client {
 
   send(options: SendOptions): Promise<Answer> {
     const url = new URL(options.path ?? WEBHOOK_PATH, this.baseUrl);
-    const body = options.body === undefined ? undefined : Buffer.isBuffer(options.body) ? options.body : Buffer.from(options.body, 'utf8');
+    const body =
+      options.body === undefined
+        ? undefined
+        : Buffer.isBuffer(options.body)
+          ? options.body
+          : Buffer.from(options.body, 'utf8');
     const headers: Record<string, string | string[]> = { ...(options.headers ?? {}) };
     if (body && !options.chunked && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length')) {
       headers['content-length'] = String(body.length);
@@ -60,35 +71,48 @@ export class Client {
     const started = process.hrtime.bigint();
     return new Promise<Answer>((resolve, reject) => {
       let answered = false;
-      const req = http.request({
-        agent: options.fresh ? false : this.agent,
-        host: url.hostname,
-        port: url.port,
-        method: options.method ?? 'POST',
-        path: url.pathname + url.search,
-        headers,
-        timeout: options.timeoutMs ?? 10_000,
-      }, (res) => {
-        answered = true;
-        const chunks: Buffer[] = [];
-        let done = false;
-        const finish = () => {
-          if (done) return;
-          done = true;
-          // An upload cut short by the answer leaves its connection unusable.
-          if (!req.writableEnded) req.destroy();
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          try { json = JSON.parse(text); } catch { json = undefined; }
-          if (url.pathname === WEBHOOK_PATH) this.webhookRequests++;
-          resolve({ status: res.statusCode ?? 0, body: text, json, headers: res.headers, ms: Number(process.hrtime.bigint() - started) / 1e6 });
-        };
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', finish);
-        // The server may answer (413) and close while the upload is still being written: what arrived is the answer.
-        res.on('close', finish);
-        res.on('error', () => {});
-      });
+      const req = http.request(
+        {
+          agent: options.fresh ? false : this.agent,
+          host: url.hostname,
+          port: url.port,
+          method: options.method ?? 'POST',
+          path: url.pathname + url.search,
+          headers,
+          timeout: options.timeoutMs ?? 10_000,
+        },
+        (res) => {
+          answered = true;
+          const chunks: Buffer[] = [];
+          let done = false;
+          const finish = () => {
+            if (done) return;
+            done = true;
+            // An upload cut short by the answer leaves its connection unusable.
+            if (!req.writableEnded) req.destroy();
+            const text = Buffer.concat(chunks).toString('utf8');
+            let json: unknown;
+            try {
+              json = JSON.parse(text);
+            } catch {
+              json = undefined;
+            }
+            if (url.pathname === WEBHOOK_PATH) this.webhookRequests++;
+            resolve({
+              status: res.statusCode ?? 0,
+              body: text,
+              json,
+              headers: res.headers,
+              ms: Number(process.hrtime.bigint() - started) / 1e6,
+            });
+          };
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', finish);
+          // The server may answer (413) and close while the upload is still being written: what arrived is the answer.
+          res.on('close', finish);
+          res.on('error', () => {});
+        },
+      );
       req.on('timeout', () => req.destroy(new Error(`no answer in ${options.timeoutMs ?? 10_000} ms`)));
       req.on('error', (error: NodeJS.ErrnoException) => {
         if (answered) return;
@@ -107,7 +131,8 @@ export class Client {
         if (index === slices.length - 1) return void req.end(slice);
         // Oversized uploads (fresh connections) at a pace the server reads at, so that little is in flight when it
         // answers and closes.
-        const next = () => (options.fresh ? setTimeout(() => writeNext(index + 1), 1) : setImmediate(() => writeNext(index + 1)));
+        const next = () =>
+          options.fresh ? setTimeout(() => writeNext(index + 1), 1) : setImmediate(() => writeNext(index + 1));
         if (req.write(slice)) next();
         else req.once('drain', next);
       };
@@ -140,12 +165,21 @@ function sliced(body: Buffer, size: number): Buffer[] {
 /** Asserts the answer is one the contract allows on the webhook route, with the matching JSON body. */
 export function expectContractAnswer(answer: Answer, context = ''): void {
   const allowed = CONTRACT_ANSWERS[answer.status];
-  expect(allowed, `status ${answer.status} is not a contract answer ${context}; body: ${answer.body.slice(0, 300)}`).to.not.equal(undefined);
-  expect(answer.json, `answer body is not the contract JSON ${context}: ${answer.body.slice(0, 300)}`).to.deep.include(allowed!);
+  expect(
+    allowed,
+    `status ${answer.status} is not a contract answer ${context}; body: ${answer.body.slice(0, 300)}`,
+  ).to.not.equal(undefined);
+  expect(answer.json, `answer body is not the contract JSON ${context}: ${answer.body.slice(0, 300)}`).to.deep.include(
+    allowed!,
+  );
 }
 
 /** Runs async jobs with bounded concurrency. */
-export async function pool<T>(items: T[], concurrency: number, job: (item: T, index: number) => Promise<void>): Promise<void> {
+export async function pool<T>(
+  items: T[],
+  concurrency: number,
+  job: (item: T, index: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const workers = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
     while (next < items.length) {

@@ -24,7 +24,10 @@ function stripExemplar(line: string): string {
   let inQuotes = false;
   for (let i = 0; i < line.length; i++) {
     const c = line[i];
-    if (c === '\\') { i++; continue; }
+    if (c === '\\') {
+      i++;
+      continue;
+    }
     if (c === '"') inQuotes = !inQuotes;
     if (!inQuotes && c === '#') return line.slice(0, i);
   }

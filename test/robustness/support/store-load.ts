@@ -30,7 +30,13 @@ export async function deliver(service: RunningService, id: number, timeoutMs = 3
       signal: AbortSignal.timeout(timeoutMs),
     });
     const json = (await response.json()) as { reason?: string };
-    return { id, status: response.status, ms: Date.now() - started, reason: json.reason, retryAfter: response.headers.get('retry-after') };
+    return {
+      id,
+      status: response.status,
+      ms: Date.now() - started,
+      reason: json.reason,
+      retryAfter: response.headers.get('retry-after'),
+    };
   } catch (error) {
     // Connection refused or no answer at all: recorded as status 0, which every test rejects.
     return { id, status: 0, ms: Date.now() - started, reason: (error as Error).message };
@@ -38,7 +44,11 @@ export async function deliver(service: RunningService, id: number, timeoutMs = 3
 }
 
 /** `concurrency` senders deliver one after another until `stop()` resolves; ids count up from `firstId`. */
-export function startLoad(service: RunningService, concurrency: number, firstId = 1): { results: Sent[]; stop(): Promise<Sent[]> } {
+export function startLoad(
+  service: RunningService,
+  concurrency: number,
+  firstId = 1,
+): { results: Sent[]; stop(): Promise<Sent[]> } {
   const results: Sent[] = [];
   let next = firstId;
   let running = true;
@@ -60,7 +70,9 @@ export function startLoad(service: RunningService, concurrency: number, firstId 
 
 /** Only 200 and 503 store_unavailable (with Retry-After), and every 200 in the store. */
 export function expectOnly200Or503(results: Sent[], storedIds: Set<number>): void {
-  const others = results.filter((sent) => sent.status !== 200 && !(sent.status === 503 && sent.reason === 'store_unavailable'));
+  const others = results.filter(
+    (sent) => sent.status !== 200 && !(sent.status === 503 && sent.reason === 'store_unavailable'),
+  );
   expect(others.slice(0, 5), `${others.length} answers other than 200 or 503 store_unavailable`).to.deep.equal([]);
   for (const sent of results.filter((result) => result.status === 503)) expect(sent.retryAfter).to.equal('5');
   const lost = results.filter((sent) => sent.status === 200 && !storedIds.has(sent.id)).map((sent) => sent.id);
@@ -88,7 +100,9 @@ export async function eventually<T>(check: () => Promise<T>, timeoutMs: number, 
 }
 
 /** One GET, timed: its status, its text, and that text parsed when it is JSON (`undefined` when not: /metrics). */
-export async function timedGet(url: string): Promise<{ status: number; ms: number; text: string; json: JsonRecord | undefined }> {
+export async function timedGet(
+  url: string,
+): Promise<{ status: number; ms: number; text: string; json: JsonRecord | undefined }> {
   const started = Date.now();
   const response = await fetch(url, { signal: AbortSignal.timeout(20_000) });
   const text = await response.text();

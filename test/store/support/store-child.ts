@@ -40,11 +40,18 @@ async function main(): Promise<void> {
   if (action === 'release') {
     process.stdout.write('ready\n');
     await waitForGo();
-    const result = await store.release(argument!, { webhook: 'default', event: 'ONCRMDEALADD', eventHandlerId: '975', ts: '1766047124', domain: 'some-domain.bitrix24.com', memberId: 'm', data: { FIELDS: { ID: '7405' } } });
+    const result = await store.release(argument!, {
+      webhook: 'default',
+      event: 'ONCRMDEALADD',
+      eventHandlerId: '975',
+      ts: '1766047124',
+      domain: 'some-domain.bitrix24.com',
+      memberId: 'm',
+      data: { FIELDS: { ID: '7405' } },
+    });
     process.stdout.write(`${JSON.stringify(result)}\n`);
     await store.close();
     process.exit(0); // stdin is still open: the process would otherwise wait for it
-
   }
   throw new Error(`unknown action ${action}`);
 }

@@ -9,7 +9,15 @@ import { Client } from 'pg';
 import type { StoreConfig } from '../../../src/store/config';
 import { openStore } from '../../../src/store/open';
 import type { NewEvent, NewQuarantine, Store, StoredEvent } from '../../../src/store/types';
-import { APP_TOKEN, chatBotMessage, CRM_DEAL_ADD, everyShape, TASK_ADD, WEBHOOK_TOKEN, withoutToken } from '../../support/bitrix-bodies';
+import {
+  APP_TOKEN,
+  chatBotMessage,
+  CRM_DEAL_ADD,
+  everyShape,
+  TASK_ADD,
+  WEBHOOK_TOKEN,
+  withoutToken,
+} from '../../support/bitrix-bodies';
 import { type Adapter, cleanUpStores } from '../../support/store-adapters';
 
 const CHILD = path.resolve(__dirname, 'store-child.js');
@@ -86,7 +94,11 @@ function expectedEvent(id: string, overrides: Partial<StoredEvent> = {}): Stored
 }
 
 /** Runs the child script; resolves with its stdout lines once it exits, plus the signal that ended it. */
-function child(args: string[]): { lines: AsyncIterableIterator<string>; send(line: string): void; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> } {
+function child(args: string[]): {
+  lines: AsyncIterableIterator<string>;
+  send(line: string): void;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
+} {
   const process_ = spawn(process.execPath, [CHILD, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   process_.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -100,12 +112,17 @@ function child(args: string[]): { lines: AsyncIterableIterator<string>; send(lin
   };
 }
 
-async function nextLine(lines: AsyncIterableIterator<string>, exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>): Promise<string> {
+async function nextLine(
+  lines: AsyncIterableIterator<string>,
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>,
+): Promise<string> {
   const next = await Promise.race([lines.next(), exited.then(() => ({ done: true as const, value: undefined }))]);
   if (next.done) {
     // Its stdout may close before the exit is seen: wait for the exit, so the message shows the child's error.
     const { code, signal, stderr } = await exited;
-    throw new Error(`the child exited early (code ${code}, signal ${signal}): ${stderr.trim() || '(nothing on stderr)'}`);
+    throw new Error(
+      `the child exited early (code ${code}, signal ${signal}): ${stderr.trim() || '(nothing on stderr)'}`,
+    );
   }
   return next.value;
 }
@@ -147,17 +164,34 @@ export function describeStore(adapter: Adapter): void {
 
     it('keeps an accepted event exactly, with every secret stripped from data and body', async () => {
       const body = chatBotMessage();
-      const data = { BOT: { 567: { access_token: 'x1y2z3', BOT_ID: '567', AUTH: { domain: 'some-domain.bitrix24.com', application_token: BOT_TOKEN } } }, PARAMS: { MESSAGE: 'Добрый день!' } };
-      const id = await store.saveAccepted(accepted({ webhook: 'bots', event: 'ONIMBOTMESSAGEADD', eventHandlerId: undefined, data, rawBody: body }));
+      const data = {
+        BOT: {
+          567: {
+            access_token: 'x1y2z3',
+            BOT_ID: '567',
+            AUTH: { domain: 'some-domain.bitrix24.com', application_token: BOT_TOKEN },
+          },
+        },
+        PARAMS: { MESSAGE: 'Добрый день!' },
+      };
+      const id = await store.saveAccepted(
+        accepted({ webhook: 'bots', event: 'ONIMBOTMESSAGEADD', eventHandlerId: undefined, data, rawBody: body }),
+      );
       expect(id).to.match(ID);
       const expected = expectedEvent(id, {
         webhook: 'bots',
         event: 'ONIMBOTMESSAGEADD',
         eventHandlerId: undefined,
         // Scrubbed as a structure: the credential keys are gone, the rest is as it came.
-        data: { BOT: { 567: { BOT_ID: '567', AUTH: { domain: 'some-domain.bitrix24.com' } } }, PARAMS: { MESSAGE: 'Добрый день!' } },
+        data: {
+          BOT: { 567: { BOT_ID: '567', AUTH: { domain: 'some-domain.bitrix24.com' } } },
+          PARAMS: { MESSAGE: 'Добрый день!' },
+        },
         body: body
-          .replace('data%5BBOT%5D%5B567%5D%5Baccess_token%5D=x1y2z3', 'data%5BBOT%5D%5B567%5D%5Baccess_token%5D=REDACTED')
+          .replace(
+            'data%5BBOT%5D%5B567%5D%5Baccess_token%5D=x1y2z3',
+            'data%5BBOT%5D%5B567%5D%5Baccess_token%5D=REDACTED',
+          )
           .replace(`%5Bapplication_token%5D=${BOT_TOKEN}`, '%5Bapplication_token%5D=REDACTED')
           .replace('auth%5Baccess_token%5D=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'auth%5Baccess_token%5D=REDACTED')
           .replace(`auth%5Bapplication_token%5D=${APP_TOKEN}`, 'auth%5Bapplication_token%5D=REDACTED'),
@@ -211,9 +245,23 @@ export function describeStore(adapter: Adapter): void {
         ts: '1766047124',
         domain: 'some-domain.bitrix24.com',
         memberId: 'd897063e1ce7c5eb9f04b9751eef5915',
-        headerNames: ['content-type', 'content-length', 'user-agent', 'authorization', 'x-bitrix24-token', 'cookie', 'x-forwarded-for'],
-        headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': '604', 'user-agent': 'Bitrix24 Webhook Engine' },
-        body: TASK_ADD.replace('s6p6eclrvim6da22ft9ch94ekreb52lv', 'REDACTED').replace('4s386p3q0tr8dy89xvmt96234v3dljg8', 'REDACTED').replace(APP_TOKEN, 'REDACTED'),
+        headerNames: [
+          'content-type',
+          'content-length',
+          'user-agent',
+          'authorization',
+          'x-bitrix24-token',
+          'cookie',
+          'x-forwarded-for',
+        ],
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'content-length': '604',
+          'user-agent': 'Bitrix24 Webhook Engine',
+        },
+        body: TASK_ADD.replace('s6p6eclrvim6da22ft9ch94ekreb52lv', 'REDACTED')
+          .replace('4s386p3q0tr8dy89xvmt96234v3dljg8', 'REDACTED')
+          .replace(APP_TOKEN, 'REDACTED'),
         bodyTruncated: false,
         candidates: [
           { source: 'body', location: 'raw body auth[application_token]', digest: digest(APP_TOKEN) },
@@ -231,21 +279,62 @@ export function describeStore(adapter: Adapter): void {
 
     it('keeps a quarantined delivery without a body as null, and cuts a long body at BODY_LIMIT without splitting a character', async () => {
       await fresh({}, 41);
-      const none = await store.quarantine(refused({ rawBody: undefined, diagnosis: undefined, traceId: undefined, event: undefined, eventHandlerId: undefined, ts: undefined, domain: undefined, memberId: undefined, headers: {} }));
-      expect(await store.getQuarantined(none)).to.deep.include({ body: null, bodyTruncated: false, candidates: [], diagnosis: null, traceId: null, event: undefined, domain: undefined, headerNames: [], headers: {} });
-      const long = await store.quarantine(refused({ reason: 'unsupported_media_type', status: 415, rawBody: `x=${'Ж'.repeat(30)}` }));
+      const none = await store.quarantine(
+        refused({
+          rawBody: undefined,
+          diagnosis: undefined,
+          traceId: undefined,
+          event: undefined,
+          eventHandlerId: undefined,
+          ts: undefined,
+          domain: undefined,
+          memberId: undefined,
+          headers: {},
+        }),
+      );
+      expect(await store.getQuarantined(none)).to.deep.include({
+        body: null,
+        bodyTruncated: false,
+        candidates: [],
+        diagnosis: null,
+        traceId: null,
+        event: undefined,
+        domain: undefined,
+        headerNames: [],
+        headers: {},
+      });
+      const long = await store.quarantine(
+        refused({ reason: 'unsupported_media_type', status: 415, rawBody: `x=${'Ж'.repeat(30)}` }),
+      );
       expect(await store.getQuarantined(long)).to.deep.include({ body: `x=${'Ж'.repeat(19)}`, bodyTruncated: true });
       const exact = await store.quarantine(refused({ rawBody: `x=${'Ж'.repeat(19)}` }));
       expect(await store.getQuarantined(exact)).to.deep.include({ body: `x=${'Ж'.repeat(19)}`, bodyTruncated: false });
     });
 
     it('filters the quarantine by reason, diagnosis, portal, time range, released, page', async () => {
-      const a = await store.quarantine(refused({ receivedAt: new Date(T0), reason: 'token_missing', status: 401, diagnosis: 'no_token_sent' }));
+      const a = await store.quarantine(
+        refused({ receivedAt: new Date(T0), reason: 'token_missing', status: 401, diagnosis: 'no_token_sent' }),
+      );
       const b = await store.quarantine(refused({ receivedAt: new Date(T0 + 1000), domain: 'other.bitrix24.ru' }));
       const c = await store.quarantine(refused({ receivedAt: new Date(T0 + 2000), diagnosis: 'variable_unset' }));
-      const d = await store.quarantine(refused({ receivedAt: new Date(T0 + 3000), reason: 'token_mismatch', status: 403, diagnosis: 'token_rotated' }));
-      await store.release(c, { webhook: 'default', event: 'ONCRMDEALADD', eventHandlerId: '975', ts: undefined, domain: undefined, memberId: undefined, data: {} }, new Date(T0 + 5000));
-      const ids = async (filter: Parameters<Store['listQuarantine']>[0]) => (await store.listQuarantine(filter)).map((row) => row.id);
+      const d = await store.quarantine(
+        refused({ receivedAt: new Date(T0 + 3000), reason: 'token_mismatch', status: 403, diagnosis: 'token_rotated' }),
+      );
+      await store.release(
+        c,
+        {
+          webhook: 'default',
+          event: 'ONCRMDEALADD',
+          eventHandlerId: '975',
+          ts: undefined,
+          domain: undefined,
+          memberId: undefined,
+          data: {},
+        },
+        new Date(T0 + 5000),
+      );
+      const ids = async (filter: Parameters<Store['listQuarantine']>[0]) =>
+        (await store.listQuarantine(filter)).map((row) => row.id);
       expect(await ids({})).to.deep.equal([a, b, c, d]);
       expect(await ids({ reason: 'not_configured' })).to.deep.equal([b, c]);
       expect(await ids({ diagnosis: 'token_rotated' })).to.deep.equal([d]);
@@ -272,12 +361,15 @@ export function describeStore(adapter: Adapter): void {
 
     it('filters events by status, webhook, portal, event and time', async () => {
       const a = await store.saveAccepted(accepted());
-      const b = await store.saveAccepted(accepted({ webhook: 'tasks', event: 'ONTASKADD', receivedAt: new Date(T0 + 1000) }));
+      const b = await store.saveAccepted(
+        accepted({ webhook: 'tasks', event: 'ONTASKADD', receivedAt: new Date(T0 + 1000) }),
+      );
       const c = await store.saveAccepted(accepted({ domain: 'other.bitrix24.ru', receivedAt: new Date(T0 + 2000) }));
       const [claimed] = await store.claimDue('w', 60_000, 1, new Date(T0 + 5000));
       expect(claimed!.id).to.equal(a);
       expect(await store.recordAttempt(a, 'w', { result: 'delivered' }, new Date(T0 + 6000))).to.equal(true);
-      const ids = async (filter: Parameters<Store['listEvents']>[0]) => (await store.listEvents(filter)).map((row) => row.id);
+      const ids = async (filter: Parameters<Store['listEvents']>[0]) =>
+        (await store.listEvents(filter)).map((row) => row.id);
       expect(await ids({ status: 'delivered' })).to.deep.equal([a]);
       expect(await ids({ status: 'pending' })).to.deep.equal([b, c]);
       expect(await ids({ status: 'dead' })).to.deep.equal([]);
@@ -291,34 +383,76 @@ export function describeStore(adapter: Adapter): void {
     it('releases a quarantined delivery into an event once, with its original time, trace and scrubbed body', async () => {
       const qid = await store.quarantine(refused({ headers: { 'content-type': 'application/x-www-form-urlencoded' } }));
       const releasedAt = new Date(T0 + DAY);
-      const facts = { webhook: 'default', event: 'ONCRMDEALADD', eventHandlerId: '975', ts: '1766047124', domain: 'some-domain.bitrix24.com', memberId: 'd897063e1ce7c5eb9f04b9751eef5915', data: { FIELDS: { ID: '7405' } } };
+      const facts = {
+        webhook: 'default',
+        event: 'ONCRMDEALADD',
+        eventHandlerId: '975',
+        ts: '1766047124',
+        domain: 'some-domain.bitrix24.com',
+        memberId: 'd897063e1ce7c5eb9f04b9751eef5915',
+        data: { FIELDS: { ID: '7405' } },
+      };
       const first = await store.release(qid, facts, releasedAt);
       expect(first.result).to.equal('released');
       const eventId = (first as { eventId: string }).eventId;
       expect(eventId).to.match(ID);
-      expect(await store.release(qid, facts, new Date(T0 + 2 * DAY))).to.deep.equal({ result: 'already_released', eventId });
+      expect(await store.release(qid, facts, new Date(T0 + 2 * DAY))).to.deep.equal({
+        result: 'already_released',
+        eventId,
+      });
       expect(await store.release('01ZZZZZZZZZZZZZZZZZZZZZZZZ', facts)).to.deep.equal({ result: 'not_found' });
       expect(await store.listEvents()).to.deep.equal([
-        expectedEvent(eventId, { traceId: '0af7651916cd43dd8448eb211c80319c', nextAttemptAt: releasedAt, quarantineId: qid }),
+        expectedEvent(eventId, {
+          traceId: '0af7651916cd43dd8448eb211c80319c',
+          nextAttemptAt: releasedAt,
+          quarantineId: qid,
+        }),
       ]);
-      expect(await store.getQuarantined(qid)).to.deep.include({ releasedAt, releasedEventId: eventId, releaseNote: null });
+      expect(await store.getQuarantined(qid)).to.deep.include({
+        releasedAt,
+        releasedEventId: eventId,
+        releaseNote: null,
+      });
     });
 
     it('keeps the operator note of a hand release', async () => {
-      const qid = await store.quarantine(refused({ reason: 'token_missing', status: 401, rawBody: withoutToken(CRM_DEAL_ADD) }));
-      const result = await store.release(qid, { webhook: 'default', event: 'ONCRMDEALADD', eventHandlerId: '975', ts: undefined, domain: undefined, memberId: undefined, data: {}, note: 'portal confirmed by phone' }, new Date(T0 + 1));
-      expect(await store.getQuarantined(qid)).to.deep.include({ releasedEventId: (result as { eventId: string }).eventId, releaseNote: 'portal confirmed by phone' });
+      const qid = await store.quarantine(
+        refused({ reason: 'token_missing', status: 401, rawBody: withoutToken(CRM_DEAL_ADD) }),
+      );
+      const result = await store.release(
+        qid,
+        {
+          webhook: 'default',
+          event: 'ONCRMDEALADD',
+          eventHandlerId: '975',
+          ts: undefined,
+          domain: undefined,
+          memberId: undefined,
+          data: {},
+          note: 'portal confirmed by phone',
+        },
+        new Date(T0 + 1),
+      );
+      expect(await store.getQuarantined(qid)).to.deep.include({
+        releasedEventId: (result as { eventId: string }).eventId,
+        releaseNote: 'portal confirmed by phone',
+      });
     });
 
     it('releases exactly once when two processes replay the same delivery at the same moment', async () => {
       const qids: string[] = [];
       for (let i = 0; i < 3; i++) qids.push(await store.quarantine(refused({ receivedAt: new Date(T0 + i) })));
       // Two processes per delivery, all six started first, then told to go at once.
-      const pairs = qids.map((qid) => [child(['release', JSON.stringify(config), qid]), child(['release', JSON.stringify(config), qid])] as const);
+      const pairs = qids.map(
+        (qid) =>
+          [child(['release', JSON.stringify(config), qid]), child(['release', JSON.stringify(config), qid])] as const,
+      );
       for (const c of pairs.flat()) expect(await nextLine(c.lines, c.exited)).to.equal('ready');
       for (const c of pairs.flat()) c.send('go');
       for (const [index, pair] of pairs.entries()) {
-        const results = await Promise.all(pair.map(async (c) => JSON.parse(await nextLine(c.lines, c.exited)) as { result: string; eventId: string }));
+        const results = await Promise.all(
+          pair.map(async (c) => JSON.parse(await nextLine(c.lines, c.exited)) as { result: string; eventId: string }),
+        );
         for (const c of pair) expect((await c.exited).code).to.equal(0);
         expect(results.map((r) => r.result).sort()).to.deep.equal(['already_released', 'released']);
         expect(results[0]!.eventId).to.equal(results[1]!.eventId);
@@ -355,8 +489,10 @@ export function describeStore(adapter: Adapter): void {
       const all = [...a, ...b].map((event) => event.id);
       expect(new Set(all).size).to.equal(all.length);
       expect([...all].sort()).to.deep.equal(ids);
-      for (const event of a) expect(event).to.deep.include({ leaseOwner: 'a', leaseUntil: new Date(T0 + 120_000), status: 'pending' });
-      for (const event of b) expect(event).to.deep.include({ leaseOwner: 'b', leaseUntil: new Date(T0 + 120_000), status: 'pending' });
+      for (const event of a)
+        expect(event).to.deep.include({ leaseOwner: 'a', leaseUntil: new Date(T0 + 120_000), status: 'pending' });
+      for (const event of b)
+        expect(event).to.deep.include({ leaseOwner: 'b', leaseUntil: new Date(T0 + 120_000), status: 'pending' });
       expect(await store.claimDue('c', 60_000, 100, now)).to.deep.equal([]);
     });
 
@@ -364,7 +500,10 @@ export function describeStore(adapter: Adapter): void {
       const first = await store.saveAccepted(accepted({ receivedAt: new Date(T0) }));
       const second = await store.saveAccepted(accepted({ receivedAt: new Date(T0 + 10) }));
       const later = await store.saveAccepted(accepted({ receivedAt: new Date(T0 + 1000) }));
-      expect((await store.claimDue('a', 500, 10, new Date(T0 + 999))).map((event) => event.id)).to.deep.equal([first, second]);
+      expect((await store.claimDue('a', 500, 10, new Date(T0 + 999))).map((event) => event.id)).to.deep.equal([
+        first,
+        second,
+      ]);
       expect((await store.claimDue('a', 500, 10, new Date(T0 + 1000))).map((event) => event.id)).to.deep.equal([later]);
     });
 
@@ -377,19 +516,34 @@ export function describeStore(adapter: Adapter): void {
       expect(taken).to.deep.equal(expectedEvent(id, { attempts: 2, leaseOwner: 'b', leaseUntil: new Date(T0 + 2000) }));
       expect(await store.recordAttempt(id, 'a', { result: 'delivered' }, new Date(T0 + 1001))).to.equal(false);
       expect(await store.recordAttempt(id, 'b', { result: 'delivered' }, new Date(T0 + 1002))).to.equal(true);
-      expect(await store.getEvent(id)).to.deep.equal(expectedEvent(id, { status: 'delivered', attempts: 2, deliveredAt: new Date(T0 + 1002) }));
+      expect(await store.getEvent(id)).to.deep.equal(
+        expectedEvent(id, { status: 'delivered', attempts: 2, deliveredAt: new Date(T0 + 1002) }),
+      );
       expect(await store.recordAttempt(id, 'b', { result: 'delivered' }, new Date(T0 + 1003))).to.equal(false);
     });
 
     it('records a retry (due again later, error kept) and a dead letter', async () => {
       const id = await store.saveAccepted(accepted());
       await store.claimDue('a', 1000, 1, new Date(T0));
-      expect(await store.recordAttempt(id, 'a', { result: 'retry', error: 'HTTP 503', nextAttemptAt: new Date(T0 + 30_000) }, new Date(T0 + 10))).to.equal(true);
-      expect(await store.getEvent(id)).to.deep.equal(expectedEvent(id, { attempts: 1, nextAttemptAt: new Date(T0 + 30_000), lastError: 'HTTP 503' }));
+      expect(
+        await store.recordAttempt(
+          id,
+          'a',
+          { result: 'retry', error: 'HTTP 503', nextAttemptAt: new Date(T0 + 30_000) },
+          new Date(T0 + 10),
+        ),
+      ).to.equal(true);
+      expect(await store.getEvent(id)).to.deep.equal(
+        expectedEvent(id, { attempts: 1, nextAttemptAt: new Date(T0 + 30_000), lastError: 'HTTP 503' }),
+      );
       expect(await store.claimDue('a', 1000, 1, new Date(T0 + 29_999))).to.deep.equal([]);
       expect((await store.claimDue('a', 1000, 1, new Date(T0 + 30_000))).length).to.equal(1);
-      expect(await store.recordAttempt(id, 'a', { result: 'dead', error: 'HTTP 410' }, new Date(T0 + 30_010))).to.equal(true);
-      expect(await store.getEvent(id)).to.deep.equal(expectedEvent(id, { status: 'dead', attempts: 2, nextAttemptAt: new Date(T0 + 30_000), lastError: 'HTTP 410' }));
+      expect(await store.recordAttempt(id, 'a', { result: 'dead', error: 'HTTP 410' }, new Date(T0 + 30_010))).to.equal(
+        true,
+      );
+      expect(await store.getEvent(id)).to.deep.equal(
+        expectedEvent(id, { status: 'dead', attempts: 2, nextAttemptAt: new Date(T0 + 30_000), lastError: 'HTTP 410' }),
+      );
       expect(await store.claimDue('a', 1000, 1, new Date(T0 + DAY))).to.deep.equal([]);
     });
 
@@ -399,7 +553,9 @@ export function describeStore(adapter: Adapter): void {
       expect(claimed!.attempts).to.equal(1);
       expect(await store.recordAttempt(id, 'a', { result: 'aborted' }, new Date(T0 + 10))).to.equal(true);
       expect(await store.getEvent(id)).to.deep.equal(expectedEvent(id));
-      expect((await store.claimDue('b', 60_000, 1, new Date(T0 + 20))).map((event) => [event.id, event.attempts])).to.deep.equal([[id, 1]]);
+      expect(
+        (await store.claimDue('b', 60_000, 1, new Date(T0 + 20))).map((event) => [event.id, event.attempts]),
+      ).to.deep.equal([[id, 1]]);
     });
 
     it('expires quarantine after 30 days and delivered events after 7; pending and dead events stay', async () => {
@@ -411,16 +567,37 @@ export function describeStore(adapter: Adapter): void {
       const oldDead = await store.saveAccepted(accepted({ receivedAt: new Date(now.getTime() - 20 * DAY) }));
       const newDelivered = await store.saveAccepted(accepted({ receivedAt: new Date(now.getTime() - 7 * DAY) }));
       const claimed = await store.claimDue('w', 1000, 10, now);
-      expect(claimed.map((event) => event.id).sort()).to.deep.equal([oldDelivered, oldPending, oldDead, newDelivered].sort());
+      expect(claimed.map((event) => event.id).sort()).to.deep.equal(
+        [oldDelivered, oldPending, oldDead, newDelivered].sort(),
+      );
       expect(await store.recordAttempt(oldDelivered, 'w', { result: 'delivered' }, now)).to.equal(true);
       expect(await store.recordAttempt(newDelivered, 'w', { result: 'delivered' }, now)).to.equal(true);
       expect(await store.recordAttempt(oldDead, 'w', { result: 'dead', error: 'HTTP 410' }, now)).to.equal(true);
-      expect(await store.recordAttempt(oldPending, 'w', { result: 'retry', error: 'HTTP 500', nextAttemptAt: new Date(now.getTime() + DAY) }, now)).to.equal(true);
-      expect(await store.applyRetention(now)).to.deep.equal({ quarantineExpired: 1, eventsExpired: 1, quarantineEvicted: 0, quarantinePlausibleEvicted: 0 });
+      expect(
+        await store.recordAttempt(
+          oldPending,
+          'w',
+          { result: 'retry', error: 'HTTP 500', nextAttemptAt: new Date(now.getTime() + DAY) },
+          now,
+        ),
+      ).to.equal(true);
+      expect(await store.applyRetention(now)).to.deep.equal({
+        quarantineExpired: 1,
+        eventsExpired: 1,
+        quarantineEvicted: 0,
+        quarantinePlausibleEvicted: 0,
+      });
       expect((await store.listQuarantine()).map((row) => row.id)).to.deep.equal([edgeQ]);
-      expect((await store.listEvents()).map((event) => event.id).sort()).to.deep.equal([oldPending, oldDead, newDelivered].sort());
+      expect((await store.listEvents()).map((event) => event.id).sort()).to.deep.equal(
+        [oldPending, oldDead, newDelivered].sort(),
+      );
       expect(oldQ).to.match(ID);
-      expect(await store.applyRetention(now)).to.deep.equal({ quarantineExpired: 0, eventsExpired: 0, quarantineEvicted: 0, quarantinePlausibleEvicted: 0 });
+      expect(await store.applyRetention(now)).to.deep.equal({
+        quarantineExpired: 0,
+        eventsExpired: 0,
+        quarantineEvicted: 0,
+        quarantinePlausibleEvicted: 0,
+      });
     });
 
     it('reads the retention days and the quarantine cap from the environment', async () => {
@@ -428,7 +605,12 @@ export function describeStore(adapter: Adapter): void {
       const now = new Date(T0 + 10 * DAY);
       await store.quarantine(refused({ receivedAt: new Date(now.getTime() - 2 * DAY - 1) }));
       const kept = await store.quarantine(refused({ receivedAt: new Date(now.getTime() - 2 * DAY) }));
-      expect(await store.applyRetention(now)).to.deep.equal({ quarantineExpired: 1, eventsExpired: 0, quarantineEvicted: 0, quarantinePlausibleEvicted: 0 });
+      expect(await store.applyRetention(now)).to.deep.equal({
+        quarantineExpired: 1,
+        eventsExpired: 0,
+        quarantineEvicted: 0,
+        quarantinePlausibleEvicted: 0,
+      });
       expect((await store.listQuarantine()).map((row) => row.id)).to.deep.equal([kept]);
     });
 
@@ -450,19 +632,58 @@ export function describeStore(adapter: Adapter): void {
     });
 
     it('holds no token anywhere in any table after a mixed run', async () => {
-      const secrets = [WEBHOOK_TOKEN, APP_TOKEN, BOT_TOKEN, 'x1y2z3', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 's6p6eclrvim6da22ft9ch94ekreb52lv', '4s386p3q0tr8dy89xvmt96234v3dljg8'];
+      const secrets = [
+        WEBHOOK_TOKEN,
+        APP_TOKEN,
+        BOT_TOKEN,
+        'x1y2z3',
+        'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
+        's6p6eclrvim6da22ft9ch94ekreb52lv',
+        '4s386p3q0tr8dy89xvmt96234v3dljg8',
+      ];
       for (const shape of everyShape()) {
-        await store.saveAccepted(accepted({ rawBody: shape.body, event: shape.event, data: Object.fromEntries(new URLSearchParams(shape.body)) }));
-        await store.quarantine(refused({ rawBody: shape.body, headers: { authorization: `Bearer ${shape.token}`, 'x-bitrix24-token': shape.token, cookie: shape.token }, candidates: [{ source: 'header', location: 'header x-bitrix24-token', digest: digest(shape.token) }] }));
-        await store.quarantine(refused({ rawBody: JSON.stringify({ auth: { application_token: shape.token, access_token: 'x1y2z3' }, data: { nested: [{ refresh_token: shape.token }] } }) }));
+        await store.saveAccepted(
+          accepted({
+            rawBody: shape.body,
+            event: shape.event,
+            data: Object.fromEntries(new URLSearchParams(shape.body)),
+          }),
+        );
+        await store.quarantine(
+          refused({
+            rawBody: shape.body,
+            headers: { authorization: `Bearer ${shape.token}`, 'x-bitrix24-token': shape.token, cookie: shape.token },
+            candidates: [{ source: 'header', location: 'header x-bitrix24-token', digest: digest(shape.token) }],
+          }),
+        );
+        await store.quarantine(
+          refused({
+            rawBody: JSON.stringify({
+              auth: { application_token: shape.token, access_token: 'x1y2z3' },
+              data: { nested: [{ refresh_token: shape.token }] },
+            }),
+          }),
+        );
       }
       const [first] = await store.listQuarantine({ limit: 1 });
-      await store.release(first!.id, { webhook: 'default', event: 'ONCRMDEALADD', eventHandlerId: undefined, ts: undefined, domain: undefined, memberId: undefined, data: { auth: { application_token: WEBHOOK_TOKEN } } });
+      await store.release(first!.id, {
+        webhook: 'default',
+        event: 'ONCRMDEALADD',
+        eventHandlerId: undefined,
+        ts: undefined,
+        domain: undefined,
+        memberId: undefined,
+        data: { auth: { application_token: WEBHOOK_TOKEN } },
+      });
       const dump = JSON.stringify(await adapter.dumpTables(config));
       // The dump does hold the rows (so a token would be visible if it were there) ...
-      expect(dump).to.include('ONIMBOTMESSAGEADD').and.include('Добрый день! Где мой заказ?').and.include(digest(APP_TOKEN));
+      expect(dump)
+        .to.include('ONIMBOTMESSAGEADD')
+        .and.include('Добрый день! Где мой заказ?')
+        .and.include(digest(APP_TOKEN));
       // ... and none of the secrets.
-      for (const secret of secrets) expect(dump.includes(secret), `${secret.slice(0, 4)}… found in the store`).to.equal(false);
+      for (const secret of secrets)
+        expect(dump.includes(secret), `${secret.slice(0, 4)}… found in the store`).to.equal(false);
     });
 
     if (adapter.name === 'postgres') {
@@ -483,7 +704,9 @@ export function describeStore(adapter: Adapter): void {
           await replica.query('ROLLBACK');
           await replica.end();
         }
-        expect((await store.claimDue('c', 60_000, 10, new Date(T0 + 1000))).map((event) => event.id)).to.deep.equal([ids[0]]);
+        expect((await store.claimDue('c', 60_000, 10, new Date(T0 + 1000))).map((event) => event.id)).to.deep.equal([
+          ids[0],
+        ]);
       });
     }
 
@@ -494,7 +717,12 @@ export function describeStore(adapter: Adapter): void {
         expect(await c.exited).to.deep.include({ code: null, signal: 'SIGKILL' });
         expect(id).to.match(ID);
         const reopened = await another();
-        expect(await reopened.getEvent(id)).to.deep.equal(expectedEvent(id, { memberId: 'd897063e1ce7c5eb9f04b9751eef5915', body: 'event=ONCRMDEALADD&auth%5Bapplication_token%5D=REDACTED' }));
+        expect(await reopened.getEvent(id)).to.deep.equal(
+          expectedEvent(id, {
+            memberId: 'd897063e1ce7c5eb9f04b9751eef5915',
+            body: 'event=ONCRMDEALADD&auth%5Bapplication_token%5D=REDACTED',
+          }),
+        );
       });
     }
   });
