@@ -6,26 +6,8 @@ import getRawBody from 'raw-body';
 import type { Context } from 'koa';
 import type { RejectionReason } from '../vocabulary/names';
 import type { ContentCoding } from './media';
+import { FORM_PARSE_OPTIONS } from './form-options';
 import { BODY_METER_STATE, type BodyMeter } from './limits';
-
-/**
- * qs options for Bitrix24 form bodies (PHP http_build_query): bracket keys nest; numeric keys stay object
- * keys (`data[BOT][567]` is a bot id, not an array index); depth enough for chat-bot events; a bounded
- * number of parameters that rejects rather than silently drops the rest (the token could be among them);
- * a repeated key becomes an array of its values however often it repeats (the parameter limit bounds it);
- * null-prototype objects and no prototype keys, so `__proto__`/`constructor` keys pollute nothing.
- */
-export const FORM_PARSE_OPTIONS = {
-  depth: 10,
-  parameterLimit: 1000,
-  arrayLimit: 1000,
-  throwOnLimitExceeded: true,
-  strictDepth: true,
-  parseArrays: false,
-  plainObjects: true,
-  allowPrototypes: false,
-  allowDots: false,
-} as const;
 
 /** `raw` is the body as read (it holds the token: for diagnosis and for storing scrubbed, never for logging). */
 export type ParseOutcome =

@@ -3,7 +3,7 @@ import { trace } from '@opentelemetry/api';
 import type { Config } from '../config/load';
 import { createTokenMatcher } from '../verify/verify';
 import qs from 'qs';
-import { FORM_PARSE_OPTIONS } from './body';
+import { FORM_PARSE_OPTIONS } from './form-options';
 import type { Context } from 'koa';
 import { boundText } from '../telemetry/bound-text';
 import { LOG_CONTEXT, type Logger } from '../telemetry/logger';

@@ -1,6 +1,6 @@
 import type { QuarantinedDelivery, ReleasedEvent, TokenCandidate } from '../store/types';
 import { deliveryFacts, eventData } from '../receive/delivery';
-import { FORM_PARSE_OPTIONS } from '../receive/body';
+import { FORM_PARSE_OPTIONS } from '../receive/form-options';
 import type { DigestMatcher } from '../verify/verify';
 import { BODY_TOKEN_LOCATIONS } from '../verify/extract';
 import type { TokenSource } from '../vocabulary/names';

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import querystring from 'node:querystring';
 import qs from 'qs';
-import { FORM_PARSE_OPTIONS } from '../../src/receive/body';
+import { FORM_PARSE_OPTIONS } from '../../src/receive/form-options';
 import { DIAGNOSES, TOKEN_SOURCES, type TokenSource } from '../../src/vocabulary/names';
 import {
   diagnose,

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import qs from 'qs';
-import { FORM_PARSE_OPTIONS } from '../../src/receive/body';
+import { FORM_PARSE_OPTIONS } from '../../src/receive/form-options';
 import { extractToken, type TokenCarrier } from '../../src/verify/extract';
 import { fingerprint } from '../../src/verify/fingerprint';
 import { createTokenMatcher, decide } from '../../src/verify/verify';
